@@ -1,0 +1,27 @@
+"""Find the analyst-editable folders (sql/, expectations/, reports/, flows/) wherever segmint runs from."""
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+Resource = Literal["sql", "expectations", "reports", "flows"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@cache
+def resource_dir(name: Resource) -> Path:
+    """Return the folder `name`: the source checkout's top-level folder, else the copy inside the wheel."""
+    # A source checkout (editable install, tests) wins so that edits to sql/ take effect at once.
+    checkout = _PACKAGE_DIR.parent.parent / name
+    if checkout.is_dir():
+        return checkout
+    bundled = _PACKAGE_DIR / "_resources" / name
+    if bundled.is_dir():
+        return bundled
+    raise FileNotFoundError(f"segmint resource folder {name!r} is missing from {_PACKAGE_DIR}")
+
+
+def sql_file(relative: str) -> str:
+    """Read one SQL file below sql/, e.g. `sql_file("marts/customer_features.sql")`."""
+    return (resource_dir("sql") / relative).read_text(encoding="utf-8")

@@ -1,0 +1,43 @@
+"""Shared fixtures: a migrated in-memory warehouse, a warehouse file, a Prefect test server, real data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from segmint.warehouse import connect
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+REAL = DATA / "real"
+
+
+@pytest.fixture
+def duck() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory warehouse with every migration applied."""
+    con = connect(":memory:")
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def tmp_warehouse(tmp_path: Path) -> Path:
+    """The path of a fresh warehouse file (created on first connect)."""
+    return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One real temporary Prefect server per test session (about 20 s to start)."""
+    home = tmp_path_factory.mktemp("prefect")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
