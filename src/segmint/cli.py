@@ -195,7 +195,10 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one sentence and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns the code of a typer.Exit instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SegmintError as exc:
         Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

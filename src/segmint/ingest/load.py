@@ -142,6 +142,7 @@ def _orders_sql(source: SourceSettings, now: datetime) -> str:
                 {_text("country")} as country,
                 {_text("email")} as email,
                 {_decimal("refunded_amount")} as refunded_amount,
+                {_boolean("marketing_consent")} as marketing_consent,
                 concat_ws('; ',
                     case when {_text("order_id")} is null then 'missing order_id' end,
                     case when {_text("ordered_at")} is null then 'missing ordered_at' end,
@@ -166,7 +167,8 @@ def _orders_sql(source: SourceSettings, now: datetime) -> str:
             coalesce(line_revenue_given, quantity * unit_price)::decimal(18, 4) as line_revenue,
             -- Without a flag, an order whose every line is negative is a cancellation or return.
             coalesce(is_cancellation_given, bool_and(quantity < 0) over (partition by order_id)) as is_cancellation,
-            product_id, product_name, category, currency, country, email, refunded_amount, reason,
+            product_id, product_name, category, currency, country, email, refunded_amount, marketing_consent,
+            reason,
             reason = '' and row_number() over (partition by order_id, line_no order by {ROW}) > 1 as dup_in_file,
             reason = '' and order_id in (select order_id from orders) as dup_loaded
         from lines
@@ -282,31 +284,33 @@ def _merge_events(con: duckdb.DuckDBPyConnection, path: str) -> None:
 def _register_customers(con: duckdb.DuckDBPyConnection, time_column: str) -> None:
     """Customers first met in orders or events join the customers table; first_seen_at moves earlier."""
     has_details = time_column == "ordered_at"
-    email = f"arg_min(email, {time_column})" if has_details else "null"
-    country = f"arg_min(country, {time_column})" if has_details else "null"
+    details = ("email", "country", "marketing_consent")
+    picks = ", ".join(
+        (f"arg_min({name}, {time_column})" if has_details else "null") + f" as {name}" for name in details
+    )
     con.execute(
         f"""
         create or replace temp table batch_customers as
-        select customer_id, {email} as email, {country} as country, min({time_column}) as first_seen_at
+        select customer_id, {picks}, min({time_column}) as first_seen_at
         from {TYPED}
         where reason = '' and not dup_in_file and not dup_loaded and customer_id is not null
         group by customer_id
         """
     )
+    # Details already known win: a customers file is the better source for them.
     con.execute(
         """
-        update customers c set first_seen_at = b.first_seen_at,
-            email = coalesce(c.email, b.email), country = coalesce(c.country, b.country)
+        update customers c set first_seen_at = least(coalesce(c.first_seen_at, b.first_seen_at), b.first_seen_at),
+            email = coalesce(c.email, b.email), country = coalesce(c.country, b.country),
+            marketing_consent = coalesce(c.marketing_consent, b.marketing_consent)
         from batch_customers b
         where c.customer_id = b.customer_id
-          and (c.first_seen_at is null or b.first_seen_at < c.first_seen_at
-               or (c.email is null and b.email is not null) or (c.country is null and b.country is not null))
         """
     )
     con.execute(
         """
         insert into customers
-        select customer_id, email, country, first_seen_at, null, null from batch_customers b
+        select customer_id, email, country, first_seen_at, marketing_consent, null from batch_customers b
         where not exists (select 1 from customers c where c.customer_id = b.customer_id)
         """
     )

@@ -30,6 +30,7 @@ CANONICAL: dict[SourceKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "email",
             "line_revenue",
             "refunded_amount",
+            "marketing_consent",
         ),
     ),
     "events": (
@@ -157,12 +158,16 @@ def _shopify_orders(columns: list[str], kind: SourceKind) -> Mapping_:
         "quantity": q("Lineitem quantity"),
         "unit_price": q("Lineitem price"),
         "product_id": f"coalesce(nullif(trim({q('Lineitem sku')}), ''), {q('Lineitem name')})",
-        "is_cancellation": "'false'",
+        # A cancelled Shopify order is voided as a whole.
+        "is_cancellation": f"case when {order_field('Cancelled at')} is not null then 'true' else 'false' end"
+        if _first_present(columns, "Cancelled at")
+        else "'false'",
     }
     for canonical, column in (
         ("currency", "Currency"),
         ("country", "Billing Country"),
         ("refunded_amount", "Refunded Amount"),
+        ("marketing_consent", "Accepts Marketing"),
     ):
         expression = optional(column)
         if expression:

@@ -1,0 +1,1 @@
+"""Predictive customer models (purchase frequency, churn, lifetime value)."""

@@ -1,0 +1,73 @@
+"""Settings: TOML file, environment overrides, paths relative to the file, one-sentence errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segmint.config import load_settings
+from segmint.errors import ConfigError
+
+BASIC = """
+[warehouse]
+path = "data/warehouse.duckdb"
+[[sources]]
+name = "shop"
+kind = "orders"
+path = "incoming/*.csv.gz"
+preset = "online_retail"
+"""
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "conf" / "segmint.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, BASIC))
+    assert settings.warehouse.path == tmp_path / "conf" / "data" / "warehouse.duckdb"
+    assert settings.output_dir == tmp_path / "conf" / "data"
+    assert settings.sources[0].preset == "online_retail"
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGMINT_WAREHOUSE__PATH", "/srv/shop.duckdb")
+    monkeypatch.setenv("SEGMINT_ALERTS__SMTP_PASSWORD", "s3cret")
+    settings = load_settings(write_config(tmp_path, BASIC))
+    assert settings.warehouse.path == Path("/srv/shop.duckdb")
+    assert settings.alerts.smtp_password is not None
+    assert settings.alerts.smtp_password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (BASIC + "\n[warehouse2]\npath = 'x'\n", "unknown key 'warehouse2'"),
+        (BASIC.replace('path = "data', 'pth = "data'), "unknown key 'warehouse.pth'"),
+        (BASIC.replace("online_retail", "magento"), "key 'sources.0.preset': unknown preset 'magento'"),
+        (BASIC.replace('kind = "orders"', 'kind = "refunds"'), "key 'sources.0.kind'"),
+        ("[warehouse\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_gives_one_sentence_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write_config(tmp_path, text))
+    assert expected in str(info.value)
+    assert str(info.value).count("\n") == 0
+    assert info.value.exit_code == 2
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found; copy segmint.example.toml"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_example_config_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "segmint.example.toml"
+    settings = load_settings(example)
+    assert [s.preset for s in settings.sources] == ["online_retail", "canonical"]

@@ -1,0 +1,112 @@
+"""The warehouse file: created and migrated on open, an older file brought up to date, crash-safe loads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from segmint.errors import WarehouseBusyError
+from segmint.warehouse import connect, migrations, writer_lock
+
+
+def test_new_file_gets_every_migration(tmp_warehouse: Path) -> None:
+    with connect(tmp_warehouse) as con:
+        versions = [v for (v,) in con.execute("select version from schema_migrations order by 1").fetchall()]
+    assert versions == [v for v, _, _ in migrations()]
+    assert versions[0] == 1
+
+
+def test_an_older_file_is_migrated_on_open(tmp_warehouse: Path) -> None:
+    # Build a file as the first release left it: only migration 001 applied.
+    first = migrations()[0]
+    with duckdb.connect(str(tmp_warehouse)) as old:
+        old.execute(
+            "create table schema_migrations (version integer not null, name varchar not null, applied_at timestamp not null)"
+        )
+        old.execute(first[2].read_text(encoding="utf-8"))
+        old.execute("insert into schema_migrations values (1, ?, now())", [first[1]])
+        old.execute(
+            "insert into runs values ('old', 'nightly', null, now(), now(), 'completed', '0.0.1', null)"
+        )
+    with connect(tmp_warehouse) as con:
+        versions = [v for (v,) in con.execute("select version from schema_migrations order by 1").fetchall()]
+        assert versions == [v for v, _, _ in migrations()]
+        assert con.execute("select run_id from runs").fetchall() == [("old",)]
+
+
+def test_writer_lock_refuses_a_second_writer(tmp_warehouse: Path) -> None:
+    with writer_lock(tmp_warehouse):
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from segmint.warehouse import writer_lock\n"
+                "from segmint.errors import WarehouseBusyError\n"
+                f"try:\n  with writer_lock(Path({str(tmp_warehouse)!r})): print('got it')\n"
+                "except WarehouseBusyError as e: print(e)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Another segmint run is writing" in child.stdout
+    with writer_lock(tmp_warehouse):  # released: can be taken again
+        pass
+    with pytest.raises(WarehouseBusyError), writer_lock(tmp_warehouse), writer_lock(tmp_warehouse):
+        pass
+
+
+def test_a_load_killed_mid_file_leaves_the_warehouse_consistent(tmp_path: Path) -> None:
+    big = tmp_path / "incoming" / "orders.csv"
+    big.parent.mkdir()
+    rows = 3_000_000
+    duckdb.sql(
+        f"""
+        copy (select 'O' || i as order_id, 1 as line_no, 'C' || (i % 50000) as customer_id,
+                     timestamp '2024-01-01' + to_seconds(i) as ordered_at, 'P' || (i % 300) as product_id,
+                     (i % 3) + 1 as quantity, 2.5 as unit_price
+              from range({rows}) t(i)) to '{big}' (header)
+        """
+    )
+    config = tmp_path / "segmint.toml"
+    config.write_text(
+        "[warehouse]\npath = 'wh.duckdb'\n[[sources]]\nname = 'shop'\nkind = 'orders'\npath = 'incoming/*.csv'\n",
+        encoding="utf-8",
+    )
+    command = [
+        sys.executable,
+        "-c",
+        "from segmint.cli import main; main()",
+        "ingest",
+        "--config",
+        str(config),
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Wait until the load is under way (the warehouse exists and its write-ahead log grows), then kill.
+    wal = tmp_path / "wh.duckdb.wal"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (wal.exists() and wal.stat().st_size > 0):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert child.poll() is None, "the load finished before it could be killed; make the file bigger"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    with connect(tmp_path / "wh.duckdb") as con:
+        assert con.execute("select count(*) from order_lines").fetchone() == (0,)
+        assert con.execute("select count(*) from loaded_files").fetchone() == (0,)
+        assert con.execute("select count(*) from quarantine").fetchone() == (0,)
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    with connect(tmp_path / "wh.duckdb") as con:
+        assert con.execute("select count(*), count(distinct order_id) from order_lines").fetchone() == (
+            rows,
+            rows,
+        )
+        assert con.execute("select rows_read, rows_loaded from loaded_files").fetchall() == [(rows, rows)]
