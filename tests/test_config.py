@@ -63,7 +63,7 @@ def test_bad_config_gives_one_sentence_naming_the_key(tmp_path: Path, text: str,
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found; copy segmint.example.toml"):
+    with pytest.raises(ConfigError, match=r"not found; copy segmint\.example\.toml"):
         load_settings(tmp_path / "nope.toml")
 
 

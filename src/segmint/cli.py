@@ -79,7 +79,7 @@ def print_files(results: Sequence[FileResult]) -> None:
     console.print(table)
     for r in results:
         if r.status in {"rejected", "held"}:
-            console.print(f"[red]{r.status}[/red]: {r.message}")
+            console.print(f"[red]{r.status}[/red]: {r.message}", soft_wrap=True, highlight=False)
     by_source: dict[str, list[int]] = {}
     for r in results:
         sums = by_source.setdefault(r.source, [0, 0, 0])

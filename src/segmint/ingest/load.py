@@ -74,15 +74,11 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _text(expr: str) -> str:
-    return f"nullif(trim(cast({expr} as varchar)), '')"
-
-
-def _timestamp(expr: str, fmt: str | None) -> str:
-    text = _text(expr)
+def _timestamp(text: str, fmt: str | None) -> str:
     if fmt:
         return f"try_strptime({text}, {_lit(fmt)})::timestamp"
-    # ISO with or without a zone name, then offsets like "-0500" (Shopify) and a few common layouts.
+    # Zone-aware first so that offsets are honoured (a plain timestamp cast drops them silently), then
+    # offsets like "-0500" (Shopify) and a few common layouts.
     return (
         f"coalesce(try_cast({text} as timestamptz)::timestamp, "
         f"try_strptime({text}, '%Y-%m-%d %H:%M:%S %z')::timestamp, "
@@ -90,150 +86,154 @@ def _timestamp(expr: str, fmt: str | None) -> str:
     )
 
 
-def _integer(expr: str) -> str:
-    number = f"try_cast({_text(expr)} as double)"
-    return f"case when {number} = round({number}) and abs({number}) < 2e9 then cast({number} as integer) end"
+def _integer(text: str) -> str:
+    # Integers written as "6.0" are fine; "6.5" is not a quantity.
+    return f"coalesce(try_cast({text} as integer), try_cast(try_cast({text} as decimal(18, 4)) as integer))"
 
 
-def _decimal(expr: str) -> str:
-    return f"try_cast({_text(expr)} as decimal(18, 4))"
-
-
-def _boolean(expr: str) -> str:
-    text = f"lower({_text(expr)})"
+def _boolean(text: str) -> str:
     return (
-        f"case when {text} in ('true', 't', 'yes', 'y', '1') then true "
-        f"when {text} in ('false', 'f', 'no', 'n', '0') then false end"
+        f"case when lower({text}) in ('true', 't', 'yes', 'y', '1') then true "
+        f"when lower({text}) in ('false', 'f', 'no', 'n', '0') then false end"
     )
 
 
-def _unparseable(column: str, typed: str, raw: str) -> str:
-    return f"case when {raw} is not null and {typed} is null then 'unparseable {column} ' || '\"' || {raw} || '\"' end"
+def _unparseable(column: str, typed: str) -> str:
+    """A reason when the text in `column` is there but its typed value `typed` is not."""
+    return f"case when {column} is not null and {typed} is null then 'unparseable {column} \"' || {column} || '\"' end"
+
+
+def _missing(column: str) -> str:
+    return f"case when {column} is null then 'missing {column}' end"
+
+
+def _future(typed: str, column: str, now: datetime) -> str:
+    return f"case when {typed} > {_lit(now.isoformat(sep=' '))}::timestamp then '{column} more than a day in the future' end"
 
 
 def _build_mapped(con: duckdb.DuckDBPyConnection, kind: SourceKind, mapping: Mapping[str, str]) -> None:
+    """Canonical text columns, trimmed, empty as null, with the row's number in the file."""
     if "__skip" in mapping:
         con.execute(f"delete from {RAW} where coalesce({mapping['__skip']}, false)")
     required, optional = CANONICAL[kind]
-    selects = [f"{mapping.get(name, 'null')}::varchar as {name}" for name in (*required, *optional)]
-    con.execute(f"create or replace temp table {MAPPED} as select {ROW}, {', '.join(selects)} from {RAW}")
+    selects = [
+        f"nullif(trim({mapping.get(name, 'null')}::varchar), '') as {name}" for name in (*required, *optional)
+    ]
+    # rowid follows the file's order (the raw table keeps insertion order) but starts at an offset.
+    con.execute(f"set variable raw_base = (select min(rowid) - 1 from {RAW})")
+    con.execute(
+        f"create or replace temp view {MAPPED} as "
+        f"select rowid - getvariable('raw_base') as {ROW}, {', '.join(selects)} from {RAW}"
+    )
 
 
-def _orders_sql(source: SourceSettings, now: datetime) -> str:
-    ts = _timestamp("ordered_at", source.timestamp_format)
-    qty = _integer("quantity")
-    price = _decimal("unit_price")
+def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
     currency = _lit(source.currency) if source.currency else "null"
     return f"""
         with typed as (
-            select {ROW},
-                {_text("order_id")} as order_id,
+            select *,
+                {_timestamp("ordered_at", source.timestamp_format)} as ordered_ts,
+                {_integer("quantity")} as qty,
+                try_cast(unit_price as decimal(18, 4)) as price,
                 {_integer("line_no")} as line_no_given,
-                {_text("customer_id")} as customer_id,
-                {ts} as ordered_at,
-                {qty} as quantity,
-                {price} as unit_price,
-                {_decimal("line_revenue")} as line_revenue_given,
+                try_cast(line_revenue as decimal(18, 4)) as line_revenue_given,
                 {_boolean("is_cancellation")} as is_cancellation_given,
-                {_text("product_id")} as product_id,
-                {_text("product_name")} as product_name,
-                {_text("category")} as category,
-                coalesce({_text("currency")}, {currency}) as currency,
-                {_text("country")} as country,
-                {_text("email")} as email,
-                {_decimal("refunded_amount")} as refunded_amount,
-                {_boolean("marketing_consent")} as marketing_consent,
-                concat_ws('; ',
-                    case when {_text("order_id")} is null then 'missing order_id' end,
-                    case when {_text("ordered_at")} is null then 'missing ordered_at' end,
-                    {_unparseable("ordered_at", ts, _text("ordered_at"))},
-                    case when {ts} > {_lit(now.isoformat(sep=" "))}::timestamp
-                        then 'ordered_at more than a day in the future' end,
-                    case when {_text("quantity")} is null then 'missing quantity' end,
-                    {_unparseable("quantity", qty, _text("quantity"))},
-                    case when {qty} = 0 then 'zero quantity' end,
-                    case when {_text("unit_price")} is null then 'missing unit_price' end,
-                    {_unparseable("unit_price", price, _text("unit_price"))},
-                    case when {price} < 0 then 'negative unit_price' end
-                ) as reason
+                {_boolean("marketing_consent")} as consent
             from {MAPPED}
         ),
-        lines as (
+        checked as (
             select *,
-                coalesce(line_no_given, row_number() over (partition by order_id order by {ROW})) as line_no
+                concat_ws('; ',
+                    {_missing("order_id")},
+                    {_missing("ordered_at")},
+                    {_unparseable("ordered_at", "ordered_ts")},
+                    {_future("ordered_ts", "ordered_at", now)},
+                    {_missing("quantity")},
+                    {_unparseable("quantity", "qty")},
+                    case when qty = 0 then 'zero quantity' end,
+                    {_missing("unit_price")},
+                    {_unparseable("unit_price", "price")},
+                    case when price < 0 then 'negative unit_price' end
+                ) as reason,
+                coalesce(line_no_given, row_number() over (partition by order_id order by {ROW})) as line
             from typed
         )
-        select {ROW}, order_id, line_no, customer_id, ordered_at, quantity, unit_price,
-            coalesce(line_revenue_given, quantity * unit_price)::decimal(18, 4) as line_revenue,
+        select {ROW}, order_id, line as line_no, regexp_replace(customer_id, '\\.0+$', '') as customer_id,
+            ordered_ts as ordered_at, qty as quantity, price as unit_price,
+            coalesce(line_revenue_given, qty * price)::decimal(18, 4) as line_revenue,
             -- Without a flag, an order whose every line is negative is a cancellation or return.
-            coalesce(is_cancellation_given, bool_and(quantity < 0) over (partition by order_id)) as is_cancellation,
-            product_id, product_name, category, currency, country, email, refunded_amount, marketing_consent,
-            reason,
-            reason = '' and row_number() over (partition by order_id, line_no order by {ROW}) > 1 as dup_in_file,
+            coalesce(is_cancellation_given, bool_and(qty < 0) over (partition by order_id)) as is_cancellation,
+            product_id, product_name, category, coalesce(currency, {currency}) as currency, country, email,
+            try_cast(refunded_amount as decimal(18, 4)) as refunded_amount, consent as marketing_consent, reason,
+            reason = '' and row_number() over (partition by order_id, line order by {ROW}) > 1 as dup_in_file,
             reason = '' and order_id in (select order_id from orders) as dup_loaded
-        from lines
+        from checked
     """
 
 
-def _events_sql(source: SourceSettings, now: datetime) -> str:
-    ts = _timestamp("occurred_at", source.timestamp_format)
-    price = _decimal("price")
-    raw_type = f"lower({_text('event_type')})"
+def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
     aliases = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in EVENT_ALIASES.items())
     known = ", ".join(_lit(t) for t in EVENT_TYPES)
-    event_type = f"case when {raw_type} in ({known}) then {raw_type} else (case {raw_type} {aliases} end) end"
     # Exports without an event id get one from the row's content, numbered among identical rows, so
     # reloading the same events under another file name is recognised as a repeat.
     content = "md5(concat_ws('|', occurred_at, event_type, customer_id, session_id, product_id, price))"
+    event_id = (
+        "event_id"
+        if "event_id" in mapping
+        else f"{content} || '-' || row_number() over (partition by {content} order by {ROW})"
+    )
     return f"""
         with typed as (
-            select {ROW},
-                coalesce({_text("event_id")},
-                    {content} || '-' || row_number() over (partition by {content} order by {ROW})) as event_id,
-                {ts} as occurred_at,
-                {_text("customer_id")} as customer_id,
-                {_text("session_id")} as session_id,
-                {event_type} as event_type,
-                {_text("product_id")} as product_id,
-                {price} as price,
-                {_text("category")} as category,
-                concat_ws('; ',
-                    case when {_text("occurred_at")} is null then 'missing occurred_at' end,
-                    {_unparseable("occurred_at", ts, _text("occurred_at"))},
-                    case when {ts} > {_lit(now.isoformat(sep=" "))}::timestamp
-                        then 'occurred_at more than a day in the future' end,
-                    case when {raw_type} is null then 'missing event_type' end,
-                    case when {raw_type} is not null and {event_type} is null
-                        then 'unknown event_type ' || '\"' || {raw_type} || '\"' end,
-                    {_unparseable("price", price, _text("price"))},
-                    case when {price} < 0 then 'negative price' end
-                ) as reason
+            select * exclude (event_id, event_type),
+                {event_id} as event_id,
+                {_timestamp("occurred_at", source.timestamp_format)} as occurred_ts,
+                lower(event_type) as event_type,
+                try_cast(price as decimal(18, 4)) as price_typed
             from {MAPPED}
+        ),
+        checked as (
+            select *,
+                case when event_type in ({known}) then event_type else (case event_type {aliases} end) end
+                    as event_type_normalised
+            from typed
         )
-        select *,
+        select {ROW}, event_id, occurred_ts as occurred_at, customer_id, session_id,
+            event_type_normalised as event_type, product_id, price_typed as price, category,
+            concat_ws('; ',
+                {_missing("event_id")},
+                {_missing("occurred_at")},
+                {_unparseable("occurred_at", "occurred_ts")},
+                {_future("occurred_ts", "occurred_at", now)},
+                {_missing("event_type")},
+                case when event_type is not null and event_type_normalised is null
+                    then 'unknown event_type "' || event_type || '"' end,
+                {_unparseable("price", "price_typed")},
+                case when price_typed < 0 then 'negative price' end
+            ) as reason,
             reason = '' and row_number() over (partition by event_id order by {ROW}) > 1 as dup_in_file,
             reason = '' and event_id in (select event_id from events) as dup_loaded
-        from typed
+        from checked
     """
 
 
-def _customers_sql(source: SourceSettings, now: datetime) -> str:
-    ts = _timestamp("first_seen_at", source.timestamp_format)
-    consent = _boolean("marketing_consent")
+def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
     return f"""
         with typed as (
-            select {ROW},
-                regexp_replace({_text("customer_id")}, '\\.0+$', '') as customer_id,
-                {_text("email")} as email,
-                {_text("country")} as country,
-                {ts} as first_seen_at,
-                {consent} as marketing_consent,
-                concat_ws('; ',
-                    case when {_text("customer_id")} is null then 'missing customer_id' end,
-                    {_unparseable("first_seen_at", ts, _text("first_seen_at"))},
-                    {_unparseable("marketing_consent", consent, _text("marketing_consent"))}
-                ) as reason
+            select *,
+                regexp_replace(customer_id, '\\.0+$', '') as customer_key,
+                {_timestamp("first_seen_at", source.timestamp_format)} as first_seen_ts,
+                {_boolean("marketing_consent")} as consent
             from {MAPPED}
+        ),
+        checked as (
+            select {ROW}, customer_key as customer_id, email, country, first_seen_ts as first_seen_at,
+                consent as marketing_consent,
+                concat_ws('; ',
+                    {_missing("customer_id")},
+                    {_unparseable("first_seen_at", "first_seen_ts")},
+                    {_unparseable("marketing_consent", "consent")}
+                ) as reason
+            from typed
         )
         select *,
             reason = '' and row_number() over (partition by customer_id order by {ROW}) > 1 as dup_in_file,
@@ -241,7 +241,7 @@ def _customers_sql(source: SourceSettings, now: datetime) -> str:
             -- only a customer already loaded from a customers file is a repeat.
             reason = '' and customer_id in (select customer_id from customers where source_file is not null)
                 as dup_loaded
-        from typed
+        from checked
     """
 
 
@@ -345,7 +345,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, batch: Batch, reason_sql: str, w
         f"""
         insert into quarantine
         select ?, ?, ?, t.{ROW}, to_json(r)::varchar, {reason_sql}, current_localtimestamp()
-        from {TYPED} t join {RAW} r using ({ROW})
+        from {TYPED} t join {RAW} r on t.{ROW} = r.rowid - getvariable('raw_base')
         where {where}
         """,
         [batch.run_id, batch.source.name, str(batch.path)],
@@ -377,7 +377,9 @@ def load_file(
     try:
         mapping = canonical_mapping(source, read_raw(con, path, delimiter=source.delimiter), path)
         _build_mapped(con, source.kind, mapping)
-        con.execute(f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit)}")
+        con.execute(
+            f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping)}"
+        )
         batch = Batch(source, path, sha, run_id, TYPED)
         _quarantine(con, batch, "reason", "reason <> ''")
         _quarantine(

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from segmint.config import SourceKind, SourceSettings
 from segmint.errors import ConfigError, SourceFileError
-from segmint.ingest.read import ROW
 
 # Canonical text columns per kind: (required, optional).
 CANONICAL: dict[SourceKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -107,7 +106,7 @@ def _cdnow(columns: list[str], kind: SourceKind) -> Mapping_:
     cds = f"case when {n} >= 5 then {parts}[4] else {parts}[3] end"
     value = f"case when {n} >= 5 then {parts}[5] else {parts}[4] end"
     # One row is one order; CDNOW has no order id, so the customer, day and rank within the day make one.
-    occurrence = f"row_number() over (partition by {customer}, {date} order by {ROW})"
+    occurrence = f"row_number() over (partition by {customer}, {date} order by rowid)"
     return {
         "order_id": f"{customer} || '-' || {date} || '-' || {occurrence}",
         "customer_id": customer,
@@ -142,7 +141,7 @@ def _rees46(columns: list[str], kind: SourceKind) -> Mapping_:
 def _shopify_orders(columns: list[str], kind: SourceKind) -> Mapping_:
     # Order fields are filled on an order's first line only; carry them to its other lines.
     def order_field(name: str) -> str:
-        return f"first_value(nullif(trim({q(name)}), '') ignore nulls) over (partition by {q('Name')} order by {ROW})"
+        return f"first_value(nullif(trim({q(name)}), '') ignore nulls) over (partition by {q('Name')} order by rowid)"
 
     def optional(name: str) -> str | None:
         found = _first_present(columns, name)
@@ -150,7 +149,7 @@ def _shopify_orders(columns: list[str], kind: SourceKind) -> Mapping_:
 
     mapping = {
         "order_id": q("Name"),
-        "line_no": f"cast(row_number() over (partition by {q('Name')} order by {ROW}) as varchar)",
+        "line_no": f"cast(row_number() over (partition by {q('Name')} order by rowid) as varchar)",
         "email": order_field("Email"),
         "customer_id": f"lower({order_field('Email')})",
         "ordered_at": order_field("Created at"),

@@ -69,20 +69,17 @@ def _explain(exc: Exception) -> str:
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | None = None) -> list[str]:
-    """Load `path` into temp table raw_batch (all text, plus __row from 1); return its columns."""
+    """Load `path` into temp table raw_batch (all text, in file order); return its columns."""
     if not path.is_file():
         raise SourceFileError(path, "the file does not exist; check the source's path glob")
     if path.stat().st_size == 0:
         raise SourceFileError(path, "the file is empty; re-export it or remove it")
     fmt = file_format(path)
     try:
-        con.execute(
-            f"create or replace temp table {RAW} as "
-            f"select row_number() over () as {ROW}, * from {_scan_sql(path, fmt, delimiter)}"
-        )
+        con.execute(f"create or replace temp table {RAW} as select * from {_scan_sql(path, fmt, delimiter)}")
     except duckdb.Error as exc:
         raise SourceFileError(path, _explain(exc)) from None
-    columns = [row[0] for row in con.execute(f"describe {RAW}").fetchall() if row[0] != ROW]
+    columns = [row[0] for row in con.execute(f"describe {RAW}").fetchall()]
     count = con.execute(f"select count(*) from {RAW}").fetchone()
     if not count or count[0] == 0:
         raise SourceFileError(path, "the file has a header but no rows; re-export it or remove it")

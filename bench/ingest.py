@@ -1,0 +1,120 @@
+"""Ingest throughput against DuckDB's raw read of the same files, side by side in one run.
+
+    .venv/bin/python bench/ingest.py --order-lines 10000000 --events 50000000 --out /tmp/segmint-bench
+
+Writes canonical CSV files (one per million rows) with DuckDB, then times
+  1. raw read: `select count(*) from read_csv([...])` over the same files (typed auto-detect), and
+  2. `segmint ingest` in a fresh subprocess (typing, validation, quarantine, de-duplication, merge),
+and prints rows per second, the ratio ingest / raw read and the ingest process's peak memory (RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROWS_PER_FILE = 1_000_000
+
+
+def write_files(out: Path, kind: str, rows: int) -> list[Path]:
+    """Canonical files of `kind`, ROWS_PER_FILE rows each, skipped when already there."""
+    folder = out / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for part, start in enumerate(range(0, rows, ROWS_PER_FILE)):
+        stop = min(rows, start + ROWS_PER_FILE)
+        path = folder / f"{kind}_{part:03d}.csv"
+        paths.append(path)
+        if path.exists():
+            continue
+        if kind == "orders":
+            # About 2.5 lines per order, 1M customers, 2 years, a few bad rows.
+            select = f"""
+                select 'O' || (i // 5 * 2 + (i % 5 > 2)::int) as order_id, (i % 5 % 3) + 1 as line_no,
+                       case when i % 13 = 0 then null else 'C' || (hash(i // 5) % 1000000) end as customer_id,
+                       (timestamp '2024-01-01' + to_seconds(i * 63072000 // {rows}))::varchar as ordered_at,
+                       'P' || hash(i) % 2000 as product_id, 'product ' || hash(i) % 2000 as product_name,
+                       'cat' || hash(i) % 12 as category,
+                       case when i % 1000003 = 7 then 0 else 1 + hash(i) % 4 end as quantity,
+                       round(1 + (hash(i * 7) % 9000) / 100.0, 2) as unit_price, 'EUR' as currency,
+                       false as is_cancellation
+                from range({start}, {stop}) t(i)"""
+        else:
+            kinds = "['page_view', 'product_view', 'product_view', 'product_view', 'add_to_cart', 'remove_from_cart', 'checkout', 'purchase']"
+            select = f"""
+                select 'E' || i as event_id,
+                       (timestamp '2024-01-01' + to_seconds(i * 63072000 // {rows}))::varchar as occurred_at,
+                       case when i % 3 = 0 then null else 'C' || (hash(i // 40) % 1000000) end as customer_id,
+                       'S' || i // 8 as session_id, {kinds}[1 + (hash(i) % 8)::bigint] as event_type,
+                       'P' || hash(i) % 2000 as product_id, round(1 + (hash(i * 7) % 9000) / 100.0, 2) as price
+                from range({start}, {stop}) t(i)"""
+        duckdb.sql(f"copy ({select}) to '{path}' (header)")
+    return paths
+
+
+def raw_read_seconds(paths: list[Path]) -> float:
+    """DuckDB's time only to read and parse the files."""
+    files = ", ".join(f"'{p}'" for p in paths)
+    con = duckdb.connect()
+    started = time.perf_counter()
+    con.execute(f"select count(*) from read_csv([{files}], header = true)").fetchone()
+    return time.perf_counter() - started
+
+
+def ingest_run(out: Path, kinds: list[str]) -> tuple[float, float]:
+    """Seconds and peak RSS (GB) of `segmint ingest` over the files, in a fresh process and warehouse."""
+    warehouse = out / "warehouse.duckdb"
+    for leftover in out.glob("warehouse.duckdb*"):
+        leftover.unlink()
+    config = out / "segmint.toml"
+    sources = "".join(
+        f"[[sources]]\nname = '{k}'\nkind = '{k}'\npath = '{k}/*.csv'\npreset = 'canonical'\n" for k in kinds
+    )
+    config.write_text(f"[warehouse]\npath = '{warehouse.name}'\n{sources}", encoding="utf-8")
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "from segmint.cli import main; main()", "ingest", "--config", str(config)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    return seconds, peak_gb
+
+
+def main() -> None:
+    """Run the benchmark and print a Markdown table row per kind."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--order-lines", type=int, default=10_000_000)
+    parser.add_argument("--events", type=int, default=50_000_000)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/segmint-bench/ingest"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {platform.python_version()}, duckdb {duckdb.__version__}"
+    )
+    print("| kind | rows | raw read s | ingest s | rows/s ingest | ratio | peak RSS GB |")
+    print("|---|---|---|---|---|---|---|")
+    for kind, rows in (("orders", args.order_lines), ("events", args.events)):
+        if not rows:
+            continue
+        paths = write_files(args.out, kind, rows)
+        raw = raw_read_seconds(paths)
+        seconds, peak = ingest_run(args.out, [kind])
+        print(
+            f"| {kind} | {rows:,} | {raw:.1f} | {seconds:.1f} | {rows / seconds:,.0f} | {seconds / raw:.1f}x | {peak:.2f} |"
+        )
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
