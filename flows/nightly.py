@@ -10,7 +10,13 @@ from prefect.cache_policies import NO_CACHE
 
 from segmint import pipeline
 from segmint.config import Settings, load_settings
+from segmint.features import FeatureBuild
 from segmint.ingest import FileResult
+from segmint.predict.runner import PredictionOutcome
+from segmint.quality.conclude import QualityOutcome
+from segmint.quality.gate import GateDecision
+from segmint.quality.results import CheckResult
+from segmint.segment import SegmentationResult
 from segmint.warehouse import writer_lock
 
 # Loading is idempotent (each file once, by sha256), so retrying an I/O failure is safe.
@@ -24,9 +30,65 @@ def ingest(settings: Settings, run_id: str) -> list[FileResult]:
 
 
 @task(cache_policy=NO_CACHE)
+def check_night(settings: Settings, run_id: str, files: list[FileResult]) -> list[CheckResult]:
+    """Volume per source, rejected files, batches waiting for replay."""
+    return pipeline.check_night(settings, run_id, files)
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=3600)
+def features(settings: Settings, day: date) -> FeatureBuild:
+    """Customer features for tonight, from data up to the end of the day."""
+    return pipeline.build_features(settings, day)
+
+
+@task(cache_policy=NO_CACHE)
+def check_features(settings: Settings, run_id: str, day: date) -> list[CheckResult]:
+    """Validate tonight's customer features."""
+    return pipeline.check_features(settings, run_id, day)
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=3600)
+def segment(settings: Settings, run_id: str, day: date) -> SegmentationResult | None:
+    """Cluster customers into stable, named segments (stored, pending the gate); None: too few."""
+    return pipeline.segment_customers(settings, run_id, day)
+
+
+@task(cache_policy=NO_CACHE)
+def publication_gate(settings: Settings, run_id: str, day: date, segment_run_id: str) -> GateDecision:
+    """Decide whether tonight's segments are published."""
+    return pipeline.publication_gate(settings, run_id, day, segment_run_id)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_segments(settings: Settings, segment_run_id: str, decision: GateDecision) -> None:
+    """Publish tonight's segments or hold them (the last published run stays current)."""
+    pipeline.publish_segments(settings, segment_run_id, decision)
+
+
+@task(cache_policy=NO_CACHE)
+def conclude_quality(
+    settings: Settings, run_id: str, day: date, segments: GateDecision | None
+) -> QualityOutcome:
+    """Data docs, then an alert on a failed critical check, or one OK line."""
+    return pipeline.conclude_quality(settings, run_id, day, segments)
+
+
+@task(cache_policy=NO_CACHE)
 def totals(settings: Settings) -> pipeline.WarehouseTotals:
     """Headline counts for the summary."""
     return pipeline.warehouse_totals(settings)
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, timeout_seconds=1800)
+def report(settings: Settings, day: date) -> Path:
+    """Render the week's report with tonight's segments."""
+    return pipeline.render_report(settings, day)
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=3600)
+def predict(settings: Settings, run_id: str, day: date) -> PredictionOutcome | None:
+    """Lifetime value, churn, anomalies and basket rules for tonight."""
+    return pipeline.predict(settings, run_id, day)
 
 
 @flow(name="nightly-refresh", timeout_seconds=4 * 3600, log_prints=True)
@@ -34,19 +96,46 @@ def nightly(config: str = "segmint.toml", as_of: str | None = None) -> pipeline.
     """Refresh the warehouse for one night (default: today)."""
     settings = load_settings(Path(config))
     day = date.fromisoformat(as_of) if as_of else date.today()
+    logger = get_run_logger()
     with writer_lock(settings.warehouse.path):
         run_id = pipeline.begin_run(settings, "nightly", day)
         outcome = pipeline.NightlyOutcome(run_id=run_id, as_of=day)
         try:
             outcome.files = ingest(settings, run_id)
-            outcome.messages += [f.message for f in outcome.files if f.status == "rejected"]
+            outcome.messages += [f.message for f in outcome.files if f.status in ("rejected", "held")]
+            outcome.checks = check_night(settings, run_id, outcome.files)
+            outcome.features = features(settings, day)
+            outcome.checks += check_features(settings, run_id, day)
+            outcome.segmentation = segment(settings, run_id, day)
+            if outcome.segmentation is not None:
+                outcome.segments = publication_gate(settings, run_id, day, outcome.segmentation.run_id)
+                publish_segments(settings, outcome.segmentation.run_id, outcome.segments)
+            else:
+                outcome.messages.append(
+                    f"segments not computed: fewer than {settings.segmentation.min_customers} customers"
+                )
+            # The alert goes out as soon as the data's fate is known; sending never fails the run.
+            outcome.quality = conclude_quality(settings, run_id, day, outcome.segments)
+            log_quality = logger.info if outcome.quality.ok else logger.warning
+            log_quality(outcome.quality.line)
+            outcome.messages.append(outcome.quality.line)
             outcome.totals = totals(settings)
-            outcome.status = "completed"
+            # Predictions read tonight's features and published segments: keep this after segmentation.
+            outcome.predictions = predict(settings, run_id, day)
+            if outcome.predictions is not None:
+                outcome.messages += outcome.predictions.messages
+            outcome.status = "completed" if outcome.quality.ok else "held"
         except BaseException as exc:
             pipeline.end_run(settings, run_id, "failed", str(exc))
             raise
         pipeline.end_run(settings, run_id, outcome.status, "; ".join(outcome.messages))
-    get_run_logger().info("nightly run %s for %s: %s", run_id, day, outcome.status)
+        # After end_run, so the report shows tonight's run with its final status.
+        try:
+            outcome.report_path = report(settings, day)
+        except BaseException as exc:
+            pipeline.end_run(settings, run_id, "failed", f"report not rendered: {exc}")
+            raise
+    logger.info("nightly run %s for %s: %s", run_id, day, outcome.status)
     return outcome
 
 

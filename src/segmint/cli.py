@@ -19,6 +19,7 @@ from segmint.config import Settings, load_settings
 from segmint.errors import SegmintError
 from segmint.ingest import FileResult
 from segmint.pipeline import WarehouseTotals
+from segmint.quality.results import CheckResult
 
 app = typer.Typer(
     name="segmint",
@@ -82,12 +83,14 @@ def print_files(results: Sequence[FileResult]) -> None:
             console.print(f"[red]{r.status}[/red]: {r.message}", soft_wrap=True, highlight=False)
     by_source: dict[str, list[int]] = {}
     for r in results:
-        sums = by_source.setdefault(r.source, [0, 0, 0])
+        sums = by_source.setdefault(r.source, [0, 0, 0, 0])
         sums[0] += r.rows_read
         sums[1] += r.rows_loaded
         sums[2] += r.rows_quarantined
-    for name, (read, loaded, quarantined) in by_source.items():
-        console.print(f"{name}: {read:,} rows read = {loaded:,} loaded + {quarantined:,} quarantined")
+        sums[3] += r.rows_held
+    for name, (read, loaded, quarantined, held) in by_source.items():
+        kept = f" + {held:,} held back" if held else ""
+        console.print(f"{name}: {read:,} rows read = {loaded:,} loaded + {quarantined:,} quarantined{kept}")
 
 
 def print_totals(totals: WarehouseTotals) -> None:
@@ -109,11 +112,110 @@ def ingest(config: ConfigOption = None) -> None:
         run_id = pipeline.begin_run(settings, "ingest", None)
         results = pipeline.ingest_sources(settings, run_id)
         rejected = [r.message for r in results if r.status == "rejected"]
-        pipeline.end_run(settings, run_id, "completed", "; ".join(rejected))
+        held = [r.message for r in results if r.status == "held"]
+        pipeline.end_run(settings, run_id, "held" if held else "completed", "; ".join(rejected + held))
     print_files(results)
     print_totals(pipeline.warehouse_totals(settings))
-    if rejected:
+    if held:
+        console.print(f"held back: fix the export, then run `segmint replay {run_id}`", highlight=False)
+    if rejected or held:
         raise typer.Exit(1)
+
+
+def print_checks(results: Sequence[CheckResult]) -> None:
+    """Per suite: checks run, passed, failed critical and failed warnings; then each failure."""
+    table = Table(title="Validation", title_justify="left")
+    for column in ("suite", "batch", "checks", "passed", "critical failed", "warnings"):
+        table.add_column(column, justify="left" if column in {"suite", "batch"} else "right")
+    groups: dict[tuple[str, str], list[CheckResult]] = {}
+    for r in results:
+        groups.setdefault((r.suite, r.batch), []).append(r)
+    for (suite, batch), rows in groups.items():
+        table.add_row(
+            suite,
+            Path(batch).name if "/" in batch else batch,
+            str(len(rows)),
+            str(sum(r.success for r in rows)),
+            str(sum(r.blocking for r in rows)),
+            str(sum(not r.success and not r.blocking for r in rows)),
+        )
+    console.print(table)
+    for r in results:
+        if not r.success:
+            colour = "red" if r.blocking else "yellow"
+            console.print(
+                f"[{colour}]{r.severity}[/{colour}] {r.describe()}", highlight=False, soft_wrap=True
+            )
+            for row in r.sample[:3]:
+                console.print(f"    {row}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def validate(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
+    """Run the Great Expectations suites on the warehouse and the customer features now; print a summary."""
+    from segmint import pipeline
+    from segmint.quality.conclude import build_docs
+    from segmint.quality.validate import validate_warehouse
+    from segmint.runs import finish_run, start_run
+    from segmint.warehouse import writer_lock
+
+    settings = _settings(config)
+    day = parse_day(as_of) if as_of else None
+    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+        run_id = start_run(con, "validate", day)
+        summary = validate_warehouse(con, settings, run_id, day)
+        status = "held" if summary.blocking else "completed"
+        finish_run(con, run_id, status, f"{len(summary.blocking)} critical checks failed")
+    docs = build_docs(settings, run_id)
+    print_checks(summary.results)
+    for note in summary.notes:
+        console.print(note, highlight=False)
+    failed = len(summary.blocking)
+    console.print(f"run {run_id}: {len(summary.results)} checks, {failed} critical failed", highlight=False)
+    if docs is not None:
+        typer.echo(f"data docs: {docs}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def replay(
+    run_id: Annotated[str, typer.Argument(help="The run that held the batches back (from the alert).")],
+    config: ConfigOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Publish the kept batches even if critical checks still fail (bad rows still quarantined).",
+        ),
+    ] = False,
+) -> None:
+    """Publish the batches a run held back once the cause is fixed: a corrected file, or the kept copy."""
+    from segmint import pipeline
+    from segmint.quality.conclude import build_docs
+    from segmint.quality.replay import replay as run_replay
+    from segmint.warehouse import writer_lock
+
+    settings = _settings(config)
+    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+        outcome = run_replay(con, settings, run_id, force=force)
+    build_docs(settings, outcome.run_id)
+    print_files(outcome.files)
+    failed = [r for r in outcome.results if not r.success]
+    if failed:
+        print_checks(failed)
+    if outcome.still_held:
+        console.print(
+            f"still held: {', '.join(Path(p).name for p in outcome.still_held)}; fix the export and run "
+            f"`segmint replay {run_id}` again, or `segmint replay {run_id} --force` to publish it as it is",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    forced = " (forced)" if outcome.forced else ""
+    console.print(
+        f"replay {outcome.run_id}: every batch of run {run_id} is published{forced}", highlight=False
+    )
 
 
 class DataFormat(StrEnum):
@@ -170,8 +272,37 @@ def load_flow_module(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"segmint_flows_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered before running it, as importlib's recipe does: dataclasses look their module up there.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@app.command()
+def segments(
+    config: ConfigOption = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="A segment run id (default: the published run in force).")
+    ] = None,
+) -> None:
+    """Show a run's segments: size, revenue, what defines them, who they are, and who moved."""
+    import duckdb
+
+    from segmint.segment.show import print_segments
+    from segmint.warehouse import connect
+
+    settings = _settings(config)
+    if not settings.warehouse.path.exists():
+        raise SegmintError(
+            f"No warehouse at {settings.warehouse.path}; run `segmint run nightly` first (or fix [warehouse] path)."
+        )
+    with connect(settings.warehouse.path, read_only=True) as con:
+        try:
+            print_segments(console, con, run)
+        except duckdb.CatalogException:
+            raise SegmintError(
+                f"The warehouse {settings.warehouse.path} has no segments yet; run `segmint run nightly` first."
+            ) from None
 
 
 @run_app.command("nightly")
@@ -188,8 +319,288 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     if outcome.totals is not None:
         print_totals(outcome.totals)
     console.print(f"run {outcome.run_id} for {outcome.as_of}: {outcome.status}")
+    segmentation = getattr(outcome, "segmentation", None)
+    if segmentation is not None:
+        console.print(
+            f"segments: k={segmentation.k} over {segmentation.n_customers:,} customers "
+            f"(silhouette {segmentation.silhouette or 0:.3f}); see `segmint segments --run {segmentation.run_id}`",
+            highlight=False,
+        )
+    if getattr(outcome, "quality", None) is not None:
+        console.print(outcome.quality.line, highlight=False, soft_wrap=True)
     for line in getattr(outcome, "report_lines", []):
         console.print(line)
+    if getattr(outcome, "report_path", None) is not None:
+        # Plain echo: a path must never be wrapped by the console width.
+        typer.echo(f"report: {outcome.report_path}")
+
+
+@run_app.command("weekly-report")
+def run_weekly_report(
+    config: ConfigOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Last day of the week, YYYY-MM-DD (default: yesterday in schedule.timezone)."
+        ),
+    ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Email the report to alerts.report_recipients.")
+    ] = False,
+) -> None:
+    """Render the weekly report as a real Prefect flow run, and email it with --send."""
+    from segmint.prefect_env import configure_prefect
+
+    settings = _settings(config)
+    day = parse_day(as_of) if as_of else None
+    configure_prefect(settings.output_dir)
+    flows = load_flow_module("weekly_report")
+    outcome: Any = flows.weekly_report(
+        config=str(settings.config_path), as_of=day.isoformat() if day else None, send=send
+    )
+    console.print(f"{outcome.subject}")
+    if outcome.sent_to:
+        console.print(f"sent to {', '.join(outcome.sent_to)}")
+    if outcome.refused:
+        console.print(f"[red]refused by the SMTP server[/red]: {', '.join(outcome.refused)}")
+    typer.echo(f"email: {outcome.email_path}")
+    typer.echo(str(outcome.path))
+
+
+@app.command()
+def report(
+    config: ConfigOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Last day of the week, YYYY-MM-DD (default: the last night refreshed)."),
+    ] = None,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a web browser.")] = False,
+) -> None:
+    """Render the weekly report (web page and email) and print the web report's path on the last line."""
+    from segmint import report as reporting
+
+    settings = _settings(config)
+    result = reporting.render(settings, parse_day(as_of) if as_of else None)
+    data = result.data
+    console.print(f"week {data.period.iso_week} ({data.period.label}), rendered in {result.seconds:.1f} s")
+    for note in data.notes:
+        console.print(f"note: {note}", highlight=False)
+    typer.echo(f"email: {result.email_path}")
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(result.path.as_uri())
+    typer.echo(str(result.path))
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    register_only: Annotated[
+        bool,
+        typer.Option("--register-only", help="Create or update the two deployments, then exit."),
+    ] = False,
+) -> None:
+    """Run the nightly refresh and the weekly report on their schedules against a Prefect server."""
+    from segmint import serve as serving
+    from segmint.prefect_env import configure_prefect
+
+    settings = _settings(config)
+    configure_prefect(settings.output_dir)
+    url = serving.api_url()
+    if url is None:
+        console.print(
+            "[yellow]PREFECT_API_URL is not set[/yellow]: using a temporary Prefect server that lives only as "
+            "long as this process; start one with `prefect server start` (see README, Scheduling)."
+        )
+    else:
+        console.print(f"Prefect server: {url}")
+    table = Table(title="Schedules", title_justify="left")
+    for column in ("deployment", "cron", "timezone", "next run"):
+        table.add_column(column)
+    for s in serving.schedules(settings):
+        table.add_row(s.full_name, s.cron, s.timezone, f"{s.next_runs(1)[0]:%Y-%m-%d %H:%M %Z}")
+    console.print(table)
+    if register_only:
+        for name in serving.register(settings):
+            typer.echo(f"registered {name}")
+        return
+    console.print("serving; stop with Ctrl+C (schedules are paused on shutdown)")
+    serving.serve(settings)
+
+
+campaigns_app = typer.Typer(
+    help="Campaign audiences from the playbook (campaigns.toml) and their measured uplift.",
+    no_args_is_help=True,
+)
+app.add_typer(campaigns_app, name="campaigns")
+
+
+@campaigns_app.command("build")
+def campaigns_build(
+    config: ConfigOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Choose audiences from data up to this day (default: the latest night)."
+        ),
+    ] = None,
+    playbook: Annotated[
+        Path | None, typer.Option(help="Playbook file (default: [campaigns] playbook in the settings).")
+    ] = None,
+) -> None:
+    """Write one audience CSV per campaign (treatment and a random holdout) and record them in the ledger."""
+    from segmint import pipeline
+    from segmint.campaigns import build_campaigns, load_playbook
+    from segmint.features import feature_dates
+    from segmint.warehouse import writer_lock
+
+    settings = _settings(config)
+    plays = load_playbook(playbook or settings.campaigns.playbook)
+    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+        dates = feature_dates(con)
+        if as_of is None and not dates:
+            raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
+        day = parse_day(as_of) if as_of else dates[-1]
+        builds = build_campaigns(con, settings, day, playbook=plays)
+    table = Table(title=f"Campaigns for {day}", title_justify="left")
+    for column in ("campaign", "treatment", "holdout", "no consent", "anomaly", "no email", "measure after"):
+        if column == "campaign":
+            table.add_column(column, overflow="fold")
+        else:
+            table.add_column(column, justify="right")
+    for b in builds:
+        table.add_row(
+            b.campaign_id,
+            f"{b.n_treatment:,}",
+            f"{b.n_holdout:,}",
+            f"{b.n_excluded_consent:,}",
+            f"{b.n_excluded_anomaly:,}",
+            f"{b.n_excluded_no_email:,}",
+            str(b.window_end),
+        )
+    console.print(table)
+    for b in builds:
+        console.print(f"audience: {b.export_path}")
+
+
+def _pct(value: object) -> str:
+    return "-" if value is None else f"{float(str(value)) * 100:+.1f}"
+
+
+@campaigns_app.command("measure")
+def campaigns_measure(
+    config: ConfigOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Count orders up to this day (default: the last day with orders)."),
+    ] = None,
+) -> None:
+    """Measure each campaign whose attribution window is over: conversion and revenue uplift with 95% CIs."""
+    import polars as pl
+
+    from segmint import pipeline
+    from segmint.campaigns import measure_campaigns, results
+    from segmint.warehouse import writer_lock
+
+    settings = _settings(config)
+    day = parse_day(as_of) if as_of else None
+    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+        measured = measure_campaigns(con, settings, day)
+        rows = results(con)
+    if not measured:
+        console.print("No campaigns yet; run `segmint campaigns build` first.")
+        return
+    for m in measured:
+        if m.status == "open":
+            console.print(f"{m.campaign_id}: attribution window open until {m.window_end}")
+    done = [m.campaign_id for m in measured if m.status == "measured"]
+    for campaign in done:
+        subset = rows.filter(pl.col("campaign_id") == campaign)
+        first = subset.row(0, named=True)
+        table = Table(
+            title=f"{campaign}: treatment - holdout, orders {first['window_start']} to {first['window_end']}",
+            title_justify="left",
+        )
+        table.add_column("segment", overflow="fold")
+        for column in (
+            "treated / held out",
+            "conversion %",
+            "uplift, points [95% CI]",
+            "p",
+            "revenue / customer",
+        ):
+            table.add_column(column, justify="right")
+        for r in subset.iter_rows(named=True):
+            rates = (
+                "-"
+                if r["conversion_holdout"] is None
+                else (f"{r['conversion_treatment'] * 100:.1f} / {r['conversion_holdout'] * 100:.1f}")
+            )
+            revenue = (
+                "-"
+                if r["revenue_uplift"] is None
+                else (
+                    f"{r['revenue_uplift']:+,.2f} [{r['revenue_ci_low']:+,.2f}, {r['revenue_ci_high']:+,.2f}]"
+                )
+            )
+            table.add_row(
+                r["segment_name"],
+                f"{r['n_treatment']:,} / {r['n_holdout']:,}",
+                rates,
+                f"{_pct(r['uplift_abs'])} [{_pct(r['uplift_ci_low'])}, {_pct(r['uplift_ci_high'])}]",
+                "-" if r["p_value"] is None else f"{r['p_value']:.3f}",
+                revenue,
+            )
+        console.print(table)
+
+
+@app.command("simulate-responses")
+def simulate_responses(
+    audience: Annotated[
+        list[Path], typer.Argument(help="Audience CSV(s) written by `segmint campaigns build`.")
+    ],
+    data: Annotated[
+        Path, typer.Option(help="The generated data folder (response orders go to its orders/).")
+    ],
+    uplift: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Planted conversion uplift per segment, SEGMENT=RATE ('*' = any other); repeatable."
+        ),
+    ] = None,
+    base_rate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Conversion without the campaign, RATE or SEGMENT=RATE; repeatable (default 0.10)."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First day of responses (default: the campaign's window).")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Days of responses (default: the campaign's window).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same responses.")] = 42,
+) -> None:
+    """Generator companion: simulate responses to campaign audiences with a known, planted uplift per segment."""
+    from segmint.simulate import parse_rates
+    from segmint.simulate import simulate_responses as run_simulation
+
+    effects = parse_rates(uplift or [], "--uplift")
+    bases = parse_rates([b if "=" in b else f"*={b}" for b in base_rate or ["0.10"]], "--base-rate")
+    first = parse_day(start) if start else None
+    summaries = run_simulation(
+        audience, data, uplift=effects, base_rate=bases, start=first, days=days, seed=seed
+    )
+    for summary in summaries:
+        console.print(
+            f"{summary.campaign_id}: {summary.conversions_treatment:,} of {summary.n_treatment:,} treated and "
+            f"{summary.conversions_holdout:,} of {summary.n_holdout:,} held out converted "
+            f"({summary.window_start} to {summary.window_end})"
+        )
+    console.print(f"responses: {summaries[0].orders_file}")
+    console.print(f"truth: {summaries[0].truth_file}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from segmint.errors import ConfigError
@@ -50,48 +51,84 @@ class SourceSettings(_Section):
 
 
 class FeatureSettings(_Section):
-    """Feature windows."""
+    """How customer features are kept (their definitions live in sql/; windows are 30 and 90 days)."""
 
-    event_windows_days: list[int] = Field(default_factory=lambda: [30, 90])
+    # Nights of customer_features kept before the newest one; None keeps every night. Any pruned
+    # night can be rebuilt exactly, because features only read data up to the end of their as-of day.
+    keep_days: int | None = Field(default=None, ge=0)
 
 
 class SegmentationSettings(_Section):
     """How customers are clustered into segments."""
 
     algorithm: Literal["kmeans", "gmm", "ward", "hdbscan"] = "kmeans"
+    # Recency, frequency and value (per order: total spend is nearly frequency x order value, so it
+    # would count twice) plus engagement. Measured on shops with known personas, adding more
+    # columns (tenure, return rate, cart abandonment) blurred the segments (ARI 0.83 -> 0.48-0.69).
     features: list[str] = Field(
-        default_factory=lambda: [
-            "recency_days",
-            "frequency",
-            "monetary",
-            "avg_order_value",
-            "tenure_days",
-            "return_rate",
-            "sessions_90d",
-            "product_views_90d",
-            "add_to_carts_90d",
-            "cart_abandonment_rate_90d",
-            "days_since_last_visit",
-        ]
+        default_factory=lambda: ["recency_days", "frequency", "avg_order_value", "sessions_90d"]
     )
-    k_min: int = 3
-    k_max: int = 10
+    # Features taken as log1p (signed) before robust scaling; None: every feature except rates and
+    # day counts (recency, tenure, days since a visit), which are kept linear.
+    log_features: list[str] | None = None
+    k_min: int = Field(default=3, ge=2)
+    k_max: int = Field(default=10, ge=2)
+    # k: the highest Calinski-Harabasz score among the k whose bootstrap stability (mean ARI of
+    # refits on resamples) is >= k_stability_floor (see README).
+    k_stability_floor: float = 0.75
+    bootstrap_rounds: int = Field(default=4, ge=2)
+    n_init: int = Field(default=4, ge=1)
     pca_components: int | None = None
     minibatch_threshold: int = 200_000
-    sample_size: int = 20_000
+    sample_size: int = Field(default=20_000, ge=100)  # k selection, GMM/Ward/HDBSCAN fits, the forest
+    silhouette_sample_size: int = Field(default=5_000, ge=100)
+    hdbscan_min_cluster_share: float = 0.02
     seed: int = 42
+    # Re-cluster every N nights; in between, the last re-cluster's forest assigns every customer.
+    recluster_every_days: int = Field(default=1, ge=1)
+    # Centroids further apart than this (scaled units) are a new segment, not the old one moved.
+    max_match_distance: float = 2.0
+    forest_trees: int = Field(default=100, ge=10)
+    # Fewer customers than this are not segmented: the night completes without a new segmentation.
+    min_customers: int = Field(default=100, ge=10)
+    # Publication gate: a run below a floor is kept in history but not published.
     min_silhouette: float = 0.10
     min_stability_ari: float = 0.50
     max_segment_share: float = 0.90
+
+    @model_validator(mode="after")
+    def _k_range(self) -> SegmentationSettings:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) is above k_max ({self.k_max}); swap them")
+        return self
 
 
 class QualitySettings(_Section):
     """Validation thresholds for write-audit-publish."""
 
-    volume_band: float = 0.5
-    max_quarantine_share: float = 0.05
-    max_guest_share: float = 0.5
+    # Tonight's rows per source may differ from the median of the last `volume_nights` nights by this
+    # share (never less than 3 Poisson standard deviations, so tiny shops are not alerted on noise).
+    volume_band: float = Field(default=0.5, gt=0)
+    volume_nights: int = Field(default=7, ge=1)
+    volume_min_nights: int = Field(default=3, ge=1)
+    max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
+    max_guest_share: float = Field(default=0.5, ge=0, le=1)
+    # Row-level critical expectations tolerate this share of failing rows in a batch (those rows are
+    # quarantined); above it the export itself is broken and the batch is held.
+    max_bad_row_share: float = Field(default=0.01, ge=0, le=1)
+    # ...and only when at least this many rows fail: a few odd rows are quarantined, never hold a file.
+    min_failing_rows: int = Field(default=5, ge=1)
+    max_duplicate_share: float = Field(default=0.01, ge=0, le=1)
+    # A nightly batch may reach back this many days before the newest time already loaded.
+    late_arrival_days: int = Field(default=7, ge=0)
+    # The batch's median price may differ from recent nights' by this factor (100 = prices in cents).
+    price_scale_factor: float = Field(default=10.0, gt=1)
+    price_scale_min_rows: int = Field(default=30, ge=1)
+    price_history_days: int = Field(default=30, ge=1)
     future_tolerance_hours: int = 24
+    sample_rows: int = Field(default=10, ge=1, le=100)
+    # Data docs keep this many days of validation results (the warehouse keeps all of them).
+    docs_keep_days: int = Field(default=30, ge=1)
 
 
 class AlertSettings(_Section):
@@ -107,6 +144,15 @@ class AlertSettings(_Section):
     webhook_url: SecretStr | None = None
     retries: int = 3
     retry_backoff_seconds: float = 2.0
+    webhook_timeout_seconds: float = 10.0
+    # The weekly report goes to these addresses; empty means the alert recipients.
+    report_recipients: list[str] = Field(default_factory=list)
+    smtp_timeout_seconds: float = 30.0
+
+    @property
+    def weekly_report_recipients(self) -> list[str]:
+        """Who receives the weekly report: report_recipients, else the alert recipients."""
+        return self.report_recipients or self.recipients
 
 
 class ScheduleSettings(_Section):
@@ -115,26 +161,60 @@ class ScheduleSettings(_Section):
     timezone: str = "UTC"
     nightly_cron: str = "0 2 * * *"
     weekly_report_cron: str = "0 7 * * 1"
+    # The weekly report waits this long for a running nightly refresh to release the warehouse.
+    report_lock_wait_seconds: float = 3600.0
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+            ) from None
+        return value
+
+    @field_validator("nightly_cron", "weekly_report_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        # A light check here (Prefect validates fully when it registers the schedule).
+        fields = value.split()
+        if len(fields) != 5 or not all(re.fullmatch(r"[0-9A-Za-z*,/\-]+", f) for f in fields):
+            raise ValueError(f"{value!r} is not a cron expression of five fields (minute hour day month weekday)")
+        return value
 
 
 class PredictSettings(_Section):
     """Prediction and mining thresholds."""
 
-    churn_horizon_days: int = 90
-    clv_months: int = 12
-    basket_min_support: float = 0.001
-    basket_min_confidence: float = 0.05
-    basket_min_lift: float = 1.0
-    recommendations: int = 5
-    anomaly_contamination: float = 0.01
+    enabled: bool = True
+    churn_horizon_days: int = Field(default=90, ge=7)
+    churn_model: Literal["gradient_boosting", "random_forest"] = "gradient_boosting"
+    clv_months: int = Field(default=12, ge=1)  # horizon of customer_predictions.clv_12m
+    clv_monthly_discount_rate: float = Field(default=0.01, ge=0.0)
+    basket_min_support: float = Field(default=0.001, ge=0.0, le=1.0)
+    basket_min_confidence: float = Field(default=0.05, ge=0.0, le=1.0)
+    basket_min_lift: float = Field(default=1.0, ge=0.0)
+    basket_min_pair_count: int = Field(default=2, ge=1)
+    basket_lookback_days: int = Field(default=365, ge=1)
+    recommendations: int = Field(default=5, ge=1)
+    anomaly_contamination: float = Field(default=0.01, gt=0.0, le=0.5)
+    seed: int = 42
 
 
 class CampaignSettings(_Section):
     """Campaign playbook and measurement."""
 
     playbook: Path = Path("campaigns.toml")
-    holdout_share: float = 0.10
-    attribution_days: int = 14
+    holdout_share: float = Field(default=0.10, gt=0.0, lt=1.0)
+    attribution_days: int = Field(default=14, ge=1)
+    export_dir: Path | None = None
+    exclude_anomalies: bool = True
+    bootstrap_samples: int = Field(default=2000, ge=100)
+    seed: int = 42
 
 
 class Settings(BaseSettings):
@@ -227,6 +307,8 @@ def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Setti
     base = settings.base_dir
     settings.warehouse.path = _resolve(base, settings.warehouse.path)
     settings.campaigns.playbook = _resolve(base, settings.campaigns.playbook)
+    if settings.campaigns.export_dir is not None:
+        settings.campaigns.export_dir = _resolve(base, settings.campaigns.export_dir)
     if settings.data_dir is not None:
         settings.data_dir = _resolve(base, settings.data_dir)
     return settings

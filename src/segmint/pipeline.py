@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -11,6 +13,14 @@ from segmint.config import Settings
 from segmint.ingest import FileResult, ingest
 from segmint.runs import finish_run, start_run
 from segmint.warehouse import connect
+
+if TYPE_CHECKING:  # the models pull in scikit-learn; the CLI should start without it
+    from segmint.features import FeatureBuild
+    from segmint.predict.runner import PredictionOutcome
+    from segmint.quality.conclude import QualityOutcome
+    from segmint.quality.gate import GateDecision
+    from segmint.quality.results import CheckResult
+    from segmint.segment import SegmentationResult
 
 
 @dataclass
@@ -34,6 +44,13 @@ class NightlyOutcome:
     files: list[FileResult] = field(default_factory=list)
     totals: WarehouseTotals | None = None
     messages: list[str] = field(default_factory=list)
+    report_path: Path | None = None
+    predictions: PredictionOutcome | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    segments: GateDecision | None = None
+    quality: QualityOutcome | None = None
+    features: FeatureBuild | None = None
+    segmentation: SegmentationResult | None = None
 
 
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -58,9 +75,81 @@ def end_run(settings: Settings, run_id: str, status: str, message: str = "") -> 
 
 
 def ingest_sources(settings: Settings, run_id: str) -> list[FileResult]:
-    """Load every configured source; rejected files are reported, the others still load."""
+    """Load every configured source, each file audited before it is merged (write-audit-publish)."""
+    from segmint.quality.audit import BatchAudit
+
     with open_warehouse(settings) as con:
-        return ingest(con, settings, run_id)
+        return ingest(con, settings, run_id, audit=BatchAudit(settings))
+
+
+def check_night(settings: Settings, run_id: str, files: list[FileResult]) -> list[CheckResult]:
+    """Tonight's volume per source, rejected files, batches still waiting for replay (recorded)."""
+    from segmint.quality.night import night_checks
+    from segmint.quality.results import record
+
+    with open_warehouse(settings) as con:
+        results = night_checks(con, settings, run_id, files)
+        record(con, run_id, results)
+        return results
+
+
+def build_features(settings: Settings, as_of: date) -> FeatureBuild:
+    """Compute customer_features for `as_of` from the data up to the end of that day."""
+    from segmint.features import build_features as build
+
+    with open_warehouse(settings) as con:
+        return build(con, as_of, settings.features)
+
+
+def segment_customers(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | None:
+    """Cluster tonight's customers into segments, stored pending the publication gate (None: too few)."""
+    from segmint.segment import TooFewCustomersError
+    from segmint.segment import segment_customers as segment
+
+    with open_warehouse(settings) as con:
+        try:
+            return segment(con, as_of, settings.segmentation, run_id=run_id, publish=False)
+        except TooFewCustomersError:
+            return None
+
+
+def publish_segments(settings: Settings, segment_run_id: str, decision: GateDecision) -> None:
+    """Publish tonight's segments, or hold them with the gate's reasons (the last published run stays)."""
+    from segmint.segment import hold_run, publish_run
+
+    with open_warehouse(settings) as con:
+        if decision.publish:
+            publish_run(con, segment_run_id)
+        else:
+            hold_run(con, segment_run_id, decision.reasons)
+
+
+def check_features(settings: Settings, run_id: str, as_of: date) -> list[CheckResult]:
+    """Validate tonight's customer_features with its suite (recorded)."""
+    from segmint.quality.validate import validate_features
+
+    with open_warehouse(settings) as con:
+        return validate_features(con, settings, run_id, as_of)
+
+
+def publication_gate(
+    settings: Settings, run_id: str, as_of: date, segment_run_id: str | None
+) -> GateDecision:
+    """Decide whether tonight's segmentation is published, and record why (not)."""
+    from segmint.quality.gate import gate
+
+    with open_warehouse(settings) as con:
+        return gate(con, settings.segmentation, run_id, as_of, segment_run_id)
+
+
+def conclude_quality(
+    settings: Settings, run_id: str, as_of: date, segments: GateDecision | None
+) -> QualityOutcome:
+    """Build data docs, then alert by email and webhook on a failed critical check (else one OK line)."""
+    from segmint.quality.conclude import conclude
+
+    with open_warehouse(settings) as con:
+        return conclude(con, settings, run_id, as_of, segments)
 
 
 def warehouse_totals(settings: Settings) -> WarehouseTotals:
@@ -75,3 +164,21 @@ def warehouse_totals(settings: Settings) -> WarehouseTotals:
         ).fetchone()
     assert row is not None
     return WarehouseTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]))
+
+
+def render_report(settings: Settings, as_of: date) -> Path:
+    """Render the weekly report for the week ending `as_of`; return the web report's path."""
+    from segmint.report import create_report
+
+    with open_warehouse(settings) as con:
+        return create_report(con, settings, as_of).path
+
+
+def predict(settings: Settings, run_id: str, as_of: date) -> PredictionOutcome | None:
+    """Fit lifetime value, churn, anomalies and basket rules on tonight's features (None when disabled)."""
+    if not settings.predict.enabled:
+        return None
+    from segmint.predict.runner import run_predictions
+
+    with open_warehouse(settings) as con:
+        return run_predictions(con, settings.predict, run_id, as_of)

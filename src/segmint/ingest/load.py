@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Literal
 import duckdb
 
 from segmint.config import SourceKind, SourceSettings
-from segmint.errors import SourceFileError
+from segmint.errors import SegmintError, SourceFileError
 from segmint.ingest.presets import CANONICAL, canonical_mapping
 from segmint.ingest.read import RAW, ROW, read_raw, sha256_of
 
@@ -43,7 +44,7 @@ Status = Literal["loaded", "skipped", "rejected", "held"]
 
 @dataclass
 class FileResult:
-    """What happened to one file: the accounting rows_read = rows_loaded + rows_quarantined."""
+    """What happened to one file: the accounting rows_read = rows_loaded + rows_quarantined + rows_held."""
 
     source: str
     path: Path
@@ -53,6 +54,7 @@ class FileResult:
     rows_quarantined: int = 0
     rows_duplicate: int = 0
     message: str = ""
+    rows_held: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,15 @@ class Batch:
     table: str  # temp table of every row with its reason ('' when good) and duplicate flag
 
 
-# An audit returns None to publish, or a one-line reason to hold the batch back.
+# An audit returns None to publish, or a one-line reason to hold the batch back. A held batch is not
+# merged: its rows are kept in held_rows with the run id, for `segmint replay RUN_ID`.
 Audit = Callable[[duckdb.DuckDBPyConnection, Batch], str | None]
+# The column that dates a row of each kind: a held batch's time range, to recognise its replacement.
+TIME_COLUMN: dict[SourceKind, str] = {
+    "orders": "ordered_at",
+    "events": "occurred_at",
+    "customers": "first_seen_at",
+}
 
 
 def _lit(text: str) -> str:
@@ -357,6 +366,119 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _hold(con: duckdb.DuckDBPyConnection, batch: Batch, columns: list[str], reason: str) -> int:
+    """Keep a held batch: its rows as read (text) in held_rows, one held_batches row; return rows kept."""
+    rows_read = _count(con, f"select count(*) from {RAW}")
+    # A replay that fails again leaves the batch held under the run that first held it.
+    if con.execute(
+        "update held_batches set reason = ? where sha256 = ? and status = 'held' returning 1",
+        [reason, batch.sha256],
+    ).fetchall():
+        return rows_read
+    time_column = TIME_COLUMN[batch.source.kind]
+    span = con.execute(f"select min({time_column}), max({time_column}) from {TYPED} ").fetchone()
+    con.execute(
+        f"insert into held_rows select ?, rowid - getvariable('raw_base'), to_json(r)::varchar from {RAW} r",
+        [batch.sha256],
+    )
+    con.execute(
+        "insert into held_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), 'held', null, null)",
+        [
+            batch.run_id,
+            batch.source.name,
+            batch.source.kind,
+            str(batch.path),
+            batch.sha256,
+            rows_read,
+            json.dumps(columns),
+            span[0] if span else None,
+            span[1] if span else None,
+            reason,
+        ],
+    )
+    return rows_read
+
+
+def _resolve_held(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """A published batch settles held batches: its own content (replayed) and older copies it replaces."""
+    con.execute(
+        "update held_batches set status = 'replayed', resolved_by = ?, resolved_at = current_localtimestamp() "
+        "where sha256 = ? and status = 'held'",
+        [batch.run_id, batch.sha256],
+    )
+    con.execute("delete from held_rows where sha256 = ?", [batch.sha256])
+    # A re-exported file at the same path whose rows span the held batch's time range replaces it; a
+    # later night's export written to the same file name does not (its range starts after).
+    time_column = TIME_COLUMN[batch.source.kind]
+    con.execute(
+        f"""
+        update held_batches h set status = 'superseded', resolved_by = ?, resolved_at = current_localtimestamp()
+        from (select min({time_column}) as lo, max({time_column}) as hi from {TYPED}) b
+        where h.status = 'held' and h.source = ? and h.path = ? and h.sha256 <> ?
+          and (h.min_at is null or h.min_at >= b.lo) and (h.max_at is null or h.max_at <= b.hi)
+        """,
+        [batch.run_id, batch.source.name, str(batch.path), batch.sha256],
+    )
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceSettings,
+    path: Path,
+    sha: str,
+    run_id: str,
+    read: Callable[[], list[str]],
+    limit: datetime,
+    audit: Audit | None,
+) -> FileResult:
+    """Type, audit, then publish (quarantine + merge + ledger) or hold one batch, in one transaction."""
+    con.execute("begin transaction")
+    try:
+        columns = read()
+        mapping = canonical_mapping(source, columns, path)
+        _build_mapped(con, source.kind, mapping)
+        con.execute(
+            f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping)}"
+        )
+        batch = Batch(source, path, sha, run_id, TYPED)
+        held = audit(con, batch) if audit else None
+        if held is not None:
+            kept = _hold(con, batch, columns, held)
+            con.execute("commit")
+            return FileResult(source.name, path, "held", kept, message=held, rows_held=kept)
+        _quarantine(con, batch, "reason", "reason <> ''")
+        _quarantine(
+            con,
+            batch,
+            "case when dup_in_file then 'duplicate key within the file' "
+            "else 'duplicate key already loaded from an earlier file' end",
+            "dup_in_file or dup_loaded",
+        )
+        rows_read = _count(con, f"select count(*) from {RAW}")
+        bad = _count(con, f"select count(*) from {TYPED} where reason <> ''")
+        dups = _count(con, f"select count(*) from {TYPED} where dup_in_file or dup_loaded")
+        _MERGE[source.kind](con, str(path))
+        loaded = rows_read - bad - dups
+        con.execute(
+            "insert into loaded_files values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
+            [source.name, str(path), sha, rows_read, loaded, bad + dups, run_id, dups],
+        )
+        _resolve_held(con, batch)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return FileResult(source.name, path, "loaded", rows_read, loaded, bad + dups, dups)
+
+
+def held_by(con: duckdb.DuckDBPyConnection, sha: str) -> str | None:
+    """The run that holds this content back, if a batch with this sha256 is waiting for replay."""
+    row = con.execute(
+        "select run_id from held_batches where sha256 = ? and status = 'held' order by held_at limit 1", [sha]
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     source: SourceSettings,
@@ -372,41 +494,58 @@ def load_file(
     sha = sha256_of(path)
     if con.execute("select 1 from loaded_files where sha256 = ?", [sha]).fetchone():
         return FileResult(source.name, path, "skipped", message="already loaded (same sha256)")
+    holder = held_by(con, sha)
+    if holder is not None:
+        return FileResult(
+            source.name,
+            path,
+            "skipped",
+            message=f"{path}: held back by run {holder}; fix it and run `segmint replay {holder}`",
+        )
     limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
-    con.execute("begin transaction")
-    try:
-        mapping = canonical_mapping(source, read_raw(con, path, delimiter=source.delimiter), path)
-        _build_mapped(con, source.kind, mapping)
+    return _load_batch(
+        con,
+        source,
+        path,
+        sha,
+        run_id,
+        lambda: read_raw(con, path, delimiter=source.delimiter),
+        limit,
+        audit,
+    )
+
+
+def load_held(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceSettings,
+    sha: str,
+    run_id: str,
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta = timedelta(hours=24),
+    audit: Audit | None = None,
+) -> FileResult:
+    """Load a held batch again from its kept rows, audited anew: published, or still held."""
+    row = con.execute(
+        "select path, columns from held_batches where sha256 = ? and status = 'held' order by held_at limit 1",
+        [sha],
+    ).fetchone()
+    if row is None:
+        raise SegmintError(f"No batch with sha256 {sha} is waiting for replay; see the held_batches table.")
+    path, columns = Path(row[0]), [str(c) for c in json.loads(row[1])]
+    spec = json.dumps(dict.fromkeys(columns, "VARCHAR"))
+
+    def restore() -> list[str]:
+        # Rebuild raw_batch as it was read: the same text columns, rows in file order (rowid numbers them).
         con.execute(
-            f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping)}"
+            f"create or replace temp table {RAW} as "
+            "select unnest(json_transform(raw_record, ?)) from held_rows where sha256 = ? order by row_number",
+            [spec, sha],
         )
-        batch = Batch(source, path, sha, run_id, TYPED)
-        _quarantine(con, batch, "reason", "reason <> ''")
-        _quarantine(
-            con,
-            batch,
-            "case when dup_in_file then 'duplicate key within the file' "
-            "else 'duplicate key already loaded from an earlier file' end",
-            "dup_in_file or dup_loaded",
-        )
-        held = audit(con, batch) if audit else None
-        rows_read = _count(con, f"select count(*) from {RAW}")
-        bad = _count(con, f"select count(*) from {TYPED} where reason <> ''")
-        dups = _count(con, f"select count(*) from {TYPED} where dup_in_file or dup_loaded")
-        if held is not None:
-            con.execute("rollback")
-            return FileResult(source.name, path, "held", rows_read, 0, bad + dups, dups, held)
-        _MERGE[source.kind](con, str(path))
-        loaded = rows_read - bad - dups
-        con.execute(
-            "insert into loaded_files values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
-            [source.name, str(path), sha, rows_read, loaded, bad + dups, run_id, dups],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return FileResult(source.name, path, "loaded", rows_read, loaded, bad + dups, dups)
+        return columns
+
+    limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
+    return _load_batch(con, source, path, sha, run_id, restore, limit, audit)
 
 
 def ingest_files(

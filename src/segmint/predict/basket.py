@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from segmint.predict.frames import frame
 from segmint.resources import sql_file
 
 RULE_COLUMNS = (
@@ -56,7 +57,7 @@ def basket_rules(
     thresholds: BasketThresholds,
 ) -> pl.DataFrame:
     """The rules of sql/marts/basket_rules.sql for one as-of date, as a frame."""
-    return con.execute(sql_file("marts/basket_rules.sql"), _rule_params(as_of, segment_run_id, thresholds)).pl()
+    return frame(con, sql_file("marts/basket_rules.sql"), _rule_params(as_of, segment_run_id, thresholds))
 
 
 def store_basket_rules(

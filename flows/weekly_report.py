@@ -1,0 +1,72 @@
+"""Weekly report: render the week that just ended and email it; each task is one package call."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from segmint import report as reporting
+from segmint.config import Settings, load_settings
+from segmint.errors import ConfigError
+from segmint.report import WeeklyOutcome
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=1800)
+def render(settings: Settings, day: date) -> reporting.ReportResult:
+    """Render the week; waits for a running nightly refresh to release the warehouse."""
+    return reporting.render(settings, day, lock_wait_seconds=settings.schedule.report_lock_wait_seconds)
+
+
+# Retries and backoff come from settings.alerts at run time (see weekly_report below).
+@task(cache_policy=NO_CACHE, timeout_seconds=300)
+def deliver(settings: Settings, result: reporting.ReportResult) -> list[str]:
+    """Email the report over SMTP; returns refused addresses."""
+    return reporting.send_report(settings, result)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600)
+def mark_sent(settings: Settings, result: reporting.ReportResult, recipients: list[str]) -> None:
+    """Record the delivery in the warehouse."""
+    reporting.mark_sent(
+        settings, result, recipients, lock_wait_seconds=settings.schedule.report_lock_wait_seconds
+    )
+
+
+@flow(name="weekly-report", timeout_seconds=2 * 3600, log_prints=True)
+def weekly_report(
+    config: str = "segmint.toml", as_of: str | None = None, send: bool = False
+) -> WeeklyOutcome:
+    """Render the weekly report for the week ending `as_of` (default: yesterday) and email it if `send`."""
+    settings = load_settings(Path(config))
+    day = date.fromisoformat(as_of) if as_of else reporting.last_complete_day(settings.schedule.timezone)
+    if send and not settings.alerts.weekly_report_recipients:
+        raise ConfigError(
+            f"{settings.config_path}: no recipients for the weekly report; "
+            "set alerts.report_recipients (or alerts.recipients), or run without --send."
+        )
+    result = render(settings, day)
+    outcome = WeeklyOutcome(day, result.path, result.email_path, reporting.subject(result.data.period))
+    if send:
+        alerts = settings.alerts
+        refused = deliver.with_options(
+            retries=alerts.retries,
+            retry_delay_seconds=exponential_backoff(alerts.retry_backoff_seconds),
+        )(settings, result)
+        outcome.refused = refused
+        outcome.sent_to = [r for r in result.recipients if r not in refused]
+        mark_sent(settings, result, outcome.sent_to)
+    logger = get_run_logger()
+    logger.info("weekly report for %s: %s", day, result.path)
+    if outcome.sent_to:
+        logger.info("sent to %s", ", ".join(outcome.sent_to))
+    if outcome.refused:
+        logger.warning("the SMTP server refused %s", ", ".join(outcome.refused))
+    return outcome
+
+
+if __name__ == "__main__":
+    weekly_report()

@@ -1,0 +1,341 @@
+"""Build campaign audiences from the playbook: eligible customers, a deterministic random holdout, CSV exports
+and the campaign ledger in the warehouse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from segmint.campaigns.playbook import Campaign, Playbook, load_playbook, rule_columns, rule_sql
+from segmint.config import Settings
+from segmint.features import require_features
+from segmint.predict.frames import frame, scalar
+from segmint.predict.runner import latest_prediction_run, published_segment_run
+
+AUDIENCE_COLUMNS = (
+    "customer_id",
+    "email",
+    "segment",
+    "offer",
+    "recommended_products",
+    "group",
+    "channel",
+    "message",
+)
+
+
+@dataclass(frozen=True)
+class CampaignBuild:
+    """One campaign's audience as built and exported."""
+
+    campaign_id: str
+    name: str
+    as_of: date
+    window_start: date
+    window_end: date
+    export_path: Path
+    n_treatment: int
+    n_holdout: int
+    n_excluded_consent: int
+    n_excluded_anomaly: int
+    n_excluded_no_email: int
+
+
+def campaign_id(name: str, as_of: date) -> str:
+    """A campaign's id: its playbook name and the as-of day, so a rebuild of the same day replaces it."""
+    return f"{name}-{as_of:%Y%m%d}"
+
+
+def holdout_draw(campaign: str, customer_id: str) -> float:
+    """A uniform number in [0, 1) fixed by campaign id and customer id: below the share means holdout."""
+    digest = hashlib.sha256(f"{campaign}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_groups(campaign: str, customer_ids: list[str], holdout_share: float) -> list[str]:
+    """treatment or holdout for each customer, the same on every rebuild (sha256 of campaign and customer)."""
+    return ["holdout" if holdout_draw(campaign, c) < holdout_share else "treatment" for c in customer_ids]
+
+
+def _in_list(column: str, values: list[str]) -> str:
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return f"{column} in ({quoted})"
+
+
+def campaign_condition(campaign: Campaign) -> str:
+    """The SQL condition (over aliases f, p, a) for the customers a campaign targets."""
+    columns = rule_columns()
+    parts = []
+    if campaign.segments:
+        parts.append(_in_list(columns["segment_name"], campaign.segments))
+    if campaign.rfm_segments:
+        parts.append(_in_list("f.rfm_segment", campaign.rfm_segments))
+    if campaign.rule:
+        parts.append(rule_sql(campaign.rule, columns))
+    return "coalesce(" + " and ".join(parts) + ", false)"
+
+
+def candidates(
+    con: duckdb.DuckDBPyConnection,
+    playbook: Playbook,
+    as_of: date,
+    prediction_run_id: str | None,
+    segment_run_id: str | None,
+) -> pl.DataFrame:
+    """Every customer with features on `as_of`, with contact, consent, anomaly flag and one match column per campaign."""
+    matches = ",\n".join(f"{campaign_condition(c)} as match_{i}" for i, c in enumerate(playbook.active()))
+    return frame(
+        con,
+        f"""
+        with contacts as (
+            select customer_id, max(email) as email, bool_or(marketing_consent) as consent,
+                count(marketing_consent) > 0 as consent_known
+            from customers
+            group by customer_id
+        )
+        select
+            f.customer_id,
+            c.email,
+            -- without any published segmentation, the RFM segment names the customer's group
+            coalesce(p.segment_name, a.segment_name, f.rfm_segment) as segment,
+            f.rfm_segment,
+            p.clv_12m,
+            p.churn_score,
+            coalesce(p.is_anomaly, false) as is_anomaly,
+            c.consent,
+            -- "when a consent column exists": once any customer has a consent value, a missing one means no
+            (select count(*) from customers where marketing_consent is not null) > 0 as consent_required,
+            {matches}
+        from customer_features as f
+        left join contacts as c on c.customer_id = f.customer_id
+        left join customer_predictions as p on p.run_id = $prediction_run_id and p.customer_id = f.customer_id
+        left join segment_assignments as a on a.run_id = $segment_run_id and a.customer_id = f.customer_id
+        where f.as_of = $as_of and f.customer_id is not null
+        order by f.customer_id
+        """,
+        {"as_of": as_of, "prediction_run_id": prediction_run_id, "segment_run_id": segment_run_id},
+    )
+
+
+def _recommendations(con: duckdb.DuckDBPyConnection, prediction_run_id: str | None) -> dict[str, list[str]]:
+    rows = frame(
+        con,
+        "select customer_id, list(product_id order by rank) as products from basket_recommendations "
+        "where run_id = ? group by customer_id",
+        [prediction_run_id],
+    )
+    return dict(zip(rows["customer_id"].to_list(), rows["products"].to_list(), strict=True))
+
+
+def _product_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = frame(
+        con,
+        "select product_id, arg_max(product_name, line_no) as product_name from order_lines "
+        "where product_id is not null and product_name is not null group by product_id",
+    )
+    return dict(zip(rows["product_id"].to_list(), rows["product_name"].to_list(), strict=True))
+
+
+def _audience(
+    campaign: Campaign,
+    cid: str,
+    chosen: pl.DataFrame,
+    holdout_share: float,
+    channel: str,
+    recommended: dict[str, list[str]],
+    names: dict[str, str],
+) -> pl.DataFrame:
+    ids = chosen["customer_id"].to_list()
+    groups = assign_groups(cid, ids, holdout_share)
+    products = [campaign.products or recommended.get(c, []) for c in ids]
+    messages = [
+        campaign.render(
+            {
+                "customer_id": row["customer_id"],
+                "email": row["email"],
+                "segment": row["segment"],
+                "rfm_segment": row["rfm_segment"],
+                "offer": campaign.offer,
+                "products": items,
+                "product_names": [names.get(p, p) for p in items],
+                "clv_12m": row["clv_12m"],
+                "churn_score": row["churn_score"],
+            }
+        )
+        for row, items in zip(chosen.iter_rows(named=True), products, strict=True)
+    ]
+    return pl.DataFrame(
+        {
+            "customer_id": ids,
+            "email": chosen["email"],
+            "segment": chosen["segment"],
+            "offer": [campaign.offer] * len(ids),
+            "recommended_products": ["|".join(p) for p in products],
+            "group": groups,
+            "channel": [channel] * len(ids),
+            "message": messages,
+        },
+        schema={c: pl.String for c in AUDIENCE_COLUMNS},
+    )
+
+
+def export_dir(settings: Settings) -> Path:
+    """Where audience CSVs go: [campaigns] export_dir, else <data folder>/campaigns."""
+    return settings.campaigns.export_dir or settings.output_dir / "campaigns"
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    build: CampaignBuild,
+    campaign: Campaign,
+    channel: str,
+    holdout_share: float,
+    attribution_days: int,
+    prediction_run_id: str | None,
+    segment_run_id: str | None,
+    audience: pl.DataFrame,
+    built_at: datetime,
+) -> None:
+    for table in ("campaign_results", "campaign_audiences", "campaigns"):
+        con.execute(f"delete from {table} where campaign_id = ?", [build.campaign_id])
+    con.execute(
+        "insert into campaigns values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            build.campaign_id,
+            build.name,
+            build.as_of,
+            built_at,
+            prediction_run_id,
+            segment_run_id,
+            channel,
+            campaign.offer,
+            campaign.message,
+            "|".join(campaign.products),
+            campaign.targeting(),
+            holdout_share,
+            attribution_days,
+            build.window_start,
+            build.window_end,
+            str(build.export_path),
+            build.n_treatment,
+            build.n_holdout,
+            build.n_excluded_consent,
+            build.n_excluded_anomaly,
+            build.n_excluded_no_email,
+        ],
+    )
+    con.register("audience_rows", audience)
+    try:
+        con.execute(
+            'insert into campaign_audiences select ?, customer_id, segment, "group", email, offer, '
+            "recommended_products, ? from audience_rows",
+            [build.campaign_id, built_at],
+        )
+    finally:
+        con.unregister("audience_rows")
+
+
+def build_campaigns(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: date,
+    *,
+    playbook: Playbook | None = None,
+) -> list[CampaignBuild]:
+    """Choose each campaign's audience on `as_of`, export it as CSV and record it in the ledger."""
+    playbook = playbook or load_playbook(settings.campaigns.playbook)
+    require_features(con, as_of)
+    prediction_run_id = latest_prediction_run(con, as_of)
+    segment_run_id = published_segment_run(con, as_of)
+    pool = candidates(con, playbook, as_of, prediction_run_id, segment_run_id)
+    recommended = _recommendations(con, prediction_run_id)
+    names = _product_names(con)
+    out_dir = export_dir(settings) / as_of.isoformat()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    built_at = datetime.now().replace(microsecond=0)
+    taken = pl.lit(False)
+    builds = []
+    con.execute("begin transaction")
+    try:
+        for i, campaign in enumerate(playbook.active()):
+            channel = campaign.channel or playbook.defaults.channel
+            share = (
+                campaign.holdout_share or playbook.defaults.holdout_share or settings.campaigns.holdout_share
+            )
+            days = (
+                campaign.attribution_days
+                or playbook.defaults.attribution_days
+                or settings.campaigns.attribution_days
+            )
+            # A customer belongs to the first campaign in playbook order that matches them.
+            matched = pool.filter(pl.col(f"match_{i}") & ~taken)
+            taken = taken | pl.col(f"match_{i}")
+            no_consent = pl.col("consent_required") & ~pl.col("consent").fill_null(False)
+            anomaly = pl.col("is_anomaly") if settings.campaigns.exclude_anomalies else pl.lit(False)
+            no_email = pl.col("email").is_null() if channel == "email" else pl.lit(False)
+            chosen = matched.filter(~no_consent & ~anomaly & ~no_email)
+            cid = campaign_id(campaign.name, as_of)
+            audience = _audience(campaign, cid, chosen, share, channel, recommended, names)
+            path = out_dir / f"{cid}.csv"
+            audience.write_csv(path)
+            n_holdout = int((audience["group"] == "holdout").sum())
+            build = CampaignBuild(
+                campaign_id=cid,
+                name=campaign.name,
+                as_of=as_of,
+                window_start=as_of + timedelta(days=1),
+                window_end=as_of + timedelta(days=days),
+                export_path=path,
+                n_treatment=audience.height - n_holdout,
+                n_holdout=n_holdout,
+                n_excluded_consent=int(matched.select(no_consent.sum()).item()),
+                n_excluded_anomaly=int(matched.filter(~no_consent).select(anomaly.sum()).item()),
+                n_excluded_no_email=int(matched.filter(~no_consent & ~anomaly).select(no_email.sum()).item()),
+            )
+            manifest = {k: str(v) if isinstance(v, date | Path) else v for k, v in asdict(build).items()}
+            manifest |= {"channel": channel, "offer": campaign.offer, "holdout_share": share}
+            path.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            _record(
+                con,
+                build,
+                campaign,
+                channel,
+                share,
+                days,
+                prediction_run_id,
+                segment_run_id,
+                audience,
+                built_at,
+            )
+            builds.append(build)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return builds
+
+
+def ledger(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every campaign built so far, newest first."""
+    return frame(con, "select * from campaigns order by as_of desc, name")
+
+
+def targeted(con: duckdb.DuckDBPyConnection, customer_id: str) -> pl.DataFrame:
+    """Which campaigns targeted (or held out) one customer, and when."""
+    return frame(
+        con,
+        'select a.campaign_id, c.name, c.as_of, a."group", a.targeted_at from campaign_audiences a '
+        "join campaigns c using (campaign_id) where a.customer_id = ? order by c.as_of",
+        [customer_id],
+    )
+
+
+def has_campaigns(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any campaign has been built."""
+    return bool(scalar(con, "select count(*) > 0 from campaigns"))

@@ -1,0 +1,212 @@
+"""The campaign playbook (campaigns.toml): which customers get which action, validated before anything runs."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from segmint.errors import ConfigError
+from segmint.features import BEHAVIOUR_FEATURES
+
+#: Columns a targeting rule may use: customer features (customer_features) and predictions
+#: (customer_predictions) of the as-of date. Anything else in a rule is rejected.
+FEATURE_COLUMNS = (
+    *BEHAVIOUR_FEATURES,
+    "r_score",
+    "f_score",
+    "m_score",
+    "fm_score",
+    "rfm_segment",
+    "country",
+)
+PREDICTION_COLUMNS = ("expected_purchases_90d", "p_alive", "clv_12m", "churn_score", "segment_name")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>-?\d+(?:\.\d+)?)|(?P<string>'(?:[^']|'')*')|(?P<op><=|>=|<>|!=|=|<|>)"
+    r"|(?P<paren>[()])|(?P<comma>,)|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<bad>\S))"
+)
+_KEYWORDS = {"and", "or", "not", "is", "null", "in", "true", "false"}
+_ENV = SandboxedEnvironment(autoescape=False)
+
+
+def rule_sql(rule: str, columns: dict[str, str]) -> str:
+    """Translate a targeting rule ("churn_score >= 0.7 and clv_12m > 50") into a SQL condition.
+
+    Only known column names, numbers, 'quoted strings', comparison operators, and/or/not, in, is null and
+    parentheses are allowed, so the rule can be put into SQL safely; `columns` maps a name to its SQL.
+    """
+    parts: list[str] = []
+    depth = 0
+    for match in _TOKEN.finditer(rule):
+        kind = match.lastgroup
+        text = match.group(kind) if kind else ""
+        if kind == "bad":
+            raise ValueError(f"unexpected character {text!r}")
+        if kind == "word":
+            lowered = text.lower()
+            if lowered in _KEYWORDS:
+                parts.append(lowered)
+            elif lowered in columns:
+                parts.append(columns[lowered])
+            else:
+                raise ValueError(f"unknown column {text!r}; use one of {', '.join(sorted(columns))}")
+        elif kind == "paren":
+            depth += 1 if text == "(" else -1
+            if depth < 0:
+                raise ValueError("unbalanced parentheses")
+            parts.append(text)
+        elif kind == "op":
+            parts.append("<>" if text == "!=" else text)
+        elif kind is not None:
+            parts.append(text)
+    if depth != 0:
+        raise ValueError("unbalanced parentheses")
+    if not parts:
+        raise ValueError("the rule is empty")
+    return "(" + " ".join(parts) + ")"
+
+
+def rule_columns() -> dict[str, str]:
+    """The rule vocabulary: features from `f`, predictions from `p`, segment assignments from `a`."""
+    columns = {c: f"f.{c}" for c in FEATURE_COLUMNS} | {c: f"p.{c}" for c in PREDICTION_COLUMNS}
+    # The segment comes from the predictions when they exist, else straight from the published segment run.
+    columns["segment_name"] = "coalesce(p.segment_name, a.segment_name)"
+    return columns
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Defaults(_Strict):
+    """Values every campaign inherits unless it sets its own."""
+
+    channel: str = "email"
+    holdout_share: float | None = Field(default=None, gt=0.0, lt=1.0)
+    attribution_days: int | None = Field(default=None, ge=1)
+
+
+class Campaign(_Strict):
+    """One play: who (segments, RFM segments and/or a rule, all of which must hold) gets which action."""
+
+    name: str
+    segments: list[str] = Field(default_factory=list)
+    rfm_segments: list[str] = Field(default_factory=list)
+    rule: str | None = None
+    channel: str | None = None
+    offer: str = ""
+    message: str = ""
+    products: list[str] = Field(default_factory=list)
+    holdout_share: float | None = Field(default=None, gt=0.0, lt=1.0)
+    attribution_days: int | None = Field(default=None, ge=1)
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"name {value!r} must be lower-case letters, digits, '-' or '_' (it names the export file)"
+            )
+        return value
+
+    @field_validator("rule")
+    @classmethod
+    def _rule(cls, value: str | None) -> str | None:
+        if value is not None:
+            rule_sql(value, rule_columns())
+        return value
+
+    @field_validator("message")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            _ENV.parse(value)
+        except TemplateSyntaxError as exc:
+            raise ValueError(f"message template: {exc.message} (line {exc.lineno})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _targets_someone(self) -> Campaign:
+        if not (self.segments or self.rfm_segments or self.rule):
+            raise ValueError("say who it targets: segments, rfm_segments and/or rule")
+        return self
+
+    def targeting(self) -> str:
+        """The targeting as written, for the ledger."""
+        parts = []
+        if self.segments:
+            parts.append("segments: " + ", ".join(self.segments))
+        if self.rfm_segments:
+            parts.append("rfm_segments: " + ", ".join(self.rfm_segments))
+        if self.rule:
+            parts.append("rule: " + self.rule)
+        return "; ".join(parts)
+
+    def render(self, values: dict[str, Any]) -> str:
+        """The message for one customer (a sandboxed Jinja2 template)."""
+        return _ENV.from_string(self.message).render(**values) if self.message else ""
+
+
+class Playbook(_Strict):
+    """The whole file: defaults and campaigns in priority order (a customer gets the first that matches)."""
+
+    defaults: Defaults = Field(default_factory=Defaults)
+    campaigns: list[Campaign] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Playbook:
+        seen: set[str] = set()
+        for campaign in self.campaigns:
+            if campaign.name in seen:
+                raise ValueError(f"campaign name {campaign.name!r} is used twice")
+            seen.add(campaign.name)
+        return self
+
+    def active(self) -> list[Campaign]:
+        """Enabled campaigns, in playbook order."""
+        return [c for c in self.campaigns if c.enabled]
+
+
+def _where(error: ValidationError, data: dict[str, Any]) -> tuple[str, str]:
+    first = error.errors()[0]
+    loc = list(first["loc"])
+    where = ".".join(str(p) for p in loc)
+    if len(loc) >= 2 and loc[0] == "campaigns" and isinstance(loc[1], int):
+        campaigns = data.get("campaigns", [])
+        name = campaigns[loc[1]].get("name") if loc[1] < len(campaigns) else None
+        rest = ".".join(str(p) for p in loc[2:])
+        where = f"campaign {name or loc[1] + 1!r}" + (f" key '{rest}'" if rest else "")
+    else:
+        where = f"key '{where}'"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key; remove it or fix its spelling (see campaigns.example.toml)"
+    return where, message
+
+
+def load_playbook(path: Path) -> Playbook:
+    """Read and validate a playbook; a mistake ends in one sentence naming the file and the campaign."""
+    if not path.is_file():
+        raise ConfigError(
+            f"Campaign playbook {path} not found; copy campaigns.example.toml there "
+            "or set [campaigns] playbook in segmint.toml."
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax.") from exc
+    try:
+        playbook = Playbook.model_validate(data)
+    except ValidationError as exc:
+        where, message = _where(exc, data)
+        raise ConfigError(f"{path}: {where}: {message}.") from None
+    if not playbook.active():
+        raise ConfigError(f"{path}: no enabled [[campaigns]]; add one (see campaigns.example.toml).")
+    return playbook

@@ -1,0 +1,200 @@
+"""Customer features: run the sql/ models in order for one as-of date and store customer_features."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+
+from segmint.config import FeatureSettings
+from segmint.errors import SegmintError
+from segmint.resources import sql_file
+
+Materialization = Literal["view", "table", "replace", "append"]
+
+#: The numeric columns of the customer_features contract that describe behaviour (no keys, dates,
+#: RFM scores or extras): what segment profiles average and what models may learn from.
+BEHAVIOUR_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "tenure_days",
+    "return_rate",
+    "distinct_products",
+    "distinct_categories",
+    "mean_days_between_orders",
+    "sessions_30d",
+    "product_views_30d",
+    "add_to_carts_30d",
+    "cart_abandonment_rate_30d",
+    "view_to_purchase_rate_30d",
+    "sessions_90d",
+    "product_views_90d",
+    "add_to_carts_90d",
+    "cart_abandonment_rate_90d",
+    "view_to_purchase_rate_90d",
+    "days_since_last_visit",
+)
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model: its file below sql/ and how its result is kept."""
+
+    path: str
+    # view: a temp view (staging, cheap to inline); table: a temp table (read more than once);
+    # replace: the warehouse table is emptied and refilled (the rule table);
+    # append: rows for this as_of are deleted and inserted (customer_features).
+    materialization: Materialization
+
+    @property
+    def name(self) -> str:
+        """The model's name: its file name without .sql, which is also the table it makes."""
+        return self.path.rsplit("/", 1)[-1].removesuffix(".sql")
+
+    def sql(self) -> str:
+        """The model's SQL text."""
+        return sql_file(self.path)
+
+
+# In dependency order: each model reads only warehouse tables and models above it (a test checks).
+FEATURE_MODELS: tuple[Model, ...] = (
+    Model("staging/stg_warehouse__orders.sql", "view"),
+    # a table: two models read it, and its point-in-time semi-join should run once
+    Model("staging/stg_warehouse__order_lines.sql", "table"),
+    Model("staging/stg_warehouse__events.sql", "view"),
+    Model("staging/stg_warehouse__customers.sql", "view"),
+    Model("intermediate/int_orders_valued.sql", "table"),
+    Model("intermediate/int_customer_orders_aggregated.sql", "table"),
+    Model("intermediate/int_sessions_summarised.sql", "table"),
+    Model("intermediate/int_customer_activity_windowed.sql", "table"),
+    Model("intermediate/int_customers_unioned.sql", "table"),
+    Model("intermediate/int_customer_rfm_scored.sql", "table"),
+    Model("marts/rfm_segments.sql", "replace"),
+    Model("marts/customer_features.sql", "append"),
+)
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    """What one feature build produced."""
+
+    as_of: date
+    customers: int
+    buyers: int
+    prospects: int
+    seconds: float
+
+
+def query_one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of a query, or None; the result is read to its end."""
+    # DuckDB 2.0: fetchone() leaves the result open and the next .sql() on the connection fails.
+    rows = con.execute(sql, params or []).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+    """A query's result as a Polars frame (zero-copy from DuckDB)."""
+    # An earlier caller's half-read result (fetchone) would make .sql() refuse to run; a finished
+    # execute() replaces it.
+    con.execute("select 1").fetchall()
+    frame: pl.DataFrame = con.sql(sql, params=params).pl()
+    return frame
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
+    row = query_one(con, sql, params)
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def run_model(con: duckdb.DuckDBPyConnection, model: Model, as_of: date) -> None:
+    """Materialize one model for `as_of` (the session variable the SQL reads)."""
+    con.execute("set variable as_of = ?", [as_of])
+    body = model.sql()
+    if model.materialization == "view":
+        con.execute(f"create or replace temp view {model.name} as {body}")
+    elif model.materialization == "table":
+        con.execute(f"create or replace temp table {model.name} as {body}")
+    elif model.materialization == "replace":
+        con.execute(f"delete from {model.name}")
+        con.execute(f"insert into {model.name} by name {body}")
+    else:
+        con.execute(f"delete from {model.name} where as_of = ?", [as_of])
+        con.execute(f"insert into {model.name} by name {body}")
+
+
+def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
+    # Temp tables hold a night's intermediate rows (hundreds of MB at a million customers).
+    for model in reversed(FEATURE_MODELS):
+        if model.materialization == "view":
+            con.execute(f"drop view if exists temp.{model.name}")
+        elif model.materialization == "table":
+            con.execute(f"drop table if exists temp.{model.name}")
+
+
+def build_features(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: FeatureSettings | None = None
+) -> FeatureBuild:
+    """Compute customer_features for `as_of` from data up to the end of that day (replacing that day's rows)."""
+    settings = settings or FeatureSettings()
+    started = time.perf_counter()
+    con.execute("begin transaction")
+    try:
+        for model in FEATURE_MODELS:
+            run_model(con, model, as_of)
+        if settings.keep_days is not None:
+            # Older nights can be rebuilt at any time (point in time), so pruning loses nothing.
+            con.execute(
+                "delete from customer_features where as_of < cast(? as date) - cast(? as integer)",
+                [as_of, settings.keep_days],
+            )
+        con.execute("commit")
+    except duckdb.Error as exc:
+        con.execute("rollback")
+        raise SegmintError(f"Building customer features for {as_of} failed: {exc}") from exc
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        _drop_temporaries(con)
+    customers = _count(con, "select count(*) from customer_features where as_of = ?", [as_of])
+    buyers = _count(
+        con, "select count(*) from customer_features where as_of = ? and not is_prospect", [as_of]
+    )
+    return FeatureBuild(as_of, customers, buyers, customers - buyers, time.perf_counter() - started)
+
+
+def feature_dates(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """The as-of dates that have customer features, oldest first."""
+    return [
+        row[0] for row in con.execute("select distinct as_of from customer_features order by 1").fetchall()
+    ]
+
+
+def require_features(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
+    """The number of customers with features for `as_of`; one sentence if there are none."""
+    n = _count(con, "select count(*) from customer_features where as_of = ?", [as_of])
+    if n == 0:
+        raise SegmintError(
+            f"No customer features for {as_of}; run `segmint run nightly --as-of {as_of}` first "
+            "(or check that data up to that day has been loaded)."
+        )
+    return n
+
+
+_REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def model_references(model: Model) -> set[str]:
+    """The tables and models a model's SQL reads (names after from/join, its own CTEs excluded)."""
+    body = re.sub(r"--[^\n]*", "", model.sql())
+    ctes = set(re.findall(r"\b([a-z_][a-z0-9_]*)\s+(?:\([^)]*\)\s+)?as\s*\(", body, re.IGNORECASE))
+    return {name for name in _REFERENCE.findall(body) if name not in ctes} - {model.name}

@@ -1,0 +1,71 @@
+"""The end of a run's quality work: data docs, then one OK line, or an alert on every channel."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from segmint.config import Settings
+from segmint.quality.alerts import Alert, Delivery, build_alert, dispatch
+from segmint.quality.engine import engine
+from segmint.quality.gate import GateDecision
+from segmint.quality.results import stored
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QualityOutcome:
+    """How a run's data fared: `ok` with one line to log, or the alert and its deliveries."""
+
+    ok: bool
+    line: str
+    alert: Alert | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    docs: Path | None = None
+
+
+def build_docs(settings: Settings, run_id: str) -> Path | None:
+    """Render the run's validations into data docs under the output folder; None if that failed."""
+    try:
+        return engine(settings.output_dir).build_docs(run_id, keep_days=settings.quality.docs_keep_days)
+    except Exception as exc:  # docs are a convenience: the results are in the warehouse regardless
+        log.error("data docs not built for run %s: %s", run_id, exc)
+        return None
+
+
+def conclude(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    as_of: date | None,
+    segments: GateDecision | None = None,
+) -> QualityOutcome:
+    """Build data docs; when a critical check failed send the alert, else return the OK line."""
+    docs = build_docs(settings, run_id)
+    alert = build_alert(con, run_id, as_of, segments=segments, docs=docs)
+    if alert is None:
+        results = stored(con, run_id)
+        files = len({r.batch for r in results if "/" in r.batch})
+        warnings = sum(1 for r in results if not r.success)
+        plural = "s" if files != 1 else ""
+        line = f"data quality OK: {len(results)} checks passed ({files} file{plural}, night checks, features)"
+        if warnings:
+            line += f" ({warnings} warnings, see data docs)"
+        if segments is not None:
+            line += f"; {segments.summary()}"
+        return QualityOutcome(True, line, docs=docs)
+    deliveries = dispatch(con, settings.alerts, alert)
+    sent = [d.channel for d in deliveries if d.success]
+    if alert.problems:
+        line = f"data quality FAILED: {len(alert.problems)} critical checks failed, {len(alert.held)} batches held"
+    else:
+        line = f"data quality OK, but {segments.summary() if segments else 'segments not published'}"
+    line += "; " + (
+        f"alert sent by {' and '.join(sent)}" if sent else "alert NOT delivered (see alerts_sent)"
+    )
+    return QualityOutcome(False, line, alert, deliveries, docs)

@@ -1,0 +1,212 @@
+"""Great Expectations, once per process: a file context under the output folder, the suites, data docs.
+
+GX's SQL datasource cannot read DuckDB, so every batch is validated as a pandas frame taken from DuckDB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from segmint.quality.results import CheckResult, plain
+from segmint.quality.suites import Expect, Scope, Suite, load_suites
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from great_expectations.data_context.data_context.file_data_context import FileDataContext
+
+log = logging.getLogger(__name__)
+
+DATASOURCE = "segmint"
+DOCS_SITE = "segmint"
+# Table-level expectations report an observed value instead of failing rows.
+_OBSERVED_KEYS = ("observed_value", "element_count", "missing_count")
+# GX's pages load their logo from GX's servers with this context's id appended; a self-hosted tool must
+# not report its use, so the built pages point at the copy of the logo inside the docs folder.
+_REMOTE_LOGO = re.compile(
+    r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/logo-long\.png[^\"']*"
+)
+_lock = threading.Lock()
+_engines: dict[Path, Engine] = {}
+
+
+class Engine:
+    """One Great Expectations file context with segmint's suites registered for both scopes."""
+
+    def __init__(self, output_dir: Path) -> None:
+        import great_expectations as gx
+        from great_expectations.core import ExpectationSuite
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.root = output_dir / "gx"
+        self.docs_dir = output_dir / "docs"
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.context: FileDataContext = gx.get_context(mode="file", project_root_dir=str(output_dir))
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.context.variables.analytics_enabled = False
+        sites = dict(self.context.variables.data_docs_sites or {})
+        sites.pop("local_site", None)
+        sites[DOCS_SITE] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(self.docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        self.context.variables.data_docs_sites = sites
+        self.context.variables.save()
+        source = self.context.data_sources.add_or_update_pandas(DATASOURCE)
+        self.suites: dict[str, Suite] = load_suites()
+        self._definitions: dict[str, Any] = {}
+        for suite in self.suites.values():
+            for scope in ("batch", "table"):
+                if not suite.for_scope(scope):
+                    continue
+                name = suite.gx_name(scope)
+                gx_suite = self.context.suites.add_or_update(ExpectationSuite(**suite.gx_json(scope)))
+                asset = next(
+                    (a for a in source.assets if a.name == name), None
+                ) or source.add_dataframe_asset(name)
+                batch = next((b for b in asset.batch_definitions if b.name == "frame"), None)
+                batch = batch or asset.add_batch_definition_whole_dataframe("frame")
+                self._definitions[name] = self.context.validation_definitions.add_or_update(
+                    gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+                )
+
+    def validate(
+        self,
+        table: str,
+        scope: Scope,
+        frame: pd.DataFrame,
+        parameters: dict[str, Any],
+        *,
+        batch: str,
+        run_id: str,
+        index_columns: list[str],
+        sample_rows: int = 10,
+    ) -> list[CheckResult]:
+        """Validate a frame against a table's suite for one scope; one result per expectation."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        suite = self.suites[table]
+        definition = self._definitions[suite.gx_name(scope)]
+        # GX looks up `unexpected_index_column_names` row by row for every failing row (minutes for a
+        # broken million-row batch); the first failing rows' positions are enough to name them here.
+        result_format = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": sample_rows,
+            "return_unexpected_index_query": False,
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outcome = definition.run(
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=parameters,
+                result_format=result_format,
+                run_id=RunIdentifier(run_name=f"{run_id} {batch}", run_time=datetime.now(UTC)),
+            )
+        by_key = {e.key: e for e in suite.for_scope(scope)}
+        results = []
+        for item in outcome.results:
+            config = item.expectation_config
+            meta = (config.meta if config is not None else None) or {}
+            expect = by_key[str(meta.get("key"))]
+            raw: dict[str, Any] = dict(item.result or {})
+            observed: dict[str, Any] = {k: raw[k] for k in _OBSERVED_KEYS if k in raw}
+            observed["kwargs"] = {
+                k: parameters.get(v["$PARAMETER"]) if isinstance(v, dict) and "$PARAMETER" in v else v
+                for k, v in expect.kwargs.items()
+            }
+            exception = dict(item.exception_info or {})
+            if exception.get("raised_exception"):
+                # A broken expectation must not pass silently: it fails, with GX's message.
+                observed["error"] = str(exception.get("exception_message"))
+            results.append(
+                CheckResult(
+                    suite=table,
+                    batch=batch,
+                    key=expect.key,
+                    title=expect.title,
+                    severity=expect.severity,
+                    success=bool(item.success) and not observed.get("error"),
+                    unexpected_count=raw.get("unexpected_count"),
+                    element_count=raw.get("element_count"),
+                    observed=observed,
+                    sample=_sample(
+                        frame, expect, index_columns, raw.get("partial_unexpected_index_list"), sample_rows
+                    ),
+                )
+            )
+        return results
+
+    def build_docs(self, run_id: str | None = None, *, keep_days: int = 30) -> Path:
+        """Render data docs for a run's validations (all when None), dropping results older than keep_days."""
+        from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
+
+        store: Any = self.context.validation_results_store  # untyped in GX
+        cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+        fresh: list[ValidationResultIdentifier] = []
+        for key in store.list_keys():
+            if not isinstance(key, ValidationResultIdentifier):
+                continue
+            run_time = key.run_id.run_time
+            if run_time.tzinfo is None:
+                run_time = run_time.replace(tzinfo=UTC)
+            if run_time < cutoff:
+                store.remove_key(key)
+                self._remove_page(key)
+            elif run_id is None or str(key.run_id.run_name or "").startswith(f"{run_id} "):
+                fresh.append(key)
+        started = time.time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=fresh or None)
+        self._local_logo(started)
+        return self.docs_dir / "index.html"
+
+    def _local_logo(self, since: float) -> None:
+        """Point the pages built since `since` at the logo in the docs folder instead of GX's servers."""
+        logo = self.docs_dir / "static" / "images" / "logo-long.png"
+        for page in self.docs_dir.rglob("*.html"):
+            if page.stat().st_mtime < since - 1:
+                continue
+            text = page.read_text(encoding="utf-8")
+            local = _REMOTE_LOGO.sub(os.path.relpath(logo, page.parent), text)
+            if local != text:
+                page.write_text(local, encoding="utf-8")
+
+    def _remove_page(self, key: Any) -> None:
+        suite = key.expectation_suite_identifier.name
+        page = self.docs_dir / "validations" / suite / str(key.run_id.run_name)
+        if page.is_dir():
+            shutil.rmtree(page / key.run_id.run_time.strftime("%Y%m%dT%H%M%S.%fZ"), ignore_errors=True)
+
+
+def _sample(
+    frame: pd.DataFrame, expect: Expect, index_columns: list[str], positions: list[Any] | None, rows: int
+) -> list[dict[str, Any]]:
+    """The failing rows GX pointed at: the checked columns' values and the row's ids."""
+    kwargs = expect.kwargs
+    checked = [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
+    checked += list(kwargs.get("column_list") or [])
+    columns = [c for c in dict.fromkeys([*checked, *index_columns]) if c in frame.columns]
+    return [{c: plain(frame.at[position, c]) for c in columns} for position in (positions or [])[:rows]]
+
+
+def engine(output_dir: Path) -> Engine:
+    """The process's Great Expectations engine for an output folder (created on first use)."""
+    key = output_dir.resolve()
+    with _lock:
+        if key not in _engines:
+            _engines[key] = Engine(key)
+        return _engines[key]

@@ -1,0 +1,202 @@
+"""The weekly report: build the data model from the warehouse, draw the charts, render the web report and
+the email, write them under <output>/reports/<as_of>/, and record each rendering in the `reports` table."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from segmint.config import Settings
+from segmint.errors import SegmintError
+from segmint.report.build import build_report
+from segmint.report.charts import Chart, render_charts
+from segmint.report.mail import build_message, send_message, subject
+from segmint.report.model import ReportData
+from segmint.report.render import render_email, render_web
+
+__all__ = [
+    "ReportData",
+    "ReportResult",
+    "WeeklyOutcome",
+    "build_report",
+    "create_report",
+    "default_report_day",
+    "last_complete_day",
+    "mark_sent",
+    "record_sent",
+    "render",
+    "report_dir",
+    "send_report",
+    "subject",
+]
+
+WEB_NAME = "report.html"
+EMAIL_NAME = "email.eml"
+
+
+@dataclass
+class ReportResult:
+    """A rendered report: where it was written, what it shows, and the email ready to send."""
+
+    report_id: str
+    as_of: date
+    path: Path
+    email_path: Path
+    data: ReportData
+    charts: list[Chart]
+    message: EmailMessage
+    recipients: list[str]
+    seconds: float
+    web_bytes: int
+    email_bytes: int
+
+
+@dataclass
+class WeeklyOutcome:
+    """What a weekly report run produced and whom it reached."""
+
+    as_of: date
+    path: Path
+    email_path: Path
+    subject: str
+    sent_to: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def report_dir(settings: Settings, as_of: date) -> Path:
+    """The folder of one week's report: <output>/reports/<as_of>/."""
+    return settings.output_dir / "reports" / as_of.isoformat()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # A reader (a browser, the mailer) never sees a half-written report.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def create_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> ReportResult:
+    """Render the week ending `as_of` into report.html and email.eml, and record it in `reports`."""
+    started = time.perf_counter()
+    data = build_report(con, as_of, features=settings.segmentation.features)
+    charts = render_charts(data)
+    folder = report_dir(settings, as_of)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = (folder / WEB_NAME).resolve()
+    email_path = (folder / EMAIL_NAME).resolve()
+    web = render_web(data, charts).encode("utf-8")
+    html, text = render_email(data, charts, web_path=str(path))
+    recipients = list(settings.alerts.weekly_report_recipients)
+    message = build_message(
+        period=data.period,
+        html=html,
+        text=text,
+        charts=charts,
+        sender=settings.alerts.sender,
+        recipients=recipients,
+    )
+    email_bytes = message.as_bytes(policy=SMTP)
+    _write_atomic(path, web)
+    _write_atomic(email_path, email_bytes)
+    seconds = time.perf_counter() - started
+    report_id = uuid.uuid4().hex[:12]
+    run = data.segment_run
+    con.execute(
+        """
+        insert into reports (report_id, as_of, period_start, segment_run_id, path, email_path, web_bytes,
+            email_bytes, render_seconds, rendered_at)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp())
+        """,
+        [
+            report_id,
+            as_of,
+            data.period.start,
+            getattr(run, "run_id", None),
+            str(path),
+            str(email_path),
+            len(web),
+            len(email_bytes),
+            seconds,
+        ],
+    )
+    return ReportResult(
+        report_id=report_id,
+        as_of=as_of,
+        path=path,
+        email_path=email_path,
+        data=data,
+        charts=charts,
+        message=message,
+        recipients=recipients,
+        seconds=seconds,
+        web_bytes=len(web),
+        email_bytes=len(email_bytes),
+    )
+
+
+def send_report(settings: Settings, result: ReportResult) -> list[str]:
+    """Email a rendered report to its recipients; return the addresses the server refused."""
+    return send_message(settings.alerts, result.message, result.recipients)
+
+
+def record_sent(con: duckdb.DuckDBPyConnection, report_id: str, recipients: list[str]) -> None:
+    """Mark a report as emailed."""
+    con.execute(
+        "update reports set sent_at = current_localtimestamp(), recipients = ? where report_id = ?",
+        [", ".join(recipients), report_id],
+    )
+
+
+def default_report_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The last night the nightly refresh completed (what `segmint report` shows by default)."""
+    row = con.execute(
+        "select max(as_of) from runs where flow = 'nightly' and status in ('completed', 'held')"
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def render(settings: Settings, as_of: date | None = None, *, lock_wait_seconds: float = 0.0) -> ReportResult:
+    """Hold the writer lock, pick the week (default: the last night refreshed) and render its report."""
+    from segmint.pipeline import open_warehouse
+    from segmint.warehouse import writer_lock
+
+    if not settings.warehouse.path.exists():
+        raise SegmintError(
+            f"No warehouse at {settings.warehouse.path}; load data first with `segmint run nightly` "
+            "(or `segmint ingest`), or point --config at the right segmint.toml."
+        )
+    with (
+        writer_lock(settings.warehouse.path, wait_seconds=lock_wait_seconds),
+        open_warehouse(settings) as con,
+    ):
+        day = as_of or default_report_day(con) or date.today()
+        return create_report(con, settings, day)
+
+
+def mark_sent(
+    settings: Settings, result: ReportResult, recipients: list[str], *, lock_wait_seconds: float = 0.0
+) -> None:
+    """Record in `reports` that a rendered report was emailed to `recipients`."""
+    from segmint.pipeline import open_warehouse
+    from segmint.warehouse import writer_lock
+
+    with (
+        writer_lock(settings.warehouse.path, wait_seconds=lock_wait_seconds),
+        open_warehouse(settings) as con,
+    ):
+        record_sent(con, result.report_id, recipients)
+
+
+def last_complete_day(timezone: str, now: datetime | None = None) -> date:
+    """Yesterday in the shop's timezone: on Monday morning, the Sunday that closes the week."""
+    current = now.astimezone(ZoneInfo(timezone)) if now else datetime.now(ZoneInfo(timezone))
+    return current.date() - timedelta(days=1)

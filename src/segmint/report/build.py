@@ -1,0 +1,895 @@
+"""Build the report's data model from the warehouse with aggregate queries (no per-customer rows leave DuckDB).
+
+The published segment run of a week is the latest published `segment_runs` row with as_of <= the report
+day; "a week earlier" is the latest published run with as_of <= the report day minus 7. Tables written by
+later stages (segments, predictions, campaigns, validation results) are optional: an absent table or one
+without rows gives an `Unavailable` section with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from segmint.report import playbook
+from segmint.report.model import (
+    Action,
+    AnomalyRow,
+    CampaignBuilt,
+    CampaignResult,
+    Campaigns,
+    DefiningFeature,
+    FailedCheck,
+    Kpi,
+    LoadRow,
+    Migration,
+    MigrationCell,
+    Period,
+    Predictions,
+    ProductRow,
+    Projection,
+    Quality,
+    ReportData,
+    RfmGrid,
+    RunRow,
+    SegmentRow,
+    SegmentRunInfo,
+    SizeHistory,
+    Unavailable,
+    week_ending,
+)
+
+HISTORY_WEEKS = 12
+TOP_PRODUCTS = 5
+TOP_PRODUCTS_DAYS = 90
+DEFINING_FEATURES = 3
+PROJECTION_SAMPLE = 4000
+# Features every segment is described by, whatever the clustering used.
+CORE_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+
+NOT_SEGMENTED = (
+    "No published segmentation up to {day} yet; run the nightly refresh (segmint run nightly) "
+    "once customers and orders are loaded."
+)
+
+
+@dataclass
+class _Ctx:
+    con: duckdb.DuckDBPyConnection
+    day: date
+    period: Period
+    previous: Period
+    features: list[str]
+    projection_sample: int
+    tables: dict[str, set[str]]
+
+    def has(self, table: str, *columns: str) -> bool:
+        cols = self.tables.get(table)
+        return cols is not None and all(c in cols for c in columns)
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, _used(sql, params)).fetchall()
+
+    def one(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
+        return self.con.execute(sql, _used(sql, params)).fetchone()
+
+    def col(self, table: str, column: str) -> str:
+        """`column`, or `null as column` when the table lacks it (older or newer schema)."""
+        return column if column in self.tables.get(table, set()) else f"null as {column}"
+
+
+def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    # DuckDB rejects named parameters a statement does not use; queries share parameter sets.
+    return {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    tables: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'main'"
+    ).fetchall():
+        tables.setdefault(str(table), set()).add(str(column))
+    return tables
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    *,
+    features: Sequence[str] = (),
+    projection_sample: int = PROJECTION_SAMPLE,
+    generated_at: datetime | None = None,
+) -> ReportData:
+    """Collect every section of the weekly report for the week ending `as_of`."""
+    period = week_ending(as_of)
+    ctx = _Ctx(
+        con=con,
+        day=as_of,
+        period=period,
+        previous=week_ending(as_of - timedelta(days=7)),
+        features=list(dict.fromkeys([*CORE_FEATURES, *features])),
+        projection_sample=projection_sample,
+        tables=_tables(con),
+    )
+    notes: list[str] = []
+    run = _segment_run(ctx, as_of)
+    segments: list[SegmentRow] | Unavailable
+    migration: Migration | Unavailable
+    history: SizeHistory | Unavailable
+    rfm: RfmGrid | Unavailable
+    projection: Projection | Unavailable
+    if isinstance(run, Unavailable):
+        segments = migration = history = rfm = projection = run
+    else:
+        if run.as_of < as_of:
+            notes.append(
+                f"The segments shown are from the last published run ({run.as_of}); "
+                "later nights were not published (see Data quality)."
+            )
+        previous = _segment_run(ctx, as_of - timedelta(days=7))
+        prev_run = (
+            previous if isinstance(previous, SegmentRunInfo) and previous.run_id != run.run_id else None
+        )
+        segments = _segments(ctx, run, prev_run)
+        migration = (
+            _migration(ctx, run, prev_run)
+            if prev_run
+            else Unavailable(
+                f"No published segmentation a week earlier (on or before {as_of - timedelta(days=7)}) "
+                "to compare with yet."
+            )
+        )
+        history = _history(ctx)
+        rfm = _rfm(ctx, run)
+        projection = _projection(ctx, run)
+    return ReportData(
+        as_of=as_of,
+        period=period,
+        previous=ctx.previous,
+        generated_at=generated_at or datetime.now().replace(microsecond=0),
+        kpis=_kpis(ctx),
+        segment_run=run,
+        segments=segments,
+        migration=migration,
+        history=history,
+        rfm=rfm,
+        projection=projection,
+        quality=_quality(ctx),
+        campaigns=_campaigns(ctx),
+        predictions=_predictions(ctx),
+        notes=notes,
+    )
+
+
+# -- KPIs ---------------------------------------------------------------------------------------------
+
+
+def _kpis(ctx: _Ctx) -> list[Kpi]:
+    # One pass over the two weeks' orders; "new" = first non-cancelled order ever falls in the week,
+    # "returning" = ordered in the week and also before it.
+    rows = ctx.rows(
+        """
+        with firsts as (
+            select customer_id, min(ordered_at) as first_at
+            from orders
+            where not is_cancellation and customer_id is not null and ordered_at < $end
+            group by customer_id
+        ),
+        weekly as (
+            select
+                o.*,
+                case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
+                case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
+            from orders as o
+            where o.ordered_at >= $prev_start and o.ordered_at < $end
+        )
+        select
+            w.week,
+            count(distinct w.customer_id) filter (where not w.is_cancellation) as active,
+            count(distinct w.customer_id) filter (
+                where not w.is_cancellation and f.first_at >= w.week_start) as new_customers,
+            count(distinct w.customer_id) filter (
+                where not w.is_cancellation and f.first_at < w.week_start) as returning,
+            count(*) filter (where not w.is_cancellation) as orders,
+            coalesce(sum(w.revenue), 0) as revenue,
+            coalesce(sum(w.revenue) filter (where not w.is_cancellation), 0) as order_revenue,
+            count(*) filter (where not w.is_cancellation and w.customer_id is null) as guest_orders
+        from weekly as w
+        left join firsts as f on f.customer_id = w.customer_id
+        group by w.week
+        """,
+        {
+            "prev_start": ctx.previous.start,
+            "cur_start": ctx.period.start,
+            "end": ctx.period.end_exclusive,
+        },
+    )
+    by_week: dict[str, dict[str, float | None]] = {}
+    for week, active, new, returning, orders, revenue, order_revenue, guests in rows:
+        by_week[week] = {
+            "active_customers": float(active),
+            "new_customers": float(new),
+            "orders": float(orders),
+            "revenue": float(revenue),
+            "average_order_value": float(order_revenue) / orders if orders else None,
+            "repeat_rate": float(returning) / active if active else None,
+            "guest_share": float(guests) / orders if orders else None,
+        }
+    empty: dict[str, float | None] = {
+        "active_customers": 0.0,
+        "new_customers": 0.0,
+        "orders": 0.0,
+        "revenue": 0.0,
+        "average_order_value": None,
+        "repeat_rate": None,
+        "guest_share": None,
+    }
+    cur, prev = by_week.get("current", empty), by_week.get("previous", empty)
+    spec = [
+        ("active_customers", "Active customers", "count"),
+        ("new_customers", "New customers", "count"),
+        ("orders", "Orders", "count"),
+        ("revenue", "Revenue (net)", "money"),
+        ("average_order_value", "Average order value", "money"),
+        ("repeat_rate", "Repeat rate", "ratio"),
+        ("guest_share", "Guest orders", "ratio"),
+    ]
+    # More guest orders means fewer customers to know and reach again.
+    return [Kpi(key, label, cur[key], prev[key], kind, key != "guest_share") for key, label, kind in spec]
+
+
+# -- segments -----------------------------------------------------------------------------------------
+
+
+def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
+    if not ctx.has("segment_runs", "run_id", "as_of", "published"):
+        return Unavailable(NOT_SEGMENTED.format(day=day))
+    t = "segment_runs"
+    order = "as_of desc" + (", created_at desc" if ctx.has(t, "created_at") else "") + ", run_id desc"
+    row = ctx.one(
+        f"""
+        select run_id, as_of, {ctx.col(t, "algorithm")}, {ctx.col(t, "k")}, {ctx.col(t, "n_customers")},
+            {ctx.col(t, "silhouette")}, {ctx.col(t, "stability_ari")}
+        from segment_runs where published and as_of <= $day order by {order} limit 1
+        """,
+        {"day": day},
+    )
+    if row is None:
+        held = ctx.one(
+            f"""
+            select as_of, {ctx.col(t, "status_reason")} from segment_runs
+            where not published and as_of <= $day order by {order} limit 1
+            """,
+            {"day": day},
+        )
+        if held is not None:
+            why = f" ({held[1]})" if held[1] else ""
+            return Unavailable(
+                f"No segmentation has been published up to {day} yet: the segments computed for {held[0]} "
+                f"were held back{why}; see Data quality."
+            )
+        return Unavailable(NOT_SEGMENTED.format(day=day))
+    return SegmentRunInfo(
+        run_id=str(row[0]),
+        as_of=row[1],
+        algorithm=row[2],
+        k=None if row[3] is None else int(row[3]),
+        n_customers=None if row[4] is None else int(row[4]),
+        silhouette=_f(row[5]),
+        stability_ari=_f(row[6]),
+    )
+
+
+def _features_at(ctx: _Ctx) -> list[str]:
+    cols = ctx.tables.get("customer_features", set())
+    return [f for f in ctx.features if f in cols]
+
+
+def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> list[SegmentRow] | Unavailable:
+    t = "segment_profiles"
+    if not ctx.has(t, "run_id", "segment_id", "segment_name", "size"):
+        return Unavailable("Segment profiles are missing from the warehouse; run the nightly refresh.")
+    profile_rows = ctx.rows(
+        f"""
+        select segment_id, segment_name, size, {ctx.col(t, "share")}, {ctx.col(t, "revenue_share")},
+            {ctx.col(t, "description")}
+        from segment_profiles where run_id = $run order by size desc, segment_id
+        """,
+        {"run": run.run_id},
+    )
+    if not profile_rows:
+        return Unavailable(f"The published segment run {run.run_id} has no segment profiles.")
+    total = sum(int(r[2]) for r in profile_rows) or 1
+    segments = {
+        int(r[0]): SegmentRow(
+            segment_id=int(r[0]),
+            name=str(r[1]),
+            size=int(r[2]),
+            share=float(r[3]) if r[3] is not None else int(r[2]) / total,
+            revenue_share=_f(r[4]),
+            description=str(r[5] or ""),
+        )
+        for r in profile_rows
+    }
+    if prev is not None:
+        for seg_id, size in ctx.rows(
+            "select segment_id, size from segment_profiles where run_id = $run", {"run": prev.run_id}
+        ):
+            if int(seg_id) in segments:
+                segments[int(seg_id)].previous_size = int(size)
+    means, base, z = _segment_stats(ctx, run)
+    for seg in segments.values():
+        m = means.get(seg.segment_id, {})
+        seg.mean_recency = m.get("recency_days")
+        seg.mean_frequency = m.get("frequency")
+        seg.mean_monetary = m.get("monetary")
+        seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
+        seg.action = playbook.default_action(playbook.segment_type(m, z.get(seg.segment_id, {})))
+    for seg_id, products in _top_products(ctx, run).items():
+        if seg_id in segments:
+            segments[seg_id].top_products = products
+    _add_predictions(ctx, run, segments)
+    _add_campaign_actions(ctx, segments)
+    return list(segments.values())
+
+
+Stats = dict[str, float | None]
+
+
+def _segment_stats(ctx: _Ctx, run: SegmentRunInfo) -> tuple[dict[int, Stats], Stats, dict[int, Stats]]:
+    """Per segment: feature means and z-scores against the run's whole base; and the base means."""
+    means, base, z = _computed_stats(ctx, run)
+    if means:
+        return means, base, z
+    # Features of that night are gone (pruned history): use what the segmentation stored.
+    if ctx.has("segment_features", "run_id", "segment_id", "feature", "segment_mean", "base_mean", "z_score"):
+        for seg_id, feature, seg_mean, base_mean, z_score in ctx.rows(
+            "select segment_id, feature, segment_mean, base_mean, z_score from segment_features where run_id = $run",
+            {"run": run.run_id},
+        ):
+            means.setdefault(int(seg_id), {})[str(feature)] = _f(seg_mean)
+            z.setdefault(int(seg_id), {})[str(feature)] = _f(z_score)
+            base[str(feature)] = _f(base_mean)
+    return means, base, z
+
+
+def _computed_stats(ctx: _Ctx, run: SegmentRunInfo) -> tuple[dict[int, Stats], Stats, dict[int, Stats]]:
+    features = _features_at(ctx)
+    if not features or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
+        return {}, {}, {}
+    avgs = ", ".join(f'avg(f."{x}"::double) as "{x}"' for x in features)
+    stds = ", ".join(f'stddev_pop(f."{x}"::double) as "sd_{x}"' for x in features)
+    rows = ctx.rows(
+        f"""
+        select a.segment_id, grouping(a.segment_id) as is_total, {avgs}, {stds}
+        from segment_assignments as a
+        join customer_features as f on f.customer_id = a.customer_id and f.as_of = $as_of
+        where a.run_id = $run
+        group by grouping sets ((a.segment_id), ())
+        """,
+        {"run": run.run_id, "as_of": run.as_of},
+    )
+    n = len(features)
+    means: dict[int, Stats] = {}
+    base: Stats = {}
+    sd: Stats = {}
+    for row in rows:
+        values = {x: _f(v) for x, v in zip(features, row[2 : 2 + n], strict=True)}
+        if row[1]:
+            base = values
+            sd = {x: _f(v) for x, v in zip(features, row[2 + n :], strict=True)}
+        else:
+            means[int(row[0])] = values
+    z: dict[int, Stats] = {}
+    for seg_id, values in means.items():
+        z[seg_id] = {}
+        for x, m in values.items():
+            b, s = base.get(x), sd.get(x)
+            z[seg_id][x] = None if m is None or b is None or not s else (m - b) / s
+    return means, base, z
+
+
+def _defining(means: Stats, base: Stats, z: Stats) -> list[DefiningFeature]:
+    found = []
+    for feature, score in z.items():
+        m, b = means.get(feature), base.get(feature)
+        if score is None or m is None or b is None:
+            continue
+        found.append(DefiningFeature(feature, playbook.feature_label(feature), m, b, score))
+    found.sort(key=lambda d: (-abs(d.z), d.feature))
+    return found[:DEFINING_FEATURES]
+
+
+def _top_products(ctx: _Ctx, run: SegmentRunInfo) -> dict[int, list[ProductRow]]:
+    rows = ctx.rows(
+        """
+        with members as (
+            select customer_id, segment_id from segment_assignments where run_id = $run
+        ),
+        sold as (
+            select m.segment_id, l.product_id, l.product_name, l.quantity, l.line_revenue, o.customer_id,
+                o.is_cancellation
+            from orders as o
+            join order_lines as l on l.order_id = o.order_id
+            join members as m on m.customer_id = o.customer_id
+            where o.ordered_at >= $start and o.ordered_at < $end and l.product_id is not null
+        ),
+        -- Net of cancellations and returns (negative lines), so a cancelled sale does not count.
+        per_product as (
+            select segment_id, product_id, max(product_name) as product_name, sum(quantity) as units,
+                sum(line_revenue) as revenue,
+                count(distinct customer_id) filter (where not is_cancellation) as customers
+            from sold group by segment_id, product_id
+            having sum(line_revenue) > 0
+        )
+        select * from per_product
+        qualify row_number() over (partition by segment_id order by revenue desc, product_id) <= $top
+        order by segment_id, revenue desc, product_id
+        """,
+        {
+            "run": run.run_id,
+            "start": ctx.period.end_exclusive - timedelta(days=TOP_PRODUCTS_DAYS),
+            "end": ctx.period.end_exclusive,
+            "top": TOP_PRODUCTS,
+        },
+    )
+    out: dict[int, list[ProductRow]] = {}
+    for seg_id, pid, name, units, revenue, customers in rows:
+        out.setdefault(int(seg_id), []).append(
+            ProductRow(str(pid), str(name or pid), int(units), float(revenue), int(customers))
+        )
+    return out
+
+
+def _latest_prediction_run(ctx: _Ctx) -> tuple[str, date] | None:
+    if not ctx.has("prediction_runs", "run_id", "as_of", "created_at"):
+        return None
+    row = ctx.one(
+        "select run_id, as_of from prediction_runs where as_of <= $day "
+        "order by as_of desc, created_at desc limit 1",
+        {"day": ctx.day},
+    )
+    return None if row is None else (str(row[0]), row[1])
+
+
+def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, SegmentRow]) -> None:
+    latest = _latest_prediction_run(ctx)
+    if latest is None or not ctx.has("customer_predictions", "run_id", "customer_id", "clv_12m"):
+        return
+    churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
+    for seg_id, clv, churn_score in ctx.rows(
+        f"""
+        select a.segment_id, avg(p.clv_12m), {churn}
+        from customer_predictions as p
+        join segment_assignments as a on a.customer_id = p.customer_id and a.run_id = $run
+        where p.run_id = $pred
+        group by a.segment_id
+        """,
+        {"run": run.run_id, "pred": latest[0]},
+    ):
+        if int(seg_id) in segments:
+            segments[int(seg_id)].mean_clv = _f(clv)
+            segments[int(seg_id)].mean_churn = _f(churn_score)
+
+
+def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow]) -> None:
+    # A campaign built this week for a segment replaces the default action with what was actually planned.
+    if not ctx.has("campaigns", "campaign_id", "name", "as_of", "channel") or not ctx.has(
+        "campaign_audiences", "campaign_id", "segment_name", "group"
+    ):
+        return
+    rows = ctx.rows(
+        """
+        select a.segment_name, c.name, c.channel, c.offer,
+            count(*) filter (where a."group" = 'treatment') as treatment,
+            count(*) filter (where a."group" = 'holdout') as holdout
+        from campaigns as c
+        join campaign_audiences as a on a.campaign_id = c.campaign_id
+        where c.as_of between $start and $end
+        group by all
+        order by treatment desc, c.name
+        """,
+        {"start": ctx.period.start, "end": ctx.period.end},
+    )
+    by_name = {s.name: s for s in segments.values()}
+    for segment_name, name, channel, offer, treatment, holdout in rows:
+        seg = by_name.get(segment_name)
+        if seg is None:
+            continue
+        seg.campaigns.append(f"{name} ({channel}): {treatment:,} targeted, {holdout:,} held out")
+        if seg.action is None or seg.action.source == "default":
+            kind = seg.action.segment_type if seg.action else "regular"
+            seg.action = Action(
+                kind,
+                str(name),
+                str(channel),
+                str(offer or ""),
+                "Planned in this week's campaign playbook.",
+                source="campaign",
+            )
+
+
+def _migration(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo) -> Migration | Unavailable:
+    # The one definition of a migration: sql/analysis/segment_migration.sql (revenue = net revenue to
+    # date at each run's as_of; the report shows it at this week's run).
+    from segmint.segment.history import segment_migration
+
+    frame = segment_migration(ctx.con, prev.run_id, run.run_id)
+    rows = frame.select(
+        "from_segment_id",
+        "from_segment_name",
+        "to_segment_id",
+        "to_segment_name",
+        "customers",
+        "revenue_after",
+    ).rows()
+    from_labels: dict[int | None, str] = {}
+    to_labels: dict[int | None, str] = {}
+    for from_id, from_name, to_id, to_name, _n, _rev in sorted(
+        rows, key=lambda r: (r[0] is None, r[0] or 0, r[2] is None, r[2] or 0)
+    ):
+        from_labels.setdefault(
+            None if from_id is None else int(from_id), "new" if from_id is None else str(from_name)
+        )
+        to_labels.setdefault(None if to_id is None else int(to_id), "gone" if to_id is None else str(to_name))
+    # Rows and columns in segment order, "new" and "gone" last.
+    from_labels = dict(sorted(from_labels.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
+    to_labels = dict(sorted(to_labels.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
+    cells = [
+        MigrationCell(None if a is None else int(a), None if b is None else int(b), int(n), float(rev or 0.0))
+        for a, _an, b, _bn, n, rev in rows
+    ]
+    return Migration(prev.run_id, prev.as_of, from_labels, to_labels, cells)
+
+
+def _profile_names(ctx: _Ctx, run_id: str) -> dict[int, str]:
+    return {
+        int(i): str(n)
+        for i, n in ctx.rows(
+            "select segment_id, segment_name from segment_profiles where run_id = $run", {"run": run_id}
+        )
+    }
+
+
+def _history(ctx: _Ctx) -> SizeHistory | Unavailable:
+    weeks = [ctx.day - timedelta(days=7 * i) for i in range(HISTORY_WEEKS - 1, -1, -1)]
+    t = "segment_runs"
+    order = "as_of desc" + (", created_at desc" if ctx.has(t, "created_at") else "") + ", run_id desc"
+    # The run of a week: the latest published run in (week end - 7, week end].
+    runs = ctx.rows(
+        f"""
+        select run_id, as_of from segment_runs
+        where published and as_of <= $day and as_of > $first
+        order by {order}
+        """,
+        {"day": ctx.day, "first": weeks[0] - timedelta(days=7)},
+    )
+    picked: dict[date, str] = {}
+    for week_end in weeks:
+        for run_id, as_of in runs:  # newest first
+            if week_end - timedelta(days=7) < as_of <= week_end:
+                picked[week_end] = str(run_id)
+                break
+    if not picked:
+        return Unavailable("No published segmentation in the last 12 weeks.")
+    profiles = ctx.rows(
+        "select run_id, segment_id, segment_name, size from segment_profiles where list_contains($runs, run_id)",
+        {"runs": list(set(picked.values()))},
+    )
+    by_run: dict[str, dict[int, tuple[str, int]]] = {}
+    for run_id, seg_id, name, size in profiles:
+        by_run.setdefault(str(run_id), {})[int(seg_id)] = (str(name), int(size))
+    names: dict[int, str] = {}
+    for week_end in weeks:  # oldest to newest, so the newest name wins
+        for seg_id, (name, _size) in by_run.get(picked.get(week_end, ""), {}).items():
+            names[seg_id] = name
+    sizes = {
+        seg_id: [
+            by_run[picked[w]][seg_id][1] if w in picked and seg_id in by_run.get(picked[w], {}) else None
+            for w in weeks
+        ]
+        for seg_id in sorted(names)
+    }
+    return SizeHistory(weeks=weeks, names=names, sizes=sizes)
+
+
+def _rfm(ctx: _Ctx, run: SegmentRunInfo) -> RfmGrid | Unavailable:
+    if not ctx.has("customer_features", "as_of", "r_score", "f_score", "monetary"):
+        return Unavailable("RFM scores are not in customer_features yet.")
+    prospect = "and not coalesce(is_prospect, false)" if ctx.has("customer_features", "is_prospect") else ""
+    rows = ctx.rows(
+        f"""
+        select r_score, f_score, count(*), avg(monetary::double)
+        from customer_features
+        where as_of = $as_of and r_score between 1 and 5 and f_score between 1 and 5 {prospect}
+        group by all
+        """,
+        {"as_of": run.as_of},
+    )
+    if not rows:
+        return Unavailable(f"No scored customers in customer_features for {run.as_of}.")
+    counts = [[0] * 5 for _ in range(5)]
+    money: list[list[float | None]] = [[None] * 5 for _ in range(5)]
+    for r, f, n, m in rows:
+        counts[int(r) - 1][int(f) - 1] = int(n)
+        money[int(r) - 1][int(f) - 1] = _f(m)
+    named: list[tuple[str, int, float]] = []
+    if ctx.has("customer_features", "rfm_segment"):
+        named = [
+            (str(name), int(n), float(rev or 0.0))
+            for name, n, rev in ctx.rows(
+                f"""
+                select rfm_segment, count(*), sum(monetary::double) from customer_features
+                where as_of = $as_of and rfm_segment is not null {prospect}
+                group by 1 order by 2 desc, 1
+                """,
+                {"as_of": run.as_of},
+            )
+        ]
+    return RfmGrid(counts=counts, mean_monetary=money, named=named)
+
+
+def _projection(ctx: _Ctx, run: SegmentRunInfo) -> Projection | Unavailable:
+    features = [f for f in _features_at(ctx) if f != "is_prospect"]
+    if len(features) < 2 or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
+        return Unavailable("Not enough customer features to draw the customer map.")
+    total_row = ctx.one("select count(*) from segment_assignments where run_id = $run", {"run": run.run_id})
+    total = int(total_row[0]) if total_row else 0
+    if total < 3:
+        return Unavailable("Too few customers to draw the customer map.")
+    # A deterministic sample, stratified so that small segments still show: each segment keeps its
+    # share of the sample, and at least 30 points.
+    cols = ", ".join(f'coalesce(f."{x}"::double, 0) as "{x}"' for x in features)
+    rows = ctx.rows(
+        f"""
+        with members as (
+            select a.customer_id, a.segment_id,
+                row_number() over (partition by a.segment_id order by hash(a.customer_id), a.customer_id) as rn,
+                count(*) over (partition by a.segment_id) as seg_size
+            from segment_assignments as a where a.run_id = $run
+        )
+        select m.segment_id, {cols}
+        from members as m
+        join customer_features as f on f.customer_id = m.customer_id and f.as_of = $as_of
+        where m.rn <= greatest(30, ceil($sample * m.seg_size / $total))
+        order by m.segment_id, m.rn
+        """,
+        {"run": run.run_id, "as_of": run.as_of, "sample": ctx.projection_sample, "total": total},
+    )
+    if len(rows) < 3:
+        return Unavailable("Customer features for the published run are missing.")
+    seg_ids = [int(r[0]) for r in rows]
+    matrix = np.asarray([r[1:] for r in rows], dtype=float)
+    # The same shape of scaling the clustering uses: log1p against skew, then median/IQR.
+    matrix = np.sign(matrix) * np.log1p(np.abs(matrix))
+    median = np.median(matrix, axis=0)
+    iqr = np.subtract(*np.percentile(matrix, [75, 25], axis=0))
+    spread = np.where(iqr > 0, iqr, np.where(matrix.std(axis=0) > 0, matrix.std(axis=0), 1.0))
+    scaled = (matrix - median) / spread
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, random_state=0)
+    xy = pca.fit_transform(scaled)
+    ratio = pca.explained_variance_ratio_
+    return Projection(
+        x=[float(v) for v in xy[:, 0]],
+        y=[float(v) for v in xy[:, 1]],
+        segment_ids=seg_ids,
+        names=_profile_names(ctx, run.run_id),
+        n_sampled=len(rows),
+        n_total=total,
+        explained=(float(ratio[0]), float(ratio[1]) if len(ratio) > 1 else 0.0),
+    )
+
+
+# -- data quality, campaigns, predictions ---------------------------------------------------------------
+
+
+def _quality(ctx: _Ctx) -> Quality:
+    params = {"start": ctx.period.start, "end": ctx.period.end, "end_x": ctx.period.end_exclusive}
+    week_runs = """
+        select run_id from runs
+        where as_of between $start and $end
+            or (as_of is null and started_at >= $start and started_at < $end_x)
+    """
+    runs = [
+        RunRow(str(r[0]), str(r[1]), r[2], r[3], r[4], str(r[5]), r[6])
+        for r in ctx.rows(
+            f"""
+            select run_id, flow, as_of, started_at, finished_at, status, message
+            from runs where run_id in ({week_runs}) order by started_at, run_id
+            """,
+            params,
+        )
+    ]
+    loads = [
+        LoadRow(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+        for r in ctx.rows(
+            f"""
+            select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined),
+                sum(rows_duplicate)
+            from loaded_files where run_id in ({week_runs})
+            group by source order by source
+            """,
+            params,
+        )
+    ]
+    reasons = [
+        (str(r[0]), str(r[1]), int(r[2]))
+        for r in ctx.rows(
+            f"""
+            select source, reason, count(*) from quarantine where run_id in ({week_runs})
+            group by all order by 3 desc, 1, 2 limit 10
+            """,
+            params,
+        )
+    ]
+    checks: list[FailedCheck] | Unavailable
+    checks_run = 0
+    t = "validation_results"
+    if not ctx.has(t, "run_id", "suite", "expectation", "success"):
+        checks = Unavailable("Validation results are not recorded in this warehouse yet.")
+    else:
+        counted = ctx.one(f"select count(*) from validation_results where run_id in ({week_runs})", params)
+        checks_run = int(counted[0]) if counted else 0
+        checks = [
+            FailedCheck(str(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), None if r[4] is None else int(r[4]))
+            for r in ctx.rows(
+                f"""
+                select run_id, suite, expectation, {ctx.col(t, "severity")}, {ctx.col(t, "unexpected_count")}
+                from validation_results
+                where run_id in ({week_runs}) and not success
+                order by severity = 'critical' desc, unexpected_count desc nulls last, suite, expectation
+                limit 50
+                """,
+                params,
+            )
+        ]
+    not_published: list[tuple[date, str]] = []
+    if ctx.has("publication_decisions", "as_of", "published", "reasons"):
+        for night, why in ctx.rows(
+            """
+            select as_of, reasons from publication_decisions
+            where as_of between $start and $end and not published order by as_of, decided_at
+            """,
+            params,
+        ):
+            not_published.append((night, _sentences(why)))
+    held: list[tuple[str, str, str, int]] = []
+    if ctx.has("held_batches", "run_id", "source", "path", "reason", "status", "rows_read"):
+        held = [
+            (str(src), str(path).rsplit("/", 1)[-1], str(why), int(n))
+            for src, path, why, n in ctx.rows(
+                f"""
+                select source, path, reason, rows_read from held_batches
+                where run_id in ({week_runs}) and status = 'held' order by source, path
+                """,
+                params,
+            )
+        ]
+    return Quality(
+        runs=runs,
+        loads=loads,
+        quarantine_reasons=reasons,
+        failed_checks=checks,
+        checks_run=checks_run,
+        not_published=not_published,
+        held_batches=held,
+    )
+
+
+def _sentences(value: Any) -> str:
+    """A JSON list of sentences (or plain text) as one line."""
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    if isinstance(parsed, list):
+        return " ".join(str(x) for x in parsed)
+    return str(parsed)
+
+
+def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
+    needed = ("campaign_id", "name", "as_of", "channel", "n_treatment", "n_holdout", "window_end")
+    if not ctx.has("campaigns", *needed):
+        return Unavailable("Campaigns are not set up in this warehouse yet.")
+    built = [
+        CampaignBuilt(str(r[0]), str(r[1]), str(r[2]), r[3], int(r[4]), int(r[5]), r[6])
+        for r in ctx.rows(
+            """
+            select campaign_id, name, channel, offer, n_treatment, n_holdout, window_end
+            from campaigns where as_of between $start and $end order by name
+            """,
+            {"start": ctx.period.start, "end": ctx.period.end},
+        )
+    ]
+    results: list[CampaignResult] = []
+    if ctx.has("campaign_results", "campaign_id", "segment_name", "measured_at", "measured_as_of"):
+        # The latest measurement of each campaign and segment, for the five most recent campaigns measured.
+        rows = ctx.rows(
+            """
+            with latest as (
+                select * from campaign_results where measured_as_of <= $day
+                qualify row_number() over (partition by campaign_id, segment_name order by measured_at desc) = 1
+            ),
+            recent as (
+                select campaign_id from latest group by campaign_id
+                order by max(window_end) desc, campaign_id limit 5
+            )
+            select l.campaign_id, c.name, l.segment_name, l.window_start, l.window_end, l.n_treatment,
+                l.n_holdout, l.conversion_treatment, l.conversion_holdout, l.uplift_abs, l.uplift_ci_low,
+                l.uplift_ci_high, l.p_value, l.revenue_uplift, l.revenue_ci_low, l.revenue_ci_high
+            from latest as l
+            join recent using (campaign_id)
+            join campaigns as c on c.campaign_id = l.campaign_id
+            order by l.window_end desc, l.campaign_id, l.segment_name <> 'all', l.segment_name
+            """,
+            {"day": ctx.day},
+        )
+        results = [
+            CampaignResult(
+                campaign_id=str(r[0]),
+                name=str(r[1]),
+                segment_name=str(r[2]),
+                window_start=r[3],
+                window_end=r[4],
+                n_treatment=int(r[5]),
+                n_holdout=int(r[6]),
+                conversion_treatment=_f(r[7]),
+                conversion_holdout=_f(r[8]),
+                uplift_abs=_f(r[9]),
+                uplift_ci_low=_f(r[10]),
+                uplift_ci_high=_f(r[11]),
+                p_value=_f(r[12]),
+                revenue_uplift=_f(r[13]),
+                revenue_ci_low=_f(r[14]),
+                revenue_ci_high=_f(r[15]),
+            )
+            for r in rows
+        ]
+    if not built and not results:
+        return Unavailable(
+            "No campaigns yet: build audiences from the playbook with `segmint campaigns build`, "
+            "and results appear here once their attribution window has passed."
+        )
+    return Campaigns(built=built, results=results)
+
+
+def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
+    latest = _latest_prediction_run(ctx)
+    if latest is None:
+        return Unavailable("No predictions (lifetime value, churn, anomalies) computed up to this week yet.")
+    run_id, as_of = latest
+    auc = f1 = base_auc = None
+    if ctx.has("churn_models", "run_id", "roc_auc", "f1", "baseline_roc_auc"):
+        row = ctx.one(
+            "select roc_auc, f1, baseline_roc_auc from churn_models where run_id = $run limit 1",
+            {"run": run_id},
+        )
+        if row is not None:
+            auc, f1, base_auc = _f(row[0]), _f(row[1]), _f(row[2])
+    anomalies: list[AnomalyRow] = []
+    n_anomalies = 0
+    if ctx.has("anomalies", "run_id", "customer_id", "score", "reason"):
+        count = ctx.one("select count(*) from anomalies where run_id = $run", {"run": run_id})
+        n_anomalies = int(count[0]) if count else 0
+        anomalies = [
+            AnomalyRow(str(c), str(reason), float(score))
+            for c, reason, score in ctx.rows(
+                "select customer_id, reason, score from anomalies where run_id = $run "
+                "order by score, customer_id limit 10",
+                {"run": run_id},
+            )
+        ]
+    return Predictions(run_id, as_of, auc, f1, base_auc, n_anomalies, anomalies)

@@ -1,0 +1,82 @@
+"""The weekly email: MIME building (HTML with PNG charts inline by Content-ID) and SMTP delivery."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from segmint.config import AlertSettings
+from segmint.errors import SegmintError
+from segmint.report.charts import Chart
+from segmint.report.model import Period
+
+
+class DeliveryError(SegmintError):
+    """The SMTP server did not accept the weekly report."""
+
+
+def subject(period: Period) -> str:
+    """The subject line, naming the ISO week and its days."""
+    return f"Your customers, week {period.iso_week} ({period.label})"
+
+
+def build_message(
+    *,
+    period: Period,
+    html: str,
+    text: str,
+    charts: Sequence[Chart],
+    sender: str,
+    recipients: Sequence[str],
+) -> EmailMessage:
+    """multipart/alternative: text/plain, then multipart/related (text/html + one image/png per chart)."""
+    msg = EmailMessage()
+    msg["Subject"] = subject(period)
+    msg["From"] = sender
+    if recipients:
+        msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=True)
+    domain = sender.rpartition("@")[2] or "segmint.local"
+    msg["Message-ID"] = make_msgid(idstring=f"report-{period.end.isoformat()}", domain=domain)
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    html_part = msg.get_body(preferencelist=("html",))
+    assert isinstance(html_part, EmailMessage)
+    for chart in charts:
+        html_part.add_related(
+            chart.png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{chart.cid}>",
+            filename=f"{chart.key}.png",
+            disposition="inline",
+        )
+    return msg
+
+
+def send_message(alerts: AlertSettings, msg: EmailMessage, recipients: Sequence[str]) -> list[str]:
+    """Hand the message to the SMTP server (one attempt; the flow retries); return the refused addresses."""
+    if not recipients:
+        raise SegmintError(
+            "No recipients for the weekly report; set alerts.report_recipients (or alerts.recipients) "
+            "in segmint.toml."
+        )
+    where = f"{alerts.smtp_host}:{alerts.smtp_port}"
+    try:
+        with smtplib.SMTP(alerts.smtp_host, alerts.smtp_port, timeout=alerts.smtp_timeout_seconds) as smtp:
+            if alerts.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if alerts.smtp_user:
+                password = alerts.smtp_password.get_secret_value() if alerts.smtp_password else ""
+                smtp.login(alerts.smtp_user, password)
+            refused = smtp.send_message(msg, from_addr=alerts.sender, to_addrs=list(recipients))
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(
+            f"The SMTP server {where} did not accept the weekly report ({exc}); "
+            "check alerts.smtp_host, smtp_port and credentials, then re-run `segmint run weekly-report --send`."
+        ) from exc
+    # Partly refused is not retried: the accepted recipients already have the message.
+    return sorted(refused)

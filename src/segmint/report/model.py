@@ -1,0 +1,414 @@
+"""The weekly report's data model: plain values built from the warehouse, rendered by the templates.
+
+Every section the warehouse may not have yet (segments before the first segmentation, predictions and
+campaigns before they are computed, validation results before quality checks run) is optional: the
+templates show "not yet available" with the reason instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Period:
+    """A span of whole days, both ends included."""
+
+    start: date
+    end: date
+
+    @property
+    def end_exclusive(self) -> date:
+        """The day after the last day: timestamps are compared with `< end_exclusive`."""
+        return self.end + timedelta(days=1)
+
+    @property
+    def iso_week(self) -> str:
+        """The ISO week of the last day, e.g. 2026-W45."""
+        year, week, _ = self.end.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    @property
+    def label(self) -> str:
+        """Human form, e.g. '3 Nov – 9 Nov 2026'."""
+        start = f"{self.start.day} {self.start:%b}"
+        if self.start.year != self.end.year:
+            start += f" {self.start.year}"
+        return f"{start} – {self.end.day} {self.end:%b %Y}"
+
+
+def week_ending(as_of: date) -> Period:
+    """The seven days that end with `as_of`."""
+    return Period(as_of - timedelta(days=6), as_of)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A section that cannot be shown yet, with the reason in one sentence."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline number for this week against the week before."""
+
+    key: str
+    label: str
+    current: float | None
+    previous: float | None
+    kind: str  # count | money | ratio | number
+    higher_is_better: bool = True
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the previous week (None when there is nothing to compare)."""
+        if self.current is None or self.previous is None or self.previous == 0:
+            return None
+        return (self.current - self.previous) / abs(self.previous)
+
+    @property
+    def delta(self) -> float | None:
+        """Absolute change against the previous week."""
+        if self.current is None or self.previous is None:
+            return None
+        return self.current - self.previous
+
+
+@dataclass(frozen=True)
+class SegmentRunInfo:
+    """The published segmentation a report shows."""
+
+    run_id: str
+    as_of: date
+    algorithm: str | None
+    k: int | None
+    n_customers: int | None
+    silhouette: float | None
+    stability_ari: float | None
+
+
+@dataclass(frozen=True)
+class DefiningFeature:
+    """A feature where a segment differs most from the whole customer base."""
+
+    feature: str
+    label: str
+    segment_mean: float
+    base_mean: float
+    z: float
+
+    @property
+    def direction(self) -> str:
+        """'higher' or 'lower' than the base."""
+        return "higher" if self.z > 0 else "lower"
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    """A product's sales to one segment's customers."""
+
+    product_id: str
+    name: str
+    units: int
+    revenue: float
+    customers: int
+
+
+@dataclass(frozen=True)
+class Action:
+    """What to do with a segment this week."""
+
+    segment_type: str
+    title: str
+    channel: str
+    offer: str
+    why: str
+    source: str = "default"  # default (built-in per segment type) | campaign (built this week)
+
+
+@dataclass
+class SegmentRow:
+    """One segment of the published run, with its change against the run a week earlier."""
+
+    segment_id: int
+    name: str
+    size: int
+    share: float
+    revenue_share: float | None
+    description: str
+    previous_size: int | None = None
+    mean_recency: float | None = None
+    mean_frequency: float | None = None
+    mean_monetary: float | None = None
+    mean_clv: float | None = None
+    mean_churn: float | None = None
+    defining: list[DefiningFeature] = field(default_factory=list)
+    top_products: list[ProductRow] = field(default_factory=list)
+    action: Action | None = None
+    campaigns: list[str] = field(default_factory=list)
+
+    @property
+    def change(self) -> int | None:
+        """Customers gained (+) or lost (-) since the run a week earlier."""
+        return None if self.previous_size is None else self.size - self.previous_size
+
+    @property
+    def anchor(self) -> str:
+        """HTML id of the segment's detail card."""
+        return f"segment-{self.segment_id}"
+
+
+@dataclass(frozen=True)
+class MigrationCell:
+    """Customers (and their revenue to date) that went from one segment to another."""
+
+    from_id: int | None  # None: not segmented a week earlier (new)
+    to_id: int | None  # None: no longer segmented (gone)
+    customers: int
+    revenue: float
+
+
+@dataclass
+class Migration:
+    """Who moved where between the run a week earlier and this week's run."""
+
+    previous_run_id: str
+    previous_as_of: date
+    from_labels: dict[int | None, str]
+    to_labels: dict[int | None, str]
+    cells: list[MigrationCell]
+
+    def cell(self, from_id: int | None, to_id: int | None) -> MigrationCell | None:
+        """The cell for one (from, to) pair, if any customer made that move."""
+        for c in self.cells:
+            if c.from_id == from_id and c.to_id == to_id:
+                return c
+        return None
+
+    def _between_runs(self, *, changed: bool) -> list[MigrationCell]:
+        """Cells of customers segmented in both runs (only those who changed segment if `changed`)."""
+        return [
+            c
+            for c in self.cells
+            if c.from_id is not None and c.to_id is not None and (c.from_id != c.to_id or not changed)
+        ]
+
+    @property
+    def customers_compared(self) -> int:
+        """Customers in both runs."""
+        return sum(c.customers for c in self._between_runs(changed=False))
+
+    @property
+    def moved(self) -> int:
+        """Customers in both runs whose segment changed."""
+        return sum(c.customers for c in self._between_runs(changed=True))
+
+    @property
+    def revenue_moved(self) -> float:
+        """Revenue to date of the customers whose segment changed."""
+        return sum(c.revenue for c in self._between_runs(changed=True))
+
+    @property
+    def top_moves(self) -> list[MigrationCell]:
+        """The largest moves between two segments, biggest first."""
+        return sorted(self._between_runs(changed=True), key=lambda c: (-c.customers, -c.revenue))[:5]
+
+
+@dataclass
+class SizeHistory:
+    """Segment sizes at the end of each of the last weeks (None: no published run that week)."""
+
+    weeks: list[date]
+    names: dict[int, str]
+    sizes: dict[int, list[int | None]]
+
+
+@dataclass
+class RfmGrid:
+    """Customers by recency score (rows, 5 = most recent) and frequency score (columns)."""
+
+    counts: list[list[int]]  # counts[r - 1][f - 1]
+    mean_monetary: list[list[float | None]]
+    named: list[tuple[str, int, float]]  # (rfm_segment, customers, revenue to date)
+
+
+@dataclass
+class Projection:
+    """A 2D principal-component projection of a sample of customers."""
+
+    x: list[float]
+    y: list[float]
+    segment_ids: list[int]
+    names: dict[int, str]
+    n_sampled: int
+    n_total: int
+    explained: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One pipeline run of the week."""
+
+    run_id: str
+    flow: str
+    as_of: date | None
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    message: str | None
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """Rows read, loaded and quarantined for one source over the week."""
+
+    source: str
+    files: int
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_duplicate: int
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """A failed expectation of the week."""
+
+    run_id: str
+    suite: str
+    expectation: str
+    severity: str
+    unexpected_count: int | None
+
+
+@dataclass
+class Quality:
+    """The week's data quality: runs, rows loaded and quarantined, failed checks."""
+
+    runs: list[RunRow]
+    loads: list[LoadRow]
+    quarantine_reasons: list[tuple[str, str, int]]  # (source, reason, rows)
+    failed_checks: list[FailedCheck] | Unavailable
+    checks_run: int = 0
+    not_published: list[tuple[date, str]] = field(default_factory=list)  # (night, why)
+    held_batches: list[tuple[str, str, str, int]] = field(default_factory=list)  # (source, file, why, rows)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """Runs per status."""
+        counts: dict[str, int] = {}
+        for r in self.runs:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows quarantined this week over all sources."""
+        return sum(x.rows_quarantined for x in self.loads)
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """A measured campaign (or one segment of it): treatment against holdout."""
+
+    campaign_id: str
+    name: str
+    segment_name: str
+    window_start: date
+    window_end: date
+    n_treatment: int
+    n_holdout: int
+    conversion_treatment: float | None
+    conversion_holdout: float | None
+    uplift_abs: float | None
+    uplift_ci_low: float | None
+    uplift_ci_high: float | None
+    p_value: float | None
+    revenue_uplift: float | None
+    revenue_ci_low: float | None
+    revenue_ci_high: float | None
+
+    @property
+    def significant(self) -> bool:
+        """The 95% interval of the conversion uplift excludes zero."""
+        return (
+            self.uplift_ci_low is not None
+            and self.uplift_ci_high is not None
+            and (self.uplift_ci_low > 0 or self.uplift_ci_high < 0)
+        )
+
+
+@dataclass(frozen=True)
+class CampaignBuilt:
+    """A campaign whose audience was chosen this week."""
+
+    campaign_id: str
+    name: str
+    channel: str
+    offer: str | None
+    n_treatment: int
+    n_holdout: int
+    window_end: date
+
+
+@dataclass
+class Campaigns:
+    """Campaigns built this week and the results measured so far."""
+
+    built: list[CampaignBuilt]
+    results: list[CampaignResult]
+
+
+@dataclass(frozen=True)
+class AnomalyRow:
+    """A customer flagged as unusual."""
+
+    customer_id: str
+    reason: str
+    score: float
+
+
+@dataclass
+class Predictions:
+    """Model facts shown next to the segments: churn model quality and flagged customers."""
+
+    run_id: str
+    as_of: date
+    churn_auc: float | None
+    churn_f1: float | None
+    churn_baseline_auc: float | None
+    n_anomalies: int
+    anomalies: list[AnomalyRow]
+
+
+@dataclass
+class ReportData:
+    """Everything the weekly report shows, for one week."""
+
+    as_of: date
+    period: Period
+    previous: Period
+    generated_at: datetime
+    kpis: list[Kpi]
+    segment_run: SegmentRunInfo | Unavailable
+    segments: list[SegmentRow] | Unavailable
+    migration: Migration | Unavailable
+    history: SizeHistory | Unavailable
+    rfm: RfmGrid | Unavailable
+    projection: Projection | Unavailable
+    quality: Quality
+    campaigns: Campaigns | Unavailable
+    predictions: Predictions | Unavailable
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def segment_list(self) -> list[SegmentRow]:
+        """The segments, or an empty list when there are none yet."""
+        return self.segments if isinstance(self.segments, list) else []
+
+    @property
+    def segment_names(self) -> dict[int, str]:
+        """Segment id -> name of this week's run."""
+        return {s.segment_id: s.name for s in self.segment_list}

@@ -1,0 +1,140 @@
+"""Default actions per segment type, used until a campaign playbook covers a segment.
+
+Segment names differ from shop to shop and night to night, so the type is read from the segment's
+profile (how its recency, frequency, spend and tenure compare with the whole customer base), not from
+its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from segmint.report.model import Action
+
+FEATURE_LABELS: dict[str, str] = {
+    "recency_days": "days since last order",
+    "frequency": "orders",
+    "monetary": "revenue to date",
+    "avg_order_value": "average order value",
+    "tenure_days": "days since first order",
+    "return_rate": "return rate",
+    "distinct_products": "distinct products bought",
+    "distinct_categories": "distinct categories bought",
+    "mean_days_between_orders": "days between orders",
+    "sessions_30d": "visits (30 days)",
+    "product_views_30d": "product views (30 days)",
+    "add_to_carts_30d": "add-to-carts (30 days)",
+    "cart_abandonment_rate_30d": "cart abandonment (30 days)",
+    "view_to_purchase_rate_30d": "view-to-purchase rate (30 days)",
+    "sessions_90d": "visits (90 days)",
+    "product_views_90d": "product views (90 days)",
+    "add_to_carts_90d": "add-to-carts (90 days)",
+    "cart_abandonment_rate_90d": "cart abandonment (90 days)",
+    "view_to_purchase_rate_90d": "view-to-purchase rate (90 days)",
+    "days_since_last_visit": "days since last visit",
+}
+
+
+def feature_label(feature: str) -> str:
+    """A feature's name in plain words."""
+    return FEATURE_LABELS.get(feature, feature.replace("_", " "))
+
+
+_ACTIONS: dict[str, Action] = {
+    "champions": Action(
+        "champions",
+        "Reward and retain",
+        "email",
+        "Early access to new products or a thank-you gift; no discount needed.",
+        "They bought recently, often and spend the most: keep them close without training them to wait for discounts.",
+    ),
+    "loyal": Action(
+        "loyal",
+        "Cross-sell",
+        "email",
+        "Recommend products that go with what they already buy; a bundle offer.",
+        "Regular buyers respond to relevant recommendations; a larger basket is the cheapest growth.",
+    ),
+    "new": Action(
+        "new",
+        "Onboard towards a second order",
+        "email",
+        "A welcome series with a time-limited second-order incentive (e.g. free shipping within 30 days).",
+        "The second order is the step that turns a first-time buyer into a customer.",
+    ),
+    "one_time": Action(
+        "one_time",
+        "Win a second purchase",
+        "email",
+        "Products related to their first purchase with a modest discount (about 10%).",
+        "One order and no follow-up yet: a relevant nudge now costs less than reacquiring them later.",
+    ),
+    "lapsed_high_value": Action(
+        "lapsed_high_value",
+        "Win back personally",
+        "email (personal)",
+        "A personal note from the owner with a strong offer on their favourite category (about 20%).",
+        "They used to spend a lot and have gone quiet: each one won back is worth a generous offer.",
+    ),
+    "lapsed": Action(
+        "lapsed",
+        "Low-cost reactivation",
+        "email",
+        "One 'we miss you' email with a discount; stop mailing those who do not react.",
+        "Long inactive and low spend: try once cheaply, then protect your sender reputation.",
+    ),
+    "browsers": Action(
+        "browsers",
+        "Convert to a first order",
+        "email / retargeting",
+        "A first-order offer (free shipping) and a reminder of the products they viewed or left in the cart.",
+        "They visit and look but have not bought: remove the last hurdle to a first order.",
+    ),
+    "bargain": Action(
+        "bargain",
+        "Sale alerts and bundles",
+        "email",
+        "Tell them first about sales and offer multi-buy bundles instead of blanket discounts.",
+        "They buy on price: reach them when offers run, and protect the margin with bundles.",
+    ),
+    "regular": Action(
+        "regular",
+        "Keep warm",
+        "newsletter",
+        "The regular newsletter with new arrivals and best sellers.",
+        "No strong signal either way this week: stay present and watch next week's movement.",
+    ),
+}
+
+
+def segment_type(means: Mapping[str, float | None], z: Mapping[str, float | None]) -> str:
+    """Classify a segment from its feature means and their z-scores against the whole base."""
+
+    def zs(feature: str) -> float:
+        return z.get(feature) or 0.0
+
+    frequency = means.get("frequency")
+    if frequency is not None and frequency < 0.5:
+        return "browsers"  # most of the segment has never ordered
+    recency, monetary = zs("recency_days"), zs("monetary")
+    if recency > 0.5:
+        return "lapsed_high_value" if monetary > 0.3 else "lapsed"
+    if monetary > 0.8 and recency < 0:
+        return "champions"
+    if zs("frequency") > 0.5 and recency <= 0:
+        return "loyal"
+    if zs("tenure_days") < -0.5 and recency < 0:
+        return "new"
+    if frequency is not None and frequency < 1.5:
+        return "one_time"
+    if zs("avg_order_value") < -0.5:
+        return "bargain"
+    return "regular"
+
+
+def default_action(kind: str) -> Action:
+    """The built-in action for a segment type."""
+    return _ACTIONS.get(kind, _ACTIONS["regular"])
+
+
+SEGMENT_TYPES: tuple[str, ...] = tuple(_ACTIONS)

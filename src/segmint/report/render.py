@@ -1,0 +1,136 @@
+"""Render the report's data model with the Jinja2 templates in reports/templates/.
+
+Autoescaping is on for every HTML template (select_autoescape), and no template marks data as safe: a
+product called `<script>alert(1)</script>` is shown as text in the web report and the email alike.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from segmint.report.charts import Chart
+from segmint.report.model import Kpi, ReportData, Unavailable
+from segmint.resources import resource_dir
+
+WEB_TEMPLATE = "web_report.html"
+EMAIL_TEMPLATE = "email_report.html"
+TEXT_TEMPLATE = "email_report.txt"
+DASH = "—"
+# The web report's sections, in order: anchors for the navigation (and what the browser test looks for).
+SECTION_IDS = (
+    "kpis",
+    "segments",
+    "migration",
+    "charts",
+    "segment-details",
+    "campaigns",
+    "predictions",
+    "quality",
+)
+
+
+def num(value: float | None, digits: int = 0) -> str:
+    """A number with thousands separators; a dash for None."""
+    if value is None:
+        return DASH
+    return f"{value:,.{digits}f}"
+
+
+def money(value: float | None) -> str:
+    """An amount with two decimals."""
+    return num(value, 2)
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage."""
+    if value is None:
+        return DASH
+    return f"{value * 100:.{digits}f}%"
+
+
+def signed(value: float | None, digits: int = 0) -> str:
+    """A change with its sign: +12, -3."""
+    if value is None:
+        return DASH
+    return f"{value:+,.{digits}f}"
+
+
+def signed_pct(value: float | None, digits: int = 1) -> str:
+    """A relative change with its sign: +12.5%."""
+    if value is None:
+        return DASH
+    return f"{value * 100:+.{digits}f}%"
+
+
+def kpi_value(kpi: Kpi, which: str = "current") -> str:
+    """A KPI's value for this week or the previous one, formatted by its kind."""
+    value = kpi.current if which == "current" else kpi.previous
+    if kpi.kind == "money":
+        return money(value)
+    if kpi.kind == "ratio":
+        return pct(value)
+    return num(value)
+
+
+def kpi_change(kpi: Kpi) -> str:
+    """A KPI's change: points for ratios, percent for the rest."""
+    if kpi.kind == "ratio":
+        return DASH if kpi.delta is None else f"{kpi.delta * 100:+.1f} pts"
+    return signed_pct(kpi.change)
+
+
+def kpi_tone(kpi: Kpi) -> str:
+    """good, bad or flat: whether the change is welcome (fewer guest orders is good)."""
+    delta = kpi.delta
+    if delta is None or abs(delta) < 1e-12:
+        return "flat"
+    return "good" if (delta > 0) == kpi.higher_is_better else "bad"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment over reports/templates/, autoescaping HTML (plain text is not HTML)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resource_dir("reports") / "templates"),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "htm", "xml"),
+            disabled_extensions=("txt",),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=num,
+        money=money,
+        pct=pct,
+        signed=signed,
+        signed_pct=signed_pct,
+        kpi_value=kpi_value,
+        kpi_change=kpi_change,
+        kpi_tone=kpi_tone,
+    )
+    env.tests["unavailable"] = lambda value: isinstance(value, Unavailable)
+    return env
+
+
+def _context(data: ReportData, charts: list[Chart], **extra: Any) -> dict[str, Any]:
+    return {"data": data, "charts": charts, "chart": {c.key: c for c in charts}, **extra}
+
+
+def render_web(data: ReportData, charts: list[Chart]) -> str:
+    """The self-contained web report: CSS and charts inline, no external requests."""
+    return environment().get_template(WEB_TEMPLATE).render(_context(data, charts))
+
+
+def render_email(data: ReportData, charts: list[Chart], *, web_path: str = "") -> tuple[str, str]:
+    """The email's HTML (inline CSS, table layout, charts by Content-ID) and its plain-text alternative."""
+    env = environment()
+    context = _context(data, charts, web_path=web_path)
+    return env.get_template(EMAIL_TEMPLATE).render(context), env.get_template(TEXT_TEMPLATE).render(context)

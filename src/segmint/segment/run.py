@@ -1,0 +1,527 @@
+"""One night's segmentation: scale, cluster (or assign), align, name, explain, store, publish."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import numpy as np
+import polars as pl
+from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_limits
+
+from segmint.config import SegmentationSettings
+from segmint.errors import SegmintError
+from segmint.features import query_frame, query_one, require_features
+from segmint.segment import cluster
+from segmint.segment.align import Alignment, Match, align
+from segmint.segment.explain import Explanation, SegmentQuality, explain, load_forest
+from segmint.segment.history import (
+    RunRef,
+    StoredModel,
+    assignments,
+    insert_frame,
+    load_model,
+    next_segment_id,
+    previous_published,
+    segment_names,
+)
+from segmint.segment.profile import (
+    MEAN_COLUMNS,
+    NAMING_FEATURES,
+    NamingStats,
+    defining_features,
+    defining_json,
+    describe,
+    naming_zscores,
+    profile_table,
+    segment_name,
+    unique_name,
+    zscores,
+)
+from segmint.segment.publish import GateCheck, Publication, decide_publication
+from segmint.segment.scaling import FeatureTransform, Matrix, check_features, fit_transform
+
+PENDING = "pending: awaiting the publication gate"
+
+
+class TooFewCustomersError(SegmintError):
+    """The base is too small to segment; a nightly run goes on without a new segmentation."""
+
+
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "FLOAT", "DECIMAL", "HUGEINT")
+
+
+@dataclass
+class SegmentationResult:
+    """What one night's segmentation did."""
+
+    run_id: str
+    as_of: date
+    mode: str
+    algorithm: str
+    k: int
+    silhouette: float | None
+    davies_bouldin: float | None
+    calinski_harabasz: float | None
+    n_customers: int
+    stability_ari: float | None
+    kept_segment_share: float | None
+    published: bool
+    status_reason: str
+    k_criterion: str
+    seconds: float
+    k_scores: list[cluster.KScore] = field(default_factory=list)
+    profiles: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+@dataclass
+class _Outcome:
+    """The labels of a night and what they came from."""
+
+    segment_ids: np.ndarray
+    space: Matrix  # the matrix scores are computed in (after PCA if any)
+    scaled: Matrix  # scaled features (before PCA): centroids, distances, forest
+    transform: FeatureTransform
+    alignment: Alignment
+    names: dict[int, str]
+    quality: dict[int, SegmentQuality]
+    importance: dict[int, np.ndarray]
+    forest: bytes | None
+    rf_accuracy: float | None
+    k_scores: list[cluster.KScore]
+    criterion: str
+    model_run_id: str
+    assigned_by: str
+
+
+def _numeric_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns where table_name = 'customer_features'"
+    ).fetchall()
+    skip = {"r_score", "f_score", "m_score", "fm_score"}
+    return [str(n) for n, t in rows if str(t).startswith(_NUMERIC) and n not in skip]
+
+
+def load_frame(con: duckdb.DuckDBPyConnection, as_of: date, features: Sequence[str]) -> pl.DataFrame:
+    """The columns segmentation needs of customer_features for `as_of`, ordered by customer_id."""
+    wanted = list(dict.fromkeys(["customer_id", "is_prospect", "monetary", *MEAN_COLUMNS, *features]))
+    columns = ", ".join(wanted)
+    return query_frame(
+        con, f"select {columns} from customer_features where as_of = ? order by customer_id", [as_of]
+    )
+
+
+def _previous_centroids(
+    previous: RunRef | None, model: StoredModel | None, transform: FeatureTransform
+) -> dict[int, Matrix] | None:
+    # Yesterday's centroids move into tonight's scaled space through the log space both share.
+    if previous is None or model is None or not model.transform.compatible(transform):
+        return None
+    return {
+        seg: transform.scale_matrix(model.transform.unscale(c[None, :]))[0]
+        for seg, c in model.centroids.items()
+    }
+
+
+def _recluster(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    frame: pl.DataFrame,
+    settings: SegmentationSettings,
+    previous: RunRef | None,
+    run_id: str,
+) -> _Outcome:
+    scaled, transform = fit_transform(frame, settings.features, settings.log_features)
+    rows = cluster.sample_rows(len(scaled), settings.sample_size, settings.seed)
+    space = cluster.reduce(scaled, settings.pca_components, settings.seed, rows)
+    k, k_scores, criterion = cluster.select_k(space[rows], settings)
+    if settings.algorithm == "kmeans":
+        # K-means fits every customer; past the MiniBatch threshold it starts from the sample's fit.
+        init = None
+        if len(space) > settings.minibatch_threshold:
+            sample_fit = cluster.fit(space[rows], k, settings, settings.seed)
+            init = cluster.centroids_of(space[rows], sample_fit.labels, sample_fit.k)
+        labels = cluster.fit(space, k, settings, settings.seed, init=init).labels
+    else:
+        fitted = cluster.fit(space[rows], k, settings, settings.seed)
+        labels = fitted.predict(space)
+        labels[rows] = fitted.labels
+    k = int(labels.max()) + 1
+    centroids = cluster.centroids_of(scaled, labels, k)
+    prev_model = load_model(con, previous.run_id) if previous else None
+    alignment = align(
+        centroids,
+        _previous_centroids(previous, prev_model, transform),
+        next_segment_id(con, as_of),
+        settings.max_match_distance,
+    )
+    segment_ids = alignment.segment_ids()[labels]
+    explanation: Explanation = explain(
+        scaled, segment_ids, sample_size=settings.sample_size, trees=settings.forest_trees, seed=settings.seed
+    )
+    names = segment_names(con, previous.run_id) if previous else {}
+    return _Outcome(
+        segment_ids,
+        space,
+        scaled,
+        transform,
+        alignment,
+        {
+            m.segment_id: names[m.previous_segment_id]
+            for m in alignment.matches
+            if m.previous_segment_id in names
+        },
+        explanation.quality,
+        explanation.importance,
+        explanation.forest_bytes(),
+        explanation.accuracy,
+        k_scores,
+        criterion,
+        run_id,
+        "cluster",
+    )
+
+
+def _assign(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, model_run: str) -> _Outcome:
+    model = load_model(con, model_run)
+    assert model.forest is not None
+    forest = load_forest(model.forest)
+    scaled = model.transform.apply(frame)
+    segment_ids = np.asarray(forest.predict(scaled), dtype=np.int64)
+    present = sorted(int(s) for s in np.unique(segment_ids))
+    matches = [Match(i, seg, seg, 0.0) for i, seg in enumerate(present)]
+    vanished = [s for s in model.centroids if s not in present]
+    quality, importance = _stored_explanations(con, model_run, model.transform.features)
+    return _Outcome(
+        segment_ids,
+        scaled,
+        scaled,
+        model.transform,
+        Alignment(matches, vanished),
+        segment_names(con, model_run),
+        quality,
+        importance,
+        None,
+        None,
+        [],
+        f"assigned by the forest of re-cluster {model_run}",
+        model_run,
+        "forest",
+    )
+
+
+def _stored_explanations(
+    con: duckdb.DuckDBPyConnection, run_id: str, features: Sequence[str]
+) -> tuple[dict[int, SegmentQuality], dict[int, np.ndarray]]:
+    # Nights between re-clusters reuse the forest, so they report its held-out quality and importances.
+    quality = {
+        int(r[0]): SegmentQuality(float(r[1]), float(r[2]), float(r[3]))
+        for r in con.execute(
+            "select segment_id, rf_precision, rf_recall, rf_f1 from segment_profiles where run_id = ?",
+            [run_id],
+        ).fetchall()
+    }
+    position = {f: j for j, f in enumerate(features)}
+    importance: dict[int, np.ndarray] = {}
+    for seg, feature, value in con.execute(
+        "select segment_id, feature, importance from segment_features where run_id = ?", [run_id]
+    ).fetchall():
+        if feature in position:
+            importance.setdefault(int(seg), np.zeros(len(features)))[position[feature]] = float(value)
+    return quality, importance
+
+
+def _uses_stored_model(
+    con: duckdb.DuckDBPyConnection, previous: RunRef | None, as_of: date, settings: SegmentationSettings
+) -> str | None:
+    if previous is None or settings.recluster_every_days <= 1:
+        return None
+    row = query_one(con, "select as_of, features from segment_runs where run_id = ?", [previous.model_run_id])
+    if row is None or json.loads(str(row[1])) != list(settings.features):
+        return None
+    if (as_of - row[0]).days >= settings.recluster_every_days:
+        return None
+    has_forest = query_one(
+        con, "select forest is not null from segment_models where run_id = ?", [previous.model_run_id]
+    )
+    return previous.model_run_id if has_forest and has_forest[0] else None
+
+
+def _stability(
+    con: duckdb.DuckDBPyConnection, previous: RunRef | None, tonight: pl.DataFrame
+) -> tuple[float | None, float | None]:
+    if previous is None:
+        return None, None
+    common = assignments(con, previous.run_id).join(tonight, on="customer_id", suffix="_now")
+    if common.height == 0:
+        return None, None
+    before = common["segment_id"].to_numpy()
+    after = common["segment_id_now"].to_numpy()
+    return float(adjusted_rand_score(before, after)), float((before == after).mean())
+
+
+def _profiles(
+    frame: pl.DataFrame, outcome: _Outcome, features: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """segment_profiles rows (without run_id) and segment_features rows."""
+    with_ids = frame.with_columns(pl.Series("segment_id", outcome.segment_ids))
+    table = profile_table(with_ids)
+    ids = [int(s) for s in table["segment_id"].to_list()]
+    z = zscores(outcome.transform.transformed(frame), outcome.segment_ids, ids)
+    naming_z = naming_zscores(frame, outcome.segment_ids, ids)
+    transformed = outcome.transform.transformed(frame)
+    base_means = transformed.mean(axis=0)
+    by_match = {m.segment_id: m for m in outcome.alignment.matches}
+    taken: dict[str, list[float]] = {
+        outcome.names[s]: list(naming_z[i]) for i, s in enumerate(ids) if s in outcome.names
+    }
+    records = []
+    feature_rows = []
+    for i, (seg, row) in enumerate(zip(ids, table.iter_rows(named=True), strict=True)):
+        name = outcome.names.get(seg)
+        if name is None:
+            interval = row["mean_mean_days_between_orders"]
+            stats = NamingStats(
+                float(row["prospect_share"]),
+                float(row["mean_frequency"]),
+                {f: float(naming_z[i, j]) for j, f in enumerate(NAMING_FEATURES)},
+                float(row["mean_recency_days"] or 0) / interval if interval else None,
+            )
+            name = unique_name(segment_name(stats), taken, list(naming_z[i]))
+            taken[name] = list(naming_z[i])
+        defining = defining_features(z[i], features)
+        importance = outcome.importance.get(seg, np.zeros(len(features)))
+        top = [
+            {"feature": features[j], "importance": round(float(importance[j]), 4)}
+            for j in np.argsort(-importance, kind="stable")[:3]
+        ]
+        quality = outcome.quality.get(seg)
+        match = by_match.get(seg)
+        records.append(
+            {
+                **row,
+                "segment_name": name,
+                "description": describe(row, defining),
+                "defining_features": defining_json(defining),
+                "top_features": defining_json(top),
+                "rf_precision": quality.precision if quality else None,
+                "rf_recall": quality.recall if quality else None,
+                "rf_f1": quality.f1 if quality else None,
+                "lineage": match.lineage if match else "appeared",
+                "previous_segment_id": match.previous_segment_id if match else None,
+                "match_distance": match.distance if match else None,
+            }
+        )
+        members = outcome.segment_ids == seg
+        seg_means = transformed[members].mean(axis=0)
+        for j, feature in enumerate(features):
+            feature_rows.append(
+                {
+                    "segment_id": seg,
+                    "feature": feature,
+                    "segment_mean": float(seg_means[j]),
+                    "base_mean": float(base_means[j]),
+                    "z_score": float(z[i, j]),
+                    "importance": float(importance[j]),
+                }
+            )
+    return pl.DataFrame(records, infer_schema_length=None), pl.DataFrame(feature_rows)
+
+
+def segment_customers(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    settings: SegmentationSettings | None = None,
+    *,
+    run_id: str | None = None,
+    checks: Sequence[GateCheck] = (),
+    publish: bool = True,
+) -> SegmentationResult:
+    """Segment the customers with features for `as_of`, store the run, and publish it if the gate allows.
+
+    With `publish=False` the run is stored pending, for an outside gate (the nightly flow's quality
+    gate) to publish with `publish_run` or hold with `hold_run`.
+    """
+    settings = settings or SegmentationSettings()
+    started = time.perf_counter()
+    run_id = run_id or f"seg-{as_of:%Y%m%d}-{uuid.uuid4().hex[:6]}"
+    # One OpenMP/BLAS thread: the fits are many and small, and on a busy two-core machine spinning
+    # worker threads made K-means over ten times slower (measured 1.7 s vs 0.13 s per fit).
+    with threadpool_limits(limits=1):
+        return _segment(con, as_of, settings, run_id, checks if publish else None, started)
+
+
+def _segment(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    settings: SegmentationSettings,
+    run_id: str,
+    checks: Sequence[GateCheck] | None,
+    started: float,
+) -> SegmentationResult:
+    n = require_features(con, as_of)
+    if n < settings.min_customers:
+        raise TooFewCustomersError(
+            f"Only {n} customers have features for {as_of}, fewer than segmentation.min_customers "
+            f"({settings.min_customers}); segments are computed once the shop has more."
+        )
+    check_features(_numeric_columns(con), settings.features)
+    frame = load_frame(con, as_of, settings.features)
+    previous = previous_published(con, as_of)
+    model_run = _uses_stored_model(con, previous, as_of, settings)
+    if model_run:
+        outcome = _assign(con, frame, model_run)
+        mode = "assign"
+    else:
+        outcome = _recluster(con, as_of, frame, settings, previous, run_id)
+        mode = "recluster"
+    labels = outcome.segment_ids
+    _, dense = np.unique(labels, return_inverse=True)
+    silhouette, davies_bouldin, calinski = cluster.scores(
+        outcome.space, dense.astype(np.int64), settings, settings.seed
+    )
+    ids = sorted(int(s) for s in np.unique(labels))
+    centroids = {s: outcome.scaled[labels == s].mean(axis=0) for s in ids}
+    cent_matrix = np.vstack([centroids[s] for s in ids])
+    # dense is each customer's index into the sorted ids, i.e. into cent_matrix's rows
+    distances = cluster.distances_to(outcome.scaled, cent_matrix, dense.astype(np.int64))
+    profiles, feature_rows = _profiles(frame, outcome, settings.features)
+    names = dict(zip(profiles["segment_id"].to_list(), profiles["segment_name"].to_list(), strict=True))
+    assigned = pl.DataFrame(
+        {
+            "run_id": run_id,
+            "customer_id": frame["customer_id"],
+            "segment_id": pl.Series(labels, dtype=pl.Int32),
+            "distance": distances,
+            "assigned_by": outcome.assigned_by,
+        }
+    ).with_columns(pl.col("segment_id").replace_strict(names, return_dtype=pl.String).alias("segment_name"))
+    stability, kept = _stability(con, previous, assigned.select("customer_id", "segment_id"))
+    max_share = float(profiles["share"].cast(pl.Float64).max() or 0.0)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            """
+            insert into segment_runs values (?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                ?, ?, ?, ?, false, null, ?, ?)
+            """,
+            [
+                run_id,
+                as_of,
+                settings.algorithm,
+                mode,
+                len(ids),
+                outcome.criterion,
+                silhouette,
+                davies_bouldin,
+                calinski,
+                frame.height,
+                previous.run_id if previous else None,
+                stability,
+                kept,
+                max_share,
+                json.dumps(list(settings.features)),
+                settings.model_dump_json(),
+                outcome.model_run_id,
+                outcome.rf_accuracy,
+                PENDING,
+                seconds,
+            ],
+        )
+        insert_frame(
+            con,
+            "segment_k_scores",
+            pl.DataFrame(
+                [{"run_id": run_id, **s.__dict__} for s in outcome.k_scores],
+                schema={
+                    "run_id": pl.String,
+                    "k": pl.Int32,
+                    "silhouette": pl.Float64,
+                    "davies_bouldin": pl.Float64,
+                    "calinski_harabasz": pl.Float64,
+                    "bootstrap_ari": pl.Float64,
+                    "bic": pl.Float64,
+                    "chosen": pl.Boolean,
+                },
+            ),
+        )
+        insert_frame(con, "segment_assignments", assigned)
+        insert_frame(con, "segment_profiles", profiles.with_columns(pl.lit(run_id).alias("run_id")))
+        insert_frame(con, "segment_features", feature_rows.with_columns(pl.lit(run_id).alias("run_id")))
+        lineage = [
+            {
+                "segment_id": m.segment_id,
+                "segment_name": names.get(m.segment_id, ""),
+                "event": m.lineage,
+                "previous_run_id": previous.run_id
+                if previous and m.previous_segment_id is not None
+                else None,
+                "previous_segment_id": m.previous_segment_id,
+                "match_distance": m.distance,
+            }
+            for m in outcome.alignment.matches
+            if m.segment_id in names
+        ]
+        prev_names = segment_names(con, previous.run_id) if previous else {}
+        lineage += [
+            {
+                "segment_id": seg,
+                "segment_name": prev_names.get(seg, ""),
+                "event": "vanished",
+                "previous_run_id": previous.run_id if previous else None,
+                "previous_segment_id": seg,
+                "match_distance": None,
+            }
+            for seg in outcome.alignment.vanished
+        ]
+        if lineage:
+            insert_frame(
+                con,
+                "segment_lineage",
+                pl.DataFrame(lineage, infer_schema_length=None).with_columns(pl.lit(run_id).alias("run_id")),
+            )
+        con.execute(
+            "insert into segment_models values (?, ?, ?, ?, ?)",
+            [
+                run_id,
+                json.dumps(list(settings.features)),
+                outcome.transform.to_json(),
+                json.dumps({str(s): c.tolist() for s, c in centroids.items()}),
+                outcome.forest,
+            ],
+        )
+        if checks is None:
+            publication = Publication(run_id, False, (PENDING,))
+        else:
+            publication = decide_publication(con, run_id, settings, checks)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return SegmentationResult(
+        run_id=run_id,
+        as_of=as_of,
+        mode=mode,
+        algorithm=settings.algorithm,
+        k=len(ids),
+        silhouette=silhouette,
+        davies_bouldin=davies_bouldin,
+        calinski_harabasz=calinski,
+        n_customers=frame.height,
+        stability_ari=stability,
+        kept_segment_share=kept,
+        published=publication.published,
+        status_reason=PENDING if checks is None else publication.status_reason,
+        k_criterion=outcome.criterion,
+        seconds=time.perf_counter() - started,
+        k_scores=outcome.k_scores,
+        profiles=profiles,
+    )

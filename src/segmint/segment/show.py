@@ -1,0 +1,115 @@
+"""The `segmint segments` view: a run's segments as a terminal table, with who moved since the last run."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from segmint.errors import SegmintError
+from segmint.features import query_frame, query_one
+from segmint.segment.history import current_run, segment_migration
+from segmint.segment.profile import LABELS
+
+
+def _num(value: object, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "n/a"
+
+
+def _features(text: str, key: str) -> str:
+    items = json.loads(text)
+    return ", ".join(
+        LABELS.get(str(item["feature"]), str(item["feature"])) for item in items[:3] if key in item
+    )
+
+
+def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> str:
+    """Print a run's segments (default: the published run in force); return the run id shown."""
+    run_id = run_id or current_run(con)
+    if run_id is None:
+        raise SegmintError("No segmentation has been published yet; run `segmint run nightly` first.")
+    run = query_one(
+        con,
+        """
+        select as_of, algorithm, mode, k, k_criterion, silhouette, davies_bouldin, calinski_harabasz,
+            n_customers, previous_run_id, stability_ari, kept_segment_share, published, status_reason
+        from segment_runs where run_id = ?
+        """,
+        [run_id],
+    )
+    if run is None:
+        raise SegmintError(
+            f"Segment run {run_id} does not exist; run `segmint segments` to see the current one."
+        )
+    (as_of, algorithm, mode, k, criterion, sil, db, ch, n, previous, ari, kept, published, reason) = run
+    state = "[green]published[/green]" if published else f"[yellow]{reason}[/yellow]"
+    console.print(f"Segments of run {run_id} for {as_of}: {n:,} customers, {state}", highlight=False)
+    console.print(
+        f"{algorithm} ({mode}), k={k}: {criterion}; silhouette {_num(sil)}, Davies-Bouldin {_num(db)}, "
+        f"Calinski-Harabasz {_num(ch, 0)}",
+        highlight=False,
+    )
+    if previous:
+        console.print(
+            f"against run {previous}: adjusted Rand index {_num(ari)}, "
+            f"{_num((kept or 0) * 100, 1)}% of customers kept their segment",
+            highlight=False,
+        )
+    profiles = query_frame(
+        con,
+        """
+        select segment_id, segment_name, size, share, revenue_share, description, defining_features,
+            top_features, rf_f1, lineage
+        from segment_profiles where run_id = ? order by size desc, segment_id
+        """,
+        [run_id],
+    )
+    table = Table(title="Segments", title_justify="left")
+    for column, justify in (
+        ("id", "right"),
+        ("segment", "left"),
+        ("customers", "right"),
+        ("share", "right"),
+        ("revenue", "right"),
+        ("forest F1", "right"),
+        ("defined by", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in profiles.iter_rows(named=True):
+        revenue = row["revenue_share"]
+        table.add_row(
+            str(row["segment_id"]),
+            row["segment_name"] + (" (new)" if row["lineage"] == "appeared" and previous else ""),
+            f"{row['size']:,}",
+            f"{row['share']:.1%}",
+            f"{revenue:.1%}" if revenue is not None else "n/a",
+            _num(row["rf_f1"], 2),
+            _features(row["top_features"], "importance"),
+        )
+    console.print(table)
+    for row in profiles.iter_rows(named=True):
+        console.print(f"[bold]{row['segment_name']}[/bold]: {row['description']}", highlight=False)
+    if previous:
+        _print_moves(console, con, previous, run_id)
+    return run_id
+
+
+def _print_moves(console: Console, con: duckdb.DuckDBPyConnection, previous: str, run_id: str) -> None:
+    moves = segment_migration(con, previous, run_id).filter(~pl.col("stayed"))
+    if moves.height == 0:
+        console.print("Nobody changed segment since the previous run.")
+        return
+    table = Table(title="Moves since the previous run", title_justify="left")
+    for column in ("from", "to", "customers", "their revenue"):
+        table.add_column(column, justify="right" if column in {"customers", "their revenue"} else "left")
+    for row in moves.sort("customers", descending=True).head(10).iter_rows(named=True):
+        table.add_row(
+            row["from_segment_name"] or "(new customer)",
+            row["to_segment_name"] or "(gone)",
+            f"{row['customers']:,}",
+            f"{float(row['revenue_after'] or row['revenue_before'] or 0):,.2f}",
+        )
+    console.print(table)

@@ -1,0 +1,148 @@
+"""Basket rules and recommendations on hand-made baskets: exact support, confidence and lift."""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+import duckdb
+import pytest
+
+from segmint.predict.basket import BasketThresholds, basket_rules, store_basket_rules, store_recommendations
+from segmint.resources import sql_file
+
+AS_OF = date(2024, 3, 31)
+ALL = BasketThresholds(min_support=0.0, min_confidence=0.0, min_lift=0.0, min_pair_count=1)
+
+
+@pytest.fixture
+def baskets(seg_duck: duckdb.DuckDBPyConnection, order: Any) -> duckdb.DuckDBPyConnection:
+    con = seg_duck
+    order(con, "o1", "c1", "2024-03-01", [("P1", 1, 10.0), ("P2", 1, 5.0)])
+    order(con, "o2", "c1", "2024-03-02", [("P1", 1, 10.0), ("P2", 2, 5.0), ("P3", 1, 7.0)])
+    order(con, "o3", "c2", "2024-03-03", [("P1", 1, 10.0)])
+    order(con, "o4", "c3", "2024-03-04", [("P2", 1, 5.0), ("P3", 1, 7.0)])
+    order(con, "o5", None, "2024-03-05", [("P1", 1, 10.0), ("P2", 1, 5.0)])  # guest: 'all' only
+    order(con, "o6", "c2", "2024-03-06", [("P3", -1, 7.0)], cancelled=True)  # not a basket
+    order(con, "o7", "c1", "2024-04-01", [("P1", 1, 10.0), ("P3", 1, 7.0)])  # after as_of
+    order(con, "o8", "c3", "2024-03-07", [("P2", 1, 5.0), ("P2", 3, 5.0)])  # P2 counts once
+    order(con, "o9", "c4", "2024-03-08", [("P3", 1, 7.0)])  # c4 has no segment
+    con.execute(
+        "insert into segment_assignments (run_id, customer_id, segment_id, segment_name, assigned_by) values "
+        "('s1', 'c1', 0, 'A', 'cluster'), ('s1', 'c2', 0, 'A', 'cluster'), ('s1', 'c3', 1, 'B', 'cluster'), "
+        "('s0', 'c4', 1, 'B', 'cluster')"
+    )
+    return con
+
+
+def expected_rules() -> dict[tuple[str, str, str], tuple[Fraction, Fraction, Fraction]]:
+    # Segment -> (baskets, item counts, pair counts), counted by hand from the fixture above.
+    counts = {
+        "all": (7, {"P1": 4, "P2": 5, "P3": 3}, {("P1", "P2"): 3, ("P1", "P3"): 1, ("P2", "P3"): 2}),
+        "A": (3, {"P1": 3, "P2": 2, "P3": 1}, {("P1", "P2"): 2, ("P1", "P3"): 1, ("P2", "P3"): 1}),
+        "B": (2, {"P2": 2, "P3": 1}, {("P2", "P3"): 1}),
+    }
+    rules = {}
+    for segment, (n, items, pairs) in counts.items():
+        for (x, y), n_pair in pairs.items():
+            for a, c in ((x, y), (y, x)):
+                support = Fraction(n_pair, n)
+                confidence = Fraction(n_pair, items[a])
+                rules[(segment, a, c)] = (support, confidence, confidence / Fraction(items[c], n))
+    return rules
+
+
+def test_rules_have_exact_support_confidence_and_lift(baskets: duckdb.DuckDBPyConnection) -> None:
+    frame = basket_rules(baskets, AS_OF, "s1", ALL)
+    got = {
+        (r["segment_name"], r["antecedent"], r["consequent"]): (r["support"], r["confidence"], r["lift"])
+        for r in frame.iter_rows(named=True)
+    }
+    expected = expected_rules()
+    assert set(got) == set(expected)
+    for key, values in expected.items():
+        assert got[key] == pytest.approx([float(v) for v in values], rel=1e-12), key
+    # Spot checks written out: P1 -> P2 over all 7 baskets is in 3 of them, P1 in 4, P2 in 5.
+    assert got[("all", "P1", "P2")] == pytest.approx((3 / 7, 3 / 4, 21 / 20))
+    assert got[("A", "P3", "P2")] == pytest.approx((1 / 3, 1.0, 1.5))
+    row = frame.filter(segment_name="all", antecedent="P1", consequent="P2").row(0, named=True)
+    assert (row["n_baskets"], row["n_antecedent"], row["n_consequent"], row["n_pair"]) == (7, 4, 5, 3)
+    assert row["antecedent_name"] == "name P1"
+
+
+def test_thresholds_filter_rules(baskets: duckdb.DuckDBPyConnection) -> None:
+    lifted = basket_rules(baskets, AS_OF, "s1", BasketThresholds(0.0, 0.0, 1.1, 1))
+    assert sorted(lifted.select("segment_name", "antecedent", "consequent").rows()) == [
+        ("A", "P2", "P3"),
+        ("A", "P3", "P2"),
+    ]
+    paired = basket_rules(baskets, AS_OF, "s1", BasketThresholds(0.0, 0.0, 0.0, 2))
+    assert sorted(paired.select("segment_name", "antecedent", "consequent").rows()) == [
+        ("A", "P1", "P2"),
+        ("A", "P2", "P1"),
+        ("all", "P1", "P2"),
+        ("all", "P2", "P1"),
+        ("all", "P2", "P3"),
+        ("all", "P3", "P2"),
+    ]
+    confident = basket_rules(baskets, AS_OF, "s1", BasketThresholds(0.3, 0.7, 0.0, 1))
+    assert sorted(confident.select("segment_name", "antecedent", "consequent").rows()) == [
+        ("A", "P2", "P1"),
+        ("A", "P3", "P1"),  # support 1/3 >= 0.3, confidence 1
+        ("A", "P3", "P2"),
+        ("B", "P3", "P2"),
+        ("all", "P1", "P2"),  # all P3 -> P2 has confidence 2/3 and support 2/7 < 0.3
+    ]
+
+
+def test_without_segment_run_only_all_rules(baskets: duckdb.DuckDBPyConnection) -> None:
+    frame = basket_rules(baskets, AS_OF, None, ALL)
+    assert set(frame["segment_name"]) == {"all"}
+    assert frame.height == 6
+
+
+def test_lookback_window_limits_baskets(baskets: duckdb.DuckDBPyConnection) -> None:
+    # Only 2024-03-07 and 2024-03-08 (o8, o9): single-product baskets, no pairs.
+    window = BasketThresholds(0.0, 0.0, 0.0, 1, lookback_days=25)
+    assert basket_rules(baskets, AS_OF, "s1", window).height == 0
+
+
+def test_recommendations_exclude_bought_products(baskets: duckdb.DuckDBPyConnection) -> None:
+    con = baskets
+    assert store_basket_rules(con, "r1", AS_OF, "s1", ALL) == len(expected_rules())
+    store_recommendations(con, "r1", AS_OF, "s1", top_n=5)
+    rows = con.execute(
+        "select customer_id, rank, product_id, score from basket_recommendations where run_id = 'r1' "
+        "order by customer_id, rank"
+    ).fetchall()
+    # c1 and c3 already own every product of their segment's rules; c2 bought P1 (its P3 was cancelled)
+    # and is scored with segment A's rules; c4 has no segment and gets the 'all' rules from P3.
+    assert [(c, k, p) for c, k, p, _ in rows] == [
+        ("c2", 1, "P2"),
+        ("c2", 2, "P3"),
+        ("c4", 1, "P2"),
+        ("c4", 2, "P1"),
+    ]
+    assert [s for *_, s in rows] == pytest.approx([2 / 3, 1 / 3, 2 / 3, 1 / 3])
+    store_recommendations(con, "r1", AS_OF, "s1", top_n=1)
+    assert con.execute("select count(*) from basket_recommendations").fetchone() == (2,)
+
+
+def test_stored_rules_grain_is_unique(baskets: duckdb.DuckDBPyConnection) -> None:
+    store_basket_rules(baskets, "r1", AS_OF, "s1", ALL)
+    store_basket_rules(baskets, "r1", AS_OF, "s1", ALL)  # a re-run replaces, never duplicates
+    dupes = baskets.execute(
+        "select count(*) from (select run_id, segment_name, antecedent, consequent from basket_rules "
+        "group by all having count(*) > 1)"
+    ).fetchone()
+    assert dupes == (0,)
+    assert baskets.execute("select count(*) from basket_rules").fetchone() == (len(expected_rules()),)
+
+
+@pytest.mark.parametrize("model", ["marts/basket_rules.sql", "marts/basket_recommendations.sql"])
+def test_models_open_with_purpose_and_grain(model: str) -> None:
+    text = sql_file(model)
+    assert text.startswith("-- ")
+    assert "Grain:" in text and "Key:" in text
+    assert text.rstrip().endswith("select * from final")

@@ -1,0 +1,437 @@
+"""The report's data model from hand-written warehouse rows: exact numbers for every section."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from types import ModuleType
+
+import duckdb
+import pytest
+
+from segmint.config import Settings
+from segmint.report import build_report
+from segmint.report.model import Migration, Projection, RfmGrid, SizeHistory, Unavailable
+from segmint.warehouse import connect
+
+
+def test_kpis_compare_the_week_with_the_week_before(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    data = build_report(shop_con, shop.AS_OF)
+    assert (data.period.start, data.period.end) == (date(2026, 11, 2), date(2026, 11, 8))
+    assert (data.previous.start, data.previous.end) == (date(2026, 10, 26), date(2026, 11, 1))
+    assert data.period.iso_week == "2026-W45"
+    kpis = {k.key: (k.current, k.previous) for k in data.kpis}
+    # This week: o7 (c1, at 00:00 on the first day), o8 (c2), o9 (c4, cancelled by o10), o11 (guest), o12 (c5);
+    # o13 falls on the day after as_of. Previous week: o3 (c1), o4 + o6 (c3, 23:59:59 on its last day), o5 (guest).
+    assert kpis == {
+        "active_customers": (4, 2),
+        "new_customers": (2, 1),  # c4 and c5 / c3
+        "orders": (5, 4),  # cancellations are not orders
+        "revenue": (245, 200),  # net: o10's -200 counts
+        "average_order_value": (89, 50),  # 445 / 5 and 200 / 4, cancellations aside
+        "repeat_rate": (0.5, 0.5),  # c1, c2 of 4 had ordered before / c1 of 2
+        "guest_share": (0.2, 0.25),
+    }
+    guest = next(k for k in data.kpis if k.key == "guest_share")
+    assert guest.higher_is_better is False and guest.delta == pytest.approx(-0.05)
+    orders = next(k for k in data.kpis if k.key == "orders")
+    assert orders.change == pytest.approx(0.25)
+
+
+def test_the_published_run_is_the_latest_published_on_or_before_the_day(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    data = build_report(shop_con, shop.AS_OF)
+    assert not isinstance(data.segment_run, Unavailable)
+    assert data.segment_run.run_id == "seg_cur"  # seg_unpub (2026-11-08) was not published
+    assert data.notes == [
+        "The segments shown are from the last published run (2026-11-07); later nights were not published "
+        "(see Data quality)."
+    ]
+    earlier = build_report(shop_con, date(2026, 11, 6))
+    assert not isinstance(earlier.segment_run, Unavailable)
+    assert earlier.segment_run.run_id == "seg_prev"
+
+
+def test_segment_table(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    rows = {s.name: s for s in data.segments}
+    assert [s.name for s in data.segments] == ["Regulars", "Newcomers", "Window shoppers"]  # by size
+    assert [(s.size, s.previous_size, s.change) for s in data.segments] == [(3, 2, 1), (2, 2, 0), (1, 2, -1)]
+    assert [s.share for s in data.segments] == pytest.approx([3 / 6, 2 / 6, 1 / 6])
+    regulars = rows["Regulars"]  # c1, c4, c5 at 2026-11-07
+    assert regulars.mean_recency == pytest.approx((5 + 3 + 9) / 3)
+    assert regulars.mean_frequency == pytest.approx((3 + 1 + 1) / 3)
+    assert regulars.mean_monetary == pytest.approx((300 + 200 + 0) / 3)
+    assert regulars.revenue_share == pytest.approx(0.7)
+    assert regulars.mean_clv is None  # no predictions yet
+    window = rows["Window shoppers"]  # c6: a prospect, recency unknown
+    assert window.mean_recency is None and window.mean_frequency == 0
+    assert window.action is not None and window.action.segment_type == "browsers"
+    assert all(s.action is not None and s.action.source == "default" for s in data.segments)
+
+
+def test_defining_features_are_the_largest_z_scores(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    data = build_report(shop_con, shop.AS_OF, features=Settings().segmentation.features)
+    assert isinstance(data.segments, list)
+    window = next(s for s in data.segments if s.name == "Window shoppers")
+    # frequency over the 6 customers: 3, 2, 2, 1, 1, 0 -> mean 1.5, population sd sqrt(5.5 / 6)
+    frequency = next(d for d in window.defining if d.feature == "frequency")
+    assert frequency.base_mean == pytest.approx(1.5)
+    assert frequency.z == pytest.approx((0 - 1.5) / (5.5 / 6) ** 0.5)
+    assert window.defining[0].feature == "sessions_90d"  # 3 visits against 1 for everyone else: z = +2.24
+    assert [abs(d.z) for d in window.defining] == sorted((abs(d.z) for d in window.defining), reverse=True)
+    assert len(window.defining) == 3
+
+
+def test_top_products_are_net_of_cancellations(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    regulars = next(s for s in data.segments if s.name == "Regulars")
+    # c1: o3 4 x 20, o7 2 x 20 + 1 x 80; c4: o9 2 x 100 cancelled by o10; c5: o12 1 x 70. o13 is after as_of.
+    assert [(p.product_id, p.name, p.units, p.revenue, p.customers) for p in regulars.top_products] == [
+        ("p1", "Green tea", 7, 190.0, 2),
+        ("p2", shop.EVIL, 1, 80.0, 2),
+    ]
+    newcomers = next(s for s in data.segments if s.name == "Newcomers")
+    assert [(p.product_id, p.revenue) for p in newcomers.top_products] == [("p3", 30.0)]
+
+
+def test_migration_matrix_with_revenue(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    data = build_report(shop_con, shop.AS_OF)
+    m = data.migration
+    assert isinstance(m, Migration)
+    assert (m.previous_run_id, m.previous_as_of) == ("seg_prev", date(2026, 11, 1))
+    cells = {(c.from_id, c.to_id): (c.customers, c.revenue) for c in m.cells}
+    assert cells == {
+        (1, 1): (1, 300.0),  # c1 stays a regular
+        (1, 2): (1, 80.0),  # c2
+        (2, 2): (1, 100.0),  # c3
+        (3, 1): (2, 200.0),  # c4 (200) and c5 (0)
+        (None, 3): (1, 0.0),  # c6 is new
+        (2, None): (1, 0.0),  # c7 is gone
+    }
+    assert (m.customers_compared, m.moved, m.revenue_moved) == (5, 3, 280.0)
+    assert m.from_labels == {1: "Regulars", 2: "Newcomers", 3: "Window shoppers", None: "new"}
+    assert m.to_labels == {1: "Regulars", 2: "Newcomers", 3: "Window shoppers", None: "gone"}
+    assert [(c.from_id, c.to_id) for c in m.top_moves] == [(3, 1), (1, 2)]
+
+
+def test_size_history_takes_the_latest_published_run_of_each_week(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    history = build_report(shop_con, shop.AS_OF).history
+    assert isinstance(history, SizeHistory)
+    assert history.weeks == [shop.AS_OF - timedelta(days=7 * i) for i in range(11, -1, -1)]
+    assert history.sizes == {
+        1: [None] * 9 + [2, 2, 3],
+        2: [None] * 9 + [2, 2, 2],
+        3: [None] * 9 + [1, 2, 1],
+    }
+    assert history.names == shop.SEGMENTS
+
+
+def test_rfm_grid_leaves_prospects_out(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    rfm = build_report(shop_con, shop.AS_OF).rfm
+    assert isinstance(rfm, RfmGrid)
+    cells = {(r + 1, f + 1): n for r, row in enumerate(rfm.counts) for f, n in enumerate(row) if n}
+    assert cells == {(5, 5): 1, (2, 3): 1, (5, 3): 1, (5, 1): 1, (4, 1): 1}
+    assert rfm.mean_monetary[4][4] == 300.0
+    assert rfm.named == [
+        ("At Risk", 1, 80.0),
+        ("Champions", 1, 300.0),
+        ("New Customers", 1, 200.0),
+        ("Potential Loyalists", 1, 100.0),
+        ("Promising", 1, 0.0),
+    ]
+
+
+def test_projection_samples_per_segment(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    projection = build_report(shop_con, shop.AS_OF).projection
+    assert isinstance(projection, Projection)
+    assert (projection.n_sampled, projection.n_total) == (6, 6)
+    assert sorted(projection.segment_ids) == [1, 1, 1, 2, 2, 3]
+    assert len(projection.x) == len(projection.y) == 6
+    assert 0 < projection.explained[1] <= projection.explained[0] <= 1
+
+
+def test_projection_sample_is_bounded_and_keeps_small_segments(tmp_path: object) -> None:
+    con = connect(":memory:")
+    con.execute(
+        """
+        insert into segment_runs (run_id, as_of, created_at, algorithm, mode, k, n_customers, features, settings,
+            published, status_reason)
+        values ('r', date '2026-01-01', timestamp '2026-01-01', 'kmeans', 'recluster', 2, 5010, '[]', '{}', true, 'ok')
+        """
+    )
+    con.execute(
+        """
+        insert into segment_assignments (run_id, customer_id, segment_id, segment_name, assigned_by)
+        select 'r', 'c' || i, case when i < 10 then 2 else 1 end, 'x', 'cluster' from range(5010) t(i)
+        """
+    )
+    con.execute(
+        """
+        insert into customer_features by name
+        select date '2026-01-01' as as_of, 'c' || i as customer_id, false as is_prospect, (i % 97) as recency_days,
+            1 + i % 7 as frequency, (i % 13) * 10.0 as monetary, 0 as distinct_products, 0 as distinct_categories,
+            0 as sessions_30d, 0 as product_views_30d, 0 as add_to_carts_30d, i % 5 as sessions_90d,
+            0 as product_views_90d, 0 as add_to_carts_90d, 0 as orders_total, 0 as cancelled_orders,
+            0 as gross_revenue, 0 as returned_value, 0 as orders_90d, 0 as monetary_90d,
+            timestamp '2026-01-01' as computed_at
+        from range(5010) t(i)
+        """
+    )
+    projection = build_report(con, date(2026, 1, 1), projection_sample=500).projection
+    assert isinstance(projection, Projection)
+    assert projection.n_total == 5010
+    assert projection.segment_ids.count(2) == 10  # a segment of 10 keeps all of them (at least 30 each)
+    assert 490 <= projection.segment_ids.count(1) <= 500
+    again = build_report(con, date(2026, 1, 1), projection_sample=500).projection
+    assert isinstance(again, Projection) and again.x == projection.x  # deterministic sample
+
+
+def test_data_quality_of_the_week(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    q = build_report(shop_con, shop.AS_OF).quality
+    # r_old computed the night before the week; the ingest run has no as_of and started inside the week.
+    assert [r.run_id for r in q.runs] == ["r_ingest", "r_mon", "r_sun"]
+    assert q.status_counts == {"completed": 2, "held": 1}
+    assert [
+        (x.source, x.files, x.rows_read, x.rows_loaded, x.rows_quarantined, x.rows_duplicate) for x in q.loads
+    ] == [
+        ("shop", 2, 110, 105, 5, 2),
+        ("web", 1, 50, 50, 0, 0),
+    ]
+    assert q.quarantine_reasons == [("shop", "negative unit_price", 3), ("shop", "duplicate order_id", 2)]
+    assert q.failed_checks == [] and q.checks_run == 0
+
+
+def test_failed_checks_held_batches_and_unpublished_nights(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    con = shop_con
+    check = {"batch": "f.csv", "validated_at": datetime(2026, 11, 9, 2, 1)}
+    shop.insert(
+        con,
+        "validation_results",
+        [
+            {**check, "run_id": "r_sun", "suite": "orders", "expectation": "order_id_unique", "severity": "critical",
+             "success": False, "unexpected_count": 12},
+            {**check, "run_id": "r_sun", "suite": "events", "expectation": "events_volume", "severity": "warning",
+             "success": False, "unexpected_count": None},
+            {**check, "run_id": "r_sun", "suite": "orders", "expectation": "price_positive", "severity": "critical",
+             "success": False, "unexpected_count": 3},
+            {**check, "run_id": "r_mon", "suite": "orders", "expectation": "order_id_unique", "severity": "critical",
+             "success": True, "unexpected_count": 0},
+            {**check, "run_id": "r_old", "suite": "orders", "expectation": "order_id_unique", "severity": "critical",
+             "success": False, "unexpected_count": 99},
+        ],
+    )  # fmt: skip
+    shop.insert(
+        con,
+        "publication_decisions",
+        [{"run_id": "r_sun", "as_of": date(2026, 11, 8), "segment_run_id": "seg_unpub", "published": False,
+          "reasons": '["orders failed order_id_unique (12 rows).", "Kept run seg_cur."]', "kept_run_id": "seg_cur",
+          "decided_at": datetime(2026, 11, 9, 2, 3)}],
+    )  # fmt: skip
+    shop.insert(
+        con,
+        "held_batches",
+        [{"run_id": "r_sun", "source": "shop", "kind": "orders", "path": "/in/orders-3.csv", "sha256": "x",
+          "rows_read": 40, "reason": "duplicated order ids", "held_at": datetime(2026, 11, 9, 2, 2), "status": "held"}],
+    )  # fmt: skip
+    q = build_report(con, shop.AS_OF).quality
+    assert isinstance(q.failed_checks, list)
+    assert [(c.suite, c.expectation, c.severity, c.unexpected_count) for c in q.failed_checks] == [
+        ("orders", "order_id_unique", "critical", 12),
+        ("orders", "price_positive", "critical", 3),
+        ("events", "events_volume", "warning", None),
+    ]
+    assert q.checks_run == 4  # r_old is not in the week
+    assert q.not_published == [
+        (date(2026, 11, 8), "orders failed order_id_unique (12 rows). Kept run seg_cur.")
+    ]
+    assert q.held_batches == [("shop", "orders-3.csv", "duplicated order ids", 40)]
+
+
+def test_campaigns_replace_the_default_action_and_results_show(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    con = shop_con
+    shop.insert(
+        con,
+        "campaigns",
+        [
+            {"campaign_id": "winback-20261105", "name": "Win back", "as_of": date(2026, 11, 5), "channel": "email",
+             "offer": "15% off", "targeting": "Newcomers", "window_start": date(2026, 11, 6),
+             "window_end": date(2026, 11, 19), "n_treatment": 9, "n_holdout": 1},
+            {"campaign_id": "welcome-20261001", "name": "Welcome", "as_of": date(2026, 10, 1), "channel": "email",
+             "offer": None, "targeting": "all", "window_start": date(2026, 10, 2),
+             "window_end": date(2026, 10, 15), "n_treatment": 90, "n_holdout": 10},
+        ],
+    )  # fmt: skip
+    shop.insert(
+        con,
+        "campaign_audiences",
+        [
+            {
+                "campaign_id": "winback-20261105",
+                "customer_id": "c2",
+                "segment_name": "Newcomers",
+                "group": "treatment",
+            },
+            {
+                "campaign_id": "winback-20261105",
+                "customer_id": "c3",
+                "segment_name": "Newcomers",
+                "group": "holdout",
+            },
+        ],
+    )
+    result = {
+        "window_start": date(2026, 10, 2),
+        "window_end": date(2026, 10, 15),
+        "n_treatment": 90,
+        "n_holdout": 10,
+    }
+    shop.insert(
+        con,
+        "campaign_results",
+        [
+            {**result, "campaign_id": "welcome-20261001", "segment_name": "all", "measured_at": datetime(2026, 10, 20),
+             "measured_as_of": date(2026, 10, 19), "uplift_abs": 0.1, "uplift_ci_low": 0.02, "uplift_ci_high": 0.18},
+            # an earlier measurement of the same campaign: replaced by the later one
+            {**result, "campaign_id": "welcome-20261001", "segment_name": "all", "measured_at": datetime(2026, 10, 16),
+             "measured_as_of": date(2026, 10, 15), "uplift_abs": 0.0, "uplift_ci_low": -0.1, "uplift_ci_high": 0.1},
+            {**result, "campaign_id": "welcome-20261001", "segment_name": "Regulars",
+             "measured_at": datetime(2026, 10, 20), "measured_as_of": date(2026, 10, 19), "uplift_abs": 0.0,
+             "uplift_ci_low": -0.2, "uplift_ci_high": 0.2},
+            # measured after the report day: not shown
+            {**result, "campaign_id": "winback-20261105", "segment_name": "all", "measured_at": datetime(2026, 12, 1),
+             "measured_as_of": date(2026, 11, 30), "uplift_abs": 0.5, "uplift_ci_low": 0.4, "uplift_ci_high": 0.6},
+        ],
+    )  # fmt: skip
+    data = build_report(con, shop.AS_OF)
+    campaigns = data.campaigns
+    assert not isinstance(campaigns, Unavailable)
+    assert [(c.campaign_id, c.n_treatment, c.n_holdout) for c in campaigns.built] == [
+        ("winback-20261105", 9, 1)
+    ]
+    # The latest measurement per campaign and segment, measured on or before the report day, 'all' first.
+    assert [(r.campaign_id, r.segment_name, r.uplift_abs, r.significant) for r in campaigns.results] == [
+        ("welcome-20261001", "all", 0.1, True),
+        ("welcome-20261001", "Regulars", 0.0, False),
+    ]
+    assert isinstance(data.segments, list)
+    newcomers = next(s for s in data.segments if s.name == "Newcomers")
+    assert newcomers.action is not None
+    assert (newcomers.action.source, newcomers.action.title, newcomers.action.offer) == (
+        "campaign",
+        "Win back",
+        "15% off",
+    )
+    assert newcomers.campaigns == ["Win back (email): 1 targeted, 1 held out"]
+
+
+def test_predictions_add_clv_per_segment_and_anomalies(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    con = shop_con
+    shop.insert(
+        con,
+        "prediction_runs",
+        [
+            {"run_id": "p_old", "as_of": date(2026, 10, 31), "created_at": datetime(2026, 11, 1)},
+            {"run_id": "p1", "as_of": date(2026, 11, 7), "created_at": datetime(2026, 11, 8)},
+            {"run_id": "p_future", "as_of": date(2026, 11, 9), "created_at": datetime(2026, 11, 10)},
+        ],
+    )
+    clv = {"c1": 600.0, "c4": 300.0, "c5": 0.0, "c2": 50.0, "c3": 150.0}
+    shop.insert(
+        con,
+        "customer_predictions",
+        [
+            {"run_id": "p1", "as_of": date(2026, 11, 7), "customer_id": c, "clv_12m": v, "churn_score": v / 1000,
+             "is_anomaly": c == "c4"}
+            for c, v in clv.items()
+        ]
+        + [{"run_id": "p_old", "as_of": date(2026, 10, 31), "customer_id": "c1", "clv_12m": 9999.0}],
+    )  # fmt: skip
+    shop.insert(
+        con,
+        "anomalies",
+        [{"run_id": "p1", "as_of": date(2026, 11, 7), "customer_id": "c4", "score": -0.2,
+          "reason": "bulk order: 200 in one order"}],
+    )  # fmt: skip
+    shop.insert(
+        con,
+        "churn_models",
+        [{"run_id": "p1", "as_of": date(2026, 11, 7), "model": "gradient_boosting", "f1": 0.75, "roc_auc": 0.86,
+          "baseline_roc_auc": 0.7}],
+    )  # fmt: skip
+    data = build_report(con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    means = {s.name: s.mean_clv for s in data.segments}
+    assert means == {
+        "Regulars": pytest.approx(300.0),
+        "Newcomers": pytest.approx(100.0),
+        "Window shoppers": None,
+    }
+    p = data.predictions
+    assert not isinstance(p, Unavailable)
+    assert (p.run_id, p.churn_auc, p.churn_f1, p.churn_baseline_auc, p.n_anomalies) == (
+        "p1",
+        0.86,
+        0.75,
+        0.7,
+        1,
+    )
+    assert [(a.customer_id, a.reason) for a in p.anomalies] == [("c4", "bulk order: 200 in one order")]
+
+
+def test_an_empty_warehouse_gives_a_report_of_absent_sections(duck: duckdb.DuckDBPyConnection) -> None:
+    data = build_report(duck, date(2026, 11, 8), generated_at=datetime(2026, 11, 9, 7, 0))
+    assert all(
+        k.current == (None if k.kind in {"ratio"} or k.key == "average_order_value" else 0) for k in data.kpis
+    )
+    for section in (data.segment_run, data.segments, data.migration, data.history, data.rfm, data.projection):
+        assert isinstance(section, Unavailable)
+        assert "No published segmentation up to 2026-11-08 yet" in section.reason
+    assert isinstance(data.campaigns, Unavailable) and isinstance(data.predictions, Unavailable)
+    assert data.quality.runs == [] and data.quality.loads == []
+
+
+def test_a_warehouse_without_later_tables_still_reports(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    # A warehouse from before the segment, quality and campaign migrations.
+    for table in (
+        "segment_runs",
+        "validation_results",
+        "campaigns",
+        "prediction_runs",
+        "publication_decisions",
+    ):
+        shop_con.execute(
+            f"drop table {table} cascade" if table == "validation_results" else f"drop table {table}"
+        )
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, Unavailable) and isinstance(data.migration, Unavailable)
+    assert isinstance(data.quality.failed_checks, Unavailable)
+    assert "not recorded" in data.quality.failed_checks.reason
+    assert isinstance(data.campaigns, Unavailable) and isinstance(data.predictions, Unavailable)
+    assert [k.current for k in data.kpis][:3] == [4, 2, 5]
+
+
+def test_segments_held_back_say_so(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    shop_con.execute("update segment_runs set published = false, status_reason = 'one segment holds 95%'")
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, Unavailable)
+    assert data.segments.reason == (
+        "No segmentation has been published up to 2026-11-08 yet: the segments computed for 2026-11-08 were "
+        "held back (one segment holds 95%); see Data quality."
+    )

@@ -1,0 +1,106 @@
+"""The weekly email delivered to a real SMTP server on 127.0.0.1, and its MIME structure."""
+
+from __future__ import annotations
+
+import re
+import socket
+from email.message import EmailMessage
+from types import ModuleType
+from typing import Any
+
+import duckdb
+import pytest
+
+from segmint.config import Settings
+from segmint.report import create_report, record_sent, send_report
+from segmint.report.mail import DeliveryError
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def smtp_settings(settings: Settings, port: int, recipients: list[str]) -> Settings:
+    return settings.model_copy(
+        update={
+            "alerts": settings.alerts.model_copy(
+                update={"smtp_host": "127.0.0.1", "smtp_port": port, "report_recipients": recipients}
+            )
+        }
+    )
+
+
+def check_weekly_email(msg: EmailMessage, chart_keys: list[str]) -> None:
+    """multipart/alternative (text, multipart/related (html, png...)); every PNG is referenced by cid."""
+    assert msg["Subject"] == "Your customers, week 2026-W45 (2 Nov – 8 Nov 2026)"
+    assert msg.get_content_type() == "multipart/alternative"
+    plain, related = msg.get_payload()  # type: ignore[misc]
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html_part, *images = related.get_payload()
+    assert html_part.get_content_type() == "text/html"
+    html = html_part.get_content()
+    assert "<script" not in html.lower()
+    assert [p.get_content_type() for p in images] == ["image/png"] * len(chart_keys)
+    cids = [p["Content-ID"].strip("<>") for p in images]
+    assert cids == [f"chart-{k}@segmint" for k in chart_keys]
+    assert sorted(re.findall(r'src="cid:([^"]+)"', html)) == sorted(cids)
+    for part in images:
+        assert part.get_content_disposition() == "inline"
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes) and payload.startswith(PNG)
+
+
+def test_weekly_email_arrives_with_inline_charts(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, report_settings: Settings, smtp: Any
+) -> None:
+    settings = smtp_settings(report_settings, smtp.port, ["owner@example.com", "marketing@example.com"])
+    result = create_report(shop_con, settings, shop.AS_OF)
+    refused = send_report(settings, result)
+    assert refused == []
+    [got] = smtp.received
+    assert got.mail_from == "shop@example.com"
+    assert got.rcpt_tos == ["owner@example.com", "marketing@example.com"]
+    assert got.message["To"] == "owner@example.com, marketing@example.com"
+    check_weekly_email(got.message, ["sizes", "migration", "rfm", "projection"])
+    html = got.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    record_sent(shop_con, result.report_id, settings.alerts.weekly_report_recipients)
+    assert shop_con.execute("select recipients, sent_at is not null from reports").fetchall() == [
+        ("owner@example.com, marketing@example.com", True)
+    ]
+
+
+def test_the_saved_eml_is_what_is_sent(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, report_settings: Settings
+) -> None:
+    from email import message_from_bytes, policy
+
+    result = create_report(shop_con, report_settings, shop.AS_OF)
+    saved = message_from_bytes(result.email_path.read_bytes(), policy=policy.default)
+    assert isinstance(saved, EmailMessage)
+    check_weekly_email(saved, ["sizes", "migration", "rfm", "projection"])
+    assert saved["To"] == "owner@example.com"  # report_recipients empty: the alert recipients
+
+
+def test_report_recipients_default_to_the_alert_recipients() -> None:
+    alerts = Settings(alerts={"recipients": ["ops@example.com"]}).alerts
+    assert alerts.weekly_report_recipients == ["ops@example.com"]
+    alerts = Settings(
+        alerts={"recipients": ["ops@example.com"], "report_recipients": ["me@example.com"]}
+    ).alerts
+    assert alerts.weekly_report_recipients == ["me@example.com"]
+
+
+def test_an_unreachable_server_fails_with_one_sentence(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, report_settings: Settings
+) -> None:
+    with socket.socket() as s:  # a port that is bound but not listening refuses connections
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        settings = smtp_settings(report_settings, port, ["owner@example.com"])
+        result = create_report(shop_con, settings, shop.AS_OF)
+        with pytest.raises(DeliveryError) as caught:
+            send_report(settings, result)
+    message = str(caught.value)
+    assert message.startswith(f"The SMTP server 127.0.0.1:{port} did not accept the weekly report (")
+    assert message.endswith("then re-run `segmint run weekly-report --send`.")
+    assert "\n" not in message

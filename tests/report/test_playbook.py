@@ -1,0 +1,39 @@
+"""Default actions per segment type, read from the segment's profile rather than its name."""
+
+from __future__ import annotations
+
+import pytest
+
+from segmint.report.playbook import SEGMENT_TYPES, default_action, feature_label, segment_type
+
+
+@pytest.mark.parametrize(
+    ("means", "z", "expected"),
+    [
+        ({"frequency": 0.0}, {"sessions_90d": 2.0}, "browsers"),
+        ({"frequency": 4.0}, {"recency_days": 1.2, "monetary": 1.0}, "lapsed_high_value"),
+        ({"frequency": 1.0}, {"recency_days": 1.2, "monetary": -0.4}, "lapsed"),
+        ({"frequency": 9.0}, {"recency_days": -0.8, "monetary": 2.1, "frequency": 2.0}, "champions"),
+        ({"frequency": 5.0}, {"recency_days": -0.3, "monetary": 0.4, "frequency": 0.9}, "loyal"),
+        ({"frequency": 1.0}, {"recency_days": -0.9, "tenure_days": -1.1}, "new"),
+        ({"frequency": 1.1}, {"recency_days": 0.2}, "one_time"),
+        ({"frequency": 3.0}, {"recency_days": -0.2, "avg_order_value": -0.9}, "bargain"),
+        ({"frequency": 2.5}, {"recency_days": 0.1, "monetary": 0.1}, "regular"),
+        ({"frequency": 2.5}, {"recency_days": None}, "regular"),  # unknown z-scores count as average
+    ],
+)
+def test_segment_type(means: dict[str, float], z: dict[str, float | None], expected: str) -> None:
+    assert segment_type(means, z) == expected
+
+
+def test_every_type_has_a_concrete_action() -> None:
+    for kind in SEGMENT_TYPES:
+        action = default_action(kind)
+        assert action.segment_type == kind and action.source == "default"
+        assert action.title and action.channel and action.offer.endswith(".") and action.why.endswith(".")
+    assert default_action("unknown").segment_type == "regular"
+
+
+def test_feature_labels() -> None:
+    assert feature_label("recency_days") == "days since last order"
+    assert feature_label("some_new_feature") == "some new feature"

@@ -1,0 +1,33 @@
+"""The nightly flow as a real Prefect run: features and segments are computed, gated and published."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from segmint.cli import load_flow_module, main
+from segmint.generate import generate
+from segmint.warehouse import connect
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_server")
+def test_the_nightly_flow_publishes_segments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    generate(tmp_path, customers=800, days=120, end=date(2026, 6, 30), seed=5, fmt="parquet", split="none")
+    config = tmp_path / "segmint.toml"
+    nightly = load_flow_module("nightly").nightly
+    outcome = nightly(config=str(config), as_of="2026-06-30")
+    assert outcome.status == "completed", outcome.messages
+    assert outcome.features is not None and outcome.features.customers == 800
+    assert outcome.segmentation is not None and outcome.segments is not None and outcome.segments.publish
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        runs = con.execute("select run_id, as_of, published, status_reason from segment_runs").fetchall()
+    # the segmentation carries the nightly run's id, so runs and segment_runs join
+    assert runs == [(outcome.run_id, date(2026, 6, 30), True, "published")]
+    main(["segments", "--config", str(config)])
+    assert (
+        f"Segments of run {outcome.run_id} for 2026-06-30: 800 customers, published"
+        in capsys.readouterr().out
+    )
