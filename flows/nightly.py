@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from segmint import pipeline
 from segmint.config import Settings, load_settings
+from segmint.errors import WarehouseBusyError
 from segmint.features import FeatureBuild
 from segmint.ingest import FileResult
 from segmint.predict.runner import PredictionOutcome
@@ -93,48 +94,58 @@ def predict(settings: Settings, run_id: str, day: date) -> PredictionOutcome | N
 
 @flow(name="nightly-refresh", timeout_seconds=4 * 3600, log_prints=True)
 def nightly(config: str = "segmint.toml", as_of: str | None = None) -> pipeline.NightlyOutcome:
-    """Refresh the warehouse for one night (default: today)."""
+    """Refresh the warehouse for one night (default: yesterday, in the schedule's timezone)."""
     settings = load_settings(Path(config))
-    day = date.fromisoformat(as_of) if as_of else date.today()
+    day = date.fromisoformat(as_of) if as_of else pipeline.default_night(settings)
     logger = get_run_logger()
-    with writer_lock(settings.warehouse.path):
-        run_id = pipeline.begin_run(settings, "nightly", day)
-        outcome = pipeline.NightlyOutcome(run_id=run_id, as_of=day)
-        try:
-            outcome.files = ingest(settings, run_id)
-            outcome.messages += [f.message for f in outcome.files if f.status in ("rejected", "held")]
-            outcome.checks = check_night(settings, run_id, outcome.files)
-            outcome.features = features(settings, day)
-            outcome.checks += check_features(settings, run_id, day)
-            outcome.segmentation = segment(settings, run_id, day)
-            if outcome.segmentation is not None:
-                outcome.segments = publication_gate(settings, run_id, day, outcome.segmentation.run_id)
-                publish_segments(settings, outcome.segmentation.run_id, outcome.segments)
-            else:
-                outcome.messages.append(
-                    f"segments not computed: fewer than {settings.segmentation.min_customers} customers"
-                )
-            # The alert goes out as soon as the data's fate is known; sending never fails the run.
-            outcome.quality = conclude_quality(settings, run_id, day, outcome.segments)
-            log_quality = logger.info if outcome.quality.ok else logger.warning
-            log_quality(outcome.quality.line)
-            outcome.messages.append(outcome.quality.line)
-            outcome.totals = totals(settings)
-            # Predictions read tonight's features and published segments: keep this after segmentation.
-            outcome.predictions = predict(settings, run_id, day)
-            if outcome.predictions is not None:
-                outcome.messages += outcome.predictions.messages
-            outcome.status = "completed" if outcome.quality.ok else "held"
-        except BaseException as exc:
-            pipeline.end_run(settings, run_id, "failed", str(exc))
-            raise
-        pipeline.end_run(settings, run_id, outcome.status, "; ".join(outcome.messages))
-        # After end_run, so the report shows tonight's run with its final status.
-        try:
-            outcome.report_path = report(settings, day)
-        except BaseException as exc:
-            pipeline.end_run(settings, run_id, "failed", f"report not rendered: {exc}")
-            raise
+    try:
+        with writer_lock(settings.warehouse.path):
+            return _refresh(settings, day)
+    except WarehouseBusyError as exc:
+        # Another run holds the warehouse: this one changes nothing and says so in one line.
+        logger.warning(str(exc))
+        return pipeline.NightlyOutcome(run_id="", as_of=day, status="busy", messages=[str(exc)])
+
+
+def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
+    logger = get_run_logger()
+    run_id = pipeline.begin_run(settings, "nightly", day)
+    outcome = pipeline.NightlyOutcome(run_id=run_id, as_of=day)
+    try:
+        outcome.files = ingest(settings, run_id)
+        outcome.messages += [f.message for f in outcome.files if f.status in ("rejected", "held")]
+        outcome.checks = check_night(settings, run_id, outcome.files)
+        outcome.features = features(settings, day)
+        outcome.checks += check_features(settings, run_id, day)
+        outcome.segmentation = segment(settings, run_id, day)
+        if outcome.segmentation is not None:
+            outcome.segments = publication_gate(settings, run_id, day, outcome.segmentation.run_id)
+            publish_segments(settings, outcome.segmentation.run_id, outcome.segments)
+        else:
+            outcome.messages.append(
+                f"segments not computed: fewer than {settings.segmentation.min_customers} customers"
+            )
+        # The alert goes out as soon as the data's fate is known; sending never fails the run.
+        outcome.quality = conclude_quality(settings, run_id, day, outcome.segments)
+        log_quality = logger.info if outcome.quality.ok else logger.warning
+        log_quality(outcome.quality.line)
+        outcome.messages.append(outcome.quality.line)
+        outcome.totals = totals(settings)
+        # Predictions read tonight's features and published segments: keep this after segmentation.
+        outcome.predictions = predict(settings, run_id, day)
+        if outcome.predictions is not None:
+            outcome.messages += outcome.predictions.messages
+        outcome.status = "completed" if outcome.quality.ok else "held"
+    except BaseException as exc:
+        pipeline.end_run(settings, run_id, "failed", str(exc))
+        raise
+    pipeline.end_run(settings, run_id, outcome.status, "; ".join(outcome.messages))
+    # After end_run, so the report shows tonight's run with its final status.
+    try:
+        outcome.report_path = report(settings, day)
+    except BaseException as exc:
+        pipeline.end_run(settings, run_id, "failed", f"report not rendered: {exc}")
+        raise
     logger.info("nightly run %s for %s: %s", run_id, day, outcome.status)
     return outcome
 

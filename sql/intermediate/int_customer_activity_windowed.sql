@@ -58,18 +58,10 @@ windowed as (
 ),
 
 final as (
+    -- counts stay null without a session in the 90 days: customer_features turns them into 0
     select
         last_visits.customer_id,
-        coalesce(windowed.sessions_30d, 0) as sessions_30d,
-        coalesce(windowed.product_views_30d, 0) as product_views_30d,
-        coalesce(windowed.add_to_carts_30d, 0) as add_to_carts_30d,
-        windowed.cart_abandonment_rate_30d,
-        windowed.view_to_purchase_rate_30d,
-        coalesce(windowed.sessions_90d, 0) as sessions_90d,
-        coalesce(windowed.product_views_90d, 0) as product_views_90d,
-        coalesce(windowed.add_to_carts_90d, 0) as add_to_carts_90d,
-        windowed.cart_abandonment_rate_90d,
-        windowed.view_to_purchase_rate_90d,
+        windowed.* exclude (customer_id),
         cast(date_diff('day', cast(last_visits.last_visit_at as date), bounds.as_of) as integer)
             as days_since_last_visit
     from last_visits

@@ -41,7 +41,10 @@ ConfigOption = Annotated[
     ),
 ]
 AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="The night to compute, YYYY-MM-DD (default: today).")
+    str | None,
+    typer.Option(
+        "--as-of", help="The night to compute, YYYY-MM-DD (default: yesterday, or the last night loaded)."
+    ),
 ]
 
 
@@ -308,13 +311,17 @@ def segments(
 @run_app.command("nightly")
 def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     """Run the nightly refresh flow now, as a real Prefect flow run."""
+    from segmint.errors import WarehouseBusyError
+    from segmint.pipeline import default_night
     from segmint.prefect_env import configure_prefect
 
     settings = _settings(config)
-    day = parse_day(as_of)
+    day = parse_day(as_of) if as_of else default_night(settings)
     configure_prefect(settings.output_dir)
     flows = load_flow_module("nightly")
     outcome: Any = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
+    if outcome.status == "busy":
+        raise WarehouseBusyError(outcome.messages[0])
     print_files(outcome.files)
     if outcome.totals is not None:
         print_totals(outcome.totals)

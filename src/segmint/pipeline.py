@@ -53,6 +53,14 @@ class NightlyOutcome:
     segmentation: SegmentationResult | None = None
 
 
+def default_night(settings: Settings) -> date:
+    """The night a run without --as-of computes: yesterday in the schedule's timezone (runs start after midnight)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(settings.schedule.timezone)).date() - timedelta(days=1)
+
+
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
     """Connect to the configured warehouse (created and migrated on first use)."""
     return connect(

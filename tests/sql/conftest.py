@@ -1,4 +1,4 @@
-"""Helpers to write hand-made warehouse rows for SQL model tests."""
+"""Functions that write hand-made warehouse rows for the SQL model tests."""
 
 from __future__ import annotations
 

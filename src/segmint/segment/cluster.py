@@ -93,9 +93,7 @@ def _relabel_by_size(labels: Labels) -> Labels:
     return result
 
 
-def fit(
-    x: Matrix, k: int, settings: SegmentationSettings, seed: int, init: Matrix | None = None
-) -> Fitted:
+def fit(x: Matrix, k: int, settings: SegmentationSettings, seed: int, init: Matrix | None = None) -> Fitted:
     """Fit the configured algorithm with k clusters (HDBSCAN finds its own k) on the rows of x.
 
     K-means past `minibatch_threshold` rows is MiniBatchKMeans; `init` (centroids of a fit on a
