@@ -454,7 +454,8 @@ def test_personas_are_separable(orders: pl.DataFrame, events: pl.DataFrame, pers
     one, window, lapsing = m["one_time_buyer"], m["window_shopper"], m["lapsing"]
     # frequency (means: over 60 days a bargain hunter's median is still a single order)
     mean_freq = dict(f.group_by("persona").agg(pl.col("frequency").mean()).iter_rows())
-    assert mean_freq["loyal_high_spender"] > 2 * mean_freq["bargain_hunter"]
+    # (the at-least-one-order floor compresses the 24 vs 11 orders a year over 60 days)
+    assert mean_freq["loyal_high_spender"] > 1.5 * mean_freq["bargain_hunter"]
     assert mean_freq["bargain_hunter"] > 1.2 * mean_freq["one_time_buyer"]
     assert mean_freq["lapsing"] > mean_freq["one_time_buyer"]
     assert loyal["frequency"] >= 2

@@ -84,6 +84,8 @@ class SegmentationSettings(_Section):
     # k: the highest Calinski-Harabasz score among the k whose bootstrap stability (mean ARI of
     # refits on resamples) is >= k_stability_floor (see README).
     k_stability_floor: float = 0.75
+    # Keep the last published k unless another stable k scores this much better (see README).
+    k_change_margin: float = Field(default=0.25, ge=0, lt=1)
     bootstrap_rounds: int = Field(default=4, ge=2)
     n_init: int = Field(default=4, ge=1)
     pca_components: int | None = None
@@ -191,7 +193,9 @@ class ScheduleSettings(_Section):
         # A light check here (Prefect validates fully when it registers the schedule).
         fields = value.split()
         if len(fields) != 5 or not all(re.fullmatch(r"[0-9A-Za-z*,/\-]+", f) for f in fields):
-            raise ValueError(f"{value!r} is not a cron expression of five fields (minute hour day month weekday)")
+            raise ValueError(
+                f"{value!r} is not a cron expression of five fields (minute hour day month weekday)"
+            )
         return value
 
 

@@ -47,13 +47,6 @@ def test_two_consecutive_nights_keep_the_segment_of_95_percent(
     assert second.k == first.k
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the generator's personas overlap on every customer feature: a random forest trained on the true "
-        "personas reaches only ARI 0.81 (3-fold), unsupervised k-means or GMM 0.32-0.55; see bench/RESULTS.md"
-    ),
-)
 def test_segments_recover_the_true_personas(
     nights: tuple[Path, SegmentationResult, SegmentationResult],
 ) -> None:

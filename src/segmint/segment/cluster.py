@@ -200,12 +200,16 @@ def gmm_bic(x: Matrix, k: int, seed: int) -> float:
     return float(gmm.fit(x).bic(x))
 
 
-def choose_k(values: list[KScore], settings: SegmentationSettings) -> tuple[int, str]:
+def choose_k(
+    values: list[KScore], settings: SegmentationSettings, previous_k: int | None = None
+) -> tuple[int, str]:
     """The documented criterion: among bootstrap-stable k, the highest Calinski-Harabasz score.
 
     Silhouette alone rewards the coarsest split (it merges close but distinct groups); the
     variance ratio keeps rewarding a split while it removes much within-cluster variance, and
     bootstrap stability rules out splits of noise, which change from resample to resample.
+    The last published k is kept while it is stable and within `k_change_margin` of the best
+    score, so segments do not split and merge from one night to the next on noise.
     """
     scored = [s for s in values if s.calinski_harabasz is not None]
     if not scored:
@@ -215,10 +219,23 @@ def choose_k(values: list[KScore], settings: SegmentationSettings) -> tuple[int,
         top = max(scored, key=lambda s: s.bootstrap_ari or 0.0)
         return top.k, f"most stable k (no k had bootstrap ARI >= {settings.k_stability_floor})"
     chosen = max(stable, key=lambda s: s.calinski_harabasz or 0.0)
+    kept = next((s for s in stable if s.k == previous_k), None)
+    if (
+        kept is not None
+        and kept.k != chosen.k
+        and (kept.calinski_harabasz or 0.0)
+        >= (1 - settings.k_change_margin) * (chosen.calinski_harabasz or 0.0)
+    ):
+        return kept.k, (
+            f"last published k kept: stable and within {settings.k_change_margin:.0%} of the best "
+            f"Calinski-Harabasz (k={chosen.k})"
+        )
     return chosen.k, f"highest Calinski-Harabasz among k with bootstrap ARI >= {settings.k_stability_floor}"
 
 
-def select_k(x: Matrix, settings: SegmentationSettings) -> tuple[int, list[KScore], str]:
+def select_k(
+    x: Matrix, settings: SegmentationSettings, previous_k: int | None = None
+) -> tuple[int, list[KScore], str]:
     """Score every k in the configured range on x (a sample) and pick one; HDBSCAN reports its own k."""
     if settings.algorithm == "hdbscan":
         fitted = fit(x, 0, settings, settings.seed)
@@ -242,5 +259,5 @@ def select_k(x: Matrix, settings: SegmentationSettings) -> tuple[int, list[KScor
             f"Too few customers ({len(x)}) to cluster into segmentation.k_min={settings.k_min} segments; "
             "load more data or lower k_min."
         )
-    k, criterion = choose_k(values, settings)
+    k, criterion = choose_k(values, settings, previous_k)
     return k, [KScore(**{**s.__dict__, "chosen": s.k == k}) for s in values], criterion

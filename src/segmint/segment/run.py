@@ -140,7 +140,9 @@ def _recluster(
     scaled, transform = fit_transform(frame, settings.features, settings.log_features)
     rows = cluster.sample_rows(len(scaled), settings.sample_size, settings.seed)
     space = cluster.reduce(scaled, settings.pca_components, settings.seed, rows)
-    k, k_scores, criterion = cluster.select_k(space[rows], settings)
+    prev_model = load_model(con, previous.run_id) if previous else None
+    previous_k = len(prev_model.centroids) if prev_model else None
+    k, k_scores, criterion = cluster.select_k(space[rows], settings, previous_k)
     if settings.algorithm == "kmeans":
         # K-means fits every customer; past the MiniBatch threshold it starts from the sample's fit.
         init = None
@@ -154,7 +156,6 @@ def _recluster(
         labels[rows] = fitted.labels
     k = int(labels.max()) + 1
     centroids = cluster.centroids_of(scaled, labels, k)
-    prev_model = load_model(con, previous.run_id) if previous else None
     alignment = align(
         centroids,
         _previous_centroids(previous, prev_model, transform),
