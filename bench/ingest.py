@@ -38,7 +38,7 @@ def write_files(out: Path, kind: str, rows: int) -> list[Path]:
             # About 2.5 lines per order, 1M customers, 2 years, a few bad rows.
             select = f"""
                 select 'O' || (i // 5 * 2 + (i % 5 > 2)::int) as order_id, (i % 5 % 3) + 1 as line_no,
-                       case when i % 13 = 0 then null else 'C' || (hash(i // 5) % 1000000) end as customer_id,
+                       case when (i // 5) % 13 = 0 then null else 'C' || (hash(i // 5) % 1000000) end as customer_id,
                        (timestamp '2024-01-01' + to_seconds(i * 63072000 // {rows}))::varchar as ordered_at,
                        'P' || hash(i) % 2000 as product_id, 'product ' || hash(i) % 2000 as product_name,
                        'cat' || hash(i) % 12 as category,
@@ -51,7 +51,7 @@ def write_files(out: Path, kind: str, rows: int) -> list[Path]:
             select = f"""
                 select 'E' || i as event_id,
                        (timestamp '2024-01-01' + to_seconds(i * 63072000 // {rows}))::varchar as occurred_at,
-                       case when i % 3 = 0 then null else 'C' || (hash(i // 40) % 1000000) end as customer_id,
+                       case when (i // 8) % 3 = 0 then null else 'C' || (hash(i // 40) % 1000000) end as customer_id,
                        'S' || i // 8 as session_id, {kinds}[1 + (hash(i) % 8)::bigint] as event_type,
                        'P' || hash(i) % 2000 as product_id, round(1 + (hash(i * 7) % 9000) / 100.0, 2) as price
                 from range({start}, {stop}) t(i)"""

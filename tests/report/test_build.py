@@ -379,7 +379,7 @@ def test_predictions_add_clv_per_segment_and_anomalies(
     assert means == {
         "Regulars": pytest.approx(300.0),
         "Newcomers": pytest.approx(100.0),
-        "Window shoppers": None,
+        "Window shoppers": 0.0,  # never bought: no lifetime value, counted as 0
     }
     p = data.predictions
     assert not isinstance(p, Unavailable)

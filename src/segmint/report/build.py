@@ -470,10 +470,12 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
     churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
     for seg_id, clv, churn_score in ctx.rows(
         f"""
-        select a.segment_id, avg(p.clv_12m), {churn}
-        from customer_predictions as p
-        join segment_assignments as a on a.customer_id = p.customer_id and a.run_id = $run
-        where p.run_id = $pred
+        -- Customers who never bought have no lifetime-value model (BG/NBD starts at a first purchase):
+        -- they count as 0, so a segment of browsers does not inherit the value of its few buyers.
+        select a.segment_id, avg(coalesce(p.clv_12m, 0)), {churn}
+        from segment_assignments as a
+        left join customer_predictions as p on p.customer_id = a.customer_id and p.run_id = $pred
+        where a.run_id = $run
         group by a.segment_id
         """,
         {"run": run.run_id, "pred": latest[0]},
