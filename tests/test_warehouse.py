@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from segmint.errors import WarehouseBusyError
-from segmint.warehouse import connect, migrations, writer_lock
+from segmint.warehouse import connect, migrations, transaction, writer_lock
 
 
 def test_new_file_gets_every_migration(tmp_warehouse: Path) -> None:
@@ -110,3 +110,16 @@ def test_a_load_killed_mid_file_leaves_the_warehouse_consistent(tmp_path: Path) 
             rows,
         )
         assert con.execute("select rows_read, rows_loaded from loaded_files").fetchall() == [(rows, rows)]
+
+
+def test_a_transaction_commits_its_block_or_rolls_it_back(duck: duckdb.DuckDBPyConnection) -> None:
+    duck.execute("create table t (x integer)")
+    with transaction(duck):
+        duck.execute("insert into t values (1)")
+    with pytest.raises(ZeroDivisionError), transaction(duck):
+        duck.execute("insert into t values (2)")
+        _ = 1 / 0
+    with pytest.raises(duckdb.ConstraintException), transaction(duck):
+        duck.execute("insert into t values (3)")
+        duck.execute("insert into schema_migrations values (null, null, null)")
+    assert duck.execute("select x from t").fetchall() == [(1,)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -14,6 +15,7 @@ import polars as pl
 from segmint.config import FeatureSettings
 from segmint.errors import SegmintError
 from segmint.resources import sql_file
+from segmint.warehouse import transaction
 
 Materialization = Literal["view", "table", "replace", "append"]
 
@@ -93,7 +95,7 @@ class FeatureBuild:
 
 
 def query_one(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None
 ) -> tuple[Any, ...] | None:
     """The first row of a query, or None; the result is read to its end."""
     # DuckDB 2.0: fetchone() leaves the result open and the next .sql() on the connection fails.
@@ -101,11 +103,12 @@ def query_one(
     return tuple(rows[0]) if rows else None
 
 
-def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
-    """A query's result as a Polars frame (zero-copy from DuckDB)."""
-    # An earlier caller's half-read result (fetchone) would make .sql() refuse to run; a finished
-    # execute() replaces it.
-    con.execute("select 1").fetchall()
+def query_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """A query's result as a Polars frame (zero-copy from DuckDB); params are positional `?` or named `$name`."""
+    # DuckDB 2.0 refuses .sql() while an earlier execute() result is unread (e.g. after fetchone()).
+    con.complete()
     frame: pl.DataFrame = con.sql(sql, params=params).pl()
     return frame
 
@@ -146,23 +149,18 @@ def build_features(
     """Compute customer_features for `as_of` from data up to the end of that day (replacing that day's rows)."""
     settings = settings or FeatureSettings()
     started = time.perf_counter()
-    con.execute("begin transaction")
     try:
-        for model in FEATURE_MODELS:
-            run_model(con, model, as_of)
-        if settings.keep_days is not None:
-            # Older nights can be rebuilt at any time (point in time), so pruning loses nothing.
-            con.execute(
-                "delete from customer_features where as_of < cast(? as date) - cast(? as integer)",
-                [as_of, settings.keep_days],
-            )
-        con.execute("commit")
+        with transaction(con):
+            for model in FEATURE_MODELS:
+                run_model(con, model, as_of)
+            if settings.keep_days is not None:
+                # Older nights can be rebuilt at any time (point in time), so pruning loses nothing.
+                con.execute(
+                    "delete from customer_features where as_of < cast(? as date) - cast(? as integer)",
+                    [as_of, settings.keep_days],
+                )
     except duckdb.Error as exc:
-        con.execute("rollback")
         raise SegmintError(f"Building customer features for {as_of} failed: {exc}") from exc
-    except BaseException:
-        con.execute("rollback")
-        raise
     finally:
         _drop_temporaries(con)
     customers = _count(con, "select count(*) from customer_features where as_of = ?", [as_of])

@@ -43,6 +43,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from segmint.schema import EVENT_TYPES
+
 __all__ = [
     "EVENT_TYPES",
     "PERSONAS",
@@ -72,15 +74,8 @@ GUEST_SESSION_P: Final = 0.6  # guest orders that come with an (anonymous) purch
 CURRENCY: Final = "EUR"
 DATETIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 
-EVENT_TYPES: Final = (
-    "page_view",
-    "product_view",
-    "add_to_cart",
-    "remove_from_cart",
-    "checkout",
-    "purchase",
-)
-_PAGE, _VIEW, _CART, _REMOVE, _CHECKOUT, _PURCHASE = range(6)
+# Events are built with these indexes into EVENT_TYPES and named at the end.
+_PAGE, _VIEW, _CART, _REMOVE, _CHECKOUT, _PURCHASE = range(len(EVENT_TYPES))
 
 ORDER_COLUMNS: Final = (
     "order_id",

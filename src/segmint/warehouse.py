@@ -28,6 +28,18 @@ def migrations() -> list[tuple[int, str, Path]]:
     return found
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one transaction: committed at its end, rolled back if anything in it fails."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply the schema files that have not run yet, each in its own transaction; return their numbers."""
     con.execute(
@@ -39,17 +51,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     for version, name, path in migrations():
         if version in done:
             continue
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             con.execute(path.read_text(encoding="utf-8"))
             con.execute(
                 "insert into schema_migrations values (?, ?, current_localtimestamp())",
                 [version, name],
             )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
         applied.append(version)
     return applied
 

@@ -12,6 +12,7 @@ from segmint.quality.engine import Engine
 from segmint.quality.frames import BATCH_TABLES
 from segmint.quality.suites import NIGHT_CHECKS, SEVERITIES, TABLES, load_suites, read_suite, suite_files
 from segmint.quality.validate import WAREHOUSE_TABLES
+from segmint.schema import EVENT_TYPES
 
 
 def test_every_suite_file_in_expectations_is_used(gx: Engine) -> None:
@@ -43,6 +44,13 @@ def test_every_expectation_has_a_key_title_and_severity() -> None:
     assert lines.expectation("unit_price_not_negative").severity == "critical"
     assert lines.expectation("quarantine_share").scopes == ("batch",)
     assert {c.check for c in events.night_checks} >= {"volume_low", "volume_high"}
+
+
+def test_the_events_suite_knows_the_event_types_ingest_accepts() -> None:
+    # The suite keeps its own literal list (analysts edit it); it must not drift from the contract.
+    known = load_suites()["events"].expectation("event_type_known")
+    assert tuple(known.kwargs["value_set"]) == EVENT_TYPES
+    assert ", ".join(EVENT_TYPES) in known.title
 
 
 def write_suite(tmp_path: Path, data: object, name: str = "orders") -> Path:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from segmint.cli import load_flow_module, main
+from segmint.cli import load_flow_module
 from segmint.generate import generate
 from segmint.warehouse import connect
 
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_server")
-def test_the_nightly_flow_publishes_segments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_nightly_flow_publishes_segments(tmp_path: Path) -> None:
     generate(tmp_path, customers=800, days=120, end=date(2026, 6, 30), seed=5, fmt="parquet", split="none")
     config = tmp_path / "segmint.toml"
     nightly = load_flow_module("nightly").nightly
@@ -26,8 +28,12 @@ def test_the_nightly_flow_publishes_segments(tmp_path: Path, capsys: pytest.Capt
         runs = con.execute("select run_id, as_of, published, status_reason from segment_runs").fetchall()
     # the segmentation carries the nightly run's id, so runs and segment_runs join
     assert runs == [(outcome.run_id, date(2026, 6, 30), True, "published")]
-    main(["segments", "--config", str(config)])
-    assert (
-        f"Segments of run {outcome.run_id} for 2026-06-30: 800 customers, published"
-        in capsys.readouterr().out
+    # In a subprocess: capturing stdout here would leave Prefect's log handler on a closed stream.
+    shown = subprocess.run(
+        [sys.executable, "-c", "from segmint.cli import main; main()", "segments", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
+    assert f"Segments of run {outcome.run_id} for 2026-06-30: 800 customers, published" in shown.stdout

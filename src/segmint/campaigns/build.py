@@ -17,6 +17,7 @@ from segmint.config import Settings
 from segmint.features import require_features
 from segmint.predict.frames import frame, scalar
 from segmint.predict.runner import latest_prediction_run, published_segment_run
+from segmint.warehouse import transaction
 
 AUDIENCE_COLUMNS = (
     "customer_id",
@@ -261,8 +262,7 @@ def build_campaigns(
     built_at = datetime.now().replace(microsecond=0)
     taken = pl.lit(False)
     builds = []
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for i, campaign in enumerate(playbook.active()):
             channel = campaign.channel or playbook.defaults.channel
             share = (
@@ -314,10 +314,6 @@ def build_campaigns(
                 built_at,
             )
             builds.append(build)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return builds
 
 

@@ -13,6 +13,7 @@ import polars as pl
 from segmint.campaigns.stats import bootstrap_mean_difference, two_proportion
 from segmint.config import Settings
 from segmint.predict.frames import frame, scalar
+from segmint.warehouse import transaction
 
 ALL_SEGMENTS = "all"
 
@@ -127,16 +128,11 @@ def measure_campaign(
         window_start=pl.lit(window[0]),
         window_end=pl.lit(window[1]),
     )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from campaign_results where campaign_id = ?", [campaign_id])
         con.register("result_rows", table)
         con.execute("insert into campaign_results by name select * from result_rows")
         con.unregister("result_rows")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return table.height
 
 

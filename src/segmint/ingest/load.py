@@ -15,15 +15,9 @@ from segmint.config import SourceKind, SourceSettings
 from segmint.errors import SegmintError, SourceFileError
 from segmint.ingest.presets import CANONICAL, canonical_mapping
 from segmint.ingest.read import RAW, ROW, read_raw, sha256_of
+from segmint.schema import EVENT_TYPES
+from segmint.warehouse import transaction
 
-EVENT_TYPES = (
-    "page_view",
-    "product_view",
-    "add_to_cart",
-    "remove_from_cart",
-    "checkout",
-    "purchase",
-)
 # Common spellings in shop and analytics exports (REES46 uses view/cart).
 EVENT_ALIASES = {
     "view": "product_view",
@@ -432,8 +426,7 @@ def _load_batch(
     audit: Audit | None,
 ) -> FileResult:
     """Type, audit, then publish (quarantine + merge + ledger) or hold one batch, in one transaction."""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         columns = read()
         mapping = canonical_mapping(source, columns, path)
         _build_mapped(con, source.kind, mapping)
@@ -444,7 +437,6 @@ def _load_batch(
         held = audit(con, batch) if audit else None
         if held is not None:
             kept = _hold(con, batch, columns, held)
-            con.execute("commit")
             return FileResult(source.name, path, "held", kept, message=held, rows_held=kept)
         _quarantine(con, batch, "reason", "reason <> ''")
         _quarantine(
@@ -464,10 +456,6 @@ def _load_batch(
             [source.name, str(path), sha, rows_read, loaded, bad + dups, run_id, dups],
         )
         _resolve_held(con, batch)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return FileResult(source.name, path, "loaded", rows_read, loaded, bad + dups, dups)
 
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import duckdb
-import polars as pl
 
+# One implementation, with the DuckDB 2.0 guard against a half-read earlier result.
+from segmint.features import query_frame as frame
+from segmint.features import query_one
 
-def frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
-) -> pl.DataFrame:
-    """Run `sql` with `params` (positional `?` or named `$name`) and return the result as a frame."""
-    # DuckDB 2 refuses a new query while an execute() result is unread (e.g. after fetchone()).
-    con.complete()
-    result = con.sql(sql, params=params).pl()
-    assert isinstance(result, pl.DataFrame)
-    return result
+__all__ = ["frame", "scalar"]
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None) -> object:
     """The first value of the first row of `sql` (None without rows); leaves no unread result."""
-    rows = con.execute(sql, params or []).fetchall()
-    return rows[0][0] if rows else None
+    row = query_one(con, sql, params)
+    return row[0] if row else None

@@ -18,6 +18,7 @@ from segmint.predict.anomalies import detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
 from segmint.predict.churn import ChurnReport, InsufficientHistoryError, churn_labels, fit_churn
 from segmint.predict.frames import frame, scalar
+from segmint.warehouse import transaction
 
 CLV_HORIZON_DAYS = 90
 
@@ -233,8 +234,7 @@ def run_predictions(
     )
     outcome.n_anomalies = int(predictions["is_anomaly"].sum())
 
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for table in ("customer_predictions", "anomalies", "prediction_runs", "clv_models", "churn_models"):
             con.execute(f"delete from {table} where run_id = ?", [run_id])
         _store_models(con, settings, run_id, as_of, outcome)
@@ -275,10 +275,6 @@ def run_predictions(
                 "; ".join(outcome.messages) or None,
             ],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return outcome
 
 

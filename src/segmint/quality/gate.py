@@ -7,8 +7,10 @@ or a stability below their floors: the run is stored but not published, and the 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 import duckdb
 
@@ -16,6 +18,58 @@ from segmint.config import SegmentationSettings
 from segmint.quality.results import CheckResult, stored
 
 CHECK_REASON = "failed critical check: "
+
+# The degenerate-segmentation rules. Both the nightly gate (here) and the gate of a stand-alone
+# `segment_customers` run (segment.publish) apply them; each words the reasons its own way.
+Flaw = Literal["dominant_segment", "too_few_segments", "low_silhouette", "unstable"]
+
+
+@dataclass(frozen=True)
+class SegmentationFacts:
+    """What the degenerate-segmentation rules look at (from a segment_runs row)."""
+
+    k: int | None  # None when not read: a missing silhouette (k < 2, see cluster.scores) stands for it
+    silhouette: float | None
+    stability_ari: float | None  # None for the first run: nothing to be stable against
+    max_segment_share: float | None
+
+
+def segmentation_reasons(
+    facts: SegmentationFacts, settings: SegmentationSettings, wording: Mapping[Flaw, str]
+) -> list[str]:
+    """Why a segmentation is degenerate or unstable, worded by `wording` and in its order (empty if sound).
+
+    Each template is formatted with `value` (the measured k, share, silhouette or ARI) and `limit`
+    (the setting it breaks).
+    """
+    flaws: dict[Flaw, tuple[float | None, float]] = {}
+    share = facts.max_segment_share
+    if share is not None and share > settings.max_segment_share:
+        flaws["dominant_segment"] = (share, settings.max_segment_share)
+    too_few = facts.silhouette is None if facts.k is None else facts.k < 2
+    if too_few:
+        flaws["too_few_segments"] = (facts.k, 2)
+    if facts.silhouette is not None and facts.silhouette < settings.min_silhouette:
+        flaws["low_silhouette"] = (facts.silhouette, settings.min_silhouette)
+    ari = facts.stability_ari
+    if ari is not None and ari < settings.min_stability_ari:
+        flaws["unstable"] = (ari, settings.min_stability_ari)
+    return [
+        template.format(value=flaws[flaw][0], limit=flaws[flaw][1])
+        for flaw, template in wording.items()
+        if flaw in flaws
+    ]
+
+
+# The nightly gate's wording, in the order its reasons are listed.
+NIGHTLY_WORDING: dict[Flaw, str] = {
+    "dominant_segment": "degenerate segmentation: one segment holds {value:.0%} of customers "
+    "(more than {limit:.0%})",
+    "too_few_segments": "degenerate segmentation: fewer than two segments (no silhouette)",
+    "low_silhouette": "weak segmentation: silhouette {value:.3f} is below the floor {limit:.2f}",
+    "unstable": "unstable segmentation: agreement with the last published run (ARI {value:.2f}) is below "
+    "the floor {limit:.2f}",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +93,11 @@ class SegmentCandidate:
         if row is None:
             raise LookupError(f"segment run {run_id} is not in segment_runs")
         return cls(str(row[0]), int(row[1]), row[2], row[3], row[4])
+
+    @property
+    def facts(self) -> SegmentationFacts:
+        """The inputs of the degenerate-segmentation rules (k is not read: no silhouette means k < 2)."""
+        return SegmentationFacts(None, self.silhouette, self.stability_ari, self.max_segment_share)
 
 
 @dataclass
@@ -80,25 +139,7 @@ def decide(
     if candidate is None:
         reasons.append("no segmentation was computed tonight")
     else:
-        share = candidate.max_segment_share
-        if share is not None and share > settings.max_segment_share:
-            reasons.append(
-                f"degenerate segmentation: one segment holds {share:.0%} of customers "
-                f"(more than {settings.max_segment_share:.0%})"
-            )
-        if candidate.silhouette is None:
-            reasons.append("degenerate segmentation: fewer than two segments (no silhouette)")
-        elif candidate.silhouette < settings.min_silhouette:
-            reasons.append(
-                f"weak segmentation: silhouette {candidate.silhouette:.3f} is below the floor "
-                f"{settings.min_silhouette:.2f}"
-            )
-        ari = candidate.stability_ari
-        if ari is not None and ari < settings.min_stability_ari:
-            reasons.append(
-                f"unstable segmentation: agreement with the last published run (ARI {ari:.2f}) is below "
-                f"the floor {settings.min_stability_ari:.2f}"
-            )
+        reasons += segmentation_reasons(candidate.facts, settings, NIGHTLY_WORDING)
     return GateDecision(publish=not reasons, reasons=reasons)
 
 

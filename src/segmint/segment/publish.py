@@ -10,19 +10,21 @@ import duckdb
 from segmint.config import SegmentationSettings
 from segmint.errors import SegmintError
 from segmint.features import query_one
+from segmint.quality.gate import Flaw, SegmentationFacts, segmentation_reasons
 
 # A further check (data quality, campaign rules): returns None to allow, or one line saying why not.
 GateCheck = Callable[[duckdb.DuckDBPyConnection, str], str | None]
 
+# What the built-in gate looks at (the rules are shared with the nightly gate in quality.gate).
+RunFacts = SegmentationFacts
 
-@dataclass(frozen=True)
-class RunFacts:
-    """What the built-in gate looks at."""
-
-    k: int
-    silhouette: float | None
-    stability_ari: float | None
-    max_segment_share: float
+# The built-in gate's wording (stored in segment_runs.status_reason), in the order its reasons are listed.
+WORDING: dict[Flaw, str] = {
+    "too_few_segments": "only {value} segment",
+    "low_silhouette": "silhouette {value:.3f} below min_silhouette {limit}",
+    "unstable": "stability ARI {value:.3f} below min_stability_ari {limit}",
+    "dominant_segment": "largest segment holds {value:.1%} of customers, above max_segment_share {limit:.0%}",
+}
 
 
 @dataclass(frozen=True)
@@ -41,21 +43,7 @@ class Publication:
 
 def gate_reasons(facts: RunFacts, settings: SegmentationSettings) -> list[str]:
     """Why a run must not be published (empty when it may): degenerate or unstable segmentations."""
-    reasons = []
-    if facts.k < 2:
-        reasons.append(f"only {facts.k} segment")
-    if facts.silhouette is not None and facts.silhouette < settings.min_silhouette:
-        reasons.append(f"silhouette {facts.silhouette:.3f} below min_silhouette {settings.min_silhouette}")
-    if facts.stability_ari is not None and facts.stability_ari < settings.min_stability_ari:
-        reasons.append(
-            f"stability ARI {facts.stability_ari:.3f} below min_stability_ari {settings.min_stability_ari}"
-        )
-    if facts.max_segment_share > settings.max_segment_share:
-        reasons.append(
-            f"largest segment holds {facts.max_segment_share:.1%} of customers, above max_segment_share "
-            f"{settings.max_segment_share:.0%}"
-        )
-    return reasons
+    return segmentation_reasons(facts, settings, WORDING)
 
 
 def run_facts(con: duckdb.DuckDBPyConnection, run_id: str) -> RunFacts:

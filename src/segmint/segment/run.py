@@ -46,6 +46,7 @@ from segmint.segment.profile import (
 )
 from segmint.segment.publish import GateCheck, Publication, decide_publication
 from segmint.segment.scaling import FeatureTransform, Matrix, check_features, fit_transform
+from segmint.warehouse import transaction
 
 PENDING = "pending: awaiting the publication gate"
 
@@ -407,8 +408,7 @@ def _segment(
     max_share = float(profiles["share"].cast(pl.Float64).max() or 0.0)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
 
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             """
             insert into segment_runs values (?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
@@ -503,10 +503,6 @@ def _segment(
             publication = Publication(run_id, False, (PENDING,))
         else:
             publication = decide_publication(con, run_id, settings, checks)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return SegmentationResult(
         run_id=run_id,
         as_of=as_of,
