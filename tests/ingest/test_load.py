@@ -137,6 +137,8 @@ def test_ten_thousand_rows_with_one_bad_row(duck: duckdb.DuckDBPyConnection, tmp
             "O9,1,C1,2024-06-03 10:00:00,P1,Pen,office,1,1.50,EUR,false",
             "ordered_at more than a day in the future",
         ),
+        ("O9,,C1,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false", "missing line_no"),
+        ("O9,first,C1,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false", 'unparseable line_no "first"'),
     ],
 )
 def test_each_kind_of_bad_order_row_is_quarantined_with_its_reason(
