@@ -178,7 +178,10 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 ) as reason,
                 {line} as line
             from typed
-        )
+        ),
+        -- Keys already loaded, found by probing the warehouse with this file's keys: a hash table of
+        -- the file's keys, not of every key ever loaded (gigabytes at tens of millions of rows).
+        seen as (select order_id from orders where order_id in (select order_id from checked))
         select {ROW}, order_id, line as line_no, regexp_replace(customer_id, '\\.0+$', '') as customer_id,
             ordered_ts as ordered_at, qty as quantity, price as unit_price,
             coalesce(line_revenue_given, qty * price)::decimal(18, 4) as line_revenue,
@@ -186,7 +189,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
             product_id, product_name, category, coalesce(currency, {currency}) as currency, country, email,
             try_cast(refunded_amount as decimal(18, 4)) as refunded_amount, consent as marketing_consent, reason,
             reason = '' and row_number() over (partition by order_id, line order by {ROW}) > 1 as dup_in_file,
-            reason = '' and order_id in (select order_id from orders) as dup_loaded
+            reason = '' and order_id in (select order_id from seen) as dup_loaded
         from checked
     """
 
@@ -216,7 +219,8 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 case when event_type in ({known}) then event_type else (case event_type {aliases} end) end
                     as event_type_normalised
             from typed
-        )
+        ),
+        seen as (select event_id from events where event_id in (select event_id from checked))
         select {ROW}, event_id, occurred_ts as occurred_at, customer_id, session_id,
             event_type_normalised as event_type, product_id, price_typed as price, category,
             concat_ws('; ',
@@ -231,7 +235,7 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 case when price_typed < 0 then 'negative price' end
             ) as reason,
             reason = '' and row_number() over (partition by event_id order by {ROW}) > 1 as dup_in_file,
-            reason = '' and event_id in (select event_id from events) as dup_loaded
+            reason = '' and event_id in (select event_id from seen) as dup_loaded
         from checked
     """
 
