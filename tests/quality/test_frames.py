@@ -196,3 +196,37 @@ def test_batch_parameters_window_and_price_scale_follow_the_warehouse(
     assert captured["window_start"] == datetime(2026, 11, 13, 10, 0)
     assert (captured["price_median_min"], captured["price_median_max"]) == pytest.approx((0.5, 50.0))
     assert captured["mostly"] == 0.0  # three rows: too few to hold a file on a row-level check
+
+
+def test_to_frame_gives_the_dtypes_gx_compares_vectorised() -> None:
+    """Arrow-fetched frames match .df() values; ints widen to int64, gaps stay nullable, money is float."""
+    from segmint.quality.frames import to_frame
+    from segmint.quality.results import plain
+
+    con = duckdb.connect()
+    sql = """
+        select * from (values
+            (1::int, 2::int, 1.5::decimal(18, 4), date '2024-01-02', true, 'a', timestamp '2024-01-01 00:00:01'),
+            (3::int, null, null, null, null, null, null)
+        ) t(whole, gappy, money, day, flag, text, stamp)
+    """
+    frame = to_frame(con, sql)
+    assert {c: str(t) for c, t in frame.dtypes.items()} == {
+        "whole": "int64",
+        "gappy": "Int32",
+        "money": "float64",
+        "day": "datetime64[ns]",
+        "flag": "boolean",
+        "text": "str",
+        "stamp": "datetime64[ns]",
+    }
+    assert [plain(v) for v in frame.iloc[1]] == [3, None, None, None, None, None, None]
+    assert [plain(v) for v in frame.iloc[0]] == [
+        1,
+        2,
+        1.5,
+        "2024-01-02 00:00:00",
+        True,
+        "a",
+        "2024-01-01 00:00:01",
+    ]

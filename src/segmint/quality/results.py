@@ -58,6 +58,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime | date):
+        if value != value:  # NaT, a timestamp column's gap
+            return None
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
@@ -66,7 +68,10 @@ def plain(value: Any) -> Any:
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item):
         return plain(item())
-    if value != value:  # pandas NA / NaT compare unequal to themselves
+    try:
+        if value != value:  # NaT compares unequal to itself
+            return None
+    except TypeError:  # pandas NA (a nullable column's gap) refuses to be a truth value
         return None
     return str(value)
 
