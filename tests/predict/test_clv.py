@@ -10,9 +10,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pytest
+from scipy import integrate, stats
+from scipy.special import beta as beta_function
 from scipy.special import hyp2f1
 
 from segmint.predict import clv
+
+# A NaN in the scores announces itself as numpy's "invalid value" warning first.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "real" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)
@@ -250,6 +255,29 @@ CDNOW_BGNBD = clv.BGNBDParams(
 CDNOW_GG = clv.GammaGammaParams(p=6.25, q=3.74, gamma=15.44, log_likelihood=0.0, n_customers=946)
 
 
+def _bgnbd(r: float, alpha: float, a: float, b: float) -> clv.BGNBDParams:
+    return clv.BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=0.0, n_customers=0)
+
+
+# Fitted on the orders up to 2026-10-25 of tests/quality/test_scenario.py's
+# generated shop (600 customers, seed 11). Its only two repeat buyers bought
+# again exactly at T, which says nothing about dropout: the likelihood is
+# flat in a, b and the optimiser stays at a = 1, where eq. 10's
+# (a+b+x-1)/(a-1) · (1 - 2F1) is 0/0.
+FITTED_A_ONE = _bgnbd(0.1762515515857771, 0.7476579480953909, 1.0, 1.0000000000000178)
+# The same shop up to 2026-11-20: every generated customer drops out with
+# about the same probability, so the fit runs off along a/(a+b) ≈ 0.38
+# towards a point-mass Beta, where scipy's hyp2f1 overflows and
+# (1-z)^(a-1) underflows: inf · 0.
+FITTED_POINT_MASS = _bgnbd(0.20694050475978742, 1.8513771499781395, 2773789.136789126, 4456265.25781603)
+# tests/segment/test_nightly_flow_segments.py's shop (800 customers, seed 5)
+# up to 2026-03-10, its first days: λ and p both near point masses, a at the
+# edge of the fitted box.
+FITTED_AT_BOX_EDGE = _bgnbd(4996015.178977824, 13132428.016353242, 251911635.08067307, 3.969647239688199e-09)
+# a + b + x = 1 makes the hypergeometric's third argument 0: another 0/0.
+UNIT_SHAPE_SUM = _bgnbd(0.5, 2.0, 0.4, 0.6)
+
+
 def test_probability_alive_by_hand() -> None:
     # x = 1, t_x = 1, T = 3: odds of death = a/(b+x-1) ((α+T)/(α+t_x))^(r+x)
     # = 1/2 · (4/2)^2 = 2, so P(alive) = 1/3.
@@ -305,13 +333,105 @@ def test_expected_purchases_match_simulated_new_customers() -> None:
     assert abs(expected - purchases.mean()) < 4 * standard_error
 
 
-def test_expected_purchases_grow_with_horizon() -> None:
+@pytest.mark.parametrize("params", [CDNOW_BGNBD, FITTED_A_ONE, FITTED_POINT_MASS, FITTED_AT_BOX_EDGE])
+def test_expected_purchases_grow_with_horizon(params: clv.BGNBDParams) -> None:
     horizons = np.array([0.0, 1.0, 4.0, 13.0, 52.0, 520.0])
     for x, t_x, t_cal in [(0, 0.0, 0.0), (0, 0.0, 30.0), (3, 20.0, 39.0), (300, 38.0, 39.0)]:
-        e = clv.expected_purchases(CDNOW_BGNBD, horizons, x, t_x, t_cal)
+        e = clv.expected_purchases(params, horizons, x, t_x, t_cal)
         assert e[0] == pytest.approx(0.0, abs=1e-12)
         assert np.all(np.isfinite(e))
-        assert np.all(np.diff(e) > 0), (x, e)
+        # Strictly increasing until the customer has used up his expected
+        # purchases: with a common dropout of 0.38 a 300-purchase buyer does
+        # so within a year, and later increments fall below double precision.
+        increments = np.diff(e)
+        assert np.all(increments >= 0) and increments[0] > 0, (x, e)
+        if params is CDNOW_BGNBD:
+            assert np.all(increments > 0), (x, e)
+
+
+# Brand new (T = 0), silent, repeat buyer at T, lapsed repeat buyer; horizons
+# of zero, 90 days and a year.
+EDGE_CUSTOMERS = [(0, 0.0, 0.0), (0, 0.0, 3.0), (2, 3.0, 3.0), (5, 1.0, 4.0)]
+EDGE_HORIZONS = [0.0, 90 / 7, 52.0]
+
+
+def _h(p: float, s: float, rx: float) -> float:
+    # Expected purchases in (T, T+t] given alive and dropout probability p,
+    # with λ integrated out; the limit at p = 0 is rx·s.
+    return float(-np.expm1(-rx * np.log1p(p * s)) / p) if p > 0 else rx * s
+
+
+def _p_alive_direct(params: clv.BGNBDParams, x: float, t_x: float, t_cal: float) -> float:
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    odds = (x > 0) * a / (b + x - 1) * ((alpha + t_cal) / (alpha + t_x)) ** (r + x)
+    return float(1 / (1 + odds))
+
+
+def _eq10_by_integration(params: clv.BGNBDParams, t: float, x: float, t_x: float, t_cal: float) -> float:
+    # Eq. 10 without any hypergeometric function: P(alive) times the mean of
+    # h(p) over the dropout posterior p ~ Beta(a, b+x), integrated by QUADPACK.
+    s, rx, b_x = t / (params.alpha + t_cal), params.r + x, params.b + x
+    if params.a + b_x < 100:
+        # Algebraic weight p^(a-1) (1-p)^(b+x-1): exact at the endpoints.
+        total, _ = integrate.quad(_h, 0.0, 1.0, args=(s, rx), weight="alg", wvar=(params.a - 1, b_x - 1))
+        mean = total / beta_function(params.a, b_x)
+    else:
+        dropout = stats.beta(params.a, b_x)
+        lo, hi = max(0.0, dropout.mean() - 40 * dropout.std()), min(1.0, dropout.mean() + 40 * dropout.std())
+        mean, _ = integrate.quad(lambda p: _h(p, s, rx) * dropout.pdf(p), lo, hi, epsabs=0.0, epsrel=1e-12)
+    return float(mean) * _p_alive_direct(params, x, t_x, t_cal)
+
+
+@pytest.mark.parametrize(
+    "params", [FITTED_A_ONE, UNIT_SHAPE_SUM, FITTED_POINT_MASS], ids=lambda p: f"a={p.a:.3g}"
+)
+@pytest.mark.parametrize(("x", "t_x", "t_cal"), EDGE_CUSTOMERS)
+def test_expected_purchases_at_the_closed_forms_singularities(
+    params: clv.BGNBDParams, x: int, t_x: float, t_cal: float
+) -> None:
+    # Each of these parameter sets used to turn every customer's score into
+    # NaN ("invalid value encountered in multiply"); the right value is the
+    # limit, which the direct integral gives.
+    expected = [_eq10_by_integration(params, t, x, t_x, t_cal) for t in EDGE_HORIZONS]
+    actual = clv.expected_purchases(params, np.array(EDGE_HORIZONS), x, t_x, t_cal)
+    assert actual[0] == 0.0
+    np.testing.assert_allclose(actual, expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("params", [FITTED_POINT_MASS, FITTED_AT_BOX_EDGE], ids=lambda p: f"a={p.a:.3g}")
+def test_expected_purchases_tend_to_the_point_mass_limit(params: clv.BGNBDParams) -> None:
+    # As a, b grow with a/(a+b+x) = μ fixed, Beta(a, b+x) tends to a point
+    # mass at μ and eq. 10 to P(alive) · h(μ): one common dropout probability.
+    for x, t_x, t_cal in EDGE_CUSTOMERS:
+        mu = params.a / (params.a + params.b + x)
+        for t in EDGE_HORIZONS[1:]:
+            limit = _p_alive_direct(params, x, t_x, t_cal) * _h(mu, t / (params.alpha + t_cal), params.r + x)
+            assert clv.expected_purchases(params, t, x, t_x, t_cal) == pytest.approx(limit, rel=1e-5)
+
+
+def test_fit_clv_scores_stay_finite_when_everyone_drops_out_alike() -> None:
+    # A month of a young shop where the dropout probability is the same for
+    # every customer (0.35): the maximum likelihood runs off to a, b ~ 1e5-1e6.
+    rng = np.random.default_rng(0)
+    n = 300
+    t_cal = rng.integers(0, 31, n) / 7.0
+    counts = rng.poisson(rng.gamma(0.25, 1 / 2.0, n) * t_cal)
+    x = np.minimum(rng.geometric(np.full(n, 0.35)), counts)
+    t_x = np.where(x > 0, t_cal * rng.beta(np.maximum(x, 1), np.maximum(counts - x + 1, 1)), 0.0)
+    m = np.where(x > 0, rng.gamma(4.0, 10.0, n), 0.0)
+    summary = pl.DataFrame(
+        {"customer_id": np.arange(n), "frequency": x, "recency": t_x, "T": t_cal, "monetary_value": m}
+    )
+    bgnbd, _, scores = clv.fit_clv(summary)
+    assert bgnbd.a + bgnbd.b > 1e5, bgnbd  # the degenerate fit this test is about
+    for column in ("expected_purchases_90d", "p_alive", "clv_12m"):
+        values = scores[column].to_numpy()
+        assert np.all(np.isfinite(values)) and np.all(values >= 0), column
+    # Brand-new and one-time buyers still expect some purchases, and the
+    # scores stay in proportion to history: the heaviest buyers expect more.
+    expected = scores.sort("frequency")["expected_purchases_90d"].to_numpy()
+    assert expected.min() > 0
+    assert expected[-1] > np.median(expected)
 
 
 def test_expected_average_value_by_hand() -> None:

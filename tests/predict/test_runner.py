@@ -135,3 +135,28 @@ def test_short_history_skips_churn_and_clv_with_reasons(
         count(con, "select count(*) from customer_predictions where run_id = 'r1' and churn_score is null")
         == 30
     )
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_month_old_shop_stores_finite_lifetime_values(tmp_path: Path) -> None:
+    # The scenario test's shop after a month: its customers all drop out alike, so BG/NBD's a and b run off
+    # to ~1e6, where the closed form of expected purchases used to give NaN for every buyer.
+    from segmint.generate import generate
+    from segmint.ingest import ingest
+    from segmint.warehouse import connect
+
+    as_of = date(2026, 11, 20)
+    generate(tmp_path, customers=600, days=31, end=as_of, seed=11, fmt="csv", split="none")
+    settings = load_settings(tmp_path / "segmint.toml")
+    with connect(settings.warehouse.path) as con:
+        ingest(con, settings, "load")
+        build_features(con, as_of)
+        outcome = run_predictions(con, PredictSettings(), "young", as_of)
+        assert outcome.bgnbd is not None and outcome.bgnbd.a + outcome.bgnbd.b > 1e5, outcome.bgnbd
+        assert not [m for m in outcome.messages if m.startswith("lifetime value")]
+        scored, not_finite = con.execute(
+            """select count(clv_12m), count(*) filter (where not (isfinite(expected_purchases_90d)
+                and isfinite(p_alive) and isfinite(clv_12m)))
+            from customer_predictions where run_id = 'young'"""
+        ).fetchall()[0]
+        assert (scored, not_finite) == (outcome.bgnbd.n_customers, 0)
