@@ -106,6 +106,12 @@ def _unparseable(column: str, typed: str) -> str:
     return f"case when {column} is not null and {typed} is null then 'unparseable {column} \"' || {column} || '\"' end"
 
 
+def _customer_key(column: str) -> str:
+    # Spreadsheet round trips store ids as floats ("17850.0", UCI Online Retail copies): the id is the
+    # integer part, so the same customer joins across files.
+    return f"regexp_replace({column}, '\\.0+$', '')"
+
+
 def _missing(column: str) -> str:
     return f"case when {column} is null then 'missing {column}' end"
 
@@ -182,7 +188,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         -- Keys already loaded, found by probing the warehouse with this file's keys: a hash table of
         -- the file's keys, not of every key ever loaded (gigabytes at tens of millions of rows).
         seen as (select order_id from orders where order_id in (select order_id from checked))
-        select {ROW}, order_id, line as line_no, regexp_replace(customer_id, '\\.0+$', '') as customer_id,
+        select {ROW}, order_id, line as line_no, {_customer_key("customer_id")} as customer_id,
             ordered_ts as ordered_at, qty as quantity, price as unit_price,
             coalesce(line_revenue_given, qty * price)::decimal(18, 4) as line_revenue,
             {cancellation} as is_cancellation,
@@ -244,7 +250,7 @@ def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, 
     return f"""
         with typed as (
             select *,
-                regexp_replace(customer_id, '\\.0+$', '') as customer_key,
+                {_customer_key("customer_id")} as customer_key,
                 {_timestamp("first_seen_at", source.timestamp_format)} as first_seen_ts,
                 {_boolean("marketing_consent")} as consent
             from {MAPPED}
@@ -329,6 +335,10 @@ def _register_customers(con: duckdb.DuckDBPyConnection, time_column: str) -> Non
             marketing_consent = coalesce(c.marketing_consent, b.marketing_consent)
         from batch_customers b
         where c.customer_id = b.customer_id
+          -- Only rows that change: most of a file's customers are known with their details already.
+          and (c.first_seen_at is null or b.first_seen_at < c.first_seen_at
+               or (c.email is null and b.email is not null) or (c.country is null and b.country is not null)
+               or (c.marketing_consent is null and b.marketing_consent is not null))
         """
     )
     con.execute(
@@ -443,10 +453,12 @@ def _load_batch(
     sha: str,
     run_id: str,
     read: Callable[[], list[str]],
-    limit: datetime,
+    now: datetime | None,
+    future_tolerance: timedelta,
     audit: Audit | None,
 ) -> FileResult:
     """Type, audit, then publish (quarantine + merge + ledger) or hold one batch, in one transaction."""
+    limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
     with transaction(con):
         columns = read()
         mapping = canonical_mapping(source, columns, path)
@@ -511,7 +523,6 @@ def load_file(
             "skipped",
             message=f"{path}: held back by run {holder}; fix it and run `segmint replay {holder}`",
         )
-    limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
     return _load_batch(
         con,
         source,
@@ -519,7 +530,8 @@ def load_file(
         sha,
         run_id,
         lambda: read_raw(con, path, delimiter=source.delimiter),
-        limit,
+        now,
+        future_tolerance,
         audit,
     )
 
@@ -553,8 +565,7 @@ def load_held(
         )
         return columns
 
-    limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
-    return _load_batch(con, source, path, sha, run_id, restore, limit, audit)
+    return _load_batch(con, source, path, sha, run_id, restore, now, future_tolerance, audit)
 
 
 def ingest_files(

@@ -90,9 +90,6 @@ def _online_retail(columns: list[str], kind: SourceKind) -> Mapping_:
         mapping["is_cancellation"] = (
             f"case when upper({mapping['order_id']}) like 'C%' then 'true' else 'false' end"
         )
-    if "customer_id" in mapping:
-        # Some copies store ids as floats ("17850.0"); the id is the integer part.
-        mapping["customer_id"] = f"regexp_replace(trim({mapping['customer_id']}), '\\.0+$', '')"
     mapping["currency"] = "'GBP'"
     return mapping
 
