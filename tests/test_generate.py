@@ -13,7 +13,6 @@ import pytest
 from segmint.generate import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
-    EVENT_TYPES,
     ORDER_COLUMNS,
     PERSONA_NAMES,
     GenerateSummary,
@@ -21,6 +20,7 @@ from segmint.generate import (
     generate,
     segmint_toml,
 )
+from segmint.schema import EVENT_TYPES
 
 END = date(2024, 12, 31)
 DAYS = 60

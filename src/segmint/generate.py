@@ -46,7 +46,6 @@ import pyarrow.parquet as pq
 from segmint.schema import EVENT_TYPES
 
 __all__ = [
-    "EVENT_TYPES",
     "PERSONAS",
     "PERSONA_NAMES",
     "GenerateSummary",

@@ -19,8 +19,8 @@ import numpy as np
 import polars as pl
 
 from segmint.errors import SegmintError
+from segmint.generate import CURRENCY, DATETIME_FORMAT
 
-CURRENCY = "EUR"
 _FALLBACK_PRODUCT = ("SIM-1", "Simulated product", "Simulated", 25.0)
 
 
@@ -226,7 +226,7 @@ def simulate_responses(
     if parquet:
         orders.write_parquet(orders_file)
     else:
-        orders.write_csv(orders_file, datetime_format="%Y-%m-%d %H:%M:%S")
+        orders.write_csv(orders_file, datetime_format=DATETIME_FORMAT)
     truth_file = data_dir / "truth" / f"responses_{first:%Y%m%d}.csv"
     truth_file.parent.mkdir(parents=True, exist_ok=True)
     pl.concat([t for _, t, _ in parts]).write_csv(truth_file)

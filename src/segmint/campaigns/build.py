@@ -14,8 +14,7 @@ import polars as pl
 
 from segmint.campaigns.playbook import Campaign, Playbook, load_playbook, rule_columns, rule_sql
 from segmint.config import Settings
-from segmint.features import require_features
-from segmint.predict.frames import frame, scalar
+from segmint.features import query_frame, require_features
 from segmint.predict.runner import latest_prediction_run, published_segment_run
 from segmint.warehouse import transaction
 
@@ -91,7 +90,7 @@ def candidates(
 ) -> pl.DataFrame:
     """Every customer with features on `as_of`, with contact, consent, anomaly flag and one match column per campaign."""
     matches = ",\n".join(f"{campaign_condition(c)} as match_{i}" for i, c in enumerate(playbook.active()))
-    return frame(
+    return query_frame(
         con,
         f"""
         with contacts as (
@@ -125,7 +124,7 @@ def candidates(
 
 
 def _recommendations(con: duckdb.DuckDBPyConnection, prediction_run_id: str | None) -> dict[str, list[str]]:
-    rows = frame(
+    rows = query_frame(
         con,
         "select customer_id, list(product_id order by rank) as products from basket_recommendations "
         "where run_id = ? group by customer_id",
@@ -135,7 +134,7 @@ def _recommendations(con: duckdb.DuckDBPyConnection, prediction_run_id: str | No
 
 
 def _product_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    rows = frame(
+    rows = query_frame(
         con,
         "select product_id, arg_max(product_name, line_no) as product_name from order_lines "
         "where product_id is not null and product_name is not null group by product_id",
@@ -319,19 +318,14 @@ def build_campaigns(
 
 def ledger(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Every campaign built so far, newest first."""
-    return frame(con, "select * from campaigns order by as_of desc, name")
+    return query_frame(con, "select * from campaigns order by as_of desc, name")
 
 
 def targeted(con: duckdb.DuckDBPyConnection, customer_id: str) -> pl.DataFrame:
     """Which campaigns targeted (or held out) one customer, and when."""
-    return frame(
+    return query_frame(
         con,
         'select a.campaign_id, c.name, c.as_of, a."group", a.targeted_at from campaign_audiences a '
         "join campaigns c using (campaign_id) where a.customer_id = ? order by c.as_of",
         [customer_id],
     )
-
-
-def has_campaigns(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether any campaign has been built."""
-    return bool(scalar(con, "select count(*) > 0 from campaigns"))

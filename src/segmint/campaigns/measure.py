@@ -12,7 +12,7 @@ import polars as pl
 
 from segmint.campaigns.stats import bootstrap_mean_difference, two_proportion
 from segmint.config import Settings
-from segmint.predict.frames import frame, scalar
+from segmint.features import query_frame, query_one
 from segmint.warehouse import transaction
 
 ALL_SEGMENTS = "all"
@@ -30,13 +30,13 @@ class Measurement:
 
 def data_through(con: duckdb.DuckDBPyConnection) -> date | None:
     """The last day with an order in the warehouse: a window is over once the data reaches its end."""
-    value = scalar(con, "select cast(max(ordered_at) as date) from orders")
-    return value if isinstance(value, date) else None
+    row = query_one(con, "select cast(max(ordered_at) as date) from orders")
+    return row[0] if row and isinstance(row[0], date) else None
 
 
 def outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pl.DataFrame:
     """Per audience member: segment, group, converted (any non-cancelled order in the window), net revenue."""
-    return frame(
+    return query_frame(
         con,
         """
         with window_orders as (
@@ -157,7 +157,7 @@ def measure_campaigns(
 
 def results(con: duckdb.DuckDBPyConnection, campaign_id: str | None = None) -> pl.DataFrame:
     """Stored campaign results with the campaign's name and channel, for the CLI and the weekly report."""
-    return frame(
+    return query_frame(
         con,
         """
         select c.name, c.as_of, c.channel, c.offer, r.*

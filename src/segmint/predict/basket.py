@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from segmint.predict.frames import frame
+from segmint.features import query_frame, query_one
 from segmint.resources import sql_file
 
 RULE_COLUMNS = (
@@ -57,7 +57,9 @@ def basket_rules(
     thresholds: BasketThresholds,
 ) -> pl.DataFrame:
     """The rules of sql/marts/basket_rules.sql for one as-of date, as a frame."""
-    return frame(con, sql_file("marts/basket_rules.sql"), _rule_params(as_of, segment_run_id, thresholds))
+    return query_frame(
+        con, sql_file("marts/basket_rules.sql"), _rule_params(as_of, segment_run_id, thresholds)
+    )
 
 
 def store_basket_rules(
@@ -76,7 +78,7 @@ def store_basket_rules(
         f"select $run_id, cast($as_of as date), {columns} from ({sql_file('marts/basket_rules.sql')})",
         params,
     )
-    row = con.execute("select count(*) from basket_rules where run_id = ?", [run_id]).fetchone()
+    row = query_one(con, "select count(*) from basket_rules where run_id = ?", [run_id])
     return int(row[0]) if row else 0
 
 
@@ -96,5 +98,5 @@ def store_recommendations(
         f"from ({sql_file('marts/basket_recommendations.sql')})",
         params,
     )
-    row = con.execute("select count(*) from basket_recommendations where run_id = ?", [run_id]).fetchone()
+    row = query_one(con, "select count(*) from basket_recommendations where run_id = ?", [run_id])
     return int(row[0]) if row else 0

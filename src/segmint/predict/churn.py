@@ -22,8 +22,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from segmint.features import BEHAVIOUR_FEATURES
-from segmint.predict.frames import frame
+from segmint.features import BEHAVIOUR_FEATURES, query_frame, query_one
 from segmint.predict.parallel import n_jobs, threads_for
 
 ChurnModel = Literal["gradient_boosting", "random_forest"]
@@ -92,7 +91,7 @@ class ChurnResult:
 
 def churn_labels(con: duckdb.DuckDBPyConnection, as_of: date, horizon_days: int) -> pl.DataFrame:
     """customer_id of every customer with a non-cancelled order in the horizon after `as_of`."""
-    return frame(
+    return query_frame(
         con,
         """
         select distinct customer_id from orders
@@ -288,7 +287,8 @@ def churn_outcomes(
     con: duckdb.DuckDBPyConnection, as_of: date, horizon_days: int = 90
 ) -> ChurnOutcome | None:
     """Compare the churn scores of the latest prediction run at least `horizon_days` before `as_of` with what happened."""
-    row = con.execute(
+    row = query_one(
+        con,
         """
         select p.run_id, p.as_of, coalesce(m.threshold, 0.5)
         from prediction_runs p
@@ -299,11 +299,11 @@ def churn_outcomes(
         limit 1
         """,
         [as_of, horizon_days],
-    ).fetchone()
+    )
     if row is None:
         return None
     run_id, predicted_as_of, threshold = str(row[0]), row[1], float(row[2])
-    predictions = frame(
+    predictions = query_frame(
         con,
         "select customer_id, coalesce(segment_name, 'unassigned') as segment_name, churn_score "
         "from customer_predictions where run_id = ? and churn_score is not null",

@@ -12,12 +12,11 @@ import duckdb
 import polars as pl
 
 from segmint.config import PredictSettings
-from segmint.features import FEATURE_MODELS, run_model
+from segmint.features import FEATURE_MODELS, query_frame, query_one, run_model
 from segmint.predict import clv
 from segmint.predict.anomalies import detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
 from segmint.predict.churn import ChurnReport, InsufficientHistoryError, churn_labels, fit_churn
-from segmint.predict.frames import frame, scalar
 from segmint.warehouse import transaction
 
 CLV_HORIZON_DAYS = 90
@@ -43,18 +42,19 @@ class PredictionOutcome:
 
 def published_segment_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | None:
     """The published segment run in force on `as_of` (the latest one not after it), if any."""
-    row = con.execute(
+    row = query_one(
+        con,
         "select run_id from segment_runs where published and as_of <= ? "
         "order by as_of desc, published_at desc nulls last limit 1",
         [as_of],
-    ).fetchone()
+    )
     return str(row[0]) if row else None
 
 
 def features_at(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
     """customer_features of `day`: the stored night when there is one, else computed point in time."""
-    if scalar(con, "select count(*) from customer_features where as_of = ?", [day]):
-        return frame(con, "select * from customer_features where as_of = ? order by customer_id", [day])
+    if query_one(con, "select 1 from customer_features where as_of = ? limit 1", [day]):
+        return query_frame(con, "select * from customer_features where as_of = ? order by customer_id", [day])
     return compute_features(con, day)
 
 
@@ -66,7 +66,7 @@ def compute_features(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
         for model in upstream:
             run_model(con, model, day)
         con.execute("set variable as_of = ?", [day])
-        features = frame(con, f"select * from ({final.sql()}) order by customer_id")
+        features = query_frame(con, f"select * from ({final.sql()}) order by customer_id")
     finally:
         # Rolling back drops the temporary model tables too; the warehouse is left exactly as it was.
         con.execute("rollback")
@@ -75,7 +75,7 @@ def compute_features(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
 
 def clv_transactions(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
     """Non-cancelled orders of known customers up to the end of `as_of`: customer_id, ordered_at, revenue."""
-    return frame(
+    return query_frame(
         con,
         """
         select customer_id, ordered_at, cast(revenue as double) as revenue
@@ -140,7 +140,7 @@ def _fit_churn(
     def active(day: date, days: int) -> pl.DataFrame:
         return churn_labels(con, day, days)
 
-    first = con.execute("select min(ordered_at) from orders where customer_id is not null").fetchone()
+    first = query_one(con, "select min(ordered_at) from orders where customer_id is not null")
     train_as_of = as_of - timedelta(days=2 * horizon)
     if first is None or first[0] is None or first[0].date() > train_as_of - timedelta(days=horizon):
         # Training features need some history before T0, or every buyer looks brand new.
@@ -195,7 +195,7 @@ def _store_models(
 
 
 def _segments(con: duckdb.DuckDBPyConnection, segment_run_id: str | None) -> pl.DataFrame:
-    return frame(
+    return query_frame(
         con,
         "select customer_id, segment_id, segment_name from segment_assignments where run_id = ?",
         [segment_run_id],
@@ -280,8 +280,9 @@ def run_predictions(
 
 def latest_prediction_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | None:
     """The most recent prediction run for an as-of date not after `as_of`."""
-    row = con.execute(
+    row = query_one(
+        con,
         "select run_id from prediction_runs where as_of <= ? order by as_of desc, created_at desc limit 1",
         [as_of],
-    ).fetchone()
+    )
     return str(row[0]) if row else None
