@@ -18,7 +18,7 @@ from rich.table import Table
 from segmint.config import Settings, load_settings
 from segmint.errors import SegmintError
 from segmint.ingest import FileResult
-from segmint.pipeline import WarehouseTotals
+from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
 
 app = typer.Typer(
@@ -319,25 +319,23 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     day = parse_day(as_of) if as_of else default_night(settings)
     configure_prefect(settings.output_dir)
     flows = load_flow_module("nightly")
-    outcome: Any = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
+    outcome: NightlyOutcome = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
     if outcome.status == "busy":
         raise WarehouseBusyError(outcome.messages[0])
     print_files(outcome.files)
     if outcome.totals is not None:
         print_totals(outcome.totals)
     console.print(f"run {outcome.run_id} for {outcome.as_of}: {outcome.status}")
-    segmentation = getattr(outcome, "segmentation", None)
+    segmentation = outcome.segmentation
     if segmentation is not None:
         console.print(
             f"segments: k={segmentation.k} over {segmentation.n_customers:,} customers "
             f"(silhouette {segmentation.silhouette or 0:.3f}); see `segmint segments --run {segmentation.run_id}`",
             highlight=False,
         )
-    if getattr(outcome, "quality", None) is not None:
+    if outcome.quality is not None:
         console.print(outcome.quality.line, highlight=False, soft_wrap=True)
-    for line in getattr(outcome, "report_lines", []):
-        console.print(line)
-    if getattr(outcome, "report_path", None) is not None:
+    if outcome.report_path is not None:
         # Plain echo: a path must never be wrapped by the console width.
         typer.echo(f"report: {outcome.report_path}")
 
