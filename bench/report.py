@@ -134,6 +134,7 @@ def measure(path: Path, out: Path) -> dict[str, float]:
     from segmint.report import create_report
     from segmint.report.build import build_report
     from segmint.report.charts import projection_chart, segment_colors
+    from segmint.report.model import Projection
     from segmint.warehouse import connect
 
     settings = Settings(warehouse=WarehouseSettings(path=path), data_dir=out)
@@ -150,8 +151,8 @@ def measure(path: Path, out: Path) -> dict[str, float]:
         # What sampling saves: the customer map over every customer.
         started = time.perf_counter()
         full = build_report(con, DAY, features=settings.segmentation.features, projection_sample=10**9)
-        assert not isinstance(full.projection, str)
-        png = projection_chart(full.projection, segment_colors(list(range(1, 7))))  # type: ignore[arg-type]
+        assert isinstance(full.projection, Projection), full.projection
+        png = projection_chart(full.projection, segment_colors(list(range(1, 7))))
         unsampled = time.perf_counter() - started
     return {
         "seconds": total,

@@ -4,10 +4,8 @@ and the URL of the session's Prefect test server for subprocesses."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -25,20 +23,10 @@ def _report_conftest() -> ModuleType:
     return module
 
 
-report_helper = _report_conftest().load_helper
-
-
-@pytest.fixture(scope="session")
-def shop() -> ModuleType:
-    """The hand-written shop of tests/report/shop.py."""
-    return report_helper("shop")
-
-
-@pytest.fixture
-def smtp() -> Iterator[Any]:
-    """A real SMTP server on 127.0.0.1."""
-    with report_helper("smtp").smtp_sink() as sink:
-        yield sink
+_report = _report_conftest()
+# The same fixtures as the report tests: the hand-written shop and a real SMTP server on 127.0.0.1.
+shop = _report.shop
+smtp = _report.smtp
 
 
 def write_config(folder: Path, extra: str = "") -> Path:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import duckdb
@@ -84,6 +85,24 @@ class _Ctx:
         """`column`, or `null as column` when the table lacks it (older or newer schema)."""
         return column if column in self.tables.get(table, set()) else f"null as {column}"
 
+    @cached_property
+    def run_order(self) -> str:
+        """Newest segment run first: by as_of, then creation time where recorded, then id."""
+        created = ", created_at desc" if self.has("segment_runs", "created_at") else ""
+        return f"as_of desc{created}, run_id desc"
+
+    @cached_property
+    def prediction_run(self) -> tuple[str, date] | None:
+        """The latest prediction run up to the report day (read once: segments and predictions share it)."""
+        if not self.has("prediction_runs", "run_id", "as_of", "created_at"):
+            return None
+        row = self.one(
+            "select run_id, as_of from prediction_runs where as_of <= $day "
+            "order by as_of desc, created_at desc limit 1",
+            {"day": self.day},
+        )
+        return None if row is None else (str(row[0]), row[1])
+
 
 def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     # DuckDB rejects named parameters a statement does not use; queries share parameter sets.
@@ -152,7 +171,9 @@ def build_report(
         )
         history = _history(ctx)
         rfm = _rfm(ctx, run)
-        projection = _projection(ctx, run)
+        # The map's legend names the segments already read with their profiles.
+        names = {s.segment_id: s.name for s in segments} if isinstance(segments, list) else {}
+        projection = _projection(ctx, run, names)
     return ReportData(
         as_of=as_of,
         period=period,
@@ -256,12 +277,11 @@ def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
     if not ctx.has("segment_runs", "run_id", "as_of", "published"):
         return Unavailable(NOT_SEGMENTED.format(day=day))
     t = "segment_runs"
-    order = "as_of desc" + (", created_at desc" if ctx.has(t, "created_at") else "") + ", run_id desc"
     row = ctx.one(
         f"""
         select run_id, as_of, {ctx.col(t, "algorithm")}, {ctx.col(t, "k")}, {ctx.col(t, "n_customers")},
             {ctx.col(t, "silhouette")}, {ctx.col(t, "stability_ari")}
-        from segment_runs where published and as_of <= $day order by {order} limit 1
+        from segment_runs where published and as_of <= $day order by {ctx.run_order} limit 1
         """,
         {"day": day},
     )
@@ -269,7 +289,7 @@ def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
         held = ctx.one(
             f"""
             select as_of, {ctx.col(t, "status_reason")} from segment_runs
-            where not published and as_of <= $day order by {order} limit 1
+            where not published and as_of <= $day order by {ctx.run_order} limit 1
             """,
             {"day": day},
         )
@@ -452,19 +472,8 @@ def _top_products(ctx: _Ctx, run: SegmentRunInfo) -> dict[int, list[ProductRow]]
     return out
 
 
-def _latest_prediction_run(ctx: _Ctx) -> tuple[str, date] | None:
-    if not ctx.has("prediction_runs", "run_id", "as_of", "created_at"):
-        return None
-    row = ctx.one(
-        "select run_id, as_of from prediction_runs where as_of <= $day "
-        "order by as_of desc, created_at desc limit 1",
-        {"day": ctx.day},
-    )
-    return None if row is None else (str(row[0]), row[1])
-
-
 def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, SegmentRow]) -> None:
-    latest = _latest_prediction_run(ctx)
+    latest = ctx.prediction_run
     if latest is None or not ctx.has("customer_predictions", "run_id", "customer_id", "clv_12m"):
         return
     churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
@@ -555,25 +564,14 @@ def _migration(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo) -> Migratio
     return Migration(prev.run_id, prev.as_of, from_labels, to_labels, cells)
 
 
-def _profile_names(ctx: _Ctx, run_id: str) -> dict[int, str]:
-    return {
-        int(i): str(n)
-        for i, n in ctx.rows(
-            "select segment_id, segment_name from segment_profiles where run_id = $run", {"run": run_id}
-        )
-    }
-
-
 def _history(ctx: _Ctx) -> SizeHistory | Unavailable:
     weeks = [ctx.day - timedelta(days=7 * i) for i in range(HISTORY_WEEKS - 1, -1, -1)]
-    t = "segment_runs"
-    order = "as_of desc" + (", created_at desc" if ctx.has(t, "created_at") else "") + ", run_id desc"
     # The run of a week: the latest published run in (week end - 7, week end].
     runs = ctx.rows(
         f"""
         select run_id, as_of from segment_runs
         where published and as_of <= $day and as_of > $first
-        order by {order}
+        order by {ctx.run_order}
         """,
         {"day": ctx.day, "first": weeks[0] - timedelta(days=7)},
     )
@@ -642,7 +640,7 @@ def _rfm(ctx: _Ctx, run: SegmentRunInfo) -> RfmGrid | Unavailable:
     return RfmGrid(counts=counts, mean_monetary=money, named=named)
 
 
-def _projection(ctx: _Ctx, run: SegmentRunInfo) -> Projection | Unavailable:
+def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projection | Unavailable:
     features = [f for f in _features_at(ctx) if f != "is_prospect"]
     if len(features) < 2 or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
         return Unavailable("Not enough customer features to draw the customer map.")
@@ -688,7 +686,7 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo) -> Projection | Unavailable:
         x=[float(v) for v in xy[:, 0]],
         y=[float(v) for v in xy[:, 1]],
         segment_ids=seg_ids,
-        names=_profile_names(ctx, run.run_id),
+        names=names,
         n_sampled=len(rows),
         n_total=total,
         explained=(float(ratio[0]), float(ratio[1]) if len(ratio) > 1 else 0.0),
@@ -869,7 +867,7 @@ def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
 
 
 def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
-    latest = _latest_prediction_run(ctx)
+    latest = ctx.prediction_run
     if latest is None:
         return Unavailable("No predictions (lifetime value, churn, anomalies) computed up to this week yet.")
     run_id, as_of = latest

@@ -64,19 +64,26 @@ def send_message(alerts: AlertSettings, msg: EmailMessage, recipients: Sequence[
             "No recipients for the weekly report; set alerts.report_recipients (or alerts.recipients) "
             "in segmint.toml."
         )
-    where = f"{alerts.smtp_host}:{alerts.smtp_port}"
     try:
-        with smtplib.SMTP(alerts.smtp_host, alerts.smtp_port, timeout=alerts.smtp_timeout_seconds) as smtp:
-            if alerts.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if alerts.smtp_user:
-                password = alerts.smtp_password.get_secret_value() if alerts.smtp_password else ""
-                smtp.login(alerts.smtp_user, password)
-            refused = smtp.send_message(msg, from_addr=alerts.sender, to_addrs=list(recipients))
+        refused = smtp_send(alerts, msg, recipients)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(
-            f"The SMTP server {where} did not accept the weekly report ({exc}); "
+            f"The SMTP server {alerts.smtp_host}:{alerts.smtp_port} did not accept the weekly report ({exc}); "
             "check alerts.smtp_host, smtp_port and credentials, then re-run `segmint run weekly-report --send`."
         ) from exc
     # Partly refused is not retried: the accepted recipients already have the message.
-    return sorted(refused)
+    return refused
+
+
+def smtp_send(alerts: AlertSettings, msg: EmailMessage, recipients: Sequence[str]) -> list[str]:
+    """One SMTP delivery (STARTTLS with certificate checks, login if configured); return refused addresses.
+
+    Raises OSError or smtplib.SMTPException when nothing was delivered; callers decide about retries.
+    """
+    with smtplib.SMTP(alerts.smtp_host, alerts.smtp_port, timeout=alerts.smtp_timeout_seconds) as smtp:
+        if alerts.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if alerts.smtp_user:
+            password = alerts.smtp_password.get_secret_value() if alerts.smtp_password else ""
+            smtp.login(alerts.smtp_user, password)
+        return sorted(smtp.send_message(msg, from_addr=alerts.sender, to_addrs=list(recipients)))

@@ -407,8 +407,3 @@ class ReportData:
     def segment_list(self) -> list[SegmentRow]:
         """The segments, or an empty list when there are none yet."""
         return self.segments if isinstance(self.segments, list) else []
-
-    @property
-    def segment_names(self) -> dict[int, str]:
-        """Segment id -> name of this week's run."""
-        return {s.segment_id: s.name for s in self.segment_list}
