@@ -7,7 +7,7 @@ registered as (
 ),
 
 ordering as (
-    select distinct customer_id from int_orders_valued
+    select customer_id from int_customer_orders_aggregated
 ),
 
 browsing as (

@@ -163,10 +163,12 @@ def build_features(
         raise SegmintError(f"Building customer features for {as_of} failed: {exc}") from exc
     finally:
         _drop_temporaries(con)
-    customers = _count(con, "select count(*) from customer_features where as_of = ?", [as_of])
-    buyers = _count(
-        con, "select count(*) from customer_features where as_of = ? and not is_prospect", [as_of]
+    row = query_one(
+        con,
+        "select count(*), count(*) filter (where not is_prospect) from customer_features where as_of = ?",
+        [as_of],
     )
+    customers, buyers = (int(row[0]), int(row[1])) if row else (0, 0)
     return FeatureBuild(as_of, customers, buyers, customers - buyers, time.perf_counter() - started)
 
 

@@ -117,9 +117,9 @@ def fit(x: Matrix, k: int, settings: SegmentationSettings, seed: int, init: Matr
         gmm = GaussianMixture(
             n_components=k, covariance_type="full", random_state=seed, n_init=2, reg_covar=1e-4
         )
-        labels = np.asarray(gmm.fit(x).predict(x), dtype=np.int64)
-        labels = _relabel_by_size(labels)
-        mapping = _mapping(np.asarray(gmm.predict(x), dtype=np.int64), labels)
+        components = np.asarray(gmm.fit(x).predict(x), dtype=np.int64)
+        labels = _relabel_by_size(components)
+        mapping = _mapping(components, labels)
 
         def predict_gmm(rows: Matrix) -> Labels:
             result: Labels = mapping[np.asarray(gmm.predict(rows), dtype=np.int64)]
@@ -243,16 +243,15 @@ def select_k(
         return fitted.k, [KScore(fitted.k, sil, db, ch, None, None, True)], "found by HDBSCAN"
     values: list[KScore] = []
     top = min(settings.k_max, len(x) - 1)
+    # BIC is recorded for comparison on the silhouette sample (it is not part of the criterion).
+    bic_rows = sample_rows(len(x), settings.silhouette_sample_size, settings.seed)
     for k in range(settings.k_min, top + 1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter on tiny samples
             fitted = fit(x, k, settings, settings.seed)
             sil, db, ch = scores(x, fitted.labels, settings, settings.seed)
             stability = bootstrap_stability(x, fitted.labels, k, settings)
-            # BIC is recorded for comparison on the silhouette sample (it is not part of the criterion).
-            bic = gmm_bic(
-                x[sample_rows(len(x), settings.silhouette_sample_size, settings.seed)], k, settings.seed
-            )
+            bic = gmm_bic(x[bic_rows], k, settings.seed)
         values.append(KScore(k, sil, db, ch, stability, bic))
     if not values:
         raise SegmintError(

@@ -15,9 +15,6 @@ from segmint.quality.gate import Flaw, SegmentationFacts, segmentation_reasons
 # A further check (data quality, campaign rules): returns None to allow, or one line saying why not.
 GateCheck = Callable[[duckdb.DuckDBPyConnection, str], str | None]
 
-# What the built-in gate looks at (the rules are shared with the nightly gate in quality.gate).
-RunFacts = SegmentationFacts
-
 # The built-in gate's wording (stored in segment_runs.status_reason), in the order its reasons are listed.
 WORDING: dict[Flaw, str] = {
     "too_few_segments": "only {value} segment",
@@ -41,12 +38,12 @@ class Publication:
         return "published" if self.published else "held: " + "; ".join(self.reasons)
 
 
-def gate_reasons(facts: RunFacts, settings: SegmentationSettings) -> list[str]:
+def gate_reasons(facts: SegmentationFacts, settings: SegmentationSettings) -> list[str]:
     """Why a run must not be published (empty when it may): degenerate or unstable segmentations."""
     return segmentation_reasons(facts, settings, WORDING)
 
 
-def run_facts(con: duckdb.DuckDBPyConnection, run_id: str) -> RunFacts:
+def run_facts(con: duckdb.DuckDBPyConnection, run_id: str) -> SegmentationFacts:
     """Read the gate's inputs for a stored run."""
     row = query_one(
         con,
@@ -55,7 +52,7 @@ def run_facts(con: duckdb.DuckDBPyConnection, run_id: str) -> RunFacts:
     )
     if row is None:
         raise SegmintError(f"Segment run {run_id} does not exist; list runs with `segmint segments`.")
-    return RunFacts(int(row[0]), row[1], row[2], float(row[3]))
+    return SegmentationFacts(int(row[0]), row[1], row[2], float(row[3]))
 
 
 def publish_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -81,7 +78,7 @@ def hold_run(con: duckdb.DuckDBPyConnection, run_id: str, reasons: Sequence[str]
     """Record why a run is not published (it stays in history; the last published run stays current)."""
     con.execute(
         "update segment_runs set published = false, status_reason = ? where run_id = ?",
-        ["held: " + "; ".join(reasons), run_id],
+        [Publication(run_id, False, tuple(reasons)).status_reason, run_id],
     )
 
 

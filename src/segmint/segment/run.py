@@ -136,6 +136,7 @@ def _recluster(
     frame: pl.DataFrame,
     settings: SegmentationSettings,
     previous: RunRef | None,
+    previous_names: dict[int, str],
     run_id: str,
 ) -> _Outcome:
     scaled, transform = fit_transform(frame, settings.features, settings.log_features)
@@ -167,7 +168,6 @@ def _recluster(
     explanation: Explanation = explain(
         scaled, segment_ids, sample_size=settings.sample_size, trees=settings.forest_trees, seed=settings.seed
     )
-    names = segment_names(con, previous.run_id) if previous else {}
     return _Outcome(
         segment_ids,
         space,
@@ -175,9 +175,9 @@ def _recluster(
         transform,
         alignment,
         {
-            m.segment_id: names[m.previous_segment_id]
+            m.segment_id: previous_names[m.previous_segment_id]
             for m in alignment.matches
-            if m.previous_segment_id in names
+            if m.previous_segment_id in previous_names
         },
         explanation.quality,
         explanation.importance,
@@ -244,15 +244,19 @@ def _uses_stored_model(
 ) -> str | None:
     if previous is None or settings.recluster_every_days <= 1:
         return None
-    row = query_one(con, "select as_of, features from segment_runs where run_id = ?", [previous.model_run_id])
+    row = query_one(
+        con,
+        """
+        select r.as_of, r.features, m.forest is not null
+        from segment_runs r join segment_models m using (run_id) where run_id = ?
+        """,
+        [previous.model_run_id],
+    )
     if row is None or json.loads(str(row[1])) != list(settings.features):
         return None
     if (as_of - row[0]).days >= settings.recluster_every_days:
         return None
-    has_forest = query_one(
-        con, "select forest is not null from segment_models where run_id = ?", [previous.model_run_id]
-    )
-    return previous.model_run_id if has_forest and has_forest[0] else None
+    return previous.model_run_id if row[2] else None
 
 
 def _stability(
@@ -275,9 +279,9 @@ def _profiles(
     with_ids = frame.with_columns(pl.Series("segment_id", outcome.segment_ids))
     table = profile_table(with_ids)
     ids = [int(s) for s in table["segment_id"].to_list()]
-    z = zscores(outcome.transform.transformed(frame), outcome.segment_ids, ids)
-    naming_z = naming_zscores(frame, outcome.segment_ids, ids)
     transformed = outcome.transform.transformed(frame)
+    z = zscores(transformed, outcome.segment_ids, ids)
+    naming_z = naming_zscores(frame, outcome.segment_ids, ids)
     base_means = transformed.mean(axis=0)
     by_match = {m.segment_id: m for m in outcome.alignment.matches}
     taken: dict[str, list[float]] = {
@@ -376,12 +380,13 @@ def _segment(
     check_features(_numeric_columns(con), settings.features)
     frame = load_frame(con, as_of, settings.features)
     previous = previous_published(con, as_of)
+    prev_names = segment_names(con, previous.run_id) if previous else {}
     model_run = _uses_stored_model(con, previous, as_of, settings)
     if model_run:
         outcome = _assign(con, frame, model_run)
         mode = "assign"
     else:
-        outcome = _recluster(con, as_of, frame, settings, previous, run_id)
+        outcome = _recluster(con, as_of, frame, settings, previous, prev_names, run_id)
         mode = "recluster"
     labels = outcome.segment_ids
     _, dense = np.unique(labels, return_inverse=True)
@@ -471,7 +476,6 @@ def _segment(
             for m in outcome.alignment.matches
             if m.segment_id in names
         ]
-        prev_names = segment_names(con, previous.run_id) if previous else {}
         lineage += [
             {
                 "segment_id": seg,
