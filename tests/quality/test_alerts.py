@@ -15,7 +15,7 @@ from segmint.config import Settings
 from segmint.ingest import load_file
 from segmint.quality.alerts import build_alert, render, with_retries
 from segmint.quality.audit import BatchAudit
-from segmint.quality.conclude import conclude
+from segmint.quality.conclude import QualityOutcome, conclude
 from segmint.quality.gate import GateDecision
 from segmint.runs import start_run
 
@@ -32,13 +32,13 @@ def orders_csv(path: Path, negative: int) -> Path:
     return path
 
 
-def night(con: duckdb.DuckDBPyConnection, settings: Settings, negative: int) -> str:
-    """A run that loads one orders file; with `negative` bad prices among its 40 rows."""
+def night(con: duckdb.DuckDBPyConnection, settings: Settings, negative: int) -> tuple[str, QualityOutcome]:
+    """A run that loads one orders file, with `negative` bad prices among its 40 rows, and concludes."""
     run_id = start_run(con, "nightly", DAY)
     source = next(s for s in settings.sources if s.kind == "orders")
     path = orders_csv(settings.base_dir / "orders" / "orders_2026-11-20.csv", negative)
     load_file(con, source, path, run_id, audit=BatchAudit(settings))
-    return run_id
+    return run_id, conclude(con, settings, run_id, DAY)
 
 
 def configure(settings: Settings, smtp_port: int, webhook_url: str | None = None) -> None:
@@ -61,8 +61,7 @@ def test_a_failed_critical_check_is_emailed_and_posted_with_rows_and_replay(
     con: duckdb.DuckDBPyConnection, settings: Settings, smtp: Any, webhook: Any
 ) -> None:
     configure(settings, smtp.port, webhook.url)
-    run_id = night(con, settings, negative=30)
-    outcome = conclude(con, settings, run_id, DAY)
+    run_id, outcome = night(con, settings, negative=30)
     assert not outcome.ok
     assert (
         outcome.line.startswith("data quality FAILED: ") and "alert sent by email and webhook" in outcome.line
@@ -99,8 +98,7 @@ def test_a_run_where_everything_passes_sends_nothing_and_says_ok(
     con: duckdb.DuckDBPyConnection, settings: Settings, smtp: Any, webhook: Any
 ) -> None:
     configure(settings, smtp.port, webhook.url)
-    run_id = night(con, settings, negative=0)
-    outcome = conclude(con, settings, run_id, DAY)
+    _, outcome = night(con, settings, negative=0)
     assert outcome.ok and outcome.alert is None
     assert re.fullmatch(
         r"data quality OK: \d+ checks passed \(1 file, night checks, features\)", outcome.line
@@ -117,7 +115,7 @@ def test_sending_is_retried_with_backoff_and_a_failure_never_fails_the_run(
         closed = int(s.getsockname()[1])
     configure(settings, closed, webhook.url)
     webhook.fail_first = 2
-    outcome = conclude(con, settings, night(con, settings, negative=30), DAY)
+    _, outcome = night(con, settings, negative=30)
     assert not outcome.ok
     email, hook = outcome.deliveries
     assert (email.success, email.attempts) == (False, 3) and "ConnectionRefusedError" in (email.error or "")

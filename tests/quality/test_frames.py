@@ -28,6 +28,11 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
+def columns(rows: list[dict[str, Any]], *names: str) -> list[tuple[Any, ...]]:
+    """The named columns of each row, as tuples."""
+    return [tuple(row[n] for n in names) for row in rows]
+
+
 class Capture:
     """An audit that keeps the frames of each batch and publishes it."""
 
@@ -67,27 +72,23 @@ def test_orders_batch_frame_one_row_per_order_with_conflicts_and_repeats(
         capture,
     )
     orders = records(capture.frames["orders"])
-    assert [
-        (
-            o["__row"],
-            o["order_id"],
-            o["customer_id"],
-            o["revenue"],
-            o["header_variants"],
-            o["loaded_before"],
-            o["line_count"],
-        )
-        for o in orders
-    ] == [
+    assert columns(
+        orders,
+        "__row",
+        "order_id",
+        "customer_id",
+        "revenue",
+        "header_variants",
+        "loaded_before",
+        "line_count",
+    ) == [
         (1, "O1", "C1", 13.0, 1, None, 2),
         (3, "O2", "C2", 8.0, 2, None, 2),
         (5, "O3", "C3", 5.0, 1, earlier.name, 1),
     ]
     assert orders[0]["ordered_at"] == pd.Timestamp("2026-11-20 10:00:00")
     lines = records(capture.frames["order_lines"])
-    assert [
-        (r["__row"], r["order_id"], r["line_no"], r["unit_price"], r["quarantine_reason"]) for r in lines
-    ] == [
+    assert columns(lines, "__row", "order_id", "line_no", "unit_price", "quarantine_reason") == [
         (1, "O1", 1, 5.0, None),
         (2, "O1", 2, 3.0, None),
         (3, "O2", 1, 5.0, None),
@@ -118,17 +119,9 @@ def test_events_batch_frame_shows_unknown_types_customers_and_repeats(
         capture,
     )
     rows = records(capture.frames["events"])
-    assert [
-        (
-            r["__row"],
-            r["event_id"],
-            r["event_type"],
-            r["loaded_before"],
-            r["unknown_customer"],
-            r["quarantine_reason"],
-        )
-        for r in rows
-    ] == [
+    assert columns(
+        rows, "__row", "event_id", "event_type", "loaded_before", "unknown_customer", "quarantine_reason"
+    ) == [
         (1, "E1", "page_view", earlier.name, None, None),
         (2, "E2", "product_view", None, "C7", None),
         (3, "E3", "clickk", None, None, 'unknown event_type "clickk"'),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import smtplib
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ import duckdb
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from segmint.config import AlertSettings
+from segmint.mail import smtp_send
 from segmint.quality.gate import GateDecision
 from segmint.quality.results import CheckResult, stored
 from segmint.resources import resource_dir
@@ -133,9 +133,13 @@ def build_alert(
     *,
     segments: GateDecision | None = None,
     docs: Path | None = None,
+    results: list[CheckResult] | None = None,
 ) -> Alert | None:
-    """The alert for a run, or None when no critical check failed and segments (if any) were published."""
-    results = stored(con, run_id)
+    """The alert for a run, or None when no critical check failed and segments (if any) were published.
+
+    `results` are the run's stored results when the caller has read them already.
+    """
+    results = stored(con, run_id) if results is None else results
     problems = [Problem.of(r) for r in results if r.blocking]
     if not problems and (segments is None or segments.publish):
         return None
@@ -228,14 +232,7 @@ def send_email(settings: AlertSettings, rendered: RenderedAlert) -> Delivery:
     message = email_message(settings, rendered)
 
     def send() -> None:
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-        ) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_user and settings.smtp_password is not None:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-            smtp.send_message(message)
+        smtp_send(settings, message, settings.recipients)
 
     attempts, error = with_retries(send, settings.retries, settings.retry_backoff_seconds)
     return Delivery("email", ", ".join(settings.recipients), error is None, attempts, error)

@@ -47,9 +47,9 @@ def conclude(
 ) -> QualityOutcome:
     """Build data docs; when a critical check failed send the alert, else return the OK line."""
     docs = build_docs(settings, run_id)
-    alert = build_alert(con, run_id, as_of, segments=segments, docs=docs)
+    results = stored(con, run_id)
+    alert = build_alert(con, run_id, as_of, segments=segments, docs=docs, results=results)
     if alert is None:
-        results = stored(con, run_id)
         files = len({r.batch for r in results if "/" in r.batch})
         warnings = sum(1 for r in results if not r.success)
         plural = "s" if files != 1 else ""

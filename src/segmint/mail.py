@@ -1,0 +1,24 @@
+"""Mail delivery shared by the weekly report and the data-quality alerts."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Sequence
+from email.message import EmailMessage
+
+from segmint.config import AlertSettings
+
+
+def smtp_send(alerts: AlertSettings, msg: EmailMessage, recipients: Sequence[str]) -> list[str]:
+    """One SMTP delivery (STARTTLS with certificate checks, login if configured); return refused addresses.
+
+    Raises OSError or smtplib.SMTPException when nothing was delivered; callers decide about retries.
+    """
+    with smtplib.SMTP(alerts.smtp_host, alerts.smtp_port, timeout=alerts.smtp_timeout_seconds) as smtp:
+        if alerts.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if alerts.smtp_user:
+            password = alerts.smtp_password.get_secret_value() if alerts.smtp_password else ""
+            smtp.login(alerts.smtp_user, password)
+        return sorted(smtp.send_message(msg, from_addr=alerts.sender, to_addrs=list(recipients)))
