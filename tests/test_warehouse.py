@@ -88,16 +88,19 @@ def test_a_load_killed_mid_file_leaves_the_warehouse_consistent(tmp_path: Path) 
         "--config",
         str(config),
     ]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # Wait until the load is under way (the warehouse exists and its write-ahead log grows), then kill.
-    wal = tmp_path / "wh.duckdb.wal"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (wal.exists() and wal.stat().st_size > 0):
-        time.sleep(0.05)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Kill shortly after the file's transaction opens (its "loading" line); the load takes seconds.
+    assert child.stderr is not None
+    for line in child.stderr:
+        if "loading" in line:
+            break
+    else:
+        pytest.fail(f"the load never started: {child.communicate()}")
     time.sleep(0.5)
     assert child.poll() is None, "the load finished before it could be killed; make the file bigger"
     os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    _, rest = child.communicate()
+    assert "loaded" not in rest, "the file was committed before the kill; make the file bigger"
     with connect(tmp_path / "wh.duckdb") as con:
         assert con.execute("select count(*) from order_lines").fetchone() == (0,)
         assert con.execute("select count(*) from loaded_files").fetchone() == (0,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -608,8 +609,19 @@ def simulate_responses(
     console.print(f"truth: {summaries[0].truth_file}")
 
 
+def show_progress() -> None:
+    """Print the package's progress lines (a file starts or ends loading) on stderr with the time."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("segmint")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # Prefect's root handlers would print each line a second time
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one sentence and an exit code."""
+    show_progress()
     try:
         # Without standalone mode click returns the code of a typer.Exit instead of exiting.
         code = app(args=argv, standalone_mode=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,7 @@ EVENT_ALIASES = {
     "transaction": "purchase",
     "order": "purchase",
 }
+log = logging.getLogger(__name__)
 MAPPED = "mapped_batch"
 TYPED = "typed_batch"
 Status = Literal["loaded", "skipped", "rejected", "held"]
@@ -459,6 +462,8 @@ def _load_batch(
 ) -> FileResult:
     """Type, audit, then publish (quarantine + merge + ledger) or hold one batch, in one transaction."""
     limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
+    started = time.perf_counter()
+    log.info("%s: loading %s", source.name, path)
     with transaction(con):
         columns = read()
         mapping = canonical_mapping(source, columns, path)
@@ -489,6 +494,9 @@ def _load_batch(
             [source.name, str(path), sha, rows_read, loaded, bad + dups, run_id, dups],
         )
         _resolve_held(con, batch)
+    log.info(
+        "%s: loaded %s (%d rows read) in %.1f s", source.name, path, rows_read, time.perf_counter() - started
+    )
     return FileResult(source.name, path, "loaded", rows_read, loaded, bad + dups, dups)
 
 
