@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import duckdb
 
@@ -36,6 +36,7 @@ EVENT_ALIASES = {
 log = logging.getLogger(__name__)
 MAPPED = "mapped_batch"
 TYPED = "typed_batch"
+ORDERS = "batch_orders"
 Status = Literal["loaded", "skipped", "rejected", "held"]
 
 
@@ -65,9 +66,28 @@ class Batch:
     table: str  # temp table of every row with its reason ('' when good) and duplicate flag
 
 
-# An audit returns None to publish, or a one-line reason to hold the batch back. A held batch is not
-# merged: its rows are kept in held_rows with the run id, for `segmint replay RUN_ID`.
-Audit = Callable[[duckdb.DuckDBPyConnection, Batch], str | None]
+class Verdict(Protocol):
+    """An audit under way: wait() gives its hold reason (None to publish); record() stores its results."""
+
+    def wait(self) -> str | None: ...
+
+    def record(self, con: duckdb.DuckDBPyConnection) -> None: ...
+
+
+# An audit starts checking a typed batch and returns its verdict to come (or None: publish). The batch
+# is merged meanwhile in the same transaction, so the checks and the merge overlap; a verdict that
+# holds the batch rolls the merge back, and the rows are kept in held_rows for `segmint replay RUN_ID`.
+Audit = Callable[[duckdb.DuckDBPyConnection, Batch], Verdict | None]
+
+
+class _HeldBackError(Exception):
+    """Raised inside the load transaction to roll back a merge that the audit holds back."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # The column that dates a row of each kind: a held batch's time range, to recognise its replacement.
 TIME_COLUMN: dict[SourceKind, str] = {
     "orders": "ordered_at",
@@ -139,6 +159,21 @@ def _build_mapped(con: duckdb.DuckDBPyConnection, kind: SourceKind, mapping: Map
     )
 
 
+def _repeats(key: str) -> str:
+    """The CTE of keys that several good rows of the file carry, with the first of those rows.
+
+    Joined back (left join repeats using (key)), it flags the later rows as repeats: a hash aggregate
+    that is nearly empty costs a third of a window partitioned by the key over the whole file.
+    """
+    return (
+        f"repeats as (select {key}, min({ROW}) as first_row from checked where reason = '' "
+        f"group by {key} having count(*) > 1)"
+    )
+
+
+_REPEATED = f"reason = '' and {ROW} > coalesce(repeats.first_row, {ROW}) as dup_in_file"
+
+
 def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
     currency = _lit(source.currency) if source.currency else "null"
     # Windows over the whole file cost more than all the casts: only when the file lacks the column.
@@ -190,16 +225,17 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         ),
         -- Keys already loaded, found by probing the warehouse with this file's keys: a hash table of
         -- the file's keys, not of every key ever loaded (gigabytes at tens of millions of rows).
-        seen as (select order_id from orders where order_id in (select order_id from checked))
+        seen as (select order_id from orders where order_id in (select order_id from checked)),
+        {_repeats("order_id, line")}
         select {ROW}, order_id, line as line_no, {_customer_key("customer_id")} as customer_id,
             ordered_ts as ordered_at, qty as quantity, price as unit_price,
             coalesce(line_revenue_given, qty * price)::decimal(18, 4) as line_revenue,
             {cancellation} as is_cancellation,
             product_id, product_name, category, coalesce(currency, {currency}) as currency, country, email,
             try_cast(refunded_amount as decimal(18, 4)) as refunded_amount, consent as marketing_consent, reason,
-            reason = '' and row_number() over (partition by order_id, line order by {ROW}) > 1 as dup_in_file,
+            {_REPEATED},
             reason = '' and order_id in (select order_id from seen) as dup_loaded
-        from checked
+        from checked left join repeats using (order_id, line)
     """
 
 
@@ -223,29 +259,34 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 try_cast(price as decimal(18, 4)) as price_typed
             from {MAPPED}
         ),
-        checked as (
+        normalised as (
             select *,
                 case when event_type in ({known}) then event_type else (case event_type {aliases} end) end
                     as event_type_normalised
             from typed
         ),
-        seen as (select event_id from events where event_id in (select event_id from checked))
+        checked as (
+            select *,
+                concat_ws('; ',
+                    {_missing("event_id")},
+                    {_missing("occurred_at")},
+                    {_unparseable("occurred_at", "occurred_ts")},
+                    {_future("occurred_ts", "occurred_at", now)},
+                    {_missing("event_type")},
+                    case when event_type is not null and event_type_normalised is null
+                        then 'unknown event_type "' || event_type || '"' end,
+                    {_unparseable("price", "price_typed")},
+                    case when price_typed < 0 then 'negative price' end
+                ) as reason
+            from normalised
+        ),
+        seen as (select event_id from events where event_id in (select event_id from checked)),
+        {_repeats("event_id")}
         select {ROW}, event_id, occurred_ts as occurred_at, customer_id, session_id,
-            event_type_normalised as event_type, product_id, price_typed as price, category,
-            concat_ws('; ',
-                {_missing("event_id")},
-                {_missing("occurred_at")},
-                {_unparseable("occurred_at", "occurred_ts")},
-                {_future("occurred_ts", "occurred_at", now)},
-                {_missing("event_type")},
-                case when event_type is not null and event_type_normalised is null
-                    then 'unknown event_type "' || event_type || '"' end,
-                {_unparseable("price", "price_typed")},
-                case when price_typed < 0 then 'negative price' end
-            ) as reason,
-            reason = '' and row_number() over (partition by event_id order by {ROW}) > 1 as dup_in_file,
+            event_type_normalised as event_type, product_id, price_typed as price, category, reason,
+            {_REPEATED},
             reason = '' and event_id in (select event_id from seen) as dup_loaded
-        from checked
+        from checked left join repeats using (event_id)
     """
 
 
@@ -267,28 +308,51 @@ def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, 
                     {_unparseable("marketing_consent", "consent")}
                 ) as reason
             from typed
-        )
-        select *,
-            reason = '' and row_number() over (partition by customer_id order by {ROW}) > 1 as dup_in_file,
+        ),
+        {_repeats("customer_id")}
+        select checked.*,
+            {_REPEATED},
             -- Customers first met in orders or events (no source file) get their details filled in;
             -- only a customer already loaded from a customers file is a repeat.
             reason = '' and customer_id in (select customer_id from customers where source_file is not null)
                 as dup_loaded
-        from checked
+        from checked left join repeats using (customer_id)
     """
 
 
 _TYPED_SQL = {"orders": _orders_sql, "events": _events_sql, "customers": _customers_sql}
 
 
+def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
+    """batch_orders: one row per order id of the good lines, for the audit and the merge alike.
+
+    The order's fields come from its lines in the file less repeated lines; the conflict columns
+    (customers_differ, first and last line time, line_count) see every good line.
+    """
+    once = "filter (where not dup_in_file)"
+    con.execute(
+        f"""
+        create or replace temp table {ORDERS} as
+        select order_id, min({ROW}) as {ROW},
+            arg_min(customer_id, line_no) {once} as customer_id, arg_min(ordered_at, line_no) {once} as ordered_at,
+            bool_or(is_cancellation) {once} as is_cancellation, sum(line_revenue) {once} as revenue,
+            arg_min(currency, line_no) {once} as currency, arg_min(country, line_no) {once} as country,
+            max(refunded_amount) {once} as refunded_amount,
+            min(coalesce(customer_id, '')) <> max(coalesce(customer_id, '')) as customers_differ,
+            min(ordered_at) as first_line_at, max(ordered_at) as last_line_at, count(*) as line_count,
+            bool_or(dup_loaded) as dup_loaded
+        from {TYPED} where reason = ''
+        group by order_id
+        """
+    )
+
+
 def _merge_orders(con: duckdb.DuckDBPyConnection, path: str) -> None:
     con.execute(
         f"""
         insert into orders
-        select order_id, arg_min(customer_id, line_no), arg_min(ordered_at, line_no), bool_or(is_cancellation),
-            sum(line_revenue), arg_min(currency, line_no), ?, arg_min(country, line_no), max(refunded_amount)
-        from {TYPED} where reason = '' and not dup_in_file and not dup_loaded
-        group by order_id
+        select order_id, customer_id, ordered_at, is_cancellation, revenue, currency, ?, country, refunded_amount
+        from {ORDERS} where not dup_loaded
         """,
         [path],
     )
@@ -449,6 +513,49 @@ def _resolve_held(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     )
 
 
+def _type_batch(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceSettings,
+    read: Callable[[], list[str]],
+    path: Path,
+    limit: datetime,
+) -> list[str]:
+    """Read the batch (raw_batch) and type it (typed_batch); return the columns as read."""
+    columns = read()
+    mapping = canonical_mapping(source, columns, path)
+    _build_mapped(con, source.kind, mapping)
+    con.execute(f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping)}")
+    if source.kind == "orders":
+        _aggregate_orders(con)
+    return columns
+
+
+def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
+    """Quarantine the batch's bad and repeated rows, merge the rest, write the ledger row."""
+    rows_read = _count(con, f"select count(*) from {RAW}")
+    bad = _count(con, f"select count(*) from {TYPED} where reason <> ''")
+    dups = _count(con, f"select count(*) from {TYPED} where dup_in_file or dup_loaded")
+    # Quarantining joins the raw rows back, a scan of the whole file: only when there is something to keep.
+    if bad:
+        _quarantine(con, batch, "reason", "reason <> ''")
+    if dups:
+        _quarantine(
+            con,
+            batch,
+            "case when dup_in_file then 'duplicate key within the file' "
+            "else 'duplicate key already loaded from an earlier file' end",
+            "dup_in_file or dup_loaded",
+        )
+    _MERGE[batch.source.kind](con, str(batch.path))
+    loaded = rows_read - bad - dups
+    con.execute(
+        "insert into loaded_files values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
+        [batch.source.name, str(batch.path), batch.sha256, rows_read, loaded, bad + dups, batch.run_id, dups],
+    )
+    _resolve_held(con, batch)
+    return FileResult(batch.source.name, batch.path, "loaded", rows_read, loaded, bad + dups, dups)
+
+
 def _load_batch(
     con: duckdb.DuckDBPyConnection,
     source: SourceSettings,
@@ -460,44 +567,39 @@ def _load_batch(
     future_tolerance: timedelta,
     audit: Audit | None,
 ) -> FileResult:
-    """Type, audit, then publish (quarantine + merge + ledger) or hold one batch, in one transaction."""
+    """Type, audit and publish one batch in one transaction; or, if the audit holds it, keep it instead."""
     limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
+    batch = Batch(source, path, sha, run_id, TYPED)
     started = time.perf_counter()
     log.info("%s: loading %s", source.name, path)
-    with transaction(con):
-        columns = read()
-        mapping = canonical_mapping(source, columns, path)
-        _build_mapped(con, source.kind, mapping)
-        con.execute(
-            f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping)}"
-        )
-        batch = Batch(source, path, sha, run_id, TYPED)
-        held = audit(con, batch) if audit else None
-        if held is not None:
-            kept = _hold(con, batch, columns, held)
-            return FileResult(source.name, path, "held", kept, message=held, rows_held=kept)
-        _quarantine(con, batch, "reason", "reason <> ''")
-        _quarantine(
-            con,
-            batch,
-            "case when dup_in_file then 'duplicate key within the file' "
-            "else 'duplicate key already loaded from an earlier file' end",
-            "dup_in_file or dup_loaded",
-        )
-        rows_read = _count(con, f"select count(*) from {RAW}")
-        bad = _count(con, f"select count(*) from {TYPED} where reason <> ''")
-        dups = _count(con, f"select count(*) from {TYPED} where dup_in_file or dup_loaded")
-        _MERGE[source.kind](con, str(path))
-        loaded = rows_read - bad - dups
-        con.execute(
-            "insert into loaded_files values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
-            [source.name, str(path), sha, rows_read, loaded, bad + dups, run_id, dups],
-        )
-        _resolve_held(con, batch)
+    verdict = None
+    try:
+        with transaction(con):
+            _type_batch(con, source, read, path, limit)
+            verdict = audit(con, batch) if audit else None
+            result = _publish(con, batch)
+            if verdict is not None:
+                held = verdict.wait()
+                if held is not None:
+                    raise _HeldBackError(held)
+                # Recorded inside the load transaction: the results commit with the merge.
+                verdict.record(con)
+    except _HeldBackError as exc:
+        # The merge is rolled back; type the batch again and keep it, with the results, for replay.
+        assert verdict is not None
+        with transaction(con):
+            columns = _type_batch(con, source, read, path, limit)
+            verdict.record(con)
+            kept = _hold(con, batch, columns, exc.reason)
+        return FileResult(source.name, path, "held", kept, message=exc.reason, rows_held=kept)
     log.info(
-        "%s: loaded %s (%d rows read) in %.1f s", source.name, path, rows_read, time.perf_counter() - started
+        "%s: loaded %s (%d rows read) in %.1f s",
+        source.name,
+        path,
+        result.rows_read,
+        time.perf_counter() - started,
     )
-    return FileResult(source.name, path, "loaded", rows_read, loaded, bad + dups, dups)
+    return result
 
 
 def held_by(con: duckdb.DuckDBPyConnection, sha: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -10,16 +11,19 @@ import duckdb
 
 from segmint.config import Settings
 from segmint.ingest.load import Batch
-from segmint.quality.engine import engine
+from segmint.quality.engine import Engine, engine
 from segmint.quality.frames import BATCH_TABLES, INDEX_COLUMNS, batch_frame, batch_parameters
 from segmint.quality.results import CheckResult, record
 
 log = logging.getLogger(__name__)
+# One worker runs Great Expectations (pure Python, holding the GIL) while DuckDB (which releases it)
+# merges the batch on the caller's thread; one worker also keeps the batches' checks in order.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmint-gx")
 
 
 @dataclass
 class BatchAudit:
-    """An `Audit` for load_file: runs the batch's suites, records the results, returns a hold reason.
+    """An `Audit` for load_file: checks each batch with its suites on a worker thread.
 
     With `force`, results are recorded but the batch is published anyway (an owner's decision on replay).
     """
@@ -28,34 +32,64 @@ class BatchAudit:
     now: datetime | None = None
     force: bool = False
     results: list[CheckResult] = field(default_factory=list)
+    # Importing GX and opening its context take seconds: begun at once, while the first file is read.
+    _engine: Future[Engine] = field(init=False, repr=False)
 
-    def __call__(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> str | None:
-        """Validate the batch; None to publish it, or why it is held."""
+    def __post_init__(self) -> None:
+        self._engine = _WORKER.submit(engine, self.settings.output_dir)
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> BatchVerdict:
+        """Take the batch's frames from DuckDB, then validate them on the worker thread."""
         quality = self.settings.quality
         now = self.now or datetime.now(UTC).replace(tzinfo=None)
-        gx = engine(self.settings.output_dir)
-        found: list[CheckResult] = []
+        frames = []
         for table in BATCH_TABLES[batch.source.kind]:
             frame = batch_frame(con, table)
-            found += gx.validate(
-                table,
-                "batch",
-                frame,
-                batch_parameters(con, table, quality, now, len(frame)),
-                batch=batch.path.name,
-                run_id=batch.run_id,
-                index_columns=INDEX_COLUMNS[table],
-                sample_rows=quality.sample_rows,
-            )
-        for result in found:
-            result.batch = str(batch.path)
-        # Recorded inside the load transaction: the results commit with the merge or the hold.
-        record(con, batch.run_id, found)
-        self.results += found
-        blocking = [r for r in found if r.blocking]
+            frames.append((table, frame, batch_parameters(con, table, quality, now, len(frame))))
+
+        def validate() -> list[CheckResult]:
+            gx = self._engine.result()
+            found: list[CheckResult] = []
+            for table, frame, parameters in frames:
+                found += gx.validate(
+                    table,
+                    "batch",
+                    frame,
+                    parameters,
+                    batch=batch.path.name,
+                    run_id=batch.run_id,
+                    index_columns=INDEX_COLUMNS[table],
+                    sample_rows=quality.sample_rows,
+                )
+            for result in found:
+                result.batch = str(batch.path)
+            return found
+
+        return BatchVerdict(self, batch, _WORKER.submit(validate))
+
+
+@dataclass
+class BatchVerdict:
+    """One batch's checks under way on the worker thread."""
+
+    audit: BatchAudit
+    batch: Batch
+    checks: Future[list[CheckResult]]
+
+    def wait(self) -> str | None:
+        """Why the batch is held (its failed critical checks), or None to publish it."""
+        blocking = [r for r in self.checks.result() if r.blocking]
         if not blocking:
             return None
-        if self.force:
-            log.warning("%s: published despite %d failed critical checks (forced)", batch.path, len(blocking))
+        if self.audit.force:
+            log.warning(
+                "%s: published despite %d failed critical checks (forced)", self.batch.path, len(blocking)
+            )
             return None
-        return f"{batch.path.name} held back: " + "; ".join(r.describe() for r in blocking)
+        return f"{self.batch.path.name} held back: " + "; ".join(r.describe() for r in blocking)
+
+    def record(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Store the results in validation_results, in the transaction that publishes or holds the batch."""
+        found = self.checks.result()
+        record(con, self.batch.run_id, found)
+        self.audit.results += found

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from segmint.config import QualitySettings, SourceKind
-from segmint.ingest.load import MAPPED, TYPED
+from segmint.ingest.load import MAPPED, ORDERS, TYPED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,21 +90,17 @@ def _nullable(kind: pa.DataType) -> Any:
 
 _BATCH_SQL = {
     "orders": f"""
-        with good as (select * from {TYPED} where reason = '' and order_id is not null),
-        prior as (
+        with prior as (
             select order_id, any_value(regexp_extract(source_file, '[^/]+$')) as loaded_before from orders
-            where order_id in (select order_id from good where dup_loaded) group by order_id
+            where order_id in (select order_id from {ORDERS} where dup_loaded) group by order_id
         )
-        select min(g.__row) as __row, g.order_id, arg_min(g.customer_id, g.line_no) as customer_id,
-            {_ts("min(g.ordered_at)")} as ordered_at, bool_or(g.is_cancellation) as is_cancellation,
-            sum(g.line_revenue)::double as revenue, arg_min(g.currency, g.line_no) as currency,
-            arg_min(g.country, g.line_no) as country,
+        select b.__row, b.order_id, b.customer_id, {_ts("b.first_line_at")} as ordered_at, b.is_cancellation,
+            b.revenue::double as revenue, b.currency, b.country,
             -- Two orders under one id show as two customers, or lines hours apart (seconds apart is one order).
-            count(distinct coalesce(g.customer_id, ''))
-                + (max(g.ordered_at) - min(g.ordered_at) > interval 1 hour)::int as header_variants,
-            any_value(p.loaded_before) as loaded_before, count(*) as line_count
-        from good g left join prior p using (order_id)
-        group by g.order_id
+            1 + b.customers_differ::int + (b.last_line_at - b.first_line_at > interval 1 hour)::int
+                as header_variants,
+            p.loaded_before, b.line_count
+        from {ORDERS} b left join prior p using (order_id)
         order by 1
     """,
     "order_lines": f"""
