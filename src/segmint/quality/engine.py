@@ -5,6 +5,7 @@ GX's SQL datasource cannot read DuckDB, so every batch is validated as a pandas 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -120,6 +121,9 @@ class Engine:
                 result_format=result_format,
                 run_id=RunIdentifier(run_name=f"{run_id} {batch}", run_time=datetime.now(UTC)),
             )
+        # GX leaves its metrics (filtered copies of the frame) in reference cycles that Python's collector
+        # reaches only now and then: without this, loading 50 million-row files peaked 1.5 GB higher.
+        gc.collect()
         by_key = {e.key: e for e in suite.for_scope(scope)}
         results = []
         for item in outcome.results:
