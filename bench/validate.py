@@ -28,7 +28,7 @@ import duckdb
 
 from segmint.config import Settings, SourceSettings, WarehouseSettings
 from segmint.ingest import load_file
-from segmint.ingest.load import Batch
+from segmint.ingest.load import Batch, Verdict
 from segmint.quality.audit import BatchAudit
 from segmint.quality.engine import engine
 from segmint.quality.frames import INDEX_COLUMNS, table_frame, table_parameters
@@ -118,17 +118,35 @@ def fresh(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 class Timed:
-    """Wraps an audit and adds up the seconds spent in it."""
+    """Wraps an audit and adds up the seconds the load spends in it: taking the frames, then waiting for
+    the checks that run on GX's worker thread while DuckDB merges the batch."""
 
     def __init__(self, audit: BatchAudit) -> None:
         self.audit, self.seconds = audit, 0.0
 
-    def __call__(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> str | None:
+    def __call__(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> Verdict:
         started = time.perf_counter()
         try:
-            return self.audit(con, batch)
+            return TimedVerdict(self, self.audit(con, batch))
         finally:
             self.seconds += time.perf_counter() - started
+
+
+class TimedVerdict:
+    """A verdict whose wait is added to its audit's seconds."""
+
+    def __init__(self, timed: Timed, verdict: Verdict) -> None:
+        self.timed, self.verdict = timed, verdict
+
+    def wait(self) -> str | None:
+        started = time.perf_counter()
+        try:
+            return self.verdict.wait()
+        finally:
+            self.timed.seconds += time.perf_counter() - started
+
+    def record(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.verdict.record(con)
 
 
 def batch_run(out: Path, kind: str, rows: int) -> dict[str, Any]:

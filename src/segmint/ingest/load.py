@@ -81,11 +81,7 @@ Audit = Callable[[duckdb.DuckDBPyConnection, Batch], Verdict | None]
 
 
 class _HeldBackError(Exception):
-    """Raised inside the load transaction to roll back a merge that the audit holds back."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    """Raised inside the load transaction to roll back a merge that the audit holds back (why: its text)."""
 
 
 # The column that dates a row of each kind: a held batch's time range, to recognise its replacement.
@@ -590,8 +586,8 @@ def _load_batch(
         with transaction(con):
             columns = _type_batch(con, source, read, path, limit)
             verdict.record(con)
-            kept = _hold(con, batch, columns, exc.reason)
-        return FileResult(source.name, path, "held", kept, message=exc.reason, rows_held=kept)
+            kept = _hold(con, batch, columns, str(exc))
+        return FileResult(source.name, path, "held", kept, message=str(exc), rows_held=kept)
     log.info(
         "%s: loaded %s (%d rows read) in %.1f s",
         source.name,
