@@ -12,7 +12,7 @@ import pytest
 
 from segmint.config import SourceSettings
 from segmint.errors import SourceFileError
-from segmint.ingest.load import FileResult, ingest_files, load_file
+from segmint.ingest.load import Batch, FileResult, ingest_files, load_file
 
 NOW = datetime(2024, 6, 1, 12, 0, 0)
 ORDER_HEADER = "order_id,line_no,customer_id,ordered_at,product_id,product_name,category,quantity,unit_price,currency,is_cancellation"
@@ -110,6 +110,85 @@ def test_a_new_file_repeating_loaded_keys_skips_and_counts_them(
     assert duck.execute("select reason from quarantine").fetchall() == [
         ("duplicate key already loaded from an earlier file",)
     ]
+
+
+def test_a_key_repeated_within_a_file_loads_once_and_quarantines_the_later_rows(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    orders = write(
+        tmp_path / "orders.csv",
+        [
+            ORDER_HEADER,
+            "O1,1,C1,2024-05-01 10:00:00,P1,Pen,office,2,1.50,EUR,false",
+            "O1,2,C1,2024-05-01 10:00:00,P2,Ink,office,1,4.00,EUR,false",
+            "O1,1,C1,2024-05-01 10:00:00,P1,Pen,office,2,1.50,EUR,false",  # line 1 again
+            "O2,1,C2,2024-05-02 10:00:00,P1,Pen,office,1,1.50,EUR,false",
+        ],
+    )
+    result = load(duck, orders_source(), orders)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate) == (
+        4,
+        3,
+        1,
+        1,
+    )
+    # The order counts its repeated line once.
+    assert duck.execute("select order_id, revenue::double from orders order by 1").fetchall() == [
+        ("O1", 7.0),
+        ("O2", 1.5),
+    ]
+    assert duck.execute("select row_number, reason from quarantine").fetchall() == [
+        (3, "duplicate key within the file")
+    ]
+    events = write(
+        tmp_path / "events.csv",
+        [
+            "event_id,occurred_at,customer_id,session_id,event_type,product_id,price",
+            "E1,2024-05-01 10:00:00,C1,S1,page_view,,",
+            "E2,2024-05-01 10:01:00,C1,S1,product_view,P1,1.50",
+            "E1,2024-05-01 10:00:00,C1,S1,page_view,,",
+        ],
+    )
+    assert load(duck, events_source(), events).rows_loaded == 2
+    customers = write(
+        tmp_path / "customers.csv",
+        ["customer_id,email,country", "C9,a@example.com,DE", "C9,b@example.com,FR", "C8,c@example.com,NL"],
+    )
+    result = load(duck, SourceSettings(name="crm", kind="customers", path="*.csv"), customers)
+    assert (result.rows_loaded, result.rows_duplicate) == (2, 1)
+    assert duck.execute("select email from customers where customer_id = 'C9'").fetchall() == [
+        ("a@example.com",)
+    ]
+    assert duck.execute(
+        "select count(*) from quarantine where reason = 'duplicate key within the file'"
+    ).fetchone() == (3,)
+
+
+class FailingChecks:
+    """An audit whose checks fail with an error after the merge has run beside them."""
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> FailingChecks:
+        return self
+
+    def wait(self) -> str | None:
+        raise RuntimeError("the checks broke")
+
+    def record(self, con: duckdb.DuckDBPyConnection) -> None:
+        raise AssertionError("a failed audit records nothing")
+
+
+def test_an_audit_that_fails_rolls_back_the_merge_it_ran_beside(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "orders.csv",
+        [ORDER_HEADER, "O1,1,C1,2024-05-01 10:00:00,P1,Pen,office,0,1.50,EUR,false"],  # one row to quarantine
+    )
+    before = counts(duck)
+    with pytest.raises(RuntimeError, match="the checks broke"):
+        load_file(duck, orders_source(), path, "run-1", now=NOW, audit=FailingChecks())
+    assert counts(duck) == before
+    assert load(duck, orders_source(), path).status == "loaded"  # and the file is not marked as loaded
 
 
 def test_ten_thousand_rows_with_one_bad_row(duck: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
