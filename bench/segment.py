@@ -50,7 +50,7 @@ def generate(path: Path, customers: int, lines: int, events: int) -> None:
         select 'O' || j,
             case when j % 20 = 0 then null else 'C' || lpad(cast(floor({buyers} * pow(random(), 2)) as bigint)::varchar, 8, '0') end,
             timestamp '2024-07-01' + to_seconds(cast(730 * 86400 * sqrt(random()) as bigint)),
-            j % 33 = 0, 0, 'EUR', 'bench', 'DE', null
+            j % 33 = 0, 0, 'EUR', 'bench', 'DE', null, false
         from range({orders}) t(j)
         """
     )

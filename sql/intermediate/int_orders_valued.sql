@@ -1,7 +1,8 @@
 -- Orders of identified customers with their value split into gross, returned and net.
 -- Grain: one row per order. Key: order_id. Guest orders (no customer_id) count for nobody.
 -- A cancellation takes its whole value off whatever sign the source used; a negative line in a
--- normal order (a return) and a refunded amount take their amount off.
+-- normal order (a return) and a refunded amount take their amount off. A voided order (cancelled as
+-- a whole, e.g. Shopify's "Cancelled at") never happened: it is worth nothing and returned nothing.
 with
 
 orders as (
@@ -32,13 +33,15 @@ valued as (
             else coalesce(line_totals.positive_value, 0)
         end as gross_value,
         case
+            when orders.is_voided then 0
             when orders.is_cancellation
                 then coalesce(line_totals.positive_value, 0) + coalesce(line_totals.negative_value, 0)
             else coalesce(line_totals.negative_value, 0) + orders.refunded_amount
         end as returned_value,
-        orders.is_cancellation
-            or coalesce(line_totals.negative_value, 0) > 0
-            or orders.refunded_amount > 0 as has_return
+        not orders.is_voided
+            and (orders.is_cancellation
+                or coalesce(line_totals.negative_value, 0) > 0
+                or orders.refunded_amount > 0) as has_return
     from orders
     left join line_totals on orders.order_id = line_totals.order_id
     where orders.customer_id is not null

@@ -13,6 +13,7 @@ final as (
         customer_id,
         ordered_at,
         is_cancellation,
+        coalesce(is_voided, false) as is_voided,
         cast(coalesce(refunded_amount, 0) as decimal(18, 4)) as refunded_amount
     from source
     where ordered_at < getvariable('as_of') + interval 1 day

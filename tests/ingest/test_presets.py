@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -9,6 +10,7 @@ import polars as pl
 import pytest
 
 from segmint.config import SourceSettings
+from segmint.features import build_features
 from segmint.ingest.load import load_file
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -98,7 +100,7 @@ def test_shopify_export(duck: duckdb.DuckDBPyConnection) -> None:
         ("#1001", "ada@example.com", "2024-03-01 09:14:55", 62.0, False, 0.0, "EUR", "DE"),
         ("#1002", "grace@example.com", "2024-03-03 17:39:50", 45.0, False, 15.0, "EUR", "DE"),
         ("#1003", None, "2024-03-05 06:01:30", 24.0, False, 0.0, "EUR", "DE"),
-        ("#1004", "ada@example.com", "2024-03-06 11:00:00", 32.0, True, 0.0, "EUR", "DE"),
+        ("#1004", "ada@example.com", "2024-03-06 11:00:00", 0.0, True, 0.0, "EUR", "DE"),  # voided
     ]
     assert duck.execute(
         "select order_id, line_no, product_id, quantity from order_lines order by 1, 2"
@@ -114,3 +116,10 @@ def test_shopify_export(duck: duckdb.DuckDBPyConnection) -> None:
         ("ada@example.com", True),
         ("grace@example.com", False),
     ]
+    # #1004 was cancelled in Shopify: voided, so Ada's value is her one real order.
+    assert duck.execute("select order_id from orders where is_voided").fetchall() == [("#1004",)]
+    build_features(duck, date(2024, 3, 31))
+    ada = duck.execute(
+        "select frequency, monetary::double, cancelled_orders from customer_features where customer_id = 'ada@example.com'"
+    ).fetchone()
+    assert ada == (1, 62.0, 1)

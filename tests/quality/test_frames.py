@@ -132,8 +132,8 @@ def test_warehouse_frames_flag_orphan_lines_and_orders_without_lines(duck: duckd
     duck.execute(
         """
         insert into orders values
-            ('O1', 'C1', '2026-11-20 10:00', false, 5, 'EUR', 'f.csv', null, null),
-            ('O2', null, '2026-11-20 11:00', false, 3, 'EUR', 'f.csv', null, null);
+            ('O1', 'C1', '2026-11-20 10:00', false, 5, 'EUR', 'f.csv', null, null, false),
+            ('O2', null, '2026-11-20 11:00', false, 3, 'EUR', 'f.csv', null, null, false);
         insert into order_lines values ('O1', 1, 'P1', null, null, 1, 5, 5), ('O9', 1, 'P1', null, null, 1, 5, 5);
         """
     )

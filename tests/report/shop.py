@@ -108,6 +108,7 @@ ORDERS = [
     ("o10", "c4", "2026-11-05 10:00:00", True, -200),
     ("o11", None, "2026-11-06 18:00:00", False, 25),
     ("o12", "c5", "2026-11-08 23:00:00", False, 70),
+    ("o14", "c5", "2026-11-07 10:00:00", True, 0),  # voided as a whole (Shopify "Cancelled at")
     # after the as-of day: never counted
     ("o13", "c6", "2026-11-09 00:00:00", False, 999),
 ]
@@ -121,6 +122,7 @@ LINES = [
     ("o9", 1, "p2", EVIL, 2, 100),
     ("o10", 1, "p2", EVIL, -2, 100),
     ("o12", 1, "p1", "Green tea", 1, 70),
+    ("o14", 1, "p3", "Teapot", 5, 30),
     ("o13", 1, "p3", "Teapot", 1, 999),
 ]
 
@@ -150,6 +152,7 @@ def seed(con: duckdb.DuckDBPyConnection) -> None:
                 "customer_id": c,
                 "ordered_at": ts(t),
                 "is_cancellation": cancel,
+                "is_voided": o == "o14",
                 "revenue": rev,
                 "source_file": "orders.csv",
             }

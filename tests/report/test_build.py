@@ -92,7 +92,8 @@ def test_top_products_are_net_of_cancellations(shop_con: duckdb.DuckDBPyConnecti
     data = build_report(shop_con, shop.AS_OF)
     assert isinstance(data.segments, list)
     regulars = next(s for s in data.segments if s.name == "Regulars")
-    # c1: o3 4 x 20, o7 2 x 20 + 1 x 80; c4: o9 2 x 100 cancelled by o10; c5: o12 1 x 70. o13 is after as_of.
+    # c1: o3 4 x 20, o7 2 x 20 + 1 x 80; c4: o9 2 x 100 cancelled by o10; c5: o12 1 x 70 (o14 voided).
+    # o13 is after as_of.
     assert [(p.product_id, p.name, p.units, p.revenue, p.customers) for p in regulars.top_products] == [
         ("p1", "Green tea", 7, 190.0, 2),
         ("p2", shop.EVIL, 1, 80.0, 2),

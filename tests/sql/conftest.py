@@ -19,12 +19,21 @@ def add_order(
     *,
     cancellation: bool = False,
     refunded: float | None = None,
+    voided: bool = False,
 ) -> None:
     """Insert one order and its lines the way ingest stores them."""
     revenue = sum(q * p for q, p, _, _ in lines)
     con.execute(
-        "insert into orders values (?, ?, ?, ?, ?, 'EUR', 'test.csv', 'DE', ?)",
-        [order_id, customer_id, datetime.fromisoformat(ordered_at), cancellation, revenue, refunded],
+        "insert into orders values (?, ?, ?, ?, ?, 'EUR', 'test.csv', 'DE', ?, ?)",
+        [
+            order_id,
+            customer_id,
+            datetime.fromisoformat(ordered_at),
+            cancellation or voided,
+            revenue,
+            refunded,
+            voided,
+        ],
     )
     for no, (quantity, price, product, category) in enumerate(lines, start=1):
         con.execute(

@@ -112,6 +112,16 @@ def test_a_cancellation_recorded_with_positive_quantities_still_subtracts(
     assert (row["frequency"], row["monetary"]) == (2, Decimal("25.0000"))
 
 
+def test_a_voided_order_is_worth_nothing_and_is_not_a_purchase(shop: duckdb.DuckDBPyConnection) -> None:
+    # Cancelled as a whole (Shopify's "Cancelled at"): not a record that offsets o1 or o2.
+    add_order(shop, "v1", "A", "2024-01-20 09:00:00", [(1, 30.0, "P1", "tea")], voided=True)
+    build_features(shop, AS_OF)
+    row = features(shop)["A"]
+    assert (row["frequency"], row["monetary"], row["recency_days"]) == (2, Decimal("55.0000"), 20)
+    assert (row["orders_total"], row["cancelled_orders"], row["return_rate"]) == (3, 1, 0.0)
+    assert (row["gross_revenue"], row["returned_value"]) == (Decimal("55.0000"), Decimal("0.0000"))
+
+
 def test_a_returned_line_and_a_refund_count_as_negatives(duck: duckdb.DuckDBPyConnection) -> None:
     add_order(duck, "o1", "B", "2024-01-05 10:00:00", [(3, 10.0, "P1", "tea"), (-1, 10.0, "P1", "tea")])
     add_order(duck, "o2", "B", "2024-01-06 10:00:00", [(1, 50.0, "P2", "cups")], refunded=15.0)

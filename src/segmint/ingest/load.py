@@ -198,6 +198,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 {_integer("line_no")} as line_no_given,
                 try_cast(line_revenue as decimal(18, 4)) as line_revenue_given,
                 {_boolean("is_cancellation")} as is_cancellation_given,
+                coalesce({_boolean("is_voided")}, false) as voided,
                 {_boolean("marketing_consent")} as consent
             from {MAPPED}
         ),
@@ -226,7 +227,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         select {ROW}, order_id, line as line_no, {_customer_key("customer_id")} as customer_id,
             ordered_ts as ordered_at, qty as quantity, price as unit_price,
             coalesce(line_revenue_given, qty * price)::decimal(18, 4) as line_revenue,
-            {cancellation} as is_cancellation,
+            voided or {cancellation} as is_cancellation, voided as is_voided,
             product_id, product_name, category, coalesce(currency, {currency}) as currency, country, email,
             try_cast(refunded_amount as decimal(18, 4)) as refunded_amount, consent as marketing_consent, reason,
             {_REPEATED},
@@ -331,9 +332,11 @@ def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
         create or replace temp table {ORDERS} as
         select order_id, min({ROW}) as {ROW},
             arg_min(customer_id, line_no) {once} as customer_id, arg_min(ordered_at, line_no) {once} as ordered_at,
-            bool_or(is_cancellation) {once} as is_cancellation, sum(line_revenue) {once} as revenue,
+            bool_or(is_cancellation) {once} as is_cancellation,
+            -- A voided order never happened: its lines are kept as exported, its revenue is 0.
+            case when bool_or(is_voided) {once} then 0 else sum(line_revenue) {once} end as revenue,
             arg_min(currency, line_no) {once} as currency, arg_min(country, line_no) {once} as country,
-            max(refunded_amount) {once} as refunded_amount,
+            max(refunded_amount) {once} as refunded_amount, bool_or(is_voided) {once} as is_voided,
             min(coalesce(customer_id, '')) <> max(coalesce(customer_id, '')) as customers_differ,
             min(ordered_at) as first_line_at, max(ordered_at) as last_line_at, count(*) as line_count,
             bool_or(dup_loaded) as dup_loaded
@@ -347,7 +350,8 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, path: str) -> None:
     con.execute(
         f"""
         insert into orders
-        select order_id, customer_id, ordered_at, is_cancellation, revenue, currency, ?, country, refunded_amount
+        select order_id, customer_id, ordered_at, is_cancellation, revenue, currency, ?, country, refunded_amount,
+            is_voided
         from {ORDERS} where not dup_loaded
         """,
         [path],

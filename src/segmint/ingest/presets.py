@@ -25,6 +25,7 @@ CANONICAL: dict[SourceKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "category",
             "currency",
             "is_cancellation",
+            "is_voided",
             "country",
             "email",
             "line_revenue",
@@ -154,11 +155,12 @@ def _shopify_orders(columns: list[str], kind: SourceKind) -> Mapping_:
         "quantity": q("Lineitem quantity"),
         "unit_price": q("Lineitem price"),
         "product_id": f"coalesce(nullif(trim({q('Lineitem sku')}), ''), {q('Lineitem name')})",
-        # A cancelled Shopify order is voided as a whole.
-        "is_cancellation": f"case when {order_field('Cancelled at')} is not null then 'true' else 'false' end"
-        if _first_present(columns, "Cancelled at")
-        else "'false'",
     }
+    if _first_present(columns, "Cancelled at"):
+        # A cancelled Shopify order is voided as a whole: it never happened (worth nothing), rather than
+        # a cancellation record that takes its value off the customer's earlier orders.
+        voided = f"case when {order_field('Cancelled at')} is not null then 'true' else 'false' end"
+        mapping |= {"is_cancellation": voided, "is_voided": voided}
     for canonical, column in (
         ("currency", "Currency"),
         ("country", "Billing Country"),

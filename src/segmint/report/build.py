@@ -443,9 +443,10 @@ def _top_products(ctx: _Ctx, run: SegmentRunInfo) -> dict[int, list[ProductRow]]
             from orders as o
             join order_lines as l on l.order_id = o.order_id
             join members as m on m.customer_id = o.customer_id
-            where o.ordered_at >= $start and o.ordered_at < $end and l.product_id is not null
+            where o.ordered_at >= $start and o.ordered_at < $end and l.product_id is not null and not o.is_voided
         ),
-        -- Net of cancellations and returns (negative lines), so a cancelled sale does not count.
+        -- Net of cancellations and returns (negative lines), so a cancelled sale does not count; a
+        -- voided order's lines are left out (it never happened).
         per_product as (
             select segment_id, product_id, max(product_name) as product_name, sum(quantity) as units,
                 sum(line_revenue) as revenue,
