@@ -132,9 +132,15 @@ def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
         outcome.messages.append(outcome.quality.line)
         outcome.totals = totals(settings)
         # Predictions read tonight's features and published segments: keep this after segmentation.
-        outcome.predictions = predict(settings, run_id, day)
-        if outcome.predictions is not None:
-            outcome.messages += outcome.predictions.messages
+        # Campaigns target the latest prediction run, so a night whose data is held keeps the last good one.
+        if outcome.quality.ok:
+            outcome.predictions = predict(settings, run_id, day)
+            if outcome.predictions is not None:
+                outcome.messages += outcome.predictions.messages
+        elif settings.predict.enabled:
+            outcome.messages.append(
+                "predictions not refreshed: tonight's data is held; the last good run stays in force"
+            )
         outcome.status = "completed" if outcome.quality.ok else "held"
     except BaseException as exc:
         pipeline.end_run(settings, run_id, "failed", str(exc))

@@ -127,6 +127,8 @@ def test_a_corrupted_night_is_blocked_alerted_and_replayed(
     assert held.path.name == f"orders_{day(30)}.csv" and held.rows_held == held.rows_read
     assert not outcome.segments.publish
     assert outcome.segments.kept_run_id == yesterday[0]
+    # Nor are predictions refreshed: campaigns keep targeting night 29's.
+    assert outcome.predictions is None and "predictions not refreshed" in "; ".join(outcome.messages)
     with connect(warehouse, read_only=True) as con:
         assert published(con)[-1] == yesterday  # yesterday's segments stay the published ones
         tonight = con.execute(
@@ -140,6 +142,7 @@ def test_a_corrupted_night_is_blocked_alerted_and_replayed(
         assert con.execute(
             "select count(*) from orders where source_file like ?", [f"%{day(30)}%"]
         ).fetchone() == (0,)
+        assert con.execute("select max(as_of) from prediction_runs").fetchone() == (day(29),)
         accounting(con)
 
     # The alert names the three problems, by email and by webhook.
