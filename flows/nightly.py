@@ -132,14 +132,14 @@ def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
         outcome.messages.append(outcome.quality.line)
         outcome.totals = totals(settings)
         # Predictions read tonight's features and published segments: keep this after segmentation.
-        # Campaigns target the latest prediction run, so a night whose data is held keeps the last good one.
-        if outcome.quality.ok:
+        # Campaigns target the latest prediction run, so a night whose data failed keeps the last good one.
+        if not outcome.quality.data_failed:
             outcome.predictions = predict(settings, run_id, day)
             if outcome.predictions is not None:
                 outcome.messages += outcome.predictions.messages
         elif settings.predict.enabled:
             outcome.messages.append(
-                "predictions not refreshed: tonight's data is held; the last good run stays in force"
+                "predictions not refreshed: tonight's data failed a critical check; the last good run stays in force"
             )
         outcome.status = "completed" if outcome.quality.ok else "held"
     except BaseException as exc:

@@ -28,6 +28,11 @@ class QualityOutcome:
     deliveries: list[Delivery] = field(default_factory=list)
     docs: Path | None = None
 
+    @property
+    def data_failed(self) -> bool:
+        """A critical check failed on the data (not only the segmentation held back by its own floors)."""
+        return self.alert is not None and bool(self.alert.problems)
+
 
 def build_docs(settings: Settings, run_id: str) -> Path | None:
     """Render the run's validations into data docs under the output folder; None if that failed."""
