@@ -611,9 +611,11 @@ def simulate_responses(
 
 def show_progress() -> None:
     """Print the package's progress lines (a file starts or ends loading) on stderr with the time."""
+    logger = logging.getLogger("segmint")
+    if logger.handlers:  # main() called again in the same process
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    logger = logging.getLogger("segmint")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # Prefect's root handlers would print each line a second time
