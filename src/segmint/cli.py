@@ -609,12 +609,24 @@ def simulate_responses(
     console.print(f"truth: {summaries[0].truth_file}")
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is logged (test runners and callers swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def show_progress() -> None:
     """Print the package's progress lines (a file starts or ends loading) on stderr with the time."""
     logger = logging.getLogger("segmint")
-    if logger.handlers:  # main() called again in the same process
+    if any(isinstance(h, _Stderr) for h in logger.handlers):  # main() called again in the same process
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
