@@ -343,6 +343,49 @@ def test_unreadable_files_are_rejected_whole_with_one_sentence(
     assert counts(duck)["order_lines"] == 1
 
 
+def test_a_malformed_line_is_quarantined_in_its_place_and_the_rest_loads(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "orders.csv",
+        [
+            ORDER_HEADER,
+            'O1,1,C1,2024-05-01 10:00:00,P1,"Pen, blue\nfine tip",office,1,1.50,EUR,false',  # one row, two lines
+            "O2,1,C2,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false,surplus",
+            "O3,1,C3,2024-05-01 10:00:00,P1,Pen,office,1",
+            "O4,1,C4,2024-05-01 10:00:00,P1,Pen,office,0,1.50,EUR,false",  # zero quantity: row 4
+            "O5,1,C5,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false",
+        ],
+    )
+    result = load(duck, orders_source(), path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 2, 3)
+    quarantined = duck.execute("select row_number, raw_record, reason from quarantine order by 1").fetchall()
+    assert [(row, reason) for row, _, reason in quarantined] == [
+        (2, "malformed line: more fields than the header"),
+        (3, "malformed line: fewer fields than the header"),
+        (4, "zero quantity"),  # its number in the file, past the malformed lines
+    ]
+    records = [json.loads(record) for _, record, _ in quarantined]
+    assert records[0] == {"line": "O2,1,C2,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false,surplus"}
+    assert records[2]["order_id"] == "O4" and "__line" not in records[2]
+    assert duck.execute("select order_id, product_name from order_lines order by 1").fetchall() == [
+        ("O1", "Pen, blue\nfine tip"),
+        ("O5", "Pen"),
+    ]
+
+
+def test_a_file_of_mostly_malformed_lines_is_rejected_whole(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "broken.csv",
+        [ORDER_HEADER, "O1,1,C1,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false", "O2,1", "O3,1,C3"],
+    )
+    with pytest.raises(SourceFileError, match=r"broken.csv: 2 of 3 rows are malformed \(row 2: fewer fields"):
+        load(duck, orders_source(), path)
+    assert counts(duck)["order_lines"] == 0 and counts(duck)["quarantine"] == 0
+
+
 def test_a_wrong_delimiter_rejects_the_file(duck: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = write(
         tmp_path / "semicolons.csv", ["order_id;ordered_at;quantity;unit_price", "O1;2024-05-01;1;2.0"]

@@ -164,6 +164,35 @@ def test_replay_after_a_threshold_change_publishes_the_kept_copy_even_without_th
         replay(con, settings, run_id)
 
 
+def test_a_held_batch_keeps_its_malformed_lines_for_replay(
+    con: duckdb.DuckDBPyConnection, settings: Settings, accounting: Accounting
+) -> None:
+    path = orders_csv(settings.base_dir / "orders" / "orders_2026-11-20.csv", "2026-11-20", negative=8)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "O99,1,C1,2026-11-20 10:00:00,P1,1,4.5,EUR,surplus")  # row 3 of 41
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_id, result = load(con, settings, path)
+    assert (result.status, result.rows_read, result.rows_held) == ("held", 41, 41)
+    accounting(con)
+    path.unlink()
+    settings.quality.max_bad_row_share = 0.25
+    settings.quality.max_quarantine_share = 0.25
+    outcome = replay(con, settings, run_id)
+    assert [(f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in outcome.files] == [
+        ("loaded", 41, 32, 9)
+    ]
+    assert con.execute("select raw_record, reason from quarantine where row_number = 3").fetchall() == [
+        (
+            '{"line":"O99,1,C1,2026-11-20 10:00:00,P1,1,4.5,EUR,surplus"}',
+            "malformed line: more fields than the header",
+        )
+    ]
+    # The rows after it keep their numbers in the file: O40 is row 41.
+    assert con.execute("select count(*) from order_lines where order_id = 'O40'").fetchone() == (1,)
+    assert con.execute("select max(row_number) from quarantine").fetchone() == (9,)
+    accounting(con)
+
+
 def test_replay_of_a_fixed_file_supersedes_the_held_batch(
     con: duckdb.DuckDBPyConnection, settings: Settings, accounting: Accounting
 ) -> None:

@@ -15,8 +15,8 @@ import duckdb
 
 from segmint.config import SourceKind, SourceSettings
 from segmint.errors import SegmintError, SourceFileError
-from segmint.ingest.presets import CANONICAL, canonical_mapping
-from segmint.ingest.read import RAW, ROW, read_raw, sha256_of
+from segmint.ingest.presets import CANONICAL, canonical_mapping, q
+from segmint.ingest.read import LINE, MALFORMED, RAW, ROW, read_raw, sha256_of
 from segmint.schema import EVENT_TYPES
 from segmint.warehouse import transaction
 
@@ -139,7 +139,9 @@ def _future(typed: str, column: str, now: datetime) -> str:
     return f"case when {typed} > {_lit(now.isoformat(sep=' '))}::timestamp then '{column} more than a day in the future' end"
 
 
-def _build_mapped(con: duckdb.DuckDBPyConnection, kind: SourceKind, mapping: Mapping[str, str]) -> None:
+def _build_mapped(
+    con: duckdb.DuckDBPyConnection, kind: SourceKind, mapping: Mapping[str, str], columns: list[str]
+) -> None:
     """Canonical text columns, trimmed, empty as null, with the row's number in the file."""
     if "__skip" in mapping:
         con.execute(f"delete from {RAW} where coalesce({mapping['__skip']}, false)")
@@ -147,6 +149,7 @@ def _build_mapped(con: duckdb.DuckDBPyConnection, kind: SourceKind, mapping: Map
     selects = [
         f"nullif(trim({mapping.get(name, 'null')}::varchar), '') as {name}" for name in (*required, *optional)
     ]
+    selects.append(f"{MALFORMED if MALFORMED in columns else 'null'}::varchar as {MALFORMED}")
     # rowid follows the file's order (the raw table keeps insertion order) but starts at an offset.
     con.execute(f"set variable raw_base = (select min(rowid) - 1 from {RAW})")
     con.execute(
@@ -168,6 +171,8 @@ def _repeats(key: str) -> str:
 
 
 _REPEATED = f"reason = '' and {ROW} > coalesce(repeats.first_row, {ROW}) as dup_in_file"
+# A row's reasons to be quarantined, '' when good; a malformed CSV line has only that one.
+_REASONS = f"coalesce('malformed line: ' || {MALFORMED}, concat_ws('; ',"
 
 
 def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
@@ -204,7 +209,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         ),
         checked as (
             select *,
-                concat_ws('; ',
+                {_REASONS}
                     {_missing("order_id")},
                     {_missing("ordered_at")},
                     {_unparseable("ordered_at", "ordered_ts")},
@@ -216,7 +221,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                     {_unparseable("unit_price", "price")},
                     case when price < 0 then 'negative unit_price' end,
                     {line_checks}
-                ) as reason,
+                )) as reason,
                 {line} as line
             from typed
         ),
@@ -264,7 +269,7 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         ),
         checked as (
             select *,
-                concat_ws('; ',
+                {_REASONS}
                     {_missing("event_id")},
                     {_missing("occurred_at")},
                     {_unparseable("occurred_at", "occurred_ts")},
@@ -274,7 +279,7 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                         then 'unknown event_type "' || event_type || '"' end,
                     {_unparseable("price", "price_typed")},
                     case when price_typed < 0 then 'negative price' end
-                ) as reason
+                )) as reason
             from normalised
         ),
         seen as (select event_id from events where event_id in (select event_id from checked)),
@@ -299,11 +304,11 @@ def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, 
         checked as (
             select {ROW}, customer_key as customer_id, email, country, first_seen_ts as first_seen_at,
                 consent as marketing_consent,
-                concat_ws('; ',
+                {_REASONS}
                     {_missing("customer_id")},
                     {_unparseable("first_seen_at", "first_seen_ts")},
                     {_unparseable("marketing_consent", "consent")}
-                ) as reason
+                )) as reason
             from typed
         ),
         {_repeats("customer_id")}
@@ -441,11 +446,20 @@ def _merge_customers(con: duckdb.DuckDBPyConnection, path: str) -> None:
 _MERGE = {"orders": _merge_orders, "events": _merge_events, "customers": _merge_customers}
 
 
+def _raw_record(con: duckdb.DuckDBPyConnection) -> str:
+    """The row as read, as JSON: its columns, or for a malformed CSV line {"line": its text}."""
+    columns = [row[0] for row in con.execute(f"describe {RAW}").fetchall()]
+    if MALFORMED not in columns:
+        return "to_json(r)::varchar"
+    fields = ", ".join(f"{_lit(c)}: r.{q(c)}" for c in columns if c not in (LINE, MALFORMED))
+    return f"(case when r.{MALFORMED} is null then to_json({{{fields}}}) else to_json({{'line': r.{LINE}}}) end)::varchar"
+
+
 def _quarantine(con: duckdb.DuckDBPyConnection, batch: Batch, reason_sql: str, where: str) -> None:
     con.execute(
         f"""
         insert into quarantine
-        select ?, ?, ?, t.{ROW}, to_json(r)::varchar, {reason_sql}, current_localtimestamp()
+        select ?, ?, ?, t.{ROW}, {_raw_record(con)}, {reason_sql}, current_localtimestamp()
         from {TYPED} t join {RAW} r on t.{ROW} = r.rowid - getvariable('raw_base')
         where {where}
         """,
@@ -522,8 +536,8 @@ def _type_batch(
 ) -> list[str]:
     """Read the batch (raw_batch) and type it (typed_batch); return the columns as read."""
     columns = read()
-    mapping = canonical_mapping(source, columns, path)
-    _build_mapped(con, source.kind, mapping)
+    mapping = canonical_mapping(source, [c for c in columns if c not in (LINE, MALFORMED)], path)
+    _build_mapped(con, source.kind, mapping, columns)
     con.execute(f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping)}")
     if source.kind == "orders":
         _aggregate_orders(con)
