@@ -50,3 +50,20 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message
         "update runs set finished_at = current_localtimestamp(), status = ?, message = ? where run_id = ?",
         [status, message or None, run_id],
     )
+
+
+def published_run(
+    con: duckdb.DuckDBPyConnection, *, on: date | None = None, upto: date | None = None
+) -> tuple[str, date] | None:
+    """The published segment run in force (run id, as-of): the latest published one, of the night `on`
+    or of a night not after `upto` when given."""
+    row = con.execute(
+        """
+        select run_id, as_of from segment_runs
+        where published and (cast($on as date) is null or as_of = $on)
+            and (cast($upto as date) is null or as_of <= $upto)
+        order by as_of desc, published_at desc nulls last, created_at desc limit 1
+        """,
+        {"on": on, "upto": upto},
+    ).fetchone()
+    return (str(row[0]), row[1]) if row else None

@@ -11,9 +11,10 @@ import duckdb
 import pytest
 
 from segmint.config import SegmentationSettings
-from segmint.quality.gate import SegmentCandidate, current_published, decide, gate
+from segmint.quality.gate import SegmentCandidate, decide, gate
 from segmint.quality.results import CheckResult, record
 from segmint.quality.suites import Severity
+from segmint.runs import published_run
 
 FLOORS = SegmentationSettings(min_silhouette=0.10, min_stability_ari=0.50, max_segment_share=0.90)
 
@@ -98,7 +99,7 @@ def test_gate_keeps_yesterdays_segments_published_and_records_why(duck: duckdb.D
         "select segment_run_id, published, reasons, kept_run_id from publication_decisions"
     ).fetchall()
     assert stored == [("seg-2", False, json.dumps(decision.reasons), "seg-1")]
-    assert current_published(duck) == ("seg-1", date(2026, 11, 19))
+    assert published_run(duck) == ("seg-1", date(2026, 11, 19))
 
 
 def test_gate_without_a_segmentation_says_so(duck: duckdb.DuckDBPyConnection) -> None:

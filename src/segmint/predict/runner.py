@@ -17,6 +17,7 @@ from segmint.predict import clv
 from segmint.predict.anomalies import detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
 from segmint.predict.churn import ChurnReport, InsufficientHistoryError, churn_labels, fit_churn
+from segmint.runs import published_run
 from segmint.warehouse import transaction
 
 CLV_HORIZON_DAYS = 90
@@ -42,13 +43,8 @@ class PredictionOutcome:
 
 def published_segment_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | None:
     """The published segment run in force on `as_of` (the latest one not after it), if any."""
-    row = query_one(
-        con,
-        "select run_id from segment_runs where published and as_of <= ? "
-        "order by as_of desc, published_at desc nulls last limit 1",
-        [as_of],
-    )
-    return str(row[0]) if row else None
+    found = published_run(con, upto=as_of)
+    return found[0] if found else None
 
 
 def features_at(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:

@@ -16,6 +16,7 @@ import duckdb
 
 from segmint.config import SegmentationSettings
 from segmint.quality.results import CheckResult, stored
+from segmint.runs import published_run
 
 CHECK_REASON = "failed critical check: "
 
@@ -143,17 +144,6 @@ def decide(
     return GateDecision(publish=not reasons, reasons=reasons)
 
 
-def current_published(con: duckdb.DuckDBPyConnection) -> tuple[str, date] | None:
-    """The published segmentation that is current: the latest as-of among published runs."""
-    row = con.execute(
-        """
-        select run_id, as_of from segment_runs where published
-        order by as_of desc, published_at desc nulls last, created_at desc limit 1
-        """
-    ).fetchone()
-    return (str(row[0]), row[1]) if row else None
-
-
 def gate(
     con: duckdb.DuckDBPyConnection,
     settings: SegmentationSettings,
@@ -166,7 +156,7 @@ def gate(
     candidate = SegmentCandidate.load(con, segment_run_id) if segment_run_id else None
     decision = decide(failures, candidate, settings)
     if not decision.publish:
-        kept = current_published(con)
+        kept = published_run(con)
         if kept is not None:
             decision.kept_run_id, decision.kept_as_of = kept
     record_decision(con, run_id, as_of, segment_run_id, decision)

@@ -13,6 +13,7 @@ import polars as pl
 from segmint.errors import SegmintError
 from segmint.features import query_frame, query_one
 from segmint.resources import sql_file
+from segmint.runs import published_run
 from segmint.segment.scaling import FeatureTransform, Matrix
 
 
@@ -59,16 +60,8 @@ def previous_published(con: duckdb.DuckDBPyConnection, as_of: date) -> RunRef | 
 
 def current_run(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> str | None:
     """The published run in force: the latest published one (of `as_of` itself if given)."""
-    row = query_one(
-        con,
-        """
-        select run_id from segment_runs
-        where published and (cast(? as date) is null or as_of = ?)
-        order by as_of desc, published_at desc limit 1
-        """,
-        [as_of, as_of],
-    )
-    return str(row[0]) if row else None
+    found = published_run(con, on=as_of)
+    return found[0] if found else None
 
 
 def load_model(con: duckdb.DuckDBPyConnection, run_id: str) -> StoredModel:
