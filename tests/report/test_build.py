@@ -6,11 +6,13 @@ from datetime import date, datetime, timedelta
 from types import ModuleType
 
 import duckdb
+import numpy as np
 import pytest
 
 from segmint.config import Settings
 from segmint.report import build_report
 from segmint.report.model import Migration, Projection, RfmGrid, SizeHistory, Unavailable
+from segmint.segment.scaling import FeatureTransform
 from segmint.warehouse import connect
 
 
@@ -194,6 +196,50 @@ def test_projection_sample_is_bounded_and_keeps_small_segments(tmp_path: object)
     assert 490 <= projection.segment_ids.count(1) <= 500
     again = build_report(con, date(2026, 1, 1), projection_sample=500).projection
     assert isinstance(again, Projection) and again.x == projection.x  # deterministic sample
+
+
+def test_the_customer_map_is_drawn_in_the_space_the_customers_were_clustered_in() -> None:
+    con = connect(":memory:")
+    con.execute(
+        """
+        insert into segment_runs (run_id, as_of, created_at, algorithm, mode, k, n_customers, features, settings,
+            published, status_reason)
+        values ('r', date '2026-01-01', timestamp '2026-01-01', 'kmeans', 'recluster', 2, 4, '[]', '{}', true, 'ok')
+        """
+    )
+    con.execute(
+        "insert into segment_assignments (run_id, customer_id, segment_id, segment_name, assigned_by) values "
+        "('r', 'b1', 1, 'Buyers', 'cluster'), ('r', 'b5', 1, 'Buyers', 'cluster'), "
+        "('r', 'b9', 1, 'Buyers', 'cluster'), ('r', 'p', 2, 'Browsers', 'cluster')"
+    )
+    con.execute(
+        """
+        insert into customer_features by name
+        select date '2026-01-01' as as_of, id as customer_id, recency is null as is_prospect, recency as recency_days,
+            frequency, 0 as monetary, 0 as distinct_products, 0 as distinct_categories, 0 as sessions_30d,
+            0 as product_views_30d, 0 as add_to_carts_30d, 0 as sessions_90d, 0 as product_views_90d,
+            0 as add_to_carts_90d, 0 as orders_total, 0 as cancelled_orders, 0 as gross_revenue,
+            0 as returned_value, 0 as orders_90d, 0 as monetary_90d, timestamp '2026-01-01' as computed_at
+        from (values ('b1', 1, 3), ('b5', 5, 2), ('b9', 9, 1), ('p', null, 0)) t(id, recency, frequency)
+        """
+    )
+    # The clustering filled a missing recency with 400 days: a browser is far from every buyer.
+    transform = FeatureTransform(
+        ("recency_days", "frequency"), (False, True), (400.0, 0.0), (5.0, 0.7), (4.0, 0.3)
+    )
+    con.execute(
+        "insert into segment_models values ('r', '[\"recency_days\", \"frequency\"]', ?, '{}', null)",
+        [transform.to_json()],
+    )
+    projection = build_report(con, date(2026, 1, 1)).projection
+    assert isinstance(projection, Projection)
+    points = dict(zip(["b1", "b5", "b9", "p"], zip(projection.x, projection.y, strict=True), strict=True))
+
+    def apart(a: str, b: str) -> float:
+        return float(np.hypot(points[a][0] - points[b][0], points[a][1] - points[b][1]))
+
+    # Filling the gap with 0 would have drawn the browser beside the most recent buyer.
+    assert apart("p", "b1") > 10 * max(apart("b1", "b5"), apart("b5", "b9"), apart("b1", "b9"))
 
 
 def test_data_quality_of_the_week(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:

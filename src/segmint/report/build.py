@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import polars as pl
 
 from segmint.report import playbook
 from segmint.report.model import (
@@ -46,6 +47,7 @@ from segmint.report.model import (
     Unavailable,
     week_ending,
 )
+from segmint.segment.scaling import FeatureTransform
 
 HISTORY_WEEKS = 12
 TOP_PRODUCTS = 5
@@ -641,8 +643,27 @@ def _rfm(ctx: _Ctx, run: SegmentRunInfo) -> RfmGrid | Unavailable:
     return RfmGrid(counts=counts, mean_monetary=money, named=named)
 
 
+def _stored_transform(ctx: _Ctx, run_id: str) -> FeatureTransform | None:
+    """The feature transform the run's clustering used (its own or the re-cluster's it was assigned by)."""
+    if not ctx.has("segment_models", "run_id", "transform") or not ctx.has("segment_runs", "model_run_id"):
+        return None
+    row = ctx.one(
+        """
+        select m.transform from segment_runs as r
+        join segment_models as m on m.run_id = coalesce(r.model_run_id, r.run_id)
+        where r.run_id = $run
+        """,
+        {"run": run_id},
+    )
+    return FeatureTransform.from_json(str(row[0])) if row and row[0] else None
+
+
 def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projection | Unavailable:
-    features = [f for f in _features_at(ctx) if f != "is_prospect"]
+    # The map is drawn in the space the customers were clustered in: the run's stored transform (its
+    # features, fills for missing values, logs and scales), so a customer who never ordered is not drawn
+    # as the most recent one. Without a stored model: every feature, missing as 0, log1p and median/IQR.
+    transform = _stored_transform(ctx, run.run_id)
+    features = list(transform.features) if transform else [f for f in _features_at(ctx) if f != "is_prospect"]
     if len(features) < 2 or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
         return Unavailable("Not enough customer features to draw the customer map.")
     total_row = ctx.one("select count(*) from segment_assignments where run_id = $run", {"run": run.run_id})
@@ -651,7 +672,7 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
         return Unavailable("Too few customers to draw the customer map.")
     # A deterministic sample, stratified so that small segments still show: each segment keeps its
     # share of the sample, and at least 30 points.
-    cols = ", ".join(f'coalesce(f."{x}"::double, 0) as "{x}"' for x in features)
+    cols = ", ".join(f'f."{x}"::double as "{x}"' for x in features)
     rows = ctx.rows(
         f"""
         with members as (
@@ -671,13 +692,15 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
     if len(rows) < 3:
         return Unavailable("Customer features for the published run are missing.")
     seg_ids = [int(r[0]) for r in rows]
-    matrix = np.asarray([r[1:] for r in rows], dtype=float)
-    # The same shape of scaling the clustering uses: log1p against skew, then median/IQR.
-    matrix = np.sign(matrix) * np.log1p(np.abs(matrix))
-    median = np.median(matrix, axis=0)
-    iqr = np.subtract(*np.percentile(matrix, [75, 25], axis=0))
-    spread = np.where(iqr > 0, iqr, np.where(matrix.std(axis=0) > 0, matrix.std(axis=0), 1.0))
-    scaled = (matrix - median) / spread
+    if transform is not None:
+        scaled = transform.apply(pl.DataFrame([r[1:] for r in rows], schema=features, orient="row"))
+    else:
+        matrix = np.asarray([[0.0 if v is None else v for v in r[1:]] for r in rows], dtype=float)
+        matrix = np.sign(matrix) * np.log1p(np.abs(matrix))
+        median = np.median(matrix, axis=0)
+        iqr = np.subtract(*np.percentile(matrix, [75, 25], axis=0))
+        spread = np.where(iqr > 0, iqr, np.where(matrix.std(axis=0) > 0, matrix.std(axis=0), 1.0))
+        scaled = (matrix - median) / spread
     from sklearn.decomposition import PCA
 
     pca = PCA(n_components=2, random_state=0)
