@@ -162,15 +162,22 @@ def test_projection_samples_per_segment(shop_con: duckdb.DuckDBPyConnection, sho
     assert 0 < projection.explained[1] <= projection.explained[0] <= 1
 
 
-def test_projection_sample_is_bounded_and_keeps_small_segments(tmp_path: object) -> None:
+def published_run_of(customers: int) -> duckdb.DuckDBPyConnection:
+    """A warehouse whose published segment run 'r' of 2026-01-01 covers `customers` customers."""
     con = connect(":memory:")
     con.execute(
         """
         insert into segment_runs (run_id, as_of, created_at, algorithm, mode, k, n_customers, features, settings,
             published, status_reason)
-        values ('r', date '2026-01-01', timestamp '2026-01-01', 'kmeans', 'recluster', 2, 5010, '[]', '{}', true, 'ok')
-        """
+        values ('r', date '2026-01-01', timestamp '2026-01-01', 'kmeans', 'recluster', 2, ?, '[]', '{}', true, 'ok')
+        """,
+        [customers],
     )
+    return con
+
+
+def test_projection_sample_is_bounded_and_keeps_small_segments(tmp_path: object) -> None:
+    con = published_run_of(5010)
     con.execute(
         """
         insert into segment_assignments (run_id, customer_id, segment_id, segment_name, assigned_by)
@@ -199,14 +206,7 @@ def test_projection_sample_is_bounded_and_keeps_small_segments(tmp_path: object)
 
 
 def test_the_customer_map_is_drawn_in_the_space_the_customers_were_clustered_in() -> None:
-    con = connect(":memory:")
-    con.execute(
-        """
-        insert into segment_runs (run_id, as_of, created_at, algorithm, mode, k, n_customers, features, settings,
-            published, status_reason)
-        values ('r', date '2026-01-01', timestamp '2026-01-01', 'kmeans', 'recluster', 2, 4, '[]', '{}', true, 'ok')
-        """
-    )
+    con = published_run_of(4)
     con.execute(
         "insert into segment_assignments (run_id, customer_id, segment_id, segment_name, assigned_by) values "
         "('r', 'b1', 1, 'Buyers', 'cluster'), ('r', 'b5', 1, 'Buyers', 'cluster'), "
