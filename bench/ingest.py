@@ -27,13 +27,13 @@ import duckdb
 ROWS_PER_FILE = 1_000_000
 
 
-def write_files(out: Path, kind: str, rows: int) -> list[Path]:
-    """Canonical files of `kind`, ROWS_PER_FILE rows each, skipped when already there."""
+def write_files(out: Path, kind: str, rows: int, per_file: int = ROWS_PER_FILE) -> list[Path]:
+    """Canonical files of `kind`, `per_file` rows each, skipped when already there."""
     folder = out / kind
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for part, start in enumerate(range(0, rows, ROWS_PER_FILE)):
-        stop = min(rows, start + ROWS_PER_FILE)
+    for part, start in enumerate(range(0, rows, per_file)):
+        stop = min(rows, start + per_file)
         path = folder / f"{kind}_{part:03d}.csv"
         paths.append(path)
         if path.exists():

@@ -47,8 +47,7 @@ def write_files(out: Path, kind: str, rows: int, per_file: int) -> list[Path]:
     (1 in 13 orders is a guest's) and its time, as in a shop's export, so batches pass their suites.
     """
     if kind == "events":
-        bench_ingest.ROWS_PER_FILE = per_file
-        return list(bench_ingest.write_files(out, kind, rows))
+        return list(bench_ingest.write_files(out, kind, rows, per_file))
     folder = out / kind
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
