@@ -23,15 +23,13 @@ last_visits as (
 bounds as (
     select
         getvariable('as_of') as as_of,
-        getvariable('as_of') + interval 1 day - interval 30 day as start_30d,
-        getvariable('as_of') + interval 1 day - interval 90 day as start_90d
+        getvariable('as_of') + interval 1 day - interval 30 day as start_30d
 ),
 
 flagged as (
     select
         sessions.*,
-        sessions.started_at >= bounds.start_30d as in_30d,
-        sessions.started_at >= bounds.start_90d as in_90d
+        sessions.started_at >= bounds.start_30d as in_30d
     from sessions
     cross join bounds
 ),
@@ -46,13 +44,14 @@ windowed as (
             / nullif(count(*) filter (where in_30d and add_to_carts > 0), 0) as cart_abandonment_rate_30d,
         count(*) filter (where in_30d and product_views > 0 and has_purchase)
             / nullif(count(*) filter (where in_30d and product_views > 0), 0) as view_to_purchase_rate_30d,
-        cast(count(*) filter (where in_90d) as integer) as sessions_90d,
-        cast(coalesce(sum(product_views) filter (where in_90d), 0) as integer) as product_views_90d,
-        cast(coalesce(sum(add_to_carts) filter (where in_90d), 0) as integer) as add_to_carts_90d,
-        count(*) filter (where in_90d and add_to_carts > 0 and not has_purchase)
-            / nullif(count(*) filter (where in_90d and add_to_carts > 0), 0) as cart_abandonment_rate_90d,
-        count(*) filter (where in_90d and product_views > 0 and has_purchase)
-            / nullif(count(*) filter (where in_90d and product_views > 0), 0) as view_to_purchase_rate_90d
+        -- every session here started inside the 90 days (int_sessions_summarised reads only those)
+        cast(count(*) as integer) as sessions_90d,
+        cast(sum(product_views) as integer) as product_views_90d,
+        cast(sum(add_to_carts) as integer) as add_to_carts_90d,
+        count(*) filter (where add_to_carts > 0 and not has_purchase)
+            / nullif(count(*) filter (where add_to_carts > 0), 0) as cart_abandonment_rate_90d,
+        count(*) filter (where product_views > 0 and has_purchase)
+            / nullif(count(*) filter (where product_views > 0), 0) as view_to_purchase_rate_90d
     from flagged
     group by customer_id
 ),

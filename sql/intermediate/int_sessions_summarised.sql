@@ -14,7 +14,6 @@ final as (
         customer_id,
         session_key,
         min(occurred_at) as started_at,
-        max(occurred_at) as ended_at,
         count(*) filter (where event_type = 'product_view') as product_views,
         count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
         bool_or(event_type = 'purchase') as has_purchase

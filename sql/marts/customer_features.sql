@@ -31,11 +31,11 @@ joined as (
         getvariable('as_of') as as_of,
         customers.customer_id,
         coalesce(order_features.frequency, 0) = 0 as is_prospect,
-        case when order_features.frequency > 0 then order_features.recency_days end as recency_days,
+        order_features.recency_days,  -- null without a non-cancelled order
         coalesce(order_features.frequency, 0) as frequency,
         coalesce(order_features.monetary, 0) as monetary,
         order_features.avg_order_value,
-        case when order_features.frequency > 0 then order_features.tenure_days end as tenure_days,
+        order_features.tenure_days,  -- null without a non-cancelled order
         order_features.return_rate,
         coalesce(order_features.distinct_products, 0) as distinct_products,
         coalesce(order_features.distinct_categories, 0) as distinct_categories,
