@@ -57,13 +57,13 @@ class FileResult:
 
 @dataclass(frozen=True)
 class Batch:
-    """A typed, split batch inside the load transaction, before it is merged (for the audit step)."""
+    """A batch inside the load transaction, typed into typed_batch (every row with its reason, '' when
+    good, and duplicate flags) before it is merged: what the audit step sees."""
 
     source: SourceSettings
     path: Path
     sha256: str
     run_id: str
-    table: str  # temp table of every row with its reason ('' when good) and duplicate flag
 
 
 class Verdict(Protocol):
@@ -311,13 +311,16 @@ def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, 
                 )) as reason
             from typed
         ),
+        seen as (
+            select customer_id from customers
+            where source_file is not null and customer_id in (select customer_id from checked)
+        ),
         {_repeats("customer_id")}
         select checked.*,
             {_REPEATED},
             -- Customers first met in orders or events (no source file) get their details filled in;
             -- only a customer already loaded from a customers file is a repeat.
-            reason = '' and customer_id in (select customer_id from customers where source_file is not null)
-                as dup_loaded
+            reason = '' and customer_id in (select customer_id from seen) as dup_loaded
         from checked left join repeats using (customer_id)
     """
 
@@ -547,8 +550,10 @@ def _type_batch(
 def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
     """Quarantine the batch's bad and repeated rows, merge the rest, write the ledger row."""
     rows_read = _count(con, f"select count(*) from {RAW}")
-    bad = _count(con, f"select count(*) from {TYPED} where reason <> ''")
-    dups = _count(con, f"select count(*) from {TYPED} where dup_in_file or dup_loaded")
+    row = con.execute(
+        f"select count(*) filter (where reason <> ''), count(*) filter (where dup_in_file or dup_loaded) from {TYPED}"
+    ).fetchone()
+    bad, dups = (int(row[0]), int(row[1])) if row else (0, 0)
     # Quarantining joins the raw rows back, a scan of the whole file: only when there is something to keep.
     if bad:
         _quarantine(con, batch, "reason", "reason <> ''")
@@ -583,7 +588,7 @@ def _load_batch(
 ) -> FileResult:
     """Type, audit and publish one batch in one transaction; or, if the audit holds it, keep it instead."""
     limit = (now or datetime.now(UTC).replace(tzinfo=None)) + future_tolerance
-    batch = Batch(source, path, sha, run_id, TYPED)
+    batch = Batch(source, path, sha, run_id)
     started = time.perf_counter()
     log.info("%s: loading %s", source.name, path)
     verdict = None

@@ -66,12 +66,6 @@ def _source(settings: Settings, name: str, path: str) -> SourceSettings:
     )
 
 
-def _still_held(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
-    return bool(
-        con.execute("select 1 from held_batches where sha256 = ? and status = 'held'", [sha]).fetchone()
-    )
-
-
 def replay(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -103,13 +97,13 @@ def replay(
                     outcome.files.append(result)
                     # A file that replaces the batch settles it; one that does not (the next night's
                     # export under the same name) leaves the kept copy to replay below.
-                    if result.status != "loaded" or not _still_held(con, sha):
+                    if result.status != "loaded" or held_by(con, sha) is None:
                         continue
             outcome.files.append(
                 load_held(con, source, sha, outcome.run_id, now=now, future_tolerance=tolerance, audit=audit)
             )
         outcome.results = audit.results
-        outcome.still_held = [p for _n, sha, p in waiting if _still_held(con, sha)]
+        outcome.still_held = [p for _n, sha, p in waiting if held_by(con, sha) is not None]
     except BaseException as exc:
         finish_run(con, outcome.run_id, "failed", str(exc))
         raise
