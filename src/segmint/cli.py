@@ -53,10 +53,10 @@ def _settings(config: Path | None) -> Settings:
     return load_settings(config)
 
 
-def parse_day(value: str | None) -> date:
-    """A YYYY-MM-DD option value, or today when it is absent."""
-    if value is None:
-        return date.today()
+def parse_day(value: str | None) -> date | None:
+    """A YYYY-MM-DD option value, or None when it is absent."""
+    if not value:
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -164,7 +164,7 @@ def validate(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     from segmint.warehouse import writer_lock
 
     settings = _settings(config)
-    day = parse_day(as_of) if as_of else None
+    day = parse_day(as_of)
     with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
         run_id = start_run(con, "validate", day)
         summary = validate_warehouse(con, settings, run_id, day)
@@ -254,7 +254,7 @@ def generate(
 
     from segmint.generate import generate as run_generate
 
-    last = parse_day(end) if end else date.today() - timedelta(days=1)
+    last = parse_day(end) or date.today() - timedelta(days=1)
     summary = run_generate(
         out,
         customers=customers,
@@ -317,7 +317,7 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     from segmint.prefect_env import configure_prefect
 
     settings = _settings(config)
-    day = parse_day(as_of) if as_of else default_night(settings)
+    day = parse_day(as_of) or default_night(settings)
     configure_prefect(settings.output_dir)
     flows = load_flow_module("nightly")
     outcome: NightlyOutcome = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
@@ -358,7 +358,7 @@ def run_weekly_report(
     from segmint.prefect_env import configure_prefect
 
     settings = _settings(config)
-    day = parse_day(as_of) if as_of else None
+    day = parse_day(as_of)
     configure_prefect(settings.output_dir)
     flows = load_flow_module("weekly_report")
     outcome: Any = flows.weekly_report(
@@ -386,7 +386,7 @@ def report(
     from segmint import report as reporting
 
     settings = _settings(config)
-    result = reporting.render(settings, parse_day(as_of) if as_of else None)
+    result = reporting.render(settings, parse_day(as_of))
     data = result.data
     console.print(f"week {data.period.iso_week} ({data.period.label}), rendered in {result.seconds:.1f} s")
     for note in data.notes:
@@ -467,7 +467,7 @@ def campaigns_build(
         dates = feature_dates(con)
         if as_of is None and not dates:
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
-        day = parse_day(as_of) if as_of else dates[-1]
+        day = parse_day(as_of) or dates[-1]
         builds = build_campaigns(con, settings, day, playbook=plays)
     table = Table(title=f"Campaigns for {day}", title_justify="left")
     for column in ("campaign", "treatment", "holdout", "no consent", "anomaly", "no email", "measure after"):
@@ -510,7 +510,7 @@ def campaigns_measure(
     from segmint.warehouse import writer_lock
 
     settings = _settings(config)
-    day = parse_day(as_of) if as_of else None
+    day = parse_day(as_of)
     with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
         measured = measure_campaigns(con, settings, day)
         rows = results(con)
@@ -595,7 +595,7 @@ def simulate_responses(
 
     effects = parse_rates(uplift or [], "--uplift")
     bases = parse_rates([b if "=" in b else f"*={b}" for b in base_rate or ["0.10"]], "--base-rate")
-    first = parse_day(start) if start else None
+    first = parse_day(start)
     summaries = run_simulation(
         audience, data, uplift=effects, base_rate=bases, start=first, days=days, seed=seed
     )

@@ -55,10 +55,9 @@ class NightlyOutcome:
 
 def default_night(settings: Settings) -> date:
     """The night a run without --as-of computes: yesterday in the schedule's timezone (runs start after midnight)."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
+    from segmint.report import last_complete_day
 
-    return datetime.now(ZoneInfo(settings.schedule.timezone)).date() - timedelta(days=1)
+    return last_complete_day(settings.schedule.timezone)
 
 
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:

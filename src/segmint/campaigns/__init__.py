@@ -1,6 +1,6 @@
 """Campaigns: a playbook per segment, audiences with a random holdout, CSV exports and measured uplift."""
 
-from segmint.campaigns.build import CampaignBuild, build_campaigns, holdout_draw, ledger
+from segmint.campaigns.build import CampaignBuild, build_campaigns, holdout_draw
 from segmint.campaigns.measure import Measurement, measure_campaigns, results
 from segmint.campaigns.playbook import Campaign, Playbook, load_playbook
 
@@ -11,7 +11,6 @@ __all__ = [
     "Playbook",
     "build_campaigns",
     "holdout_draw",
-    "ledger",
     "load_playbook",
     "measure_campaigns",
     "results",

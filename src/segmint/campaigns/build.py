@@ -314,18 +314,3 @@ def build_campaigns(
             )
             builds.append(build)
     return builds
-
-
-def ledger(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Every campaign built so far, newest first."""
-    return query_frame(con, "select * from campaigns order by as_of desc, name")
-
-
-def targeted(con: duckdb.DuckDBPyConnection, customer_id: str) -> pl.DataFrame:
-    """Which campaigns targeted (or held out) one customer, and when."""
-    return query_frame(
-        con,
-        'select a.campaign_id, c.name, c.as_of, a."group", a.targeted_at from campaign_audiences a '
-        "join campaigns c using (campaign_id) where a.customer_id = ? order by c.as_of",
-        [customer_id],
-    )

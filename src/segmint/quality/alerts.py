@@ -90,7 +90,6 @@ class HeldBatch:
     path: str
     source: str
     rows: int
-    reason: str
     run_id: str
 
     @property
@@ -145,9 +144,9 @@ def build_alert(
         return None
     warnings = [r.describe() for r in results if r.severity == "warning" and not r.success]
     held = [
-        HeldBatch(Path(row[0]).name, row[0], row[1], int(row[2]), row[3], row[4])
+        HeldBatch(Path(row[0]).name, row[0], row[1], int(row[2]), row[3])
         for row in con.execute(
-            "select path, source, rows_read, reason, run_id from held_batches where run_id = ? order by held_at",
+            "select path, source, rows_read, run_id from held_batches where run_id = ? order by held_at",
             [run_id],
         ).fetchall()
     ]
