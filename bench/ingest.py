@@ -15,8 +15,8 @@ and prints rows per second, the ratios of ingest to each and the ingest process'
 from __future__ import annotations
 
 import argparse
+import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -60,6 +60,9 @@ def write_files(out: Path, kind: str, rows: int, per_file: int = ROWS_PER_FILE) 
                        'P' || hash(i) % 2000 as product_id, round(1 + (hash(i * 7) % 9000) / 100.0, 2) as price
                 from range({start}, {stop}) t(i)"""
         duckdb.sql(f"copy ({select}) to '{path}' (header)")
+    # Files of an earlier, larger run would be ingested too (the source is a glob): remove them.
+    for stale in set(folder.glob(f"{kind}_*.csv")) - set(paths):
+        stale.unlink()
     return paths
 
 
@@ -109,13 +112,16 @@ def ingest_run(out: Path, kinds: list[str]) -> tuple[float, float]:
     )
     config.write_text(f"[warehouse]\npath = '{warehouse.name}'\n{sources}", encoding="utf-8")
     started = time.perf_counter()
-    subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-c", "from segmint.cli import main; main()", "ingest", "--config", str(config)],
-        check=True,
         stdout=subprocess.DEVNULL,
     )
+    # This child's own peak (RUSAGE_CHILDREN would be the largest of every child so far).
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"segmint ingest failed with exit code {os.waitstatus_to_exitcode(status)}")
+    peak_gb = usage.ru_maxrss / 1024**2
     return seconds, peak_gb
 
 
