@@ -6,6 +6,7 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 from segmint.config import AlertSettings
 
@@ -22,3 +23,19 @@ def smtp_send(alerts: AlertSettings, msg: EmailMessage, recipients: Sequence[str
             password = alerts.smtp_password.get_secret_value() if alerts.smtp_password else ""
             smtp.login(alerts.smtp_user, password)
         return sorted(smtp.send_message(msg, from_addr=alerts.sender, to_addrs=list(recipients)))
+
+
+def compose(
+    subject: str, sender: str, recipients: Sequence[str], text: str, html: str, *, idstring: str | None = None
+) -> EmailMessage:
+    """multipart/alternative: the text, then the HTML (a caller may attach related parts to the HTML)."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    if recipients:
+        msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(idstring=idstring, domain=sender.rpartition("@")[2] or "segmint.local")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +23,7 @@ import duckdb
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from segmint.config import AlertSettings
-from segmint.mail import smtp_send
+from segmint.mail import compose, smtp_send
 from segmint.quality.gate import GateDecision
 from segmint.quality.results import CheckResult, stored
 from segmint.resources import resource_dir
@@ -215,15 +214,7 @@ def with_retries(
 
 def email_message(settings: AlertSettings, rendered: RenderedAlert) -> EmailMessage:
     """The alert as a multipart email (plain text and HTML)."""
-    message = EmailMessage()
-    message["Subject"] = rendered.subject
-    message["From"] = settings.sender
-    message["To"] = ", ".join(settings.recipients)
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
-    return message
+    return compose(rendered.subject, settings.sender, settings.recipients, rendered.text, rendered.html)
 
 
 def send_email(settings: AlertSettings, rendered: RenderedAlert) -> Delivery:

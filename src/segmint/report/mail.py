@@ -5,11 +5,10 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 
 from segmint.config import AlertSettings
 from segmint.errors import SegmintError
-from segmint.mail import smtp_send
+from segmint.mail import compose, smtp_send
 from segmint.report.charts import Chart
 from segmint.report.model import Period
 
@@ -33,16 +32,9 @@ def build_message(
     recipients: Sequence[str],
 ) -> EmailMessage:
     """multipart/alternative: text/plain, then multipart/related (text/html + one image/png per chart)."""
-    msg = EmailMessage()
-    msg["Subject"] = subject(period)
-    msg["From"] = sender
-    if recipients:
-        msg["To"] = ", ".join(recipients)
-    msg["Date"] = formatdate(localtime=True)
-    domain = sender.rpartition("@")[2] or "segmint.local"
-    msg["Message-ID"] = make_msgid(idstring=f"report-{period.end.isoformat()}", domain=domain)
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    msg = compose(
+        subject(period), sender, recipients, text, html, idstring=f"report-{period.end.isoformat()}"
+    )
     html_part = msg.get_body(preferencelist=("html",))
     assert isinstance(html_part, EmailMessage)
     for chart in charts:
