@@ -112,10 +112,8 @@ def test_too_little_history_is_reported_not_crashed() -> None:
         )
 
 
-def test_outcomes_compare_old_predictions_with_what_happened(
-    seg_duck: duckdb.DuckDBPyConnection, order: Any
-) -> None:
-    con = seg_duck
+def scored_shop(con: duckdb.DuckDBPyConnection, order: Any) -> None:
+    """Churn scores of 2024-01-01 (30-day model, threshold 0.6) and of 2024-03-01, then January's orders."""
     con.execute(
         "insert into prediction_runs values ('old', '2024-01-01', null, '2024-01-01 03:00', 4, 0, 0, null), "
         "('new', '2024-03-01', null, '2024-03-01 03:00', 4, 0, 0, null)"
@@ -140,6 +138,13 @@ def test_outcomes_compare_old_predictions_with_what_happened(
     order(con, "o1", "b", "2024-01-15", [("P", 1, 1.0)])  # predicted to churn, but bought
     order(con, "o2", "c", "2024-01-20", [("P", 1, 1.0)])
     order(con, "o3", "d", "2024-02-15", [("P", 1, 1.0)])  # after the 30-day horizon: d churned
+
+
+def test_outcomes_compare_old_predictions_with_what_happened(
+    seg_duck: duckdb.DuckDBPyConnection, order: Any
+) -> None:
+    con = seg_duck
+    scored_shop(con, order)
     outcome = churn_outcomes(con, date(2024, 2, 20), horizon_days=30)
     assert outcome is not None
     # 'new' is less than 30 days before 2024-02-20... no: it is after it, so the January run is compared.
@@ -158,3 +163,26 @@ def test_outcomes_compare_old_predictions_with_what_happened(
         ("S2", 2, pytest.approx(0.2), 0.5),
     ]
     assert churn_outcomes(con, date(2024, 1, 20), horizon_days=30) is None
+
+
+def test_the_weekly_report_shows_the_churn_check_of_one_horizon_ago(
+    seg_duck: duckdb.DuckDBPyConnection, order: Any
+) -> None:
+    from segmint.report import build_report
+    from segmint.report.render import render_web
+
+    scored_shop(seg_duck, order)
+    data = build_report(seg_duck, date(2024, 2, 20))
+    check = data.predictions.churn_check  # type: ignore[union-attr]
+    assert check is not None
+    outcome = churn_outcomes(seg_duck, date(2024, 2, 20), horizon_days=30)  # horizon of the stored model
+    assert outcome is not None
+    assert (check.predicted_as_of, check.outcome_as_of, check.customers) == (
+        date(2024, 1, 1),
+        date(2024, 1, 31),
+        4,
+    )
+    assert (check.actual_churn_rate, check.precision, check.recall) == (0.5, 0.5, 0.5)
+    assert check.predicted_churn_rate == pytest.approx(outcome.predicted_churn_rate)
+    html = render_web(data, [])
+    assert "on 2024-01-01 the churn scores expected" in html and "52.5% of 4 customers" in html

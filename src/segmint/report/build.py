@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from segmint.predict.churn import churn_outcomes
 from segmint.report import playbook
 from segmint.report.model import (
     Action,
@@ -27,6 +28,7 @@ from segmint.report.model import (
     CampaignBuilt,
     CampaignResult,
     Campaigns,
+    ChurnCheck,
     DefiningFeature,
     FailedCheck,
     Kpi,
@@ -895,14 +897,14 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
     if latest is None:
         return Unavailable("No predictions (lifetime value, churn, anomalies) computed up to this week yet.")
     run_id, as_of = latest
-    auc = f1 = base_auc = None
-    if ctx.has("churn_models", "run_id", "roc_auc", "f1", "baseline_roc_auc"):
+    auc = f1 = base_auc = precision = recall = None
+    if ctx.has("churn_models", "run_id", "roc_auc", "f1", "baseline_roc_auc", "precision", "recall"):
         row = ctx.one(
-            "select roc_auc, f1, baseline_roc_auc from churn_models where run_id = $run limit 1",
+            "select roc_auc, f1, baseline_roc_auc, precision, recall from churn_models where run_id = $run limit 1",
             {"run": run_id},
         )
         if row is not None:
-            auc, f1, base_auc = _f(row[0]), _f(row[1]), _f(row[2])
+            auc, f1, base_auc, precision, recall = (_f(v) for v in row)
     anomalies: list[AnomalyRow] = []
     n_anomalies = 0
     if ctx.has("anomalies", "run_id", "customer_id", "score", "reason"):
@@ -916,4 +918,35 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
                 {"run": run_id},
             )
         ]
-    return Predictions(run_id, as_of, auc, f1, base_auc, n_anomalies, anomalies)
+    return Predictions(
+        run_id, as_of, auc, f1, base_auc, n_anomalies, anomalies, precision, recall, _churn_check(ctx)
+    )
+
+
+def _churn_check(ctx: _Ctx) -> ChurnCheck | None:
+    """The churn scores of one horizon before the report day, against who then bought."""
+    if not ctx.has("churn_models", "horizon_days", "as_of") or not ctx.has(
+        "customer_predictions", "churn_score"
+    ):
+        return None
+    row = ctx.one(
+        "select horizon_days from churn_models where as_of <= $day order by as_of desc limit 1",
+        {"day": ctx.day},
+    )
+    if row is None:
+        return None
+    outcome = churn_outcomes(ctx.con, ctx.day, int(row[0]))
+    if outcome is None:
+        return None
+    scores = outcome.scores
+    return ChurnCheck(
+        outcome.predicted_as_of,
+        outcome.outcome_as_of,
+        outcome.n_customers,
+        outcome.predicted_churn_rate,
+        outcome.actual_churn_rate,
+        scores.precision,
+        scores.recall,
+        scores.f1,
+        scores.roc_auc,
+    )

@@ -371,6 +371,21 @@ class AnomalyRow:
 
 
 @dataclass
+class ChurnCheck:
+    """What the churn scores of one horizon ago said, against what then happened."""
+
+    predicted_as_of: date
+    outcome_as_of: date
+    customers: int
+    predicted_churn_rate: float  # mean score
+    actual_churn_rate: float
+    precision: float
+    recall: float
+    f1: float
+    roc_auc: float
+
+
+@dataclass
 class Predictions:
     """Model facts shown next to the segments: churn model quality and flagged customers."""
 
@@ -381,6 +396,9 @@ class Predictions:
     churn_baseline_auc: float | None
     n_anomalies: int
     anomalies: list[AnomalyRow]
+    churn_precision: float | None = None
+    churn_recall: float | None = None
+    churn_check: ChurnCheck | None = None  # None until a run is one horizon old
 
 
 @dataclass
