@@ -15,7 +15,8 @@ from segmint.errors import ConfigError
 from segmint.report import WeeklyOutcome
 
 
-@task(cache_policy=NO_CACHE, timeout_seconds=1800)
+# Rendering writes its files atomically and records one row, so a retry after an I/O failure is safe.
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, timeout_seconds=1800)
 def render(settings: Settings, day: date) -> reporting.ReportResult:
     """Render the week; waits for a running nightly refresh to release the warehouse."""
     return reporting.render(settings, day, lock_wait_seconds=settings.schedule.report_lock_wait_seconds)
