@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -44,10 +45,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_sink() -> Iterator[Sink]:
-    """Run the server for the duration of the block."""
+def smtp_sink(login: tuple[str, str] | None = None) -> Iterator[Sink]:
+    """Run the server for the duration of the block; with `login`, only that user and password may send."""
     sink = Sink(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    auth: dict[str, Any] = {}
+    if login is not None:
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
+            return AuthResult(success=given == login)
+
+        # Plain-text login on the loopback test server only: real servers get it after STARTTLS.
+        auth = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **auth)
     controller.start()
     try:
         yield sink

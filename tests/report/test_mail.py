@@ -104,3 +104,36 @@ def test_an_unreachable_server_fails_with_one_sentence(
     assert message.startswith(f"The SMTP server 127.0.0.1:{port} did not accept the weekly report (")
     assert message.endswith("then re-run `segmint run weekly-report --send`.")
     assert "\n" not in message
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback test server
+def test_the_report_logs_in_with_the_password_from_the_environment(
+    shop_con: duckdb.DuckDBPyConnection,
+    shop: ModuleType,
+    report_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.report.conftest import load_helper
+
+    with load_helper("smtp").smtp_sink(login=("shop", "s3cret")) as server:
+        monkeypatch.setenv("SEGMINT_ALERTS__SMTP_PASSWORD", "s3cret")  # a secret: from the environment only
+        alerts = Settings(alerts={"smtp_user": "shop"}).alerts
+        settings = smtp_settings(report_settings, server.port, ["owner@example.com"])
+        settings = settings.model_copy(
+            update={
+                "alerts": settings.alerts.model_copy(
+                    update={"smtp_user": alerts.smtp_user, "smtp_password": alerts.smtp_password}
+                )
+            }
+        )
+        result = create_report(shop_con, settings, shop.AS_OF)
+        assert send_report(settings, result) == []
+        assert [r.rcpt_tos for r in server.received] == [["owner@example.com"]]
+        monkeypatch.setenv("SEGMINT_ALERTS__SMTP_PASSWORD", "wrong")
+        wrong = settings.alerts.model_copy(
+            # aiosmtpd answers a refused login by going quiet: a short timeout ends the attempt
+            update={"smtp_password": Settings().alerts.smtp_password, "smtp_timeout_seconds": 2.0}
+        )
+        with pytest.raises(DeliveryError, match="did not accept the weekly report"):
+            send_report(settings.model_copy(update={"alerts": wrong}), result)
+        assert len(server.received) == 1
