@@ -386,6 +386,45 @@ def test_a_file_of_mostly_malformed_lines_is_rejected_whole(
     assert counts(duck)["order_lines"] == 0 and counts(duck)["quarantine"] == 0
 
 
+def test_jsonl_and_parquet_files_load_like_csv(duck: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    rows = [
+        {
+            "order_id": "O1",
+            "line_no": 1,
+            "customer_id": "C1",
+            "ordered_at": "2024-05-01 10:00:00",
+            "product_id": "P1",
+            "quantity": 2,
+            "unit_price": 1.5,
+        },
+        {
+            "order_id": "O2",
+            "line_no": 1,
+            "customer_id": "C2",
+            "ordered_at": "2024-05-02 10:00:00",
+            "product_id": "P1",
+            "quantity": 0,
+            "unit_price": 1.5,
+        },
+    ]
+    jsonl = tmp_path / "orders.jsonl.gz"
+    with gzip.open(jsonl, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = load(duck, orders_source(), jsonl)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    assert duck.execute("select reason from quarantine").fetchall() == [("zero quantity",)]
+    parquet = tmp_path / "orders.parquet"
+    duck.execute(
+        f"copy (select 'O3' as order_id, 1 as line_no, 'C3' as customer_id, timestamp '2024-05-03 10:00:00' "
+        f"as ordered_at, 'P2' as product_id, 1 as quantity, 4.0 as unit_price) to '{parquet}' (format parquet)"
+    )
+    assert load(duck, orders_source(), parquet).rows_loaded == 1
+    assert duck.execute("select order_id, revenue::double from orders order by 1").fetchall() == [
+        ("O1", 3.0),
+        ("O3", 4.0),
+    ]
+
+
 def test_a_wrong_delimiter_rejects_the_file(duck: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = write(
         tmp_path / "semicolons.csv", ["order_id;ordered_at;quantity;unit_price", "O1;2024-05-01;1;2.0"]
