@@ -46,13 +46,3 @@ def shop_config(tmp_path: Path, shop: ModuleType) -> Path:
     with connect(tmp_path / "warehouse.duckdb") as con:
         shop.seed(con)
     return write_config(tmp_path)
-
-
-@pytest.fixture
-def prefect_api_url(prefect_server: None) -> str:
-    """The test server's API URL, for subprocesses (they do not share this process's settings)."""
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
-    assert url, "the Prefect test harness sets an API URL"
-    return str(url)
