@@ -1,9 +1,12 @@
 -- Top-N recommended products per customer from the co-occurrence rules of one prediction run.
 -- Grain: one row per customer and rank. Key: (customer_id, rank).
 -- A customer is scored with their segment's rules when that segment has any, else with the 'all' rules;
--- score = sum of confidence(bought -> candidate) over the products they bought up to $as_of; a product the
--- customer ever bought is never recommended.
--- Parameters: $run_id (of basket_rules), $as_of, $segment_run_id, $top_n.
+-- score = sum of confidence(bought -> candidate) over the products they bought up to $as_of, each weighted by
+-- exp(-days since the customer last bought it / $recency_days) (null: unweighted), so what they bought lately
+-- speaks loudest; a product the customer ever bought is never recommended.
+-- Measured on UCI Online Retail (train to 2011-09-09, the next 90 days): hit rate at 5 of 0.227 with a
+-- 30-day weighting, 0.213 unweighted, 0.208 for the most popular products (bench/RESULTS.md).
+-- Parameters: $run_id (of basket_rules), $as_of, $segment_run_id, $top_n, $recency_days.
 with
 
 orders as (
@@ -23,7 +26,10 @@ segment_assignments as (
 ),
 
 bought as (
-    select distinct orders.customer_id, order_lines.product_id
+    select
+        orders.customer_id,
+        order_lines.product_id,
+        date_diff('day', max(orders.ordered_at)::date, cast($as_of as date)) as days_since
     from orders
     join order_lines on orders.order_id = order_lines.order_id
     where orders.customer_id is not null
@@ -31,6 +37,7 @@ bought as (
         and order_lines.quantity > 0
         and order_lines.product_id is not null
         and orders.ordered_at < cast($as_of as date) + interval 1 day
+    group by orders.customer_id, order_lines.product_id
 ),
 
 segments_with_rules as (
@@ -51,7 +58,10 @@ candidates as (
         bought.customer_id,
         basket_rules.consequent as product_id,
         any_value(basket_rules.consequent_name) as product_name,
-        sum(basket_rules.confidence) as score,
+        sum(
+            basket_rules.confidence
+            * coalesce(exp(-bought.days_since / cast($recency_days as double)), 1.0)
+        ) as score,
         sum(basket_rules.lift) as lift_sum
     from bought
     join customer_rule_sets on bought.customer_id = customer_rule_sets.customer_id

@@ -146,3 +146,51 @@ def test_models_open_with_purpose_and_grain(model: str) -> None:
     assert text.startswith("-- ")
     assert "Grain:" in text and "Key:" in text
     assert text.rstrip().endswith("select * from final")
+
+
+def test_recently_bought_products_weigh_most(seg_duck: duckdb.DuckDBPyConnection, order: Any) -> None:
+    # Baskets say P1 -> X always and P3 -> Y half the time; c9 bought P1 in January and P3 last week.
+    con = seg_duck
+    for i in range(4):
+        order(con, f"x{i}", f"b{i}", "2024-01-10", [("P1", 1, 1.0), ("X", 1, 1.0)])
+        order(con, f"y{i}", f"b{i}", "2024-01-11", [("P3", 1, 1.0)] + ([("Y", 1, 1.0)] if i % 2 else []))
+    order(con, "c9-old", "c9", "2024-01-05", [("P1", 1, 1.0)])
+    order(con, "c9-new", "c9", "2024-03-25", [("P3", 1, 1.0)])
+    store_basket_rules(con, "r1", AS_OF, None, ALL)
+
+    def first_for_c9(recency_days: float | None) -> str:
+        store_recommendations(con, "r1", AS_OF, None, top_n=1, recency_days=recency_days)
+        row = con.execute("select product_id from basket_recommendations where customer_id = 'c9'").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    assert first_for_c9(None) == "X"  # confidence 1 beats 0.4 when January counts as much as last week
+    assert first_for_c9(30.0) == "Y"  # 0.4 * e^(-6/30) > 1.0 * e^(-86/30)
+
+
+def test_hit_rate_counts_new_products_bought_next_against_popularity(
+    seg_duck: duckdb.DuckDBPyConnection, order: Any
+) -> None:
+    from segmint.predict.hit_rate import recommendation_hit_rate
+
+    con = seg_duck
+    # Before the split: P1 is the best seller, then P2; nobody else buys P4.
+    for i in range(3):
+        order(con, f"p{i}", f"g{i}", "2024-03-01", [("P1", 1, 1.0), ("P2", 1, 1.0)])
+    order(con, "a1", "a", "2024-03-02", [("P1", 1, 1.0)])
+    order(con, "b1", "b", "2024-03-02", [("P2", 1, 1.0)])
+    order(con, "c1", "c", "2024-03-02", [("P3", 1, 1.0)])
+    con.execute(
+        "insert into basket_recommendations (run_id, customer_id, rank, product_id, product_name, score) values "
+        "('r', 'a', 1, 'P4', 'n', 1), ('r', 'b', 1, 'P3', 'n', 1), ('r', 'c', 1, 'P1', 'n', 1)"
+    )
+    # After it: a buys P4 (recommended; popularity offered P2), b buys P1 (popular, not recommended),
+    # c buys P3 again (not new: not judged), and g0 buys P1 again (nothing new: not judged).
+    order(con, "a2", "a", "2024-04-10", [("P4", 1, 1.0)])
+    order(con, "b2", "b", "2024-04-10", [("P1", 1, 1.0)])
+    order(con, "c2", "c", "2024-04-10", [("P3", 1, 1.0)])
+    order(con, "g2", "g0", "2024-04-10", [("P1", 1, 1.0)])
+    order(con, "late", "a", "2024-08-01", [("P9", 1, 1.0)])  # past the 90 days
+
+    rates = recommendation_hit_rate(con, "r", AS_OF, days=90, k=1)
+    assert (rates.customers, rates.recommendations, rates.popularity, rates.covered) == (2, 0.5, 0.5, 2)

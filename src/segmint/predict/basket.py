@@ -88,10 +88,20 @@ def store_recommendations(
     as_of: date,
     segment_run_id: str | None,
     top_n: int,
+    recency_days: float | None = None,
 ) -> int:
-    """Replace a run's basket_recommendations from its stored rules; return the number of rows."""
+    """Replace a run's basket_recommendations from its stored rules; return the number of rows.
+
+    `recency_days` weighs each product a customer bought by exp(-days since they last bought it / it).
+    """
     con.execute("delete from basket_recommendations where run_id = ?", [run_id])
-    params = {"run_id": run_id, "as_of": as_of, "segment_run_id": segment_run_id, "top_n": top_n}
+    params = {
+        "run_id": run_id,
+        "as_of": as_of,
+        "segment_run_id": segment_run_id,
+        "top_n": top_n,
+        "recency_days": recency_days,
+    }
     con.execute(
         "insert into basket_recommendations (run_id, customer_id, rank, product_id, product_name, score) "
         f"select $run_id, customer_id, rank, product_id, product_name, score "

@@ -256,7 +256,7 @@ def run_predictions(
         )
         outcome.n_rules = store_basket_rules(con, run_id, as_of, outcome.segment_run_id, thresholds)
         outcome.n_recommendations = store_recommendations(
-            con, run_id, as_of, outcome.segment_run_id, settings.recommendations
+            con, run_id, as_of, outcome.segment_run_id, settings.recommendations, settings.basket_recency_days
         )
         outcome.seconds["basket"] = time.perf_counter() - started
         con.execute(
