@@ -95,9 +95,9 @@ class FeatureBuild:
 
 
 def query_one(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
 ) -> tuple[Any, ...] | None:
-    """The first row of a query, or None; the result is read to its end."""
+    """The first row of a query, or None; the result is read to its end (params positional or named)."""
     # DuckDB 2.0: fetchone() leaves the result open and the next .sql() on the connection fails.
     rows = con.execute(sql, params or []).fetchall()
     return tuple(rows[0]) if rows else None
