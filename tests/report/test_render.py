@@ -155,3 +155,21 @@ def test_report_files_are_small_for_a_small_shop(
     result = create_report(shop_con, report_settings, shop.AS_OF)
     assert result.web_bytes < 1_000_000 and result.email_bytes < 1_000_000
     assert Path(result.path).read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+def test_every_amount_carries_the_shop_currency(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+    import dataclasses
+
+    from segmint.report.render import money
+
+    assert money(-227.7, "GBP") == "-£227.70"
+    assert money(1234.5, "CHF") == "CHF 1,234.50"
+    assert money(3.0, "USD", signed=True) == "+$3.00"
+    assert money(None, "EUR") == "—"
+    data = dataclasses.replace(
+        build_report(shop_con, shop.AS_OF, features=Settings().segmentation.features), currency="CHF"
+    )
+    web = render_web(data, render_charts(data))
+    kpis = {k.key: k for k in data.kpis}
+    assert f"CHF {kpis['revenue'].current:,.2f}" in web
+    assert "in CHF" in web  # the RFM grid's caption

@@ -194,7 +194,13 @@ def build_report(
         campaigns=_campaigns(ctx),
         predictions=_predictions(ctx),
         notes=notes,
+        currency=_base_currency(ctx),
     )
+
+
+def _base_currency(ctx: _Ctx) -> str | None:
+    row = ctx.one("select mode(currency) from orders where currency is not null")
+    return str(row[0]) if row and row[0] else None
 
 
 # -- KPIs ---------------------------------------------------------------------------------------------

@@ -420,6 +420,7 @@ class ReportData:
     campaigns: Campaigns | Unavailable
     predictions: Predictions | Unavailable
     notes: list[str] = field(default_factory=list)
+    currency: str | None = None  # the shop's base currency: every amount is shown in it
 
     @property
     def segment_list(self) -> list[SegmentRow]:

@@ -39,9 +39,40 @@ def num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def money(value: float | None) -> str:
-    """An amount with two decimals."""
-    return num(value, 2)
+# Symbols owners read at a glance; any other currency is shown by its ISO code.
+CURRENCY_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥", "INR": "₹"}
+
+
+def money(value: float | None, currency: str | None = None, *, signed: bool = False) -> str:
+    """An amount with two decimals and its currency: £1,234.50, CHF 80.00, -$3.10 (+ with `signed`)."""
+    if value is None:
+        return DASH
+    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
+    amount = f"{abs(value):,.2f}"
+    if not currency:
+        return sign + amount
+    symbol = CURRENCY_SYMBOLS.get(currency.upper())
+    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{currency.upper()} {amount}"
+
+
+@jinja2.pass_context
+def _money_filter(context: jinja2.runtime.Context, value: float | None) -> str:
+    return money(value, _currency(context))
+
+
+@jinja2.pass_context
+def _signed_money_filter(context: jinja2.runtime.Context, value: float | None) -> str:
+    return money(value, _currency(context), signed=True)
+
+
+@jinja2.pass_context
+def _kpi_value_filter(context: jinja2.runtime.Context, kpi: Kpi, which: str = "current") -> str:
+    return kpi_value(kpi, which, _currency(context))
+
+
+def _currency(context: jinja2.runtime.Context) -> str | None:
+    data = context.get("data")
+    return getattr(data, "currency", None)
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -65,11 +96,11 @@ def signed_pct(value: float | None, digits: int = 1) -> str:
     return f"{value * 100:+.{digits}f}%"
 
 
-def kpi_value(kpi: Kpi, which: str = "current") -> str:
+def kpi_value(kpi: Kpi, which: str = "current", currency: str | None = None) -> str:
     """A KPI's value for this week or the previous one, formatted by its kind."""
     value = kpi.current if which == "current" else kpi.previous
     if kpi.kind == "money":
-        return money(value)
+        return money(value, currency)
     if kpi.kind == "ratio":
         return pct(value)
     return num(value)
@@ -108,11 +139,12 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         num=num,
-        money=money,
+        money=_money_filter,
+        signed_money=_signed_money_filter,
         pct=pct,
         signed=signed,
         signed_pct=signed_pct,
-        kpi_value=kpi_value,
+        kpi_value=_kpi_value_filter,
         kpi_change=kpi_change,
         kpi_tone=kpi_tone,
     )
