@@ -93,6 +93,9 @@ class SegmentationSettings(_Section):
     # and this many: smaller ones are outliers split off, not a group to run a campaign for (see README).
     min_segment_share: float = Field(default=0.01, ge=0, lt=0.5)
     min_segment_size: int = Field(default=10, ge=1)
+    # Take the smallest k whose Calinski-Harabasz score is within this share of the best one: a split
+    # that hardly improves the score is noise, not a segment (see README).
+    k_parsimony: float = Field(default=0.10, ge=0, lt=1)
     bootstrap_rounds: int = Field(default=4, ge=2)
     n_init: int = Field(default=4, ge=1)
     pca_components: int | None = None

@@ -695,7 +695,8 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
         return Unavailable("Customer features for the published run are missing.")
     seg_ids = [int(r[0]) for r in rows]
     if transform is not None:
-        scaled = transform.apply(pl.DataFrame([r[1:] for r in rows], schema=features, orient="row"))
+        schema = dict.fromkeys(features, pl.Float64)
+        scaled = transform.apply(pl.DataFrame([r[1:] for r in rows], schema=schema, orient="row"))
     else:
         matrix = np.asarray([[0.0 if v is None else v for v in r[1:]] for r in rows], dtype=float)
         matrix = np.sign(matrix) * np.log1p(np.abs(matrix))
@@ -703,10 +704,17 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
         iqr = np.subtract(*np.percentile(matrix, [75, 25], axis=0))
         spread = np.where(iqr > 0, iqr, np.where(matrix.std(axis=0) > 0, matrix.std(axis=0), 1.0))
         scaled = (matrix - median) / spread
+    # A feature that does not vary (no clickstream: every visit count 0) carries nothing to draw, and
+    # PCA over only such columns divides by zero: those columns are left out of the map.
+    varying = np.nan_to_num(scaled).std(axis=0) > 1e-12
+    if not varying.any():
+        return Unavailable("The customer map needs features that vary between customers; here none does.")
     from sklearn.decomposition import PCA
 
-    pca = PCA(n_components=2, random_state=0)
-    xy = pca.fit_transform(scaled)
+    pca = PCA(n_components=min(2, int(varying.sum())), random_state=0)
+    xy = pca.fit_transform(np.nan_to_num(scaled[:, varying]))
+    if xy.shape[1] < 2:  # one varying feature: drawn along the first axis
+        xy = np.column_stack([xy[:, 0], np.zeros(len(xy))])
     ratio = pca.explained_variance_ratio_
     return Projection(
         x=[float(v) for v in xy[:, 0]],

@@ -239,20 +239,31 @@ def choose_k(
     if not stable:
         top = max(scored, key=lambda s: s.bootstrap_ari or 0.0)
         return top.k, f"most stable k (no k had bootstrap ARI >= {settings.k_stability_floor}{size_note})"
-    chosen = max(stable, key=lambda s: s.calinski_harabasz or 0.0)
+    best = max(stable, key=lambda s: s.calinski_harabasz or 0.0)
+    # A larger k must earn its place: on a shapeless base (everyone bought once, two features left)
+    # the variance ratio creeps up with every split (237 at k=3 to 263 at k=8); the smallest k within
+    # k_parsimony of the best score is taken instead.
+    floor_score = (1 - settings.k_parsimony) * (best.calinski_harabasz or 0.0)
+    chosen = min((s for s in stable if (s.calinski_harabasz or 0.0) >= floor_score), key=lambda s: s.k)
+    parsimony_note = (
+        f" (the smallest k within {settings.k_parsimony:.0%} of the best, k={best.k})"
+        if chosen.k != best.k
+        else ""
+    )
     kept = next((s for s in stable if s.k == previous_k), None)
     if (
         kept is not None
         and kept.k != chosen.k
         and (kept.calinski_harabasz or 0.0)
-        >= (1 - settings.k_change_margin) * (chosen.calinski_harabasz or 0.0)
+        >= (1 - settings.k_change_margin) * (best.calinski_harabasz or 0.0)
     ):
         return kept.k, (
             f"last published k kept: stable and within {settings.k_change_margin:.0%} of the best "
-            f"Calinski-Harabasz (k={chosen.k})"
+            f"Calinski-Harabasz (k={best.k})"
         )
     return chosen.k, (
         f"highest Calinski-Harabasz among k with bootstrap ARI >= {settings.k_stability_floor}{size_note}"
+        f"{parsimony_note}"
     )
 
 
