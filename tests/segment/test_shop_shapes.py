@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from rich.console import Console
 
 from segmint.config import SegmentationSettings
 from segmint.features import build_features
@@ -19,6 +20,7 @@ from segmint.segment import TooFewCustomersError, segment_customers
 from segmint.segment.cluster import size_floor
 from segmint.segment.evaluate import eta_squared, revenue_eta_squared, rfm_eta_squared
 from segmint.segment.run import segmentation_blocker
+from segmint.segment.show import print_segments
 
 NIGHT = date(2025, 6, 30)
 
@@ -108,6 +110,11 @@ def test_orders_only_leaves_out_the_clickstream_and_says_so(duck: duckdb.DuckDBP
     assert duck.execute(
         "select count(*) from segment_features where run_id = ? and feature = 'sessions_90d'", [result.run_id]
     ).fetchall() == [(0,)]
+    console = Console(record=True, width=200)
+    print_segments(console, duck, result.run_id)
+    assert "segments left out sessions_90d: it is the same for every customer (no clickstream)" in (
+        console.export_text()
+    )
 
 
 def test_every_segment_is_big_enough(duck: duckdb.DuckDBPyConnection) -> None:

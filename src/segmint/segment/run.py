@@ -399,7 +399,7 @@ def segmentation_blocker(
     settings = settings or SegmentationSettings()
     try:
         _night_frame(con, as_of, settings)
-    except TooFewCustomersError as exc:
+    except SegmintError as exc:
         return str(exc)
     return None
 
@@ -408,7 +408,11 @@ def _night_frame(
     con: duckdb.DuckDBPyConnection, as_of: date, settings: SegmentationSettings
 ) -> tuple[pl.DataFrame, list[str], list[DroppedFeature]]:
     # Tonight's rows and the configured features that carry information for this shop.
-    n = require_features(con, as_of)
+    try:
+        n = require_features(con, as_of)
+    except SegmintError as exc:
+        # A night with no customer yet is too few to segment: the nightly says so and goes on.
+        raise TooFewCustomersError(str(exc)) from exc
     if n < settings.min_customers:
         raise TooFewCustomersError(
             f"Only {n} customers have features for {as_of}, fewer than segmentation.min_customers "
