@@ -695,8 +695,9 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
         return Unavailable("Customer features for the published run are missing.")
     seg_ids = [int(r[0]) for r in rows]
     if transform is not None:
-        schema = dict.fromkeys(features, pl.Float64)
-        scaled = transform.apply(pl.DataFrame([r[1:] for r in rows], schema=schema, orient="row"))
+        # An explicit schema: a column whose first sampled values are all null must not be typed from them.
+        frame = pl.DataFrame([r[1:] for r in rows], schema=dict.fromkeys(features, pl.Float64), orient="row")
+        scaled = transform.apply(frame)
     else:
         matrix = np.asarray([[0.0 if v is None else v for v in r[1:]] for r in rows], dtype=float)
         matrix = np.sign(matrix) * np.log1p(np.abs(matrix))
