@@ -119,12 +119,11 @@ def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
         outcome.checks += check_features(settings, run_id, day)
         outcome.segmentation = segment(settings, run_id, day)
         if outcome.segmentation is not None:
+            outcome.messages += outcome.segmentation.messages
             outcome.segments = publication_gate(settings, run_id, day, outcome.segmentation.run_id)
             publish_segments(settings, outcome.segmentation.run_id, outcome.segments)
         else:
-            outcome.messages.append(
-                f"segments not computed: fewer than {settings.segmentation.min_customers} customers"
-            )
+            outcome.messages.append(pipeline.segmentation_skipped(settings, day))
         # The alert goes out as soon as the data's fate is known; sending never fails the run.
         outcome.quality = conclude_quality(settings, run_id, day, outcome.segments)
         log_quality = logger.info if outcome.quality.ok else logger.warning

@@ -120,6 +120,15 @@ def segment_customers(settings: Settings, run_id: str, as_of: date) -> Segmentat
             return None
 
 
+def segmentation_skipped(settings: Settings, as_of: date) -> str:
+    """Why tonight was not segmented, in one sentence for the run's message and summary."""
+    from segmint.segment.run import segmentation_blocker
+
+    with open_warehouse(settings) as con:
+        reason = segmentation_blocker(con, as_of, settings.segmentation)
+    return f"segments not computed: {reason}" if reason else "segments not computed"
+
+
 def publish_segments(settings: Settings, segment_run_id: str, decision: GateDecision) -> None:
     """Publish tonight's segments, or hold them with the gate's reasons (the last published run stays)."""
     from segmint.segment import hold_run, publish_run

@@ -2,43 +2,126 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 
 from segmint.segment.profile import (
-    NamingStats,
+    BaseFacts,
+    MemberFacts,
     defining_features,
     describe,
+    member_facts,
+    name_holds,
     profile_table,
     segment_name,
     unique_name,
     zscores,
 )
 
+BASE = BaseFacts(
+    median_recency=60.0,
+    recency_p33=30.0,
+    recency_p75=150.0,
+    median_frequency=2.0,
+    median_monetary=300.0,
+    median_aov=100.0,
+    browsing_share=0.2,
+)
 
-def stats(prospects: float = 0.0, orders: float = 5.0, **z: float) -> NamingStats:
-    base = {
-        "recency_days": 0.0,
-        "frequency": 0.0,
-        "monetary": 0.0,
-        "avg_order_value": 0.0,
-        "sessions_90d": 0.0,
-    }
-    return NamingStats(prospects, orders, {**base, **z})
+
+def facts(**changes: object) -> MemberFacts:
+    """An ordinary segment of buyers (the base's medians), changed where a test says."""
+    plain = MemberFacts(
+        size=100,
+        share=0.2,
+        prospect_share=0.0,
+        revenue_share=0.15,
+        top_revenue=False,
+        one_time_share=0.3,
+        median_recency=60.0,
+        median_frequency=2.0,
+        median_monetary=300.0,
+        median_aov=100.0,
+        median_overdue=1.0,
+        browsing_share=0.2,
+        base=BASE,
+    )
+    return replace(plain, **changes)  # type: ignore[arg-type]
 
 
-def test_names_follow_the_profile() -> None:
-    assert segment_name(stats(0.8, 0.2, sessions_90d=1.2)) == "Window shoppers"
-    assert segment_name(stats(0.9, 0.1, sessions_90d=-0.5)) == "Sign-ups who never bought"
-    assert segment_name(stats(orders=1.0, recency_days=0.9)) == "Lapsed one-time buyers"
-    assert segment_name(stats(orders=1.1, recency_days=-0.8)) == "New customers"
-    assert segment_name(stats(orders=1.0)) == "One-time buyers"
-    assert segment_name(stats(recency_days=1.2, monetary=0.9)) == "Lapsed big spenders"
-    assert segment_name(stats(recency_days=1.2, frequency=0.4)) == "Lapsed regulars"
-    assert segment_name(stats(monetary=1.3, frequency=1.0)) == "High-value regulars"
-    assert segment_name(stats(avg_order_value=-0.8, frequency=0.4)) == "Bargain hunters"
-    assert segment_name(stats(frequency=0.5)) == "Regulars"
-    assert segment_name(stats(frequency=-0.2)) == "Occasional buyers"
+def test_names_follow_the_members() -> None:
+    assert segment_name(facts(prospect_share=0.95, browsing_share=0.7)) == "Window shoppers"
+    assert segment_name(facts(prospect_share=0.95, browsing_share=0.1)) == "Sign-ups who never bought"
+    assert segment_name(facts(prospect_share=0.6)) == "Mostly sign-ups without an order"
+    assert segment_name(facts(one_time_share=0.9, median_recency=200.0)) == "Lapsed one-time buyers"
+    assert segment_name(facts(one_time_share=0.9, median_recency=10.0)) == "New customers"
+    assert segment_name(facts(one_time_share=0.9)) == "One-time buyers"
+    big = {"median_monetary": 900.0, "revenue_share": 0.5}
+    assert segment_name(facts(median_recency=200.0, **big)) == "Lapsed big spenders"
+    assert segment_name(facts(median_recency=200.0, median_frequency=5.0, one_time_share=0.1)) == (
+        "Lapsed regulars"
+    )
+    assert segment_name(facts(median_frequency=8.0, one_time_share=0.0, top_revenue=True, **big)) == (
+        "High-value regulars"
+    )
+    assert segment_name(facts(median_aov=300.0, **big)) == "Big-ticket buyers"
+    assert segment_name(facts(median_frequency=4.0, one_time_share=0.1, median_aov=50.0)) == "Bargain hunters"
+    assert segment_name(facts(median_frequency=4.0, one_time_share=0.1)) == "Regulars"
+    assert segment_name(facts()) == "Occasional buyers"
+
+
+def test_a_name_is_only_given_when_its_claim_holds() -> None:
+    # "never bought" needs nearly all members without an order, not three quarters of them
+    assert segment_name(facts(prospect_share=0.76)) != "Sign-ups who never bought"
+    # "occasional" is never the segment that brings the most revenue, nor one above its head share
+    assert segment_name(facts(top_revenue=True)) == "Other customers"
+    assert segment_name(facts(revenue_share=0.3)) == "Other customers"
+    # "lapsed" is measured against the base: 30 days is not lapsed when the base's median is 60
+    assert "Lapsed" not in segment_name(facts(one_time_share=0.9, median_recency=59.0))
+    # ...and never after a few weeks, even in a base that only spans a month
+    young = replace(BASE, median_recency=10.0, recency_p33=5.0, recency_p75=20.0)
+    assert "Lapsed" not in segment_name(facts(one_time_share=0.9, median_recency=29.0, base=young))
+    # regulars three usual intervals overdue are lapsed, if their last order is older than the base's
+    overdue = facts(median_frequency=6.0, one_time_share=0.0, median_recency=70.0, median_overdue=4.0)
+    assert segment_name(overdue) == "Lapsed regulars"
+    assert segment_name(replace(overdue, median_overdue=1.5)) == "Regulars"
+    # "high-value" needs median spend twice the base's and more revenue than head count
+    assert segment_name(facts(median_monetary=900.0, revenue_share=0.2, median_frequency=8.0)) != (
+        "High-value regulars"
+    )
+
+
+def test_an_inherited_name_is_kept_only_while_it_holds() -> None:
+    assert name_holds("Regulars, more orders", facts(median_frequency=4.0, one_time_share=0.1))
+    assert not name_holds("Regulars 2", facts())
+    assert not name_holds("Sign-ups who never bought", facts(prospect_share=0.7))
+    assert not name_holds("A name from elsewhere", facts())
+
+
+def test_member_facts_are_the_members_medians_and_shares() -> None:
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e", "f"],
+            "is_prospect": [False, False, False, False, True, True],
+            "recency_days": [10, 20, 300, 400, None, None],
+            "frequency": [5, 7, 1, 1, 0, 0],
+            "monetary": [500.0, 700.0, 50.0, 30.0, None, None],
+            "avg_order_value": [100.0, 100.0, 50.0, 30.0, None, None],
+            "mean_days_between_orders": [20.0, 2.0, None, None, None, None],
+            "sessions_90d": [None, None, None, None, 3, None],
+            "segment_id": [1, 1, 2, 2, 3, 3],
+        }
+    )
+    got = member_facts(frame)
+    assert got[1].median_frequency == 6.0 and got[1].top_revenue and got[1].one_time_share == 0.0
+    assert got[1].median_overdue == 5.25  # (10/20 + 20/2) / 2
+    assert got[2].one_time_share == 1.0 and got[2].median_recency == 350.0
+    assert got[3].prospect_share == 1.0 and got[3].browsing_share == 0.5 and got[3].median_recency is None
+    assert got[1].base.median_recency == 160.0 and got[1].base.browsing_share == 1 / 6
+    assert segment_name(got[3]) == "Window shoppers"
+    assert segment_name(got[2]) == "Lapsed one-time buyers"
 
 
 def test_a_taken_name_is_qualified_by_the_largest_difference() -> None:
@@ -49,13 +132,6 @@ def test_a_taken_name_is_qualified_by_the_largest_difference() -> None:
     )
     taken["One-time buyers, higher order value"] = [0.5, -1.0, -0.2, 0.9, 0.1]
     assert unique_name("One-time buyers", taken, [0.5, -1.0, -0.2, 0.9, 0.1]).startswith("One-time buyers ")
-
-
-def test_regulars_far_past_their_usual_interval_are_lapsed() -> None:
-    overdue = NamingStats(0.0, 8.0, {**stats().z, "monetary": 0.9}, overdue=6.0)
-    assert segment_name(overdue) == "Lapsed big spenders"
-    on_time = NamingStats(0.0, 8.0, {**stats().z, "monetary": 0.9, "frequency": 0.5}, overdue=1.2)
-    assert segment_name(on_time) == "High-value regulars"
 
 
 def test_profile_table_and_description() -> None:

@@ -711,10 +711,17 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
         iqr = np.subtract(*np.percentile(matrix, [75, 25], axis=0))
         spread = np.where(iqr > 0, iqr, np.where(matrix.std(axis=0) > 0, matrix.std(axis=0), 1.0))
         scaled = (matrix - median) / spread
+    # A feature that does not vary (no clickstream: every visit count 0) carries nothing to draw, and
+    # PCA over only such columns divides by zero: those columns are left out of the map.
+    varying = np.nan_to_num(scaled).std(axis=0) > 1e-12
+    if not varying.any():
+        return Unavailable("The customer map needs features that vary between customers; here none does.")
     from sklearn.decomposition import PCA
 
-    pca = PCA(n_components=2, random_state=0)
-    xy = pca.fit_transform(scaled)
+    pca = PCA(n_components=min(2, int(varying.sum())), random_state=0)
+    xy = pca.fit_transform(np.nan_to_num(scaled[:, varying]))
+    if xy.shape[1] < 2:  # one varying feature: drawn along the first axis
+        xy = np.column_stack([xy[:, 0], np.zeros(len(xy))])
     ratio = pca.explained_variance_ratio_
     return Projection(
         x=[float(v) for v in xy[:, 0]],

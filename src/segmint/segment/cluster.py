@@ -46,6 +46,7 @@ class KScore:
     bootstrap_ari: float | None
     bic: float | None
     chosen: bool = False
+    min_segment_size: int | None = None  # customers (of the rows scored) in the smallest segment
 
 
 def sample_rows(n: int, size: int, seed: int) -> npt.NDArray[np.int64]:
@@ -200,10 +201,16 @@ def gmm_bic(x: Matrix, k: int, seed: int) -> float:
     return float(gmm.fit(x).bic(x))
 
 
+def size_floor(n: int, settings: SegmentationSettings) -> int:
+    """The fewest customers (of n scored) a segment may have for a k to be chosen."""
+    return max(settings.min_segment_size, int(np.ceil(settings.min_segment_share * n)))
+
+
 def choose_k(
-    values: list[KScore], settings: SegmentationSettings, previous_k: int | None = None
+    values: list[KScore], settings: SegmentationSettings, previous_k: int | None = None, n: int | None = None
 ) -> tuple[int, str]:
-    """The documented criterion: among bootstrap-stable k, the highest Calinski-Harabasz score.
+    """The documented criterion: among bootstrap-stable k whose segments are all big enough, the highest
+    Calinski-Harabasz score.
 
     Silhouette alone rewards the coarsest split (it merges close but distinct groups); the
     variance ratio keeps rewarding a split while it removes much within-cluster variance, and
@@ -214,23 +221,50 @@ def choose_k(
     scored = [s for s in values if s.calinski_harabasz is not None]
     if not scored:
         return values[0].k, "only k tried"
+    # A k that splits off a handful of customers (outliers, a few big accounts) is noise, however well
+    # separated: on a 192-customer shop k=10 had silhouette 0.64 with segments of 3 to 8 customers.
+    size_note = ""
+    if n is not None:
+        floor = size_floor(n, settings)
+        sized = [s for s in scored if s.min_segment_size is None or s.min_segment_size >= floor]
+        if not sized:
+            top = max(scored, key=lambda s: (s.min_segment_size or 0, -s.k))
+            return (
+                top.k,
+                f"no k gave every segment {floor} customers; the k with the largest smallest segment",
+            )
+        scored = sized
+        size_note = f" and every segment >= {floor} customers"
     stable = [s for s in scored if s.bootstrap_ari is None or s.bootstrap_ari >= settings.k_stability_floor]
     if not stable:
         top = max(scored, key=lambda s: s.bootstrap_ari or 0.0)
-        return top.k, f"most stable k (no k had bootstrap ARI >= {settings.k_stability_floor})"
-    chosen = max(stable, key=lambda s: s.calinski_harabasz or 0.0)
+        return top.k, f"most stable k (no k had bootstrap ARI >= {settings.k_stability_floor}{size_note})"
+    best = max(stable, key=lambda s: s.calinski_harabasz or 0.0)
+    # A larger k must earn its place: on a shapeless base (everyone bought once, two features left)
+    # the variance ratio creeps up with every split (237 at k=3 to 263 at k=8); the smallest k within
+    # k_parsimony of the best score is taken instead.
+    floor_score = (1 - settings.k_parsimony) * (best.calinski_harabasz or 0.0)
+    chosen = min((s for s in stable if (s.calinski_harabasz or 0.0) >= floor_score), key=lambda s: s.k)
+    parsimony_note = (
+        f" (the smallest k within {settings.k_parsimony:.0%} of the best, k={best.k})"
+        if chosen.k != best.k
+        else ""
+    )
     kept = next((s for s in stable if s.k == previous_k), None)
     if (
         kept is not None
         and kept.k != chosen.k
         and (kept.calinski_harabasz or 0.0)
-        >= (1 - settings.k_change_margin) * (chosen.calinski_harabasz or 0.0)
+        >= (1 - settings.k_change_margin) * (best.calinski_harabasz or 0.0)
     ):
         return kept.k, (
             f"last published k kept: stable and within {settings.k_change_margin:.0%} of the best "
-            f"Calinski-Harabasz (k={chosen.k})"
+            f"Calinski-Harabasz (k={best.k})"
         )
-    return chosen.k, f"highest Calinski-Harabasz among k with bootstrap ARI >= {settings.k_stability_floor}"
+    return chosen.k, (
+        f"highest Calinski-Harabasz among k with bootstrap ARI >= {settings.k_stability_floor}{size_note}"
+        f"{parsimony_note}"
+    )
 
 
 def select_k(
@@ -242,7 +276,8 @@ def select_k(
         sil, db, ch = scores(x, fitted.labels, settings, settings.seed)
         return fitted.k, [KScore(fitted.k, sil, db, ch, None, None, True)], "found by HDBSCAN"
     values: list[KScore] = []
-    top = min(settings.k_max, len(x) - 1)
+    # No k can give every segment the minimum size past n / floor: those are not tried at all.
+    top = min(settings.k_max, len(x) - 1, max(settings.k_min, len(x) // size_floor(len(x), settings)))
     # BIC is recorded for comparison on the silhouette sample (it is not part of the criterion).
     bic_rows = sample_rows(len(x), settings.silhouette_sample_size, settings.seed)
     for k in range(settings.k_min, top + 1):
@@ -252,11 +287,13 @@ def select_k(
             sil, db, ch = scores(x, fitted.labels, settings, settings.seed)
             stability = bootstrap_stability(x, fitted.labels, k, settings)
             bic = gmm_bic(x[bic_rows], k, settings.seed)
-        values.append(KScore(k, sil, db, ch, stability, bic))
+        values.append(
+            KScore(k, sil, db, ch, stability, bic, min_segment_size=int(np.bincount(fitted.labels).min()))
+        )
     if not values:
         raise SegmintError(
             f"Too few customers ({len(x)}) to cluster into segmentation.k_min={settings.k_min} segments; "
             "load more data or lower k_min."
         )
-    k, criterion = choose_k(values, settings, previous_k)
+    k, criterion = choose_k(values, settings, previous_k, len(x))
     return k, [KScore(**{**s.__dict__, "chosen": s.k == k}) for s in values], criterion

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +87,7 @@ def naming_zscores(frame: pl.DataFrame, labels: np.ndarray, segment_ids: Sequenc
 
 @dataclass(frozen=True)
 class NamingStats:
-    """What a name is read from: the prospect share and z-scores of the naming features."""
+    """The prospect share and z-scores of the naming features (kept for callers; names use MemberFacts)."""
 
     prospect_share: float
     mean_frequency: float
@@ -96,32 +96,268 @@ class NamingStats:
     overdue: float | None = None
 
 
-def segment_name(stats: NamingStats) -> str:
-    """A short plain-language name from a segment's profile (rules first match, see README)."""
-    zr, zf, zm, za, zs = (stats.z[f] for f in NAMING_FEATURES)
-    if stats.prospect_share >= 0.5:
-        return "Window shoppers" if zs >= 0.3 else "Sign-ups who never bought"
-    if stats.mean_frequency < 1.5:
-        if zs >= 0.5:
-            return "One-time buyers who still browse"
-        if zr >= 0.5:
-            return "Lapsed one-time buyers"
-        if zr <= -0.5:
-            return "New customers"
-        return "One-time buyers"
-    # Lapsed relative to the base, or relative to the segment's own rhythm: regulars who would
-    # normally have ordered three times since their last order.
-    if zr >= 0.75 or (stats.overdue is not None and stats.overdue >= 3.0):
-        if zm >= 0.5:
-            return "Lapsed big spenders"
-        return "Lapsed regulars" if zf >= 0 else "Lapsed customers"
-    if zm >= 0.75:
-        return "High-value regulars" if zf >= 0.3 else "Big-ticket buyers"
-    if za <= -0.3 and zf >= 0:
-        return "Bargain hunters"
-    if zf >= 0.3:
-        return "Regulars"
-    return "Occasional buyers"
+@dataclass(frozen=True)
+class BaseFacts:
+    """The whole night's yardsticks a name's claim is measured against (order facts: buyers only)."""
+
+    median_recency: float | None
+    recency_p33: float | None
+    recency_p75: float | None
+    median_frequency: float | None
+    median_monetary: float | None
+    median_aov: float | None
+    browsing_share: float
+
+
+@dataclass(frozen=True)
+class MemberFacts:
+    """What a segment's members actually are: shares and medians a name must be true of."""
+
+    size: int
+    share: float
+    prospect_share: float
+    revenue_share: float | None
+    top_revenue: bool  # no other segment holds a larger share of revenue
+    one_time_share: float  # of the members who ordered, the share with exactly one order
+    median_recency: float | None  # order medians over the members who ordered
+    median_frequency: float | None
+    median_monetary: float | None
+    median_aov: float | None
+    median_overdue: float | None  # recency / usual days between orders, over repeat buyers
+    browsing_share: float  # members with a visit in the last 90 days
+    base: BaseFacts
+
+
+# The thresholds of the naming rules (README "Segment names"): a name is given only when its claim holds.
+NEARLY_ALL = 0.9  # "never bought": at least 90% of members have no order
+ONE_TIME_SHARE = 0.8  # "one-time buyers": at least 80% of the members who ordered did so once
+LAPSED_MIN_DAYS = 60  # nobody is lapsed after a few weeks, whatever the base
+HIGH_VALUE_RATIO = 2.0  # median spend at least twice the base's, and revenue share 1.5x head share
+BIG_TICKET_RATIO = 1.5
+BARGAIN_RATIO = 0.67
+OVERDUE_INTERVALS = 3.0
+
+
+def _ge(value: float | None, limit: float | None) -> bool:
+    return value is not None and limit is not None and value >= limit
+
+
+def _le(value: float | None, limit: float | None) -> bool:
+    return value is not None and limit is not None and value <= limit
+
+
+def never_bought(f: MemberFacts) -> bool:
+    """(Nearly) all members have no order."""
+    return f.prospect_share >= NEARLY_ALL
+
+
+def mostly_never_bought(f: MemberFacts) -> bool:
+    """Most members have no order."""
+    return f.prospect_share >= 0.5
+
+
+def browses(f: MemberFacts) -> bool:
+    """Most members visited in the last 90 days, more than in the base."""
+    return f.browsing_share >= 0.5 and f.browsing_share > f.base.browsing_share
+
+
+def one_time(f: MemberFacts) -> bool:
+    """Most members ordered, and nearly all of those exactly once."""
+    return f.prospect_share < 0.5 and f.one_time_share >= ONE_TIME_SHARE
+
+
+def lapsed(f: MemberFacts) -> bool:
+    """The members' last orders are long ago: against the base, or against their own usual rhythm."""
+    b = f.base
+    if not _ge(f.median_recency, LAPSED_MIN_DAYS) or b.median_recency is None:
+        return False
+    # Against the base: half again the base's median, or its last quarter where the base is old itself.
+    far = min(1.5 * b.median_recency, b.recency_p75 if b.recency_p75 is not None else np.inf)
+    overdue = _ge(f.median_overdue, OVERDUE_INTERVALS) and _ge(f.median_recency, b.median_recency)
+    return _ge(f.median_recency, max(far, b.median_recency + 1e-9)) or overdue
+
+
+def recent(f: MemberFacts) -> bool:
+    """The members' last orders are among the base's most recent third, and more recent than its median."""
+    b = f.base
+    return (
+        f.median_recency is not None
+        and b.median_recency is not None
+        and f.median_recency < b.median_recency
+        and _le(f.median_recency, b.recency_p33)
+    )
+
+
+def high_value(f: MemberFacts) -> bool:
+    """Members spend far more than the base, and the segment brings more revenue than its head count."""
+    b = f.base
+    return (
+        b.median_monetary is not None
+        and b.median_monetary > 0
+        and _ge(f.median_monetary, HIGH_VALUE_RATIO * b.median_monetary)
+        and f.revenue_share is not None
+        and f.revenue_share >= 1.5 * f.share
+    )
+
+
+def big_ticket(f: MemberFacts) -> bool:
+    """The members' orders are much larger than the base's."""
+    b = f.base
+    return (
+        b.median_aov is not None and b.median_aov > 0 and _ge(f.median_aov, BIG_TICKET_RATIO * b.median_aov)
+    )
+
+
+def repeat(f: MemberFacts) -> bool:
+    """Members order again and again: a median of two orders or more, above the base's."""
+    b = f.base
+    return (
+        f.prospect_share < 0.5
+        and f.one_time_share < 0.5
+        and _ge(f.median_frequency, 2.0)
+        and f.median_frequency is not None
+        and b.median_frequency is not None
+        and f.median_frequency > b.median_frequency
+    )
+
+
+def bargain(f: MemberFacts) -> bool:
+    """Repeat buyers whose orders are much smaller than the base's."""
+    b = f.base
+    return (
+        repeat(f)
+        and b.median_aov is not None
+        and b.median_aov > 0
+        and _le(f.median_aov, BARGAIN_RATIO * b.median_aov)
+    )
+
+
+def occasional(f: MemberFacts) -> bool:
+    """Buyers who order no more often than the base and bring no more than their share of revenue."""
+    b = f.base
+    return (
+        f.prospect_share < 0.5
+        and not f.top_revenue
+        and (f.revenue_share is None or f.revenue_share <= f.share)
+        and f.median_frequency is not None
+        and b.median_frequency is not None
+        and f.median_frequency <= b.median_frequency
+    )
+
+
+def _all(*checks: Callable[[MemberFacts], bool]) -> Callable[[MemberFacts], bool]:
+    return lambda f: all(check(f) for check in checks)
+
+
+# First rule whose claims all hold names the segment; each claim is a check on the members' profile.
+FALLBACK_NAME = "Other customers"
+NAME_RULES: tuple[tuple[str, Callable[[MemberFacts], bool]], ...] = (
+    ("Window shoppers", _all(never_bought, browses)),
+    ("Sign-ups who never bought", never_bought),
+    ("Mostly sign-ups without an order", mostly_never_bought),
+    ("One-time buyers who still browse", _all(one_time, browses)),
+    ("Lapsed one-time buyers", _all(one_time, lapsed)),
+    ("New customers", _all(one_time, recent)),
+    ("One-time buyers", one_time),
+    ("Lapsed big spenders", _all(lapsed, high_value)),
+    ("Lapsed regulars", _all(lapsed, repeat)),
+    ("Lapsed customers", _all(lapsed, lambda f: f.prospect_share < 0.5)),
+    ("High-value regulars", _all(high_value, repeat)),
+    ("Big-ticket buyers", _all(high_value, big_ticket)),
+    ("High-value customers", high_value),
+    ("Bargain hunters", bargain),
+    ("Regulars", repeat),
+    ("Occasional buyers", occasional),
+    (FALLBACK_NAME, lambda f: True),
+)
+
+
+def segment_name(facts: MemberFacts) -> str:
+    """A short plain-language name whose claims hold for the segment's members (rules first match, README)."""
+    return next(name for name, holds in NAME_RULES if holds(facts))
+
+
+def base_name(name: str) -> str:
+    """A name without the qualifier unique_name may have added ('Regulars, more orders' -> 'Regulars')."""
+    head = name.split(", ")[0]
+    parts = head.rsplit(" ", 1)
+    return parts[0] if len(parts) == 2 and parts[1].isdigit() else head
+
+
+def name_holds(name: str, facts: MemberFacts) -> bool:
+    """Whether the claims of a (possibly qualified) rule name hold for these members; unknown names do not."""
+    rules = dict(NAME_RULES)
+    rule = rules.get(base_name(name))
+    return rule is not None and rule(facts)
+
+
+def _median(values: pl.Series) -> float | None:
+    clean = values.cast(pl.Float64).drop_nulls().drop_nans()
+    return float(clean.median()) if clean.len() else None  # type: ignore[arg-type]
+
+
+def _quantile(values: pl.Series, q: float) -> float | None:
+    clean = values.cast(pl.Float64).drop_nulls().drop_nans()
+    return float(clean.quantile(q, "linear")) if clean.len() else None  # type: ignore[arg-type]
+
+
+def _share(flags: pl.Series) -> float:
+    value = flags.cast(pl.Float64).mean()
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def member_facts(frame: pl.DataFrame) -> dict[int, MemberFacts]:
+    """The facts of each segment_id of `frame` (customer features with a segment_id column)."""
+    buyers = frame.filter(~pl.col("is_prospect"))
+    sessions = frame["sessions_90d"] if "sessions_90d" in frame.columns else pl.Series([0] * frame.height)
+    base = BaseFacts(
+        _median(buyers["recency_days"]),
+        _quantile(buyers["recency_days"], 1 / 3),
+        _quantile(buyers["recency_days"], 0.75),
+        _median(buyers["frequency"]),
+        _median(buyers["monetary"]),
+        _median(buyers["avg_order_value"]),
+        _share(sessions.cast(pl.Float64).fill_null(0) > 0),
+    )
+    revenue = frame["monetary"].cast(pl.Float64).fill_null(0).clip(lower_bound=0)
+    total = float(revenue.sum())
+    by_segment = {
+        int(s): float(revenue.filter(frame["segment_id"] == s).sum()) for s in frame["segment_id"].unique()
+    }
+    top = max(by_segment.values()) if by_segment else 0.0
+    facts: dict[int, MemberFacts] = {}
+    for seg, seg_revenue in by_segment.items():
+        members = frame.filter(pl.col("segment_id") == seg)
+        bought = members.filter(~pl.col("is_prospect"))
+        repeaters = bought.filter(pl.col("frequency") >= 2)
+        overdue = (
+            repeaters["recency_days"].cast(pl.Float64)
+            / repeaters["mean_days_between_orders"].cast(pl.Float64)
+            if repeaters.height and "mean_days_between_orders" in repeaters.columns
+            else pl.Series([], dtype=pl.Float64)
+        )
+        overdue = overdue.filter(overdue.is_finite())
+        seg_sessions = (
+            members["sessions_90d"].cast(pl.Float64).fill_null(0)
+            if "sessions_90d" in members.columns
+            else pl.Series([0.0] * members.height)
+        )
+        facts[seg] = MemberFacts(
+            size=members.height,
+            share=members.height / frame.height,
+            prospect_share=_share(members["is_prospect"]),
+            revenue_share=seg_revenue / total if total > 0 else None,
+            top_revenue=total > 0 and seg_revenue >= top,
+            one_time_share=_share(bought["frequency"] == 1) if bought.height else 0.0,
+            median_recency=_median(bought["recency_days"]),
+            median_frequency=_median(bought["frequency"]),
+            median_monetary=_median(bought["monetary"]),
+            median_aov=_median(bought["avg_order_value"]),
+            median_overdue=_median(overdue) if overdue.len() else None,
+            browsing_share=_share(seg_sessions > 0),
+            base=base,
+        )
+    return facts
 
 
 QUALIFIERS: Mapping[str, tuple[str, str]] = {

@@ -33,11 +33,11 @@ from segmint.segment.history import (
 )
 from segmint.segment.profile import (
     MEAN_COLUMNS,
-    NAMING_FEATURES,
-    NamingStats,
     defining_features,
     defining_json,
     describe,
+    member_facts,
+    name_holds,
     naming_zscores,
     profile_table,
     segment_name,
@@ -45,7 +45,15 @@ from segmint.segment.profile import (
     zscores,
 )
 from segmint.segment.publish import GateCheck, Publication, decide_publication
-from segmint.segment.scaling import FeatureTransform, Matrix, check_features, fit_transform
+from segmint.segment.scaling import (
+    DroppedFeature,
+    FeatureTransform,
+    Matrix,
+    check_features,
+    dropped_message,
+    fit_transform,
+    informative_features,
+)
 from segmint.warehouse import transaction
 
 PENDING = "pending: awaiting the publication gate"
@@ -79,6 +87,14 @@ class SegmentationResult:
     seconds: float
     k_scores: list[cluster.KScore] = field(default_factory=list)
     profiles: pl.DataFrame = field(default_factory=pl.DataFrame)
+    features: list[str] = field(default_factory=list)  # the features clustered tonight
+    dropped_features: list[DroppedFeature] = field(default_factory=list)
+
+    @property
+    def messages(self) -> list[str]:
+        """Plain sentences for the run's message and summary (which features were left out, and why)."""
+        note = dropped_message(self.dropped_features)
+        return [note] if note else []
 
 
 @dataclass
@@ -138,8 +154,9 @@ def _recluster(
     previous: RunRef | None,
     previous_names: dict[int, str],
     run_id: str,
+    features: Sequence[str],
 ) -> _Outcome:
-    scaled, transform = fit_transform(frame, settings.features, settings.log_features)
+    scaled, transform = fit_transform(frame, features, settings.log_features)
     rows = cluster.sample_rows(len(scaled), settings.sample_size, settings.seed)
     space = cluster.reduce(scaled, settings.pca_components, settings.seed, rows)
     prev_model = load_model(con, previous.run_id) if previous else None
@@ -240,7 +257,11 @@ def _stored_explanations(
 
 
 def _uses_stored_model(
-    con: duckdb.DuckDBPyConnection, previous: RunRef | None, as_of: date, settings: SegmentationSettings
+    con: duckdb.DuckDBPyConnection,
+    previous: RunRef | None,
+    as_of: date,
+    settings: SegmentationSettings,
+    features: Sequence[str],
 ) -> str | None:
     if previous is None or settings.recluster_every_days <= 1:
         return None
@@ -252,7 +273,7 @@ def _uses_stored_model(
         """,
         [previous.model_run_id],
     )
-    if row is None or json.loads(str(row[1])) != list(settings.features):
+    if row is None or json.loads(str(row[1])) != list(features):
         return None
     if (as_of - row[0]).days >= settings.recluster_every_days:
         return None
@@ -284,22 +305,20 @@ def _profiles(
     naming_z = naming_zscores(frame, outcome.segment_ids, ids)
     base_means = transformed.mean(axis=0)
     by_match = {m.segment_id: m for m in outcome.alignment.matches}
+    facts = member_facts(with_ids)
+    # A segment keeps yesterday's name only while the name's claims still hold for tonight's members.
+    kept_names = {
+        s: outcome.names[s] for s in ids if s in outcome.names and name_holds(outcome.names[s], facts[s])
+    }
     taken: dict[str, list[float]] = {
-        outcome.names[s]: list(naming_z[i]) for i, s in enumerate(ids) if s in outcome.names
+        kept_names[s]: list(naming_z[i]) for i, s in enumerate(ids) if s in kept_names
     }
     records = []
     feature_rows = []
     for i, (seg, row) in enumerate(zip(ids, table.iter_rows(named=True), strict=True)):
-        name = outcome.names.get(seg)
+        name = kept_names.get(seg)
         if name is None:
-            interval = row["mean_mean_days_between_orders"]
-            stats = NamingStats(
-                float(row["prospect_share"]),
-                float(row["mean_frequency"]),
-                {f: float(naming_z[i, j]) for j, f in enumerate(NAMING_FEATURES)},
-                float(row["mean_recency_days"] or 0) / interval if interval else None,
-            )
-            name = unique_name(segment_name(stats), taken, list(naming_z[i]))
+            name = unique_name(segment_name(facts[seg]), taken, list(naming_z[i]))
             taken[name] = list(naming_z[i])
         defining = defining_features(z[i], features)
         importance = outcome.importance.get(seg, np.zeros(len(features)))
@@ -363,6 +382,57 @@ def segment_customers(
         return _segment(con, as_of, settings, run_id, checks if publish else None, started)
 
 
+def has_clickstream(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
+    """Whether any web event up to the end of `as_of` is in the warehouse."""
+    row = query_one(
+        con,
+        "select exists (select 1 from events where occurred_at < cast(? as date) + interval 1 day)",
+        [as_of],
+    )
+    return bool(row and row[0])
+
+
+def segmentation_blocker(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: SegmentationSettings | None = None
+) -> str | None:
+    """The one sentence saying why `as_of` cannot be segmented (too few customers or informative features)."""
+    settings = settings or SegmentationSettings()
+    try:
+        _night_frame(con, as_of, settings)
+    except SegmintError as exc:
+        return str(exc)
+    return None
+
+
+def _night_frame(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: SegmentationSettings
+) -> tuple[pl.DataFrame, list[str], list[DroppedFeature]]:
+    # Tonight's rows and the configured features that carry information for this shop.
+    try:
+        n = require_features(con, as_of)
+    except SegmintError as exc:
+        # A night with no customer yet is too few to segment: the nightly says so and goes on.
+        raise TooFewCustomersError(str(exc)) from exc
+    if n < settings.min_customers:
+        raise TooFewCustomersError(
+            f"Only {n} customers have features for {as_of}, fewer than segmentation.min_customers "
+            f"({settings.min_customers}); segments are computed once the shop has more."
+        )
+    check_features(_numeric_columns(con), settings.features)
+    frame = load_frame(con, as_of, settings.features)
+    features, dropped = informative_features(
+        frame, settings.features, clickstream=has_clickstream(con, as_of)
+    )
+    if len(features) < 2:
+        left = f"only {features[0]} varies" if features else "none varies"
+        raise TooFewCustomersError(
+            f"Segments need at least two features that vary between customers and {left} for {as_of}: "
+            + dropped_message(dropped)
+            + "; choose others in segmentation.features."
+        )
+    return frame, features, dropped
+
+
 def _segment(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
@@ -371,22 +441,15 @@ def _segment(
     checks: Sequence[GateCheck] | None,
     started: float,
 ) -> SegmentationResult:
-    n = require_features(con, as_of)
-    if n < settings.min_customers:
-        raise TooFewCustomersError(
-            f"Only {n} customers have features for {as_of}, fewer than segmentation.min_customers "
-            f"({settings.min_customers}); segments are computed once the shop has more."
-        )
-    check_features(_numeric_columns(con), settings.features)
-    frame = load_frame(con, as_of, settings.features)
+    frame, features, dropped = _night_frame(con, as_of, settings)
     previous = previous_published(con, as_of)
     prev_names = segment_names(con, previous.run_id) if previous else {}
-    model_run = _uses_stored_model(con, previous, as_of, settings)
+    model_run = _uses_stored_model(con, previous, as_of, settings, features)
     if model_run:
         outcome = _assign(con, frame, model_run)
         mode = "assign"
     else:
-        outcome = _recluster(con, as_of, frame, settings, previous, prev_names, run_id)
+        outcome = _recluster(con, as_of, frame, settings, previous, prev_names, run_id, features)
         mode = "recluster"
     labels = outcome.segment_ids
     _, dense = np.unique(labels, return_inverse=True)
@@ -398,7 +461,7 @@ def _segment(
     cent_matrix = np.vstack([centroids[s] for s in ids])
     # dense is each customer's index into the sorted ids, i.e. into cent_matrix's rows
     distances = cluster.distances_to(outcome.scaled, cent_matrix, dense.astype(np.int64))
-    profiles, feature_rows = _profiles(frame, outcome, settings.features)
+    profiles, feature_rows = _profiles(frame, outcome, features)
     names = dict(zip(profiles["segment_id"].to_list(), profiles["segment_name"].to_list(), strict=True))
     assigned = pl.DataFrame(
         {
@@ -416,8 +479,13 @@ def _segment(
     with transaction(con):
         con.execute(
             """
-            insert into segment_runs values (?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                ?, ?, ?, ?, false, null, ?, ?)
+            insert into segment_runs (
+                run_id, as_of, created_at, algorithm, mode, k, k_criterion, silhouette, davies_bouldin,
+                calinski_harabasz, n_customers, previous_run_id, stability_ari, kept_segment_share,
+                max_segment_share, features, settings, model_run_id, rf_accuracy, published, published_at,
+                status_reason, seconds, dropped_features
+            ) values (?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                ?, ?, ?, ?, false, null, ?, ?, ?)
             """,
             [
                 run_id,
@@ -434,12 +502,13 @@ def _segment(
                 stability,
                 kept,
                 max_share,
-                json.dumps(list(settings.features)),
+                json.dumps(list(features)),
                 settings.model_dump_json(),
                 outcome.model_run_id,
                 outcome.rf_accuracy,
                 PENDING,
                 seconds,
+                json.dumps([{"feature": d.feature, "reason": d.reason} for d in dropped]),
             ],
         )
         insert_frame(
@@ -456,6 +525,7 @@ def _segment(
                     "bootstrap_ari": pl.Float64,
                     "bic": pl.Float64,
                     "chosen": pl.Boolean,
+                    "min_segment_size": pl.Int64,
                 },
             ),
         )
@@ -497,7 +567,7 @@ def _segment(
             "insert into segment_models values (?, ?, ?, ?, ?)",
             [
                 run_id,
-                json.dumps(list(settings.features)),
+                json.dumps(list(features)),
                 outcome.transform.to_json(),
                 json.dumps({str(s): c.tolist() for s, c in centroids.items()}),
                 outcome.forest,
@@ -525,4 +595,6 @@ def _segment(
         seconds=time.perf_counter() - started,
         k_scores=outcome.k_scores,
         profiles=profiles,
+        features=list(features),
+        dropped_features=dropped,
     )

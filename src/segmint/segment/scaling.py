@@ -130,3 +130,83 @@ def fit_transform(
         tuple(float(x) for x in scale),
     )
     return transform.scale_matrix(logged), transform
+
+
+# Web-activity features: without any event up to the night they are empty by construction.
+WEB_FEATURES = frozenset(
+    {
+        "sessions_30d",
+        "product_views_30d",
+        "add_to_carts_30d",
+        "cart_abandonment_rate_30d",
+        "view_to_purchase_rate_30d",
+        "sessions_90d",
+        "product_views_90d",
+        "add_to_carts_90d",
+        "cart_abandonment_rate_90d",
+        "view_to_purchase_rate_90d",
+        "days_since_last_visit",
+    }
+)
+# A feature whose one value holds more than this share of customers can only split off a sliver of
+# outliers, which robust scaling blows up (its IQR is 0): it is left out like a constant one.
+NEAR_CONSTANT_SHARE = 0.99
+
+
+@dataclass(frozen=True)
+class DroppedFeature:
+    """A configured feature left out of one night's clustering, and why in plain words."""
+
+    feature: str
+    reason: str
+
+    def sentence(self) -> str:
+        """`feature: reason`, as the run's message lists it."""
+        return f"{self.feature}: {self.reason}"
+
+
+def informative_features(
+    frame: pl.DataFrame, features: Sequence[str], *, clickstream: bool = True
+) -> tuple[list[str], list[DroppedFeature]]:
+    """The features that vary between this night's customers, and the others with the reason each is left out.
+
+    Missing values are filled as clustering fills them, so a column that is null for everyone, or
+    the same for everyone once filled, carries no information for this shop.
+    """
+    kept: list[str] = []
+    dropped: list[DroppedFeature] = []
+    n = frame.height
+    for name in features:
+        context = " (no clickstream)" if name in WEB_FEATURES and not clickstream else ""
+        if name not in frame.columns:
+            dropped.append(DroppedFeature(name, f"it is not a column of customer_features{context}"))
+            continue
+        column = frame[name].cast(pl.Float64).fill_nan(None)
+        present = column.drop_nulls()
+        if present.len() == 0:
+            dropped.append(DroppedFeature(name, f"it has no value for any customer{context}"))
+            continue
+        top = float(present.max())  # type: ignore[arg-type]
+        filled = column.fill_null(top + 1.0 if name in FILL_BEYOND_MAX else 0.0)
+        counts = filled.value_counts(sort=True)
+        most = int(counts["count"][0]) if counts.height else 0
+        if counts.height <= 1:
+            dropped.append(DroppedFeature(name, f"it is the same for every customer{context}"))
+        elif n > 0 and most / n > NEAR_CONSTANT_SHARE:
+            value = float(counts[name][0])
+            dropped.append(
+                DroppedFeature(
+                    name,
+                    f"it is {value:g} for {most / n:.1%} of customers, too few differ to form a segment{context}",
+                )
+            )
+        else:
+            kept.append(name)
+    return kept, dropped
+
+
+def dropped_message(dropped: Sequence[DroppedFeature]) -> str:
+    """One sentence naming the features left out: 'segments left out sessions_90d: it is ... (no clickstream)'."""
+    if not dropped:
+        return ""
+    return "segments left out " + "; ".join(d.sentence() for d in dropped)

@@ -13,6 +13,7 @@ from segmint.errors import SegmintError
 from segmint.features import query_frame, query_one
 from segmint.segment.history import current_run, segment_migration
 from segmint.segment.profile import LABELS
+from segmint.segment.scaling import DroppedFeature, dropped_message
 
 
 def _num(value: object, digits: int = 3) -> str:
@@ -52,6 +53,11 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
         f"Calinski-Harabasz {_num(ch, 0)}",
         highlight=False,
     )
+    dropped = query_one(con, "select dropped_features from segment_runs where run_id = ?", [run_id])
+    if dropped and dropped[0]:
+        left_out = [DroppedFeature(str(d["feature"]), str(d["reason"])) for d in json.loads(str(dropped[0]))]
+        if left_out:
+            console.print(dropped_message(left_out), highlight=False)
     if previous:
         console.print(
             f"against run {previous}: adjusted Rand index {_num(ari)}, "
