@@ -123,7 +123,12 @@ def test_short_history_skips_churn_and_clv_with_reasons(
     as_of = date(2024, 3, 31)
     build_features(con, as_of)
     outcome = run_predictions(con, PredictSettings(basket_min_pair_count=1), "r1", as_of)
-    assert any(m.startswith("churn skipped: churn needs 270 days of orders (three churn horizons of 90 days); you have 31") for m in outcome.messages)
+    assert any(
+        m.startswith(
+            "churn skipped: churn needs 270 days of orders (three churn horizons of 90 days); you have 31"
+        )
+        for m in outcome.messages
+    )
     assert any(
         m.startswith("lifetime value skipped: no customer has a repeat purchase") for m in outcome.messages
     )

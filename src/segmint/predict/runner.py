@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from segmint.config import PredictSettings
-from segmint.features import FEATURE_MODELS, query_frame, query_one, run_model
+from segmint.features import BEHAVIOUR_FEATURES, FEATURE_MODELS, query_frame, query_one, run_model
 from segmint.predict import clv
 from segmint.predict.anomalies import anomaly_features, detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
@@ -345,15 +345,20 @@ def _dropped_messages(con: duckdb.DuckDBPyConnection, as_of: date, outcome: Pred
         con, "select count(*) from events where occurred_at < cast(? as date) + interval 1 day", [as_of]
     )
     has_events = bool(events and events[0])
-    groups: dict[tuple[str, ...], list[str]] = {}
+    models: list[str] = []
+    dropped: set[str] = set()
     if outcome.churn is not None and outcome.churn_dropped:
-        groups.setdefault(outcome.churn_dropped, []).append("churn")
+        models.append("churn")
+        dropped.update(outcome.churn_dropped)
     if outcome.anomaly_dropped and outcome.n_customers >= 20:
-        groups.setdefault(outcome.anomaly_dropped, []).append("anomalies")
+        models.append("anomalies")
+        dropped.update(outcome.anomaly_dropped)
+    if not models:
+        return []
+    names = [c for c in BEHAVIOUR_FEATURES if c in dropped]
     return [
         f"{' and '.join(models)} left out features with no information in this shop: "
-        f"{describe_dropped(dropped, has_events=has_events)}"
-        for dropped, models in groups.items()
+        f"{describe_dropped(names, has_events=has_events)}"
     ]
 
 
