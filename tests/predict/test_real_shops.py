@@ -133,3 +133,13 @@ def test_cdnow_sample_reproduces_fader_hardie_lee(tmp_path: Path, duck: duckdb.D
     ).fetchall()
     assert (cal_end, days, model) == (date(1997, 7, 2), 90, "bgnbd")
     assert n > 2000 and 0.8 < ratio < 1.2 and mae < base_mae
+
+    # The report reads the stored check (it never refits) and shows it beside the run's notes.
+    from segmint.report.build import build_report
+    from segmint.report.render import render_web
+
+    data = build_report(duck, as_of)
+    assert not isinstance(data.predictions, str) and getattr(data.predictions, "clv_check", None) is not None
+    web = render_web(data, [])
+    assert 'id="clv-check"' in web and "Lifetime value checked on a holdout" in web
+    assert 'id="prediction-notes"' in web and "(no clickstream)" in web
