@@ -90,6 +90,14 @@ def test_online_retail_full_without_clickstream(duck: duckdb.DuckDBPyConnection)
     outcome = run_predictions(duck, PredictSettings(), "full", RETAIL_END)
     assert outcome.churn is not None and outcome.churn.n_valid > 3000
     _check_no_clickstream_run(duck, "full")
+    # On the whole year Pareto/NBD sees the dropout BG/NBD and MBG/NBD miss, and is used.
+    assert outcome.bgnbd is not None and outcome.bgnbd.model == "pareto_nbd"
+    lapsed_once = duck.execute(
+        f"""select count(*), max(p.p_alive) from customer_predictions p join customer_features f
+            on f.customer_id = p.customer_id and f.as_of = '{RETAIL_END}'
+        where p.run_id = 'full' and f.frequency = 1 and f.recency_days > 180"""
+    ).fetchall()[0]
+    assert lapsed_once[0] > 500 and lapsed_once[1] < 0.999
     # The large cancelled order (customer 16446: 80,995 units bought and cancelled at once) nets to nothing.
     rows = duck.execute(
         "select frequency_repeat from customer_predictions where run_id = 'full' and customer_id = '16446'"

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import polars as pl
 from scipy.linalg import eigh_tridiagonal
 from scipy.optimize import minimize
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1, logsumexp
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -74,6 +74,22 @@ class BGNBDParams:
     # "bgnbd" (FHL 2005) or "mbgnbd" (Batislam et al. 2007: a customer may also drop out right after
     # the first purchase, so a lapsed one-time buyer is not certainly alive).
     model: str = "bgnbd"
+
+
+@dataclass(frozen=True)
+class ParetoNBDParams:
+    """Fitted Pareto/NBD parameters (Schmittlein, Morrison & Colombo 1987): rate r, alpha; dropout s, beta."""
+
+    r: float
+    alpha: float
+    s: float
+    beta: float
+    log_likelihood: float
+    n_customers: int
+    model: str = "pareto_nbd"
+
+
+PurchaseParams = BGNBDParams | ParetoNBDParams
 
 
 @dataclass(frozen=True)
@@ -435,13 +451,15 @@ def _log_alive_odds(params: BGNBDParams, x: FloatArray, t_x: FloatArray, t_cal: 
 
 
 def probability_alive(
-    params: BGNBDParams,
+    params: PurchaseParams,
     frequency: npt.ArrayLike,
     recency: npt.ArrayLike,
     T: npt.ArrayLike,  # noqa: N803 - the literature's name for customer age
 ) -> FloatArray:
     """Probability that each customer is still active at T (BG/NBD: 1 when frequency is 0)."""
     x, t_x, t_cal = _check_rfm(frequency, recency, T)
+    if isinstance(params, ParetoNBDParams):
+        return _pareto_alive(params, x, t_x, t_cal)
     # BG/NBD customers can only die right after a purchase, so a customer
     # with no repeat purchase is alive with probability one.
     return np.asarray(expit(-_log_alive_odds(params, x, t_x, t_cal)), dtype=np.float64)
@@ -536,7 +554,7 @@ def _purchases_if_alive(params: BGNBDParams, t: FloatArray, x: FloatArray, t_cal
 
 
 def expected_purchases(
-    params: BGNBDParams,
+    params: PurchaseParams,
     t: npt.ArrayLike,
     frequency: npt.ArrayLike,
     recency: npt.ArrayLike,
@@ -548,6 +566,8 @@ def expected_purchases(
     if np.any(horizon < 0):
         raise ValueError("t must be non-negative")
     horizon, x, t_x, t_cal = np.broadcast_arrays(horizon, x, t_x, t_cal)
+    if isinstance(params, ParetoNBDParams):
+        return _pareto_expected(params, horizon, x, t_x, t_cal)
     # Alive at T, an MBG/NBD customer has survived x + 1 dropout coins (BG/NBD: x), so its dropout
     # posterior is Beta(a, b + 1 + x): the BG/NBD formula with b + 1.
     alive_params = replace(params, b=params.b + 1.0) if params.model == "mbgnbd" else params
@@ -555,6 +575,113 @@ def expected_purchases(
     # P(alive) as in probability_alive: expit never overflows, unlike 1/(1+e^odds).
     p_alive = expit(-_log_alive_odds(params, x, t_x, t_cal))
     return np.asarray(if_alive * p_alive, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------
+# Pareto/NBD: the fallback when BG/NBD and MBG/NBD see no dropout (dropout in continuous time)
+# --------------------------------------------------------------------------
+
+
+def _pareto_log_a0(
+    r: float, alpha: float, s: float, beta: float, x: FloatArray, t_x: FloatArray, t_cal: FloatArray
+) -> FloatArray:
+    # Fader & Hardie's note on the Pareto/NBD (2005), eq. A0, written as a log-difference; the
+    # hypergeometric's argument is kept below 1 by expanding around the larger of alpha and beta.
+    if alpha < beta:
+        high, low, second = beta, alpha, r + x
+    else:
+        high, low, second = alpha, beta, np.full_like(x, s + 1.0)
+    rsx = r + s + x
+    with np.errstate(all="ignore"):
+        p1 = hyp2f1(rsx, second, rsx + 1.0, (high - low) / (high + t_x))
+        p2 = hyp2f1(rsx, second, rsx + 1.0, (high - low) / (high + t_cal))
+        q1, q2 = high + t_x, high + t_cal
+        value = logsumexp(
+            [np.log(p1) + rsx * np.log(q2), np.log(p2) + rsx * np.log(q1)],
+            axis=0,
+            b=[np.ones_like(x), -np.ones_like(x)],
+        ) - rsx * np.log(q1 * q2)
+    return np.asarray(value, dtype=np.float64)
+
+
+def _pareto_log_alive_odds(
+    params: ParetoNBDParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray
+) -> FloatArray:
+    r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
+    log_a0 = _pareto_log_a0(r, alpha, s, beta, x, t_x, t_cal)
+    return np.asarray(
+        np.log(s / (r + s + x)) + (r + x) * np.log(alpha + t_cal) + s * np.log(beta + t_cal) + log_a0,
+        dtype=np.float64,
+    )
+
+
+def _pareto_alive(params: ParetoNBDParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray) -> FloatArray:
+    shape = np.broadcast_shapes(x.shape, t_x.shape, t_cal.shape)
+    x, t_x, t_cal = (np.broadcast_to(v, shape).ravel() for v in (x, t_x, t_cal))
+    odds = _pareto_log_alive_odds(params, x, t_x, t_cal)
+    return np.asarray(expit(-odds), dtype=np.float64).reshape(shape)
+
+
+def _pareto_expected(
+    params: ParetoNBDParams, t: FloatArray, x: FloatArray, t_x: FloatArray, t_cal: FloatArray
+) -> FloatArray:
+    shape = x.shape
+    t, x, t_x, t_cal = (np.asarray(v, dtype=np.float64).ravel() for v in (t, x, t_x, t_cal))
+    r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
+    log_u = np.log(beta + t_cal) - np.log(beta + t_cal + t)  # <= 0
+    # [1 - u^(s-1)] / (s-1), and its limit -ln u at s = 1.
+    factor = -log_u if abs(s - 1.0) < 1e-08 else -np.expm1((s - 1.0) * log_u) / (s - 1.0)
+    if_alive = (r + x) * (beta + t_cal) / (alpha + t_cal) * factor
+    p_alive = expit(-_pareto_log_alive_odds(params, x, t_x, t_cal))
+    return np.asarray(if_alive * p_alive, dtype=np.float64).reshape(shape)
+
+
+def fit_pareto_nbd(
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    T: npt.ArrayLike,  # noqa: N803 - the literature's name for customer age
+) -> ParetoNBDParams:
+    """Fit the Pareto/NBD model by maximum likelihood (Nelder-Mead over log-parameters)."""
+    x, t_x, t_cal = (arr.ravel() for arr in _check_rfm(frequency, recency, T))
+    # Customers with the same (x, t_x, T) share a likelihood term: fit on the distinct ones, weighted.
+    triples, counts = np.unique(np.column_stack([x, t_x, t_cal]), axis=0, return_counts=True)
+    ux, utx, ut = triples[:, 0], triples[:, 1], triples[:, 2]
+    weights = counts.astype(np.float64)
+    n = float(x.size)
+
+    def objective(theta: FloatArray) -> float:
+        r, alpha, s, beta = np.exp(np.clip(theta, -_LOG_BOUND, _LOG_BOUND))
+        a1 = gammaln(r + ux) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        with np.errstate(all="ignore"):
+            a2 = np.logaddexp(
+                -(r + ux) * np.log(alpha + ut) - s * np.log(beta + ut),
+                np.log(s) + _pareto_log_a0(r, alpha, s, beta, ux, utx, ut) - np.log(r + s + ux),
+            )
+        value = -float(weights @ (a1 + a2)) / n
+        return value if np.isfinite(value) else 1e300
+
+    x0 = np.array([0.0, np.log(max(float(t_cal.mean()), 1e-3)), 0.0, np.log(max(float(t_cal.mean()), 1e-3))])
+    result = minimize(
+        objective, x0, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-12}
+    )
+    if not np.isfinite(result.fun) or result.fun >= 1e300:
+        raise ValueError(f"Pareto/NBD fit failed: {result.message}")
+    r, alpha, s, beta = (float(v) for v in np.exp(np.clip(result.x, -_LOG_BOUND, _LOG_BOUND)))
+    return ParetoNBDParams(r, alpha, s, beta, log_likelihood=-float(result.fun) * n, n_customers=int(n))
+
+
+def pareto_model_problem(params: ParetoNBDParams) -> str | None:
+    """Why a fitted Pareto/NBD is degenerate (a parameter at its bound, no dropout at all), or None."""
+    low, high = np.exp(-_LOG_BOUND + 0.5), np.exp(_LOG_BOUND - 0.5)
+    for name in ("r", "alpha", "s", "beta"):
+        value = getattr(params, name)
+        if not low < value < high:
+            return f"the parameter {name} ran to its bound ({value:.3g})"
+    # Mean lifetime beta / (s - 1) weeks (s > 1), else heavy-tailed; a mean dropout rate s / beta
+    # this small means nobody leaves within a century.
+    if params.s / params.beta < 1.0 / 5200.0:
+        return f"the dropout rate ran towards 0 (s = {params.s:.3g}, beta = {params.beta:.3g})"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -664,7 +791,7 @@ def expected_average_value(
 
 
 def customer_lifetime_value(
-    bgnbd: BGNBDParams,
+    bgnbd: PurchaseParams,
     gg: GammaGammaParams,
     frequency: npt.ArrayLike,
     recency: npt.ArrayLike,
@@ -748,6 +875,14 @@ def fit_clv(
 # Checked fit: detect degenerate models, fall back, or say why CLV is not reliable
 # --------------------------------------------------------------------------
 
+MODEL_NAMES: Final[dict[str, str]] = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "pareto_nbd": "Pareto/NBD",
+    "gamma_gamma": "Gamma-Gamma",
+    "gamma_gamma_trimmed": "Gamma-Gamma on trimmed spend",
+}
+
 #: Predicted activity above this multiple of the busiest stretch of the shop's history is not believed.
 HISTORY_MULTIPLE: Final[float] = 3.0
 # Repeat buyers silent for this long (weeks) who all still count as certainly alive betray a dropout
@@ -768,7 +903,7 @@ class FittedModel:
     """One model fitted on the way to the scores, with why it was rejected (None: accepted)."""
 
     name: str  # bgnbd | mbgnbd | gamma_gamma | gamma_gamma_trimmed
-    params: BGNBDParams | GammaGammaParams
+    params: PurchaseParams | GammaGammaParams
     used: bool
     diagnosis: str | None
 
@@ -778,17 +913,18 @@ class CheckedClv:
     """Every model tried, the ones used, and the scores (None where not reliable, with the reason)."""
 
     fits: tuple[FittedModel, ...]
-    purchase: BGNBDParams | None
+    purchase: PurchaseParams | None
     spend: GammaGammaParams | None
     scores: pl.DataFrame | None
     unreliable: str | None
 
 
 def _activity_problem(
-    params: BGNBDParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray, history: History | None
+    params: PurchaseParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray, history: History | None
 ) -> str | None:
     p_alive = probability_alive(params, x, t_x, t_cal)
-    lapsed = (t_cal - t_x > _LAPSED_WEEKS) & ((x > 0) | (params.model == "mbgnbd"))
+    # BG/NBD's one-time buyers are alive by construction; the other models can see them leave.
+    lapsed = (t_cal - t_x > _LAPSED_WEEKS) & ((x > 0) | (params.model != "bgnbd"))
     if lapsed.sum() >= 10 and np.mean(p_alive[lapsed] > 0.999) >= 0.99:
         return (
             f"P(alive) is 1 for {int(np.sum(p_alive[lapsed] > 0.999))} of {int(lapsed.sum())} customers "
@@ -823,9 +959,14 @@ def fit_clv_checked(
     t_cal = summary["T"].cast(pl.Float64).to_numpy()
     m = summary["monetary_value"].cast(pl.Float64).to_numpy()
     fits: list[FittedModel] = []
-    purchase: BGNBDParams | None = None
+    purchase: PurchaseParams | None = None
     problems: list[str] = []
-    for name, fitter in (("bgnbd", fit_bgnbd), ("mbgnbd", fit_mbgnbd)):
+    fitters: tuple[tuple[str, Callable[[FloatArray, FloatArray, FloatArray], PurchaseParams]], ...] = (
+        ("bgnbd", fit_bgnbd),
+        ("mbgnbd", fit_mbgnbd),
+        ("pareto_nbd", fit_pareto_nbd),
+    )
+    for name, fitter in fitters:
         if name == "bgnbd" and not np.any(x > 0):
             raise ValueError("no customer has a repeat purchase: BG/NBD parameters are not identifiable")
         try:
@@ -833,12 +974,17 @@ def fit_clv_checked(
         except ValueError as exc:
             problems.append(f"{name}: {exc}")
             continue
-        problem = purchase_model_problem(params) or _activity_problem(params, x, t_x, t_cal, history)
+        structural = (
+            pareto_model_problem(params)
+            if isinstance(params, ParetoNBDParams)
+            else purchase_model_problem(params)
+        )
+        problem = structural or _activity_problem(params, x, t_x, t_cal, history)
         fits.append(FittedModel(name, params, problem is None, problem))
         if problem is None:
             purchase = params
             break
-        problems.append(f"{'BG/NBD' if name == 'bgnbd' else 'MBG/NBD'}: {problem}")
+        problems.append(f"{MODEL_NAMES[name]}: {problem}")
     if purchase is None:
         return CheckedClv(tuple(fits), None, None, None, "; ".join(problems))
 

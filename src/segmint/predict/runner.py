@@ -40,7 +40,7 @@ class PredictionOutcome:
     n_anomalies: int = 0
     n_rules: int = 0
     n_recommendations: int = 0
-    bgnbd: clv.BGNBDParams | None = None
+    bgnbd: clv.PurchaseParams | None = None  # the purchase model used (BG/NBD or a fallback)
     gamma_gamma: clv.GammaGammaParams | None = None
     churn: ChurnReport | None = None
     clv_fits: tuple[clv.FittedModel, ...] = ()
@@ -136,7 +136,10 @@ def _fit_clv(
     outcome.seconds["clv"] = time.perf_counter() - started
     for fit in checked.fits:
         if fit.diagnosis is not None:
-            used = next((f.name for f in checked.fits if f.used and f.name[:2] == fit.name[:2]), None)
+            spend = fit.name.startswith("gamma")
+            used = next(
+                (f.name for f in checked.fits if f.used and f.name.startswith("gamma") == spend), None
+            )
             then = f"; used {_MODEL_NAMES[used]} instead" if used else ""
             outcome.messages.append(f"{_MODEL_NAMES[fit.name]} degenerate: {fit.diagnosis}{then}")
     if checked.unreliable is not None:
@@ -155,12 +158,7 @@ def _fit_clv(
     )
 
 
-_MODEL_NAMES = {
-    "bgnbd": "BG/NBD",
-    "mbgnbd": "MBG/NBD",
-    "gamma_gamma": "Gamma-Gamma",
-    "gamma_gamma_trimmed": "Gamma-Gamma on trimmed spend",
-}
+_MODEL_NAMES = clv.MODEL_NAMES
 
 
 def holdout_days(first_purchase: date, as_of: date) -> int:
@@ -302,11 +300,13 @@ def _store_models(
     extra = {"time_unit": "weeks", "months": settings.clv_months}
     for fit in outcome.clv_fits:
         params = fit.params
-        values = (
-            {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
-            if isinstance(params, clv.BGNBDParams)
-            else {"p": params.p, "q": params.q, "gamma": params.gamma}
-        )
+        values: dict[str, object]
+        if isinstance(params, clv.BGNBDParams):
+            values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
+        elif isinstance(params, clv.ParetoNBDParams):
+            values = {"r": params.r, "alpha": params.alpha, "s": params.s, "beta": params.beta}
+        else:
+            values = {"p": params.p, "q": params.q, "gamma": params.gamma}
         con.execute(
             "insert into clv_models (run_id, as_of, model, params, log_likelihood, n_customers, fit_seconds, "
             "used, diagnosis) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
