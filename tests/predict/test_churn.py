@@ -102,7 +102,7 @@ def test_too_little_history_is_reported_not_crashed() -> None:
             few, few, horizon_days=90, train_as_of=date(2024, 1, 1), valid_as_of=date(2024, 3, 31)
         )
     one_class = synthetic(200, 1).with_columns(churned=pl.lit(1, pl.Int8))
-    with pytest.raises(InsufficientHistoryError, match="only one class"):
+    with pytest.raises(InsufficientHistoryError, match="none of 200 did"):
         train_and_validate(
             one_class,
             synthetic(200, 2),

@@ -581,3 +581,31 @@ def test_degenerate_input_raises() -> None:
         clv.expected_average_value(heavy_tail, [1], [10.0])
     with pytest.raises(ValueError, match="lacks column"):
         clv.fit_clv(pl.DataFrame({"customer_id": [1], "frequency": [1]}))
+
+
+def test_cdnow_pareto_nbd_matches_fader_hardie_lee(cdnow_summary: pl.DataFrame) -> None:
+    # The fallback model, checked against the Pareto/NBD fit of FHL (2005) on the same calibration:
+    # r = 0.55, alpha = 10.58, s = 0.61, beta = 11.67, LL = -9595.0.
+    x, t_x, t_cal, _ = _rfm(cdnow_summary)
+    params = clv.fit_pareto_nbd(x, t_x, t_cal)
+    assert (params.r, params.alpha, params.s, params.beta) == pytest.approx(
+        (0.553, 10.58, 0.606, 11.67), rel=5e-3
+    )
+    assert params.log_likelihood == pytest.approx(-9595.0, rel=1e-4)
+    assert clv.pareto_model_problem(params) is None
+    p_alive = clv.probability_alive(params, x, t_x, t_cal)
+    # Unlike BG/NBD, a one-time buyer silent for months is not certainly alive.
+    lapsed_once = (x == 0) & (t_cal > 26)
+    assert lapsed_once.any() and p_alive[lapsed_once].max() < 0.6
+    expected = clv.expected_purchases(params, 39.0, x, t_x, t_cal)
+    # The sample has 1,882 purchase days in weeks 40-78 (1997-10-01..1998-06-30).
+    assert np.all(np.isfinite(expected)) and 0.85 < expected.sum() / 1882 < 1.15
+
+
+def test_mbgnbd_lets_one_time_buyers_drop_out(cdnow_summary: pl.DataFrame) -> None:
+    x, t_x, t_cal, _ = _rfm(cdnow_summary)
+    params = clv.fit_mbgnbd(x, t_x, t_cal)
+    assert params.model == "mbgnbd" and clv.purchase_model_problem(params) is None
+    p_alive = clv.probability_alive(params, x, t_x, t_cal)
+    assert p_alive[x == 0].max() < 1.0
+    assert np.all(np.isfinite(clv.expected_purchases(params, 39.0, x, t_x, t_cal)))

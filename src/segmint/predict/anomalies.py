@@ -7,6 +7,7 @@ import numpy.typing as npt
 import polars as pl
 from sklearn.ensemble import IsolationForest
 
+from segmint.predict.informative import informative
 from segmint.predict.parallel import n_jobs, threads_for
 
 FloatArray = npt.NDArray[np.float64]
@@ -76,17 +77,19 @@ def explain(
     return "; ".join(parts) or "unusual combination of features"
 
 
+def anomaly_features(features: pl.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(kept, dropped) of ANOMALY_FEATURES: dropped ones are empty or constant in this shop."""
+    return informative((features,), ANOMALY_FEATURES)
+
+
 def detect_anomalies(features: pl.DataFrame, *, contamination: float = 0.01, seed: int = 42) -> pl.DataFrame:
     """Flag the `contamination` share of most isolated customers; customer_id, is_anomaly, score, reason."""
-    present = [c for c in ANOMALY_FEATURES if c in features.columns]
+    # A feature nobody has, or everyone has alike (no clickstream, one product), says nothing.
+    columns, _ = anomaly_features(features)
     raw = np.asarray(
-        features.select(pl.col(c).cast(pl.Float64).fill_null(float("nan")) for c in present).to_numpy(),
+        features.select(pl.col(c).cast(pl.Float64).fill_null(float("nan")) for c in columns).to_numpy(),
         dtype=np.float64,
-    ).reshape(features.height, len(present))
-    # A feature nobody has (e.g. days between orders when everyone ordered once) says nothing.
-    known = ~np.all(np.isnan(raw), axis=0) if features.height else np.zeros(len(present), dtype=bool)
-    raw = raw[:, known]
-    columns = tuple(c for c, k in zip(present, known, strict=True) if k)
+    ).reshape(features.height, len(columns))
     if features.height < 20 or not columns:
         # Too few customers to call any of them unusual.
         return (

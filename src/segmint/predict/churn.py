@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from segmint.features import BEHAVIOUR_FEATURES, query_frame, query_one
+from segmint.predict.informative import informative
 from segmint.predict.parallel import n_jobs, threads_for
 
 ChurnModel = Literal["gradient_boosting", "random_forest"]
@@ -87,6 +88,7 @@ class ChurnResult:
 
     report: ChurnReport
     scores: pl.DataFrame  # customer_id, churn_score
+    dropped: tuple[str, ...] = ()  # features left out: no information in this shop
 
 
 def churn_labels(con: duckdb.DuckDBPyConnection, as_of: date, horizon_days: int) -> pl.DataFrame:
@@ -160,12 +162,22 @@ def evaluate(y: npt.NDArray[np.int_], p: FloatArray, threshold: float) -> Scores
     )
 
 
-def _check(frame: pl.DataFrame, what: str) -> None:
+def _check(frame: pl.DataFrame, day: date, horizon_days: int) -> None:
     if frame.height < MIN_ROWS:
-        raise InsufficientHistoryError(f"{what} has {frame.height} buyers; churn needs at least {MIN_ROWS}")
+        raise InsufficientHistoryError(
+            f"churn needs at least {MIN_ROWS} buyers on {day} to learn from; you have {frame.height}"
+        )
     churned = int(frame["churned"].sum())
-    if churned in (0, frame.height):
-        raise InsufficientHistoryError(f"{what} has only one class (churned {churned} of {frame.height})")
+    if churned == frame.height:
+        raise InsufficientHistoryError(
+            f"churn needs some buyers of {day} to buy again in the {horizon_days} days after; "
+            f"none of {frame.height} did"
+        )
+    if churned == 0:
+        raise InsufficientHistoryError(
+            f"churn needs some buyers of {day} not to buy again in the {horizon_days} days after; "
+            f"all {frame.height} did"
+        )
 
 
 def _fit_with_threshold(
@@ -193,17 +205,23 @@ def train_and_validate(
     seed: int = 42,
 ) -> ChurnReport:
     """Fit on `train`, report model and recency baseline on the later `valid` period (both labelled)."""
-    _check(train, f"the training period ({train_as_of})")
-    _check(valid, f"the validation period ({valid_as_of})")
+    _check(train, train_as_of, horizon_days)
+    _check(valid, valid_as_of, horizon_days)
+    # Only features with information in both periods: the model is fitted on each of them in turn.
+    features, _ = informative((train, valid), CHURN_FEATURES)
+    if not features:
+        raise InsufficientHistoryError(
+            f"churn needs features that differ between buyers; all {len(CHURN_FEATURES)} are empty or constant"
+        )
     with threads_for(max(train.height, valid.height)):
         started = time.perf_counter()
         y_train = train["churned"].to_numpy().astype(np.int_)
         y_valid = valid["churned"].to_numpy().astype(np.int_)
         clf, threshold = _fit_with_threshold(
-            _classifier(model, seed, train.height), matrix(train, CHURN_FEATURES), y_train, seed
+            _classifier(model, seed, train.height), matrix(train, features), y_train, seed
         )
         fit_seconds = time.perf_counter() - started
-        model_scores = evaluate(y_valid, clf.predict_proba(matrix(valid, CHURN_FEATURES))[:, 1], threshold)
+        model_scores = evaluate(y_valid, clf.predict_proba(matrix(valid, features))[:, 1], threshold)
 
         base_x = np.nan_to_num(matrix(train, (BASELINE_FEATURE,)), nan=0.0)
         base, base_threshold = _fit_with_threshold(_baseline(seed), base_x, y_train, seed)
@@ -220,13 +238,18 @@ def train_and_validate(
         model_scores=model_scores,
         baseline_threshold=base_threshold,
         baseline_scores=evaluate(y_valid, base_p, base_threshold),
-        features=tuple(c for c in CHURN_FEATURES if c in train.columns),
+        features=features,
         fit_seconds=fit_seconds,
     )
 
 
 def score(
-    labelled: pl.DataFrame, current: pl.DataFrame, *, model: ChurnModel = "gradient_boosting", seed: int = 42
+    labelled: pl.DataFrame,
+    current: pl.DataFrame,
+    *,
+    model: ChurnModel = "gradient_boosting",
+    seed: int = 42,
+    features: tuple[str, ...] = CHURN_FEATURES,
 ) -> pl.DataFrame:
     """Fit on the latest labelled period and score the buyers of `current`: customer_id, churn_score."""
     buyers = current.filter(~pl.col("is_prospect")) if "is_prospect" in current.columns else current
@@ -234,8 +257,8 @@ def score(
         return pl.DataFrame(schema={"customer_id": pl.String, "churn_score": pl.Float64})
     with threads_for(max(labelled.height, buyers.height)):
         clf = _classifier(model, seed, labelled.height)
-        clf.fit(matrix(labelled, CHURN_FEATURES), labelled["churned"].to_numpy().astype(np.int_))
-        p = clf.predict_proba(matrix(buyers, CHURN_FEATURES))[:, 1]
+        clf.fit(matrix(labelled, features), labelled["churned"].to_numpy().astype(np.int_))
+        p = clf.predict_proba(matrix(buyers, features))[:, 1]
     return buyers.select("customer_id").with_columns(churn_score=pl.Series(p, dtype=pl.Float64))
 
 
@@ -263,9 +286,10 @@ def fit_churn(
         seed=seed,
     )
     started = time.perf_counter()
-    scores = score(valid, features_at(as_of), model=model, seed=seed)
+    scores = score(valid, features_at(as_of), model=model, seed=seed, features=report.features)
     report = replace(report, fit_seconds=report.fit_seconds + time.perf_counter() - started)
-    return ChurnResult(report=report, scores=scores)
+    dropped = tuple(c for c in CHURN_FEATURES if c in train.columns and c not in report.features)
+    return ChurnResult(report=report, scores=scores, dropped=dropped)
 
 
 @dataclass(frozen=True)

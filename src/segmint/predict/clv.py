@@ -21,7 +21,7 @@ million-customer summary fits in seconds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Final
 
@@ -30,7 +30,7 @@ import numpy.typing as npt
 import polars as pl
 from scipy.linalg import eigh_tridiagonal
 from scipy.optimize import minimize
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1, logsumexp
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -63,7 +63,7 @@ _QUADRATURE_CHUNK: Final[int] = 1 << 15
 
 @dataclass(frozen=True)
 class BGNBDParams:
-    """Fitted BG/NBD parameters (rate in purchases per week)."""
+    """Fitted BG/NBD (or MBG/NBD) parameters (rate in purchases per week)."""
 
     r: float
     alpha: float
@@ -71,6 +71,25 @@ class BGNBDParams:
     b: float
     log_likelihood: float
     n_customers: int
+    # "bgnbd" (FHL 2005) or "mbgnbd" (Batislam et al. 2007: a customer may also drop out right after
+    # the first purchase, so a lapsed one-time buyer is not certainly alive).
+    model: str = "bgnbd"
+
+
+@dataclass(frozen=True)
+class ParetoNBDParams:
+    """Fitted Pareto/NBD parameters (Schmittlein, Morrison & Colombo 1987): rate r, alpha; dropout s, beta."""
+
+    r: float
+    alpha: float
+    s: float
+    beta: float
+    log_likelihood: float
+    n_customers: int
+    model: str = "pareto_nbd"
+
+
+PurchaseParams = BGNBDParams | ParetoNBDParams
 
 
 @dataclass(frozen=True)
@@ -312,9 +331,115 @@ def fit_bgnbd(
     return BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=-neg_ll * x.size, n_customers=int(x.size))
 
 
+def _mbgnbd_neg_ll(
+    log_params: FloatArray, x: FloatArray, t_x: FloatArray, t_cal: FloatArray
+) -> tuple[float, FloatArray]:
+    """Mean negative MBG/NBD log-likelihood (Batislam et al. 2007) and its gradient in log-parameters."""
+    r, alpha, a, b = np.exp(log_params)
+    n = float(x.size)
+    rx = r + x
+    log_at = np.log(alpha + t_cal)
+    log_atx = np.log(alpha + t_x)
+    alive = -rx * log_at
+    dead = np.log(a) - np.log(b + x) - rx * log_atx
+    mix = np.logaddexp(alive, dead)
+    w = np.exp(dead - mix)
+    ll = (
+        gammaln(rx)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + gammaln(a + b)
+        + gammaln(b + x + 1.0)
+        - gammaln(b)
+        - gammaln(a + b + x + 1.0)
+        + mix
+    ).sum()
+    d_r = (digamma(rx) - digamma(r) + np.log(alpha) - ((1.0 - w) * log_at + w * log_atx)).sum()
+    d_alpha = (r / alpha - rx * ((1.0 - w) / (alpha + t_cal) + w / (alpha + t_x))).sum()
+    d_a = (digamma(a + b) - digamma(a + b + x + 1.0) + w / a).sum()
+    d_b = (digamma(a + b) + digamma(b + x + 1.0) - digamma(b) - digamma(a + b + x + 1.0) - w / (b + x)).sum()
+    grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+    return float(-ll / n), -grad / n
+
+
+def fit_mbgnbd(
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    T: npt.ArrayLike,  # noqa: N803 - the literature's name for customer age
+) -> BGNBDParams:
+    """Fit the MBG/NBD model (Batislam, Denizel & Filiztekin 2007) by maximum likelihood."""
+    x, t_x, t_cal = (arr.ravel() for arr in _check_rfm(frequency, recency, T))
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+        return _mbgnbd_neg_ll(theta, x, t_x, t_cal)
+
+    x0 = np.array([0.0, np.log(max(float(t_cal.mean()), 1e-3)), 0.0, 0.0])
+    theta = _minimise(objective, x0, "MBG/NBD")
+    neg_ll, _ = objective(theta)
+    r, alpha, a, b = (float(v) for v in np.exp(theta))
+    return BGNBDParams(
+        r=r, alpha=alpha, a=a, b=b, log_likelihood=-neg_ll * x.size, n_customers=int(x.size), model="mbgnbd"
+    )
+
+
+def purchase_model_problem(params: BGNBDParams) -> str | None:
+    """Why a fitted purchase model is degenerate (a parameter at its bound, nobody ever dropping out), or None."""
+    low, high = np.exp(-_LOG_BOUND + 0.5), np.exp(_LOG_BOUND - 0.5)
+    for name in ("r", "alpha"):
+        value = getattr(params, name)
+        if not low < value < high:
+            return f"the purchase-rate parameter {name} ran to its bound ({value:.3g})"
+    if params.a <= low or params.b <= low:
+        name = "a" if params.a <= low else "b"
+        return f"the dropout parameter {name} ran to its bound ({getattr(params, name):.3g})"
+    # A Beta(a, b) squeezed onto a point (a, b both huge) is a legitimate fit; a mean dropout chance
+    # this small is not: every customer, however long gone, would be alive.
+    if params.a / (params.a + params.b) < 1e-3:
+        return (
+            f"the dropout parameter a ran towards 0 ({params.a:.3g}, b = {params.b:.3g}): "
+            "nobody would ever stop buying"
+        )
+    return None
+
+
+def spend_model_problem(params: GammaGammaParams, monetary_value: npt.ArrayLike) -> str | None:
+    """Why a fitted Gamma-Gamma is unusable (no finite mean, a mean far from the observed spend), or None."""
+    if params.q <= 1.0:
+        return f"the spend distribution has no finite mean (q = {params.q:.3g} <= 1)"
+    m = np.asarray(monetary_value, dtype=np.float64)
+    m = m[m > 0]
+    mean = params.p * params.gamma / (params.q - 1.0)
+    if m.size and not (np.min(m) <= mean <= np.max(m)):
+        return (
+            f"the model's mean spend {mean:,.2f} lies outside the observed {np.min(m):,.2f}..{np.max(m):,.2f}"
+        )
+    return None
+
+
+def fit_gamma_gamma_trimmed(
+    frequency: npt.ArrayLike, monetary_value: npt.ArrayLike, *, quantile: float = 0.99
+) -> GammaGammaParams:
+    """Gamma-Gamma on spend capped at its `quantile`: a few huge baskets no longer make the mean infinite."""
+    x = _as_float("frequency", frequency).ravel()
+    m = _as_float("monetary_value", monetary_value).ravel()
+    positive = m[(x > 0) & (m > 0)]
+    if positive.size == 0:
+        return fit_gamma_gamma(x, m)
+    cap = float(np.quantile(positive, quantile))
+    return fit_gamma_gamma(x, np.minimum(m, cap))
+
+
 def _log_alive_odds(params: BGNBDParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray) -> FloatArray:
     # ln[(a / (b+x-1)) ((α+T)/(α+t_x))^(r+x)]: odds of having died after the
     # last purchase versus being alive; -inf (certainly alive) when x = 0.
+    if params.model == "mbgnbd":
+        # MBG/NBD: a coin is also tossed at the first purchase, so every customer can have died.
+        return np.asarray(
+            np.log(params.a)
+            - np.log(params.b + x)
+            + (params.r + x) * (np.log(params.alpha + t_cal) - np.log(params.alpha + t_x)),
+            dtype=np.float64,
+        )
     rep = x > 0
     b_x = np.where(rep, params.b + x - 1.0, 1.0)
     odds = (
@@ -326,13 +451,15 @@ def _log_alive_odds(params: BGNBDParams, x: FloatArray, t_x: FloatArray, t_cal: 
 
 
 def probability_alive(
-    params: BGNBDParams,
+    params: PurchaseParams,
     frequency: npt.ArrayLike,
     recency: npt.ArrayLike,
     T: npt.ArrayLike,  # noqa: N803 - the literature's name for customer age
 ) -> FloatArray:
-    """Probability that each customer is still active at T (1 when frequency is 0)."""
+    """Probability that each customer is still active at T (BG/NBD: 1 when frequency is 0)."""
     x, t_x, t_cal = _check_rfm(frequency, recency, T)
+    if isinstance(params, ParetoNBDParams):
+        return _pareto_alive(params, x, t_x, t_cal)
     # BG/NBD customers can only die right after a purchase, so a customer
     # with no repeat purchase is alive with probability one.
     return np.asarray(expit(-_log_alive_odds(params, x, t_x, t_cal)), dtype=np.float64)
@@ -427,7 +554,7 @@ def _purchases_if_alive(params: BGNBDParams, t: FloatArray, x: FloatArray, t_cal
 
 
 def expected_purchases(
-    params: BGNBDParams,
+    params: PurchaseParams,
     t: npt.ArrayLike,
     frequency: npt.ArrayLike,
     recency: npt.ArrayLike,
@@ -439,10 +566,122 @@ def expected_purchases(
     if np.any(horizon < 0):
         raise ValueError("t must be non-negative")
     horizon, x, t_x, t_cal = np.broadcast_arrays(horizon, x, t_x, t_cal)
-    if_alive = _purchases_if_alive(params, horizon.ravel(), x.ravel(), t_cal.ravel()).reshape(x.shape)
+    if isinstance(params, ParetoNBDParams):
+        return _pareto_expected(params, horizon, x, t_x, t_cal)
+    # Alive at T, an MBG/NBD customer has survived x + 1 dropout coins (BG/NBD: x), so its dropout
+    # posterior is Beta(a, b + 1 + x): the BG/NBD formula with b + 1.
+    alive_params = replace(params, b=params.b + 1.0) if params.model == "mbgnbd" else params
+    if_alive = _purchases_if_alive(alive_params, horizon.ravel(), x.ravel(), t_cal.ravel()).reshape(x.shape)
     # P(alive) as in probability_alive: expit never overflows, unlike 1/(1+e^odds).
     p_alive = expit(-_log_alive_odds(params, x, t_x, t_cal))
     return np.asarray(if_alive * p_alive, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------
+# Pareto/NBD: the fallback when BG/NBD and MBG/NBD see no dropout (dropout in continuous time)
+# --------------------------------------------------------------------------
+
+
+def _pareto_log_a0(
+    r: float, alpha: float, s: float, beta: float, x: FloatArray, t_x: FloatArray, t_cal: FloatArray
+) -> FloatArray:
+    # Fader & Hardie's note on the Pareto/NBD (2005), eq. A0, written as a log-difference; the
+    # hypergeometric's argument is kept below 1 by expanding around the larger of alpha and beta.
+    if alpha < beta:
+        high, low, second = beta, alpha, r + x
+    else:
+        high, low, second = alpha, beta, np.full_like(x, s + 1.0)
+    rsx = r + s + x
+    with np.errstate(all="ignore"):
+        p1 = hyp2f1(rsx, second, rsx + 1.0, (high - low) / (high + t_x))
+        p2 = hyp2f1(rsx, second, rsx + 1.0, (high - low) / (high + t_cal))
+        q1, q2 = high + t_x, high + t_cal
+        value = logsumexp(
+            [np.log(p1) + rsx * np.log(q2), np.log(p2) + rsx * np.log(q1)],
+            axis=0,
+            b=[np.ones_like(x), -np.ones_like(x)],
+        ) - rsx * np.log(q1 * q2)
+    return np.asarray(value, dtype=np.float64)
+
+
+def _pareto_log_alive_odds(
+    params: ParetoNBDParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray
+) -> FloatArray:
+    r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
+    log_a0 = _pareto_log_a0(r, alpha, s, beta, x, t_x, t_cal)
+    return np.asarray(
+        np.log(s / (r + s + x)) + (r + x) * np.log(alpha + t_cal) + s * np.log(beta + t_cal) + log_a0,
+        dtype=np.float64,
+    )
+
+
+def _pareto_alive(params: ParetoNBDParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray) -> FloatArray:
+    shape = np.broadcast_shapes(x.shape, t_x.shape, t_cal.shape)
+    x, t_x, t_cal = (np.broadcast_to(v, shape).ravel() for v in (x, t_x, t_cal))
+    odds = _pareto_log_alive_odds(params, x, t_x, t_cal)
+    return np.asarray(expit(-odds), dtype=np.float64).reshape(shape)
+
+
+def _pareto_expected(
+    params: ParetoNBDParams, t: FloatArray, x: FloatArray, t_x: FloatArray, t_cal: FloatArray
+) -> FloatArray:
+    shape = x.shape
+    t, x, t_x, t_cal = (np.asarray(v, dtype=np.float64).ravel() for v in (t, x, t_x, t_cal))
+    r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
+    log_u = np.log(beta + t_cal) - np.log(beta + t_cal + t)  # <= 0
+    # [1 - u^(s-1)] / (s-1), and its limit -ln u at s = 1.
+    factor = -log_u if abs(s - 1.0) < 1e-08 else -np.expm1((s - 1.0) * log_u) / (s - 1.0)
+    if_alive = (r + x) * (beta + t_cal) / (alpha + t_cal) * factor
+    p_alive = expit(-_pareto_log_alive_odds(params, x, t_x, t_cal))
+    return np.asarray(if_alive * p_alive, dtype=np.float64).reshape(shape)
+
+
+def fit_pareto_nbd(
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    T: npt.ArrayLike,  # noqa: N803 - the literature's name for customer age
+) -> ParetoNBDParams:
+    """Fit the Pareto/NBD model by maximum likelihood (Nelder-Mead over log-parameters)."""
+    x, t_x, t_cal = (arr.ravel() for arr in _check_rfm(frequency, recency, T))
+    # Customers with the same (x, t_x, T) share a likelihood term: fit on the distinct ones, weighted.
+    triples, counts = np.unique(np.column_stack([x, t_x, t_cal]), axis=0, return_counts=True)
+    ux, utx, ut = triples[:, 0], triples[:, 1], triples[:, 2]
+    weights = counts.astype(np.float64)
+    n = float(x.size)
+
+    def objective(theta: FloatArray) -> float:
+        r, alpha, s, beta = np.exp(np.clip(theta, -_LOG_BOUND, _LOG_BOUND))
+        a1 = gammaln(r + ux) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        with np.errstate(all="ignore"):
+            a2 = np.logaddexp(
+                -(r + ux) * np.log(alpha + ut) - s * np.log(beta + ut),
+                np.log(s) + _pareto_log_a0(r, alpha, s, beta, ux, utx, ut) - np.log(r + s + ux),
+            )
+        value = -float(weights @ (a1 + a2)) / n
+        return value if np.isfinite(value) else 1e300
+
+    x0 = np.array([0.0, np.log(max(float(t_cal.mean()), 1e-3)), 0.0, np.log(max(float(t_cal.mean()), 1e-3))])
+    result = minimize(
+        objective, x0, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-12}
+    )
+    if not np.isfinite(result.fun) or result.fun >= 1e300:
+        raise ValueError(f"Pareto/NBD fit failed: {result.message}")
+    r, alpha, s, beta = (float(v) for v in np.exp(np.clip(result.x, -_LOG_BOUND, _LOG_BOUND)))
+    return ParetoNBDParams(r, alpha, s, beta, log_likelihood=-float(result.fun) * n, n_customers=int(n))
+
+
+def pareto_model_problem(params: ParetoNBDParams) -> str | None:
+    """Why a fitted Pareto/NBD is degenerate (a parameter at its bound, no dropout at all), or None."""
+    low, high = np.exp(-_LOG_BOUND + 0.5), np.exp(_LOG_BOUND - 0.5)
+    for name in ("r", "alpha", "s", "beta"):
+        value = getattr(params, name)
+        if not low < value < high:
+            return f"the parameter {name} ran to its bound ({value:.3g})"
+    # Mean lifetime beta / (s - 1) weeks (s > 1), else heavy-tailed; a mean dropout rate s / beta
+    # this small means nobody leaves within a century.
+    if params.s / params.beta < 1.0 / 5200.0:
+        return f"the dropout rate ran towards 0 (s = {params.s:.3g}, beta = {params.beta:.3g})"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -552,7 +791,7 @@ def expected_average_value(
 
 
 def customer_lifetime_value(
-    bgnbd: BGNBDParams,
+    bgnbd: PurchaseParams,
     gg: GammaGammaParams,
     frequency: npt.ArrayLike,
     recency: npt.ArrayLike,
@@ -630,3 +869,175 @@ def fit_clv(
         pl.Series(name, values) for name, values in columns.items()
     )
     return bgnbd, gg, scores
+
+
+# --------------------------------------------------------------------------
+# Checked fit: detect degenerate models, fall back, or say why CLV is not reliable
+# --------------------------------------------------------------------------
+
+MODEL_NAMES: Final[dict[str, str]] = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "pareto_nbd": "Pareto/NBD",
+    "gamma_gamma": "Gamma-Gamma",
+    "gamma_gamma_trimmed": "Gamma-Gamma on trimmed spend",
+}
+
+#: Predicted activity above this multiple of the busiest stretch of the shop's history is not believed.
+HISTORY_MULTIPLE: Final[float] = 3.0
+# Repeat buyers silent for this long (weeks) who all still count as certainly alive betray a dropout
+# process the fit could not see.
+_LAPSED_WEEKS: Final[float] = 26.0
+
+
+@dataclass(frozen=True)
+class History:
+    """The busiest 13 weeks of the shop's past, per week: what predictions are compared with."""
+
+    purchases_per_week: float
+    revenue_per_week: float
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """One model fitted on the way to the scores, with why it was rejected (None: accepted)."""
+
+    name: str  # bgnbd | mbgnbd | gamma_gamma | gamma_gamma_trimmed
+    params: PurchaseParams | GammaGammaParams
+    used: bool
+    diagnosis: str | None
+
+
+@dataclass(frozen=True)
+class CheckedClv:
+    """Every model tried, the ones used, and the scores (None where not reliable, with the reason)."""
+
+    fits: tuple[FittedModel, ...]
+    purchase: PurchaseParams | None
+    spend: GammaGammaParams | None
+    scores: pl.DataFrame | None
+    unreliable: str | None
+
+
+def _activity_problem(
+    params: PurchaseParams, x: FloatArray, t_x: FloatArray, t_cal: FloatArray, history: History | None
+) -> str | None:
+    p_alive = probability_alive(params, x, t_x, t_cal)
+    # BG/NBD's one-time buyers are alive by construction; the other models can see them leave.
+    lapsed = (t_cal - t_x > _LAPSED_WEEKS) & ((x > 0) | (params.model != "bgnbd"))
+    if lapsed.sum() >= 10 and np.mean(p_alive[lapsed] > 0.999) >= 0.99:
+        return (
+            f"P(alive) is 1 for {int(np.sum(p_alive[lapsed] > 0.999))} of {int(lapsed.sum())} customers "
+            f"who have not bought for {_LAPSED_WEEKS:.0f} weeks"
+        )
+    if history is not None and history.purchases_per_week > 0:
+        weekly = float(expected_purchases(params, 13.0, x, t_x, t_cal).sum()) / 13.0
+        if weekly > HISTORY_MULTIPLE * history.purchases_per_week:
+            return (
+                f"it predicts {weekly:,.0f} purchases a week; the shop's busiest 13 weeks had "
+                f"{history.purchases_per_week:,.0f}"
+            )
+    return None
+
+
+def fit_clv_checked(
+    summary: pl.DataFrame,
+    *,
+    horizon_days: int = 90,
+    months: int = 12,
+    monthly_discount_rate: float = 0.01,
+    history: History | None = None,
+) -> CheckedClv:
+    """Fit BG/NBD (MBG/NBD when it degenerates) and Gamma-Gamma (on trimmed spend when it degenerates).
+
+    Raises ValueError only when no purchase model can be fitted at all (no repeat purchase).
+    """
+    if summary.height == 0:
+        raise ValueError("summary is empty: need at least one customer")
+    x = summary["frequency"].cast(pl.Float64).to_numpy()
+    t_x = summary["recency"].cast(pl.Float64).to_numpy()
+    t_cal = summary["T"].cast(pl.Float64).to_numpy()
+    m = summary["monetary_value"].cast(pl.Float64).to_numpy()
+    fits: list[FittedModel] = []
+    purchase: PurchaseParams | None = None
+    problems: list[str] = []
+    fitters: tuple[tuple[str, Callable[[FloatArray, FloatArray, FloatArray], PurchaseParams]], ...] = (
+        ("bgnbd", fit_bgnbd),
+        ("mbgnbd", fit_mbgnbd),
+        ("pareto_nbd", fit_pareto_nbd),
+    )
+    for name, fitter in fitters:
+        if name == "bgnbd" and not np.any(x > 0):
+            raise ValueError("no customer has a repeat purchase: BG/NBD parameters are not identifiable")
+        try:
+            params = fitter(x, t_x, t_cal)
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        structural = (
+            pareto_model_problem(params)
+            if isinstance(params, ParetoNBDParams)
+            else purchase_model_problem(params)
+        )
+        problem = structural or _activity_problem(params, x, t_x, t_cal, history)
+        fits.append(FittedModel(name, params, problem is None, problem))
+        if problem is None:
+            purchase = params
+            break
+        problems.append(f"{MODEL_NAMES[name]}: {problem}")
+    if purchase is None:
+        return CheckedClv(tuple(fits), None, None, None, "; ".join(problems))
+
+    spend: GammaGammaParams | None = None
+    spend_problems: list[str] = []
+    for name, spend_fitter in (
+        ("gamma_gamma", fit_gamma_gamma),
+        ("gamma_gamma_trimmed", fit_gamma_gamma_trimmed),
+    ):
+        try:
+            gg = spend_fitter(x, m)
+        except ValueError as exc:
+            spend_problems.append(str(exc))
+            break  # trimming does not add repeat buyers
+        problem = spend_model_problem(gg, m)
+        fits.append(FittedModel(name, gg, problem is None, problem))
+        if problem is None:
+            spend = gg
+            break
+        spend_problems.append(problem)
+
+    columns: dict[str, FloatArray] = {
+        f"expected_purchases_{horizon_days}d": expected_purchases(
+            purchase, horizon_days / 7.0, x, t_x, t_cal
+        ),
+        "p_alive": probability_alive(purchase, x, t_x, t_cal),
+    }
+    unreliable: str | None = None
+    if spend is not None:
+        value = customer_lifetime_value(
+            purchase, spend, x, t_x, t_cal, m, months=months, monthly_discount_rate=monthly_discount_rate
+        )
+        weekly = float(value.sum()) / (months * WEEKS_PER_MONTH)
+        if (
+            history is not None
+            and history.revenue_per_week > 0
+            and weekly > HISTORY_MULTIPLE * history.revenue_per_week
+        ):
+            unreliable = (
+                f"lifetime value of {weekly:,.0f} a week predicted; the shop's busiest 13 weeks had "
+                f"{history.revenue_per_week:,.0f}"
+            )
+        else:
+            columns[f"clv_{months}m"] = value
+    else:
+        unreliable = "; ".join(spend_problems)
+    for name, values in columns.items():
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        if bad:
+            raise ValueError(f"{name} is not finite for {bad} customer(s) with parameters {purchase}")
+    scores = summary.select("customer_id", "frequency", "recency", "T", "monetary_value").with_columns(
+        pl.Series(name, values) for name, values in columns.items()
+    )
+    if f"clv_{months}m" not in scores.columns:
+        scores = scores.with_columns(pl.lit(None, pl.Float64).alias(f"clv_{months}m"))
+    return CheckedClv(tuple(fits), purchase, spend, scores, unreliable)

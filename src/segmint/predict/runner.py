@@ -6,21 +6,27 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from segmint.config import PredictSettings
-from segmint.features import FEATURE_MODELS, query_frame, query_one, run_model
+from segmint.features import BEHAVIOUR_FEATURES, FEATURE_MODELS, query_frame, query_one, run_model
 from segmint.predict import clv
-from segmint.predict.anomalies import detect_anomalies
+from segmint.predict.anomalies import anomaly_features, detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
 from segmint.predict.churn import ChurnReport, InsufficientHistoryError, churn_labels, fit_churn
+from segmint.predict.informative import describe_dropped
+from segmint.predict.purchases import net_purchases
 from segmint.runs import published_run
 from segmint.warehouse import transaction
 
 CLV_HORIZON_DAYS = 90
+#: The holdout of the nightly CLV check (a third of the history when that is shorter), and its minimum.
+CLV_HOLDOUT_DAYS = 90
+MIN_HOLDOUT_DAYS = 14
 
 
 @dataclass
@@ -34,9 +40,13 @@ class PredictionOutcome:
     n_anomalies: int = 0
     n_rules: int = 0
     n_recommendations: int = 0
-    bgnbd: clv.BGNBDParams | None = None
+    bgnbd: clv.PurchaseParams | None = None  # the purchase model used (BG/NBD or a fallback)
     gamma_gamma: clv.GammaGammaParams | None = None
     churn: ChurnReport | None = None
+    clv_fits: tuple[clv.FittedModel, ...] = ()
+    clv_validation: dict[str, object] | None = None
+    churn_dropped: tuple[str, ...] = ()
+    anomaly_dropped: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
 
@@ -70,16 +80,35 @@ def compute_features(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
 
 
 def clv_transactions(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
-    """Non-cancelled orders of known customers up to the end of `as_of`: customer_id, ordered_at, revenue."""
-    return query_frame(
-        con,
-        """
-        select customer_id, ordered_at, cast(revenue as double) as revenue
-        from orders
-        where customer_id is not null and not is_cancellation and revenue > 0
-            and ordered_at < cast(? as date) + interval 1 day
-        """,
-        [as_of],
+    """Net purchases of known customers up to the end of `as_of` (see purchases.net_purchases)."""
+    return net_purchases(con, as_of).select("customer_id", "ordered_at", "revenue")
+
+
+def _summary(transactions: pl.DataFrame, end: date) -> pl.DataFrame:
+    return clv.rfm_summary(
+        transactions,
+        customer_col="customer_id",
+        date_col="ordered_at",
+        value_col="revenue",
+        calibration_end=end,
+    )
+
+
+def _max(values: pl.Series) -> float:
+    return float(np.max(values.cast(pl.Float64).to_numpy(), initial=0.0))
+
+
+def shop_history(transactions: pl.DataFrame) -> clv.History:
+    """The busiest 13 weeks of purchases (customer-days) and net revenue, per week."""
+    daily = (
+        transactions.group_by(pl.col("ordered_at").cast(pl.Date).alias("day"))
+        .agg(purchases=pl.col("customer_id").n_unique(), revenue=pl.col("revenue").sum())
+        .sort("day")
+    )
+    window = daily.rolling("day", period="91d").agg(pl.col("purchases").sum(), pl.col("revenue").sum())
+    return clv.History(
+        purchases_per_week=_max(window["purchases"]) / 13.0,
+        revenue_per_week=_max(window["revenue"]) / 13.0,
     )
 
 
@@ -88,37 +117,139 @@ def _fit_clv(
 ) -> pl.DataFrame | None:
     transactions = clv_transactions(con, as_of)
     if transactions.height == 0:
-        outcome.messages.append("lifetime value skipped: no orders up to the as-of date")
+        outcome.messages.append("lifetime value skipped: no purchases up to the as-of date")
         return None
     started = time.perf_counter()
-    summary = clv.rfm_summary(
-        transactions,
-        customer_col="customer_id",
-        date_col="ordered_at",
-        value_col="revenue",
-        calibration_end=as_of,
-    )
     try:
-        bgnbd, gg, scores = clv.fit_clv(
-            summary,
+        checked = clv.fit_clv_checked(
+            _summary(transactions, as_of),
             horizon_days=CLV_HORIZON_DAYS,
             months=settings.clv_months,
             monthly_discount_rate=settings.clv_monthly_discount_rate,
+            history=shop_history(transactions),
         )
     except ValueError as exc:
         outcome.messages.append(f"lifetime value skipped: {exc}")
         return None
-    outcome.bgnbd, outcome.gamma_gamma = bgnbd, gg
+    outcome.clv_fits = checked.fits
+    outcome.bgnbd, outcome.gamma_gamma = checked.purchase, checked.spend
     outcome.seconds["clv"] = time.perf_counter() - started
-    return scores.select(
+    for fit in checked.fits:
+        if fit.diagnosis is not None:
+            spend = fit.name.startswith("gamma")
+            used = next(
+                (f.name for f in checked.fits if f.used and f.name.startswith("gamma") == spend), None
+            )
+            then = f"; used {_MODEL_NAMES[used]} instead" if used else ""
+            outcome.messages.append(f"{_MODEL_NAMES[fit.name]} degenerate: {fit.diagnosis}{then}")
+    if checked.unreliable is not None:
+        outcome.messages.append(f"CLV not reliable for this shop: {checked.unreliable}")
+    if checked.scores is None:
+        return None
+    return checked.scores.select(
         "customer_id",
         pl.col("frequency").alias("frequency_repeat"),
         pl.col("recency").alias("recency_weeks"),
         pl.col("T").alias("age_weeks"),
         pl.col(f"expected_purchases_{CLV_HORIZON_DAYS}d").alias("expected_purchases_90d"),
         "p_alive",
+        # customer_predictions.clv_12m holds the value over the configured clv_months (12 by default).
         pl.col(f"clv_{settings.clv_months}m").alias("clv_12m"),
     )
+
+
+_MODEL_NAMES = clv.MODEL_NAMES
+
+
+def holdout_days(first_purchase: date, as_of: date) -> int:
+    """The CLV holdout: 90 days, or a third of the history when that is shorter."""
+    return min(CLV_HOLDOUT_DAYS, ((as_of - first_purchase).days + 1) // 3)
+
+
+def validate_clv(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[dict[str, object] | None, str | None]:
+    """Fit on net purchases up to as_of - H, predict purchases in (as_of - H, as_of]: (clv_validation row, message)."""
+    everything = clv_transactions(con, as_of)
+    if everything.height == 0:
+        return None, None
+    first = everything["ordered_at"].min()
+    assert isinstance(first, datetime)
+    holdout = holdout_days(first.date(), as_of)
+    if holdout < MIN_HOLDOUT_DAYS:
+        days = (as_of - first.date()).days + 1
+        return None, (
+            f"lifetime value not validated: it needs {3 * MIN_HOLDOUT_DAYS} days of purchases; you have {days}"
+        )
+    calibration_end = as_of - timedelta(days=holdout)
+    calibration = clv_transactions(con, calibration_end)
+    summary = _summary(calibration, calibration_end)
+    try:
+        checked = clv.fit_clv_checked(summary, horizon_days=holdout, history=shop_history(calibration))
+    except ValueError as exc:
+        return None, f"lifetime value not validated: {exc}"
+    later = (
+        everything.filter(
+            (pl.col("ordered_at").cast(pl.Date) > calibration_end)
+            & (pl.col("ordered_at").cast(pl.Date) <= as_of)
+        )
+        .group_by("customer_id", pl.col("ordered_at").cast(pl.Date).alias("day"))
+        .agg(pl.col("revenue").sum())
+        .group_by("customer_id")
+        .agg(actual=pl.len().cast(pl.Float64), actual_revenue=pl.col("revenue").sum())
+    )
+    frame = summary.join(later, on="customer_id", how="left").with_columns(
+        pl.col("actual").fill_null(0.0),
+        pl.col("actual_revenue").fill_null(0.0),
+        # Each customer's own past repeat rate (repeat purchase days per week since the first purchase).
+        baseline=pl.when(pl.col("T") > 0)
+        .then(pl.col("frequency") / pl.col("T") * (holdout / 7.0))
+        .otherwise(0.0),
+    )
+    if checked.scores is not None:
+        scores = checked.scores.select(
+            "customer_id", pl.col(f"expected_purchases_{holdout}d").alias("predicted")
+        )
+        frame = frame.join(scores, on="customer_id", how="left")
+        if checked.spend is not None:
+            value = clv.expected_average_value(
+                checked.spend, frame["frequency"].to_numpy(), frame["monetary_value"].to_numpy()
+            )
+            frame = frame.with_columns(predicted_revenue=pl.col("predicted") * pl.Series(value))
+    actual = float(frame["actual"].sum())
+    actual_revenue = float(frame["actual_revenue"].sum())
+
+    def ratio(predicted: float | None, observed: float) -> float | None:
+        return None if predicted is None or observed == 0 else predicted / observed
+
+    def mae(column: str, observed: str = "actual") -> float | None:
+        if column not in frame.columns:
+            return None
+        return float(np.mean(np.abs(frame[column].to_numpy() - frame[observed].to_numpy())))
+
+    predicted = float(frame["predicted"].sum()) if "predicted" in frame.columns else None
+    predicted_revenue = (
+        float(frame["predicted_revenue"].sum()) if "predicted_revenue" in frame.columns else None
+    )
+    baseline = float(frame["baseline"].sum())
+    row: dict[str, object] = {
+        "as_of": as_of,
+        "calibration_end": calibration_end,
+        "holdout_days": holdout,
+        "model": checked.purchase.model if checked.purchase else None,
+        "n_customers": frame.height,
+        "actual_purchases": actual,
+        "predicted_purchases": predicted,
+        "purchases_ratio": ratio(predicted, actual),
+        "purchases_mae": mae("predicted"),
+        "baseline_predicted_purchases": baseline,
+        "baseline_ratio": ratio(baseline, actual),
+        "baseline_mae": mae("baseline"),
+        "actual_revenue": actual_revenue,
+        "predicted_revenue": predicted_revenue,
+        "revenue_ratio": ratio(predicted_revenue, actual_revenue),
+        "revenue_mae": mae("predicted_revenue", "actual_revenue"),
+        "message": checked.unreliable,
+    }
+    return row, None
 
 
 def _fit_churn(
@@ -140,9 +271,10 @@ def _fit_churn(
     train_as_of = as_of - timedelta(days=2 * horizon)
     if first is None or first[0] is None or first[0].date() > train_as_of - timedelta(days=horizon):
         # Training features need some history before T0, or every buyer looks brand new.
+        days = 0 if first is None or first[0] is None else max((as_of - first[0].date()).days + 1, 0)
         outcome.messages.append(
-            f"churn skipped: it needs orders from {train_as_of - timedelta(days=horizon)} on "
-            f"(three churn horizons of {horizon} days before {as_of})"
+            f"churn skipped: churn needs {3 * horizon} days of orders (three churn horizons of {horizon} days); "
+            f"you have {days}"
         )
         return None
     try:
@@ -152,6 +284,7 @@ def _fit_churn(
     except InsufficientHistoryError as exc:
         outcome.messages.append(f"churn skipped: {exc}")
         return None
+    outcome.churn_dropped = result.dropped
     outcome.churn = result.report
     outcome.seconds["churn"] = result.report.fit_seconds
     return result.scores
@@ -164,22 +297,38 @@ def _store_models(
     as_of: date,
     outcome: PredictionOutcome,
 ) -> None:
-    if outcome.bgnbd is not None and outcome.gamma_gamma is not None:
-        bgnbd, gg = outcome.bgnbd, outcome.gamma_gamma
-        extra = {"time_unit": "weeks", "months": settings.clv_months}
-        for model, params, ll, n in (
-            (
-                "bgnbd",
-                {"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b},
-                bgnbd.log_likelihood,
-                bgnbd.n_customers,
-            ),
-            ("gamma_gamma", {"p": gg.p, "q": gg.q, "gamma": gg.gamma}, gg.log_likelihood, gg.n_customers),
-        ):
-            con.execute(
-                "insert into clv_models values (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, as_of, model, json.dumps(params | extra), ll, n, outcome.seconds.get("clv")],
-            )
+    extra = {"time_unit": "weeks", "months": settings.clv_months}
+    for fit in outcome.clv_fits:
+        params = fit.params
+        values: dict[str, object]
+        if isinstance(params, clv.BGNBDParams):
+            values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
+        elif isinstance(params, clv.ParetoNBDParams):
+            values = {"r": params.r, "alpha": params.alpha, "s": params.s, "beta": params.beta}
+        else:
+            values = {"p": params.p, "q": params.q, "gamma": params.gamma}
+        con.execute(
+            "insert into clv_models (run_id, as_of, model, params, log_likelihood, n_customers, fit_seconds, "
+            "used, diagnosis) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                as_of,
+                fit.name,
+                json.dumps(values | extra),
+                params.log_likelihood,
+                params.n_customers,
+                outcome.seconds.get("clv"),
+                fit.used,
+                fit.diagnosis,
+            ],
+        )
+    if outcome.clv_validation is not None:
+        con.execute(
+            "insert into clv_validation by name select * from (select ? as run_id, "
+            + ", ".join(f"? as {k}" for k in outcome.clv_validation)
+            + ")",
+            [run_id, *outcome.clv_validation.values()],
+        )
     if outcome.churn is not None:
         row = outcome.churn.as_row() | {"run_id": run_id, "as_of": as_of}
         row["features"] = json.dumps(list(outcome.churn.features))
@@ -188,6 +337,29 @@ def _store_models(
             con.execute("insert into churn_models by name select * from churn_model_row")
         finally:
             con.unregister("churn_model_row")
+
+
+def _dropped_messages(con: duckdb.DuckDBPyConnection, as_of: date, outcome: PredictionOutcome) -> list[str]:
+    """Which features the models left out because they carry no information in this shop, in plain words."""
+    events = query_one(
+        con, "select count(*) from events where occurred_at < cast(? as date) + interval 1 day", [as_of]
+    )
+    has_events = bool(events and events[0])
+    models: list[str] = []
+    dropped: set[str] = set()
+    if outcome.churn is not None and outcome.churn_dropped:
+        models.append("churn")
+        dropped.update(outcome.churn_dropped)
+    if outcome.anomaly_dropped and outcome.n_customers >= 20:
+        models.append("anomalies")
+        dropped.update(outcome.anomaly_dropped)
+    if not models:
+        return []
+    names = [c for c in BEHAVIOUR_FEATURES if c in dropped]
+    return [
+        f"{' and '.join(models)} left out features with no information in this shop: "
+        f"{describe_dropped(names, has_events=has_events)}"
+    ]
 
 
 def _segments(con: duckdb.DuckDBPyConnection, segment_run_id: str | None) -> pl.DataFrame:
@@ -223,7 +395,18 @@ def run_predictions(
         predictions = predictions.join(churn_scores, on="customer_id", how="left")
 
     started = time.perf_counter()
+    _, outcome.anomaly_dropped = anomaly_features(current)
     flagged = detect_anomalies(current, contamination=settings.anomaly_contamination, seed=settings.seed)
+    if current.height < 20:
+        outcome.messages.append(
+            f"anomalies skipped: they need at least 20 customers; you have {current.height}"
+        )
+    outcome.messages.extend(_dropped_messages(con, as_of, outcome))
+    started_validation = time.perf_counter()
+    outcome.clv_validation, validation_message = validate_clv(con, as_of)
+    outcome.seconds["clv_validation"] = time.perf_counter() - started_validation
+    if validation_message:
+        outcome.messages.append(validation_message)
     outcome.seconds["anomalies"] = time.perf_counter() - started
     predictions = predictions.join(flagged, on="customer_id", how="left").with_columns(
         pl.col("is_anomaly").fill_null(False)
@@ -231,7 +414,14 @@ def run_predictions(
     outcome.n_anomalies = int(predictions["is_anomaly"].sum())
 
     with transaction(con):
-        for table in ("customer_predictions", "anomalies", "prediction_runs", "clv_models", "churn_models"):
+        for table in (
+            "customer_predictions",
+            "anomalies",
+            "prediction_runs",
+            "clv_models",
+            "churn_models",
+            "clv_validation",
+        ):
             con.execute(f"delete from {table} where run_id = ?", [run_id])
         _store_models(con, settings, run_id, as_of, outcome)
         con.register("prediction_rows", predictions)

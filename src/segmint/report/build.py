@@ -29,6 +29,7 @@ from segmint.report.model import (
     CampaignResult,
     Campaigns,
     ChurnCheck,
+    ClvCheck,
     DefiningFeature,
     FailedCheck,
     Kpi,
@@ -934,8 +935,49 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
             )
         ]
     return Predictions(
-        run_id, as_of, auc, f1, base_auc, n_anomalies, anomalies, precision, recall, _churn_check(ctx)
+        run_id,
+        as_of,
+        auc,
+        f1,
+        base_auc,
+        n_anomalies,
+        anomalies,
+        precision,
+        recall,
+        _churn_check(ctx),
+        *_clv_check_and_message(ctx, run_id),
     )
+
+
+def _clv_check_and_message(ctx: _Ctx, run_id: str) -> tuple[ClvCheck | None, str | None]:
+    """The stored lifetime-value holdout check of the run and the run's message (both written by predict)."""
+    check = None
+    if ctx.has("clv_validation", "run_id"):
+        row = ctx.one(
+            "select calibration_end, holdout_days, model, n_customers, actual_purchases, predicted_purchases, "
+            "purchases_ratio, purchases_mae, baseline_ratio, baseline_mae, message "
+            "from clv_validation where run_id = $run limit 1",
+            {"run": run_id},
+        )
+        if row is not None:
+            check = ClvCheck(
+                row[0],
+                int(row[1]),
+                row[2],
+                int(row[3]),
+                float(row[4]),
+                _f(row[5]),
+                _f(row[6]),
+                _f(row[7]),
+                _f(row[8]),
+                float(row[9]),
+                row[10],
+            )
+    message = None
+    if ctx.has("prediction_runs", "message"):
+        found = ctx.one("select message from prediction_runs where run_id = $run limit 1", {"run": run_id})
+        message = None if found is None or found[0] is None else str(found[0])
+    return check, message
 
 
 def _churn_check(ctx: _Ctx) -> ChurnCheck | None:

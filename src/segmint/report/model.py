@@ -386,6 +386,23 @@ class ChurnCheck:
 
 
 @dataclass
+class ClvCheck:
+    """The nightly lifetime-value holdout check (clv_validation): predicted against actual purchases."""
+
+    calibration_end: date
+    holdout_days: int
+    model: str | None
+    customers: int
+    actual_purchases: float
+    predicted_purchases: float | None
+    ratio: float | None
+    mae: float | None
+    baseline_ratio: float | None
+    baseline_mae: float
+    message: str | None  # why the calibration fit was not reliable
+
+
+@dataclass
 class Predictions:
     """Model facts shown next to the segments: churn model quality and flagged customers."""
 
@@ -399,6 +416,8 @@ class Predictions:
     churn_precision: float | None = None
     churn_recall: float | None = None
     churn_check: ChurnCheck | None = None  # None until a run is one horizon old
+    clv_check: ClvCheck | None = None  # None when history was too short to hold out
+    message: str | None = None  # prediction_runs.message: models skipped or degenerate, features left out
 
 
 @dataclass
