@@ -4,17 +4,27 @@
 -- is kept in a *_history table with the run and time it was replaced. Orders in another currency than the
 -- shop's base currency are converted; the amounts as exported stay beside the converted ones.
 
--- md5 of an order as exported (header fields and every line), to recognise an identical repeat by one
--- comparison joined on the file's order ids. Null for orders loaded before 007: filled when first probed.
-alter table orders add column content_hash varchar;
-alter table orders add column original_currency varchar;         -- the currency as exported
-alter table orders add column original_revenue decimal(18, 4);   -- revenue in original_currency
-alter table orders add column exchange_rate decimal(18, 8);      -- base units per original unit (1: none needed)
-alter table order_lines add column original_unit_price decimal(18, 4);
-alter table order_lines add column original_line_revenue decimal(18, 4);
+-- Beside orders (not new columns of it, so every writer of orders and order_lines keeps its column list):
+-- per order the md5 of its content as exported (header fields and every line), to recognise an identical
+-- repeat by one comparison joined on the file's order ids, and its amount and currency as exported. Orders
+-- loaded before 007 have no row here until a file repeats them (then it is computed from the stored rows).
+create table if not exists order_originals (
+    order_id varchar not null,
+    content_hash varchar not null,
+    original_currency varchar,          -- the currency as exported (null: none given, the base currency)
+    original_revenue decimal(18, 4),    -- revenue in original_currency
+    original_refunded_amount decimal(18, 4),
+    exchange_rate decimal(18, 8)        -- base units per 1 original unit; 1 when no conversion was needed
+);
 
--- Rows of a file updated in place (a subset of rows_loaded): keys loaded before with other content.
-alter table loaded_files add column rows_updated bigint default 0;
+-- The lines of converted orders as exported (orders that needed no conversion have none: stored = original).
+create table if not exists order_line_originals (
+    order_id varchar not null,
+    line_no integer not null,
+    original_unit_price decimal(18, 4),
+    original_line_revenue decimal(18, 4)
+);
+
 -- Before 007 every repeated key was quarantined and counted in rows_quarantined and in rows_duplicate;
 -- from now on rows_duplicate counts rows skipped as identical, disjoint from rows_quarantined. The old
 -- repeats stay where they went (the quarantine table), so their files count them as quarantined only.

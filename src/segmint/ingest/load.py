@@ -476,7 +476,7 @@ def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
             from {TYPED} where reason = ''
             group by order_id
         )
-        select * exclude (lines_hash, original_refunded_amount),
+        select * exclude (lines_hash),
             {_hash("customer_id", "ordered_at", "is_cancellation", "is_voided", "original_currency", "country", "original_refunded_amount", "lines_hash")}
                 as content_hash
         from agg
@@ -485,35 +485,34 @@ def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _stored_order_hash() -> str:
-    """The content hash of stored orders, computed as a batch computes it (for orders loaded before 007)."""
+    """Content hashes of stored orders without one (loaded before 007), computed as a batch computes them."""
     line = _hash(
         "l.line_no",
         "l.product_id",
         "l.product_name",
         "l.category",
         "l.quantity",
-        "coalesce(l.original_unit_price, l.unit_price)",
-        "coalesce(l.original_line_revenue, l.line_revenue)",
+        "l.unit_price",
+        "l.line_revenue",
     )
     header = _hash(
         "o.customer_id",
         "o.ordered_at",
         "o.is_cancellation",
         "coalesce(o.is_voided, false)",
-        "coalesce(o.original_currency, upper(o.currency))",
+        "upper(o.currency)",
         "o.country",
         "o.refunded_amount",
         "h.lines_hash",
     )
     return f"""
-        update orders o set content_hash = {header}
-        from (
+        insert into order_originals
+        select o.order_id, {header}, upper(o.currency), o.revenue, o.refunded_amount, 1
+        from orders o join (
             select l.order_id, string_agg({line}, ',' order by l.line_no) as lines_hash from order_lines l
-            where l.order_id in (select order_id from orders where content_hash is null
-                and order_id in (select order_id from {ORDERS}))
+            where l.order_id in (select order_id from legacy_orders)
             group by l.order_id
-        ) h
-        where o.order_id = h.order_id and o.content_hash is null
+        ) h using (order_id)
     """
 
 
@@ -539,17 +538,28 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
     kind = source.kind
     con.execute(f"set variable update_changed = {str(source.on_changed == 'update').lower()}")
     if kind == "orders":
-        legacy = con.execute(
-            f"select count(*) from orders where content_hash is null and order_id in (select order_id from {ORDERS})"
-        ).fetchone()
-        if legacy and legacy[0]:
-            con.execute(_stored_order_hash())
         con.execute(
             f"""
             create or replace temp table {KNOWN} as
-            select s.order_id, case when s.content_hash = b.content_hash then 'same' else 'changed' end as state,
-                s.source_file as stored_file
-            from orders s join {ORDERS} b using (order_id)
+            select s.order_id, s.source_file as stored_file, h.content_hash
+            from orders s join {ORDERS} b using (order_id) left join order_originals h using (order_id)
+            """
+        )
+        con.execute(
+            f"create or replace temp table legacy_orders as select order_id from {KNOWN} where content_hash is null"
+        )
+        if _count(con, "select count(*) from legacy_orders"):
+            con.execute(_stored_order_hash())
+            con.execute(
+                f"update {KNOWN} k set content_hash = h.content_hash from order_originals h "
+                "where k.order_id = h.order_id and k.content_hash is null"
+            )
+        con.execute(
+            f"""
+            create or replace temp table {KNOWN} as
+            select k.order_id, case when k.content_hash = b.content_hash then 'same' else 'changed' end as state,
+                k.stored_file
+            from {KNOWN} k join {ORDERS} b using (order_id)
             """
         )
     else:
@@ -577,41 +587,58 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         con.execute(
             f"""
             insert into orders_history by name
-            select order_id, customer_id, ordered_at, is_cancellation, is_voided, revenue, currency, country,
-                refunded_amount, source_file, content_hash, original_currency, original_revenue, exchange_rate,
+            select o.order_id, o.customer_id, o.ordered_at, o.is_cancellation, o.is_voided, o.revenue, o.currency,
+                o.country, o.refunded_amount, o.source_file, h.content_hash, h.original_currency,
+                h.original_revenue, h.exchange_rate,
                 ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
-            from orders where order_id in {changed}
+            from orders o left join order_originals h using (order_id) where o.order_id in {changed}
             """,
             [batch.run_id, path],
         )
         con.execute(
             f"""
             insert into order_lines_history by name
-            select order_id, line_no, product_id, product_name, category, quantity, unit_price, line_revenue,
-                original_unit_price, original_line_revenue,
+            select l.order_id, l.line_no, l.product_id, l.product_name, l.category, l.quantity, l.unit_price,
+                l.line_revenue, coalesce(x.original_unit_price, l.unit_price) as original_unit_price,
+                coalesce(x.original_line_revenue, l.line_revenue) as original_line_revenue,
                 ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
-            from order_lines where order_id in {changed}
+            from order_lines l left join order_line_originals x using (order_id, line_no)
+            where l.order_id in {changed}
             """,
             [batch.run_id, path],
         )
-        con.execute(f"delete from orders where order_id in {changed}")
-        con.execute(f"delete from order_lines where order_id in {changed}")
+        for table in ("orders", "order_lines", "order_originals", "order_line_originals"):
+            con.execute(f"delete from {table} where order_id in {changed}")
     merged = f"(select order_id from {KNOWN} where state = 'same' or not getvariable('update_changed'))"
     con.execute(
         f"""
         insert into orders by name
         select order_id, customer_id, ordered_at, is_cancellation, revenue, currency, ? as source_file, country,
-            refunded_amount, is_voided, content_hash, original_currency, original_revenue, exchange_rate
+            refunded_amount, is_voided
         from {ORDERS} where order_id not in {merged}
         """,
         [path],
     )
     con.execute(
         f"""
+        insert into order_originals
+        select order_id, content_hash, original_currency, original_revenue, original_refunded_amount,
+            exchange_rate
+        from {ORDERS} where order_id not in {merged}
+        """
+    )
+    con.execute(
+        f"""
         insert into order_lines by name
-        select order_id, line_no, product_id, product_name, category, quantity, unit_price, line_revenue,
-            original_unit_price, original_line_revenue
+        select order_id, line_no, product_id, product_name, category, quantity, unit_price, line_revenue
         from {ROWS} where {_MERGED}
+        """
+    )
+    con.execute(
+        f"""
+        insert into order_line_originals
+        select order_id, line_no, original_unit_price, original_line_revenue
+        from {ROWS} where {_MERGED} and exchange_rate <> 1
         """
     )
     _register_customers(con, "ordered_at")
@@ -877,7 +904,7 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
     updated = changed if update else 0
     con.execute(
         "insert into loaded_files (source, path, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at, "
-        "run_id, rows_duplicate, rows_updated) values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?, ?)",
+        "run_id, rows_duplicate) values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
         [
             batch.source.name,
             str(batch.path),
@@ -887,7 +914,6 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
             quarantined,
             batch.run_id,
             dups,
-            updated,
         ],
     )
     _resolve_held(con, batch)
