@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from segmint.config import QualitySettings, Settings, ShopSettings, SourceSettings
+from segmint.config import Settings, ShopSettings, SourceSettings
 from segmint.currency import base_currency, sync_shop
 from segmint.errors import ConfigError
 from segmint.ingest.load import load_file, load_held
@@ -277,4 +277,3 @@ def test_a_bad_rates_file_is_one_sentence(duck: duckdb.DuckDBPyConnection, tmp_p
     rates.write_text("day,currency,rate\n2011-03-01,EUR,0.86\n")
     with pytest.raises(ConfigError, match="lacks the column date"):
         sync_shop(duck, ShopSettings(exchange_rates=rates))
-    assert QualitySettings().late_arrival_days == 7 and timedelta(days=7)
