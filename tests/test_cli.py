@@ -79,7 +79,7 @@ def test_ingest_prints_row_accounting_and_rejects_bad_files(tmp_path: Path) -> N
     )
     result = segmint("ingest", "--config", str(tmp_path / "segmint.toml"))
     assert result.returncode == 1, result.stderr
-    assert "shop: 2 rows read = 1 loaded + 1 quarantined" in result.stdout
+    assert "shop: 2 read = 1 loaded + 1 quarantined + 0 already loaded" in result.stdout
     assert "b.csv: the file is empty" in result.stdout.replace("\n", " ")
     again = segmint("ingest", "--config", str(tmp_path / "segmint.toml"))
-    assert "shop: 0 rows read = 0 loaded + 0 quarantined" in again.stdout
+    assert "shop: 0 read = 0 loaded + 0 quarantined + 0 already loaded" in again.stdout

@@ -87,14 +87,18 @@ def print_files(results: Sequence[FileResult]) -> None:
             console.print(f"[red]{r.status}[/red]: {r.message}", soft_wrap=True, highlight=False)
     by_source: dict[str, list[int]] = {}
     for r in results:
-        sums = by_source.setdefault(r.source, [0, 0, 0, 0])
+        sums = by_source.setdefault(r.source, [0, 0, 0, 0, 0])
         sums[0] += r.rows_read
         sums[1] += r.rows_loaded
         sums[2] += r.rows_quarantined
         sums[3] += r.rows_held
-    for name, (read, loaded, quarantined, held) in by_source.items():
+        sums[4] += r.rows_duplicate
+    for name, (read, loaded, quarantined, held, duplicate) in by_source.items():
         kept = f" + {held:,} held back" if held else ""
-        console.print(f"{name}: {read:,} rows read = {loaded:,} loaded + {quarantined:,} quarantined{kept}")
+        console.print(
+            f"{name}: {read:,} read = {loaded:,} loaded + {quarantined:,} quarantined"
+            f" + {duplicate:,} already loaded{kept}"
+        )
 
 
 def print_totals(totals: WarehouseTotals) -> None:

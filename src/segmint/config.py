@@ -23,6 +23,7 @@ from segmint.errors import ConfigError
 DEFAULT_CONFIG = Path("segmint.toml")
 SourceKind = Literal["orders", "events", "customers"]
 PRESETS = ("canonical", "online_retail", "cdnow", "rees46", "shopify_orders")
+THOUSANDS_SEPARATORS = (",", ".", " ", "'", "\u00a0", "\u202f", "_")
 
 
 class _Section(BaseModel):
@@ -49,6 +50,12 @@ class SourceSettings(_Section):
     delimiter: str | None = None
     timestamp_format: str | None = None
     currency: str | None = None
+    # European exports write 1.234,56: decimal_separator = ",", thousands_separator = ".".
+    decimal_separator: str = "."
+    thousands_separator: str | None = None
+    # A row whose key was loaded before with other content: update the stored row (the earlier
+    # version goes to the history tables) or quarantine the new one.
+    on_changed: Literal["update", "quarantine"] = "update"
 
     @field_validator("preset")
     @classmethod
@@ -56,6 +63,50 @@ class SourceSettings(_Section):
         if value not in PRESETS:
             raise ValueError(f"unknown preset {value!r}; use one of {', '.join(PRESETS)}")
         return value
+
+    @field_validator("decimal_separator")
+    @classmethod
+    def _known_decimal(cls, value: str) -> str:
+        if value not in (".", ","):
+            raise ValueError(f'decimal_separator {value!r} is not "." or ","; use one of those')
+        return value
+
+    @field_validator("thousands_separator")
+    @classmethod
+    def _known_thousands(cls, value: str | None) -> str | None:
+        if value is not None and value not in THOUSANDS_SEPARATORS:
+            raise ValueError(
+                f"thousands_separator {value!r} is not one of "
+                + ", ".join(repr(c) for c in THOUSANDS_SEPARATORS)
+                + "; use one of those or leave it out"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> SourceSettings:
+        if self.thousands_separator == self.decimal_separator:
+            raise ValueError(
+                f"decimal_separator and thousands_separator are both {self.decimal_separator!r}; "
+                "a number cannot use one character for both, so set them to different characters"
+            )
+        return self
+
+
+class ShopSettings(_Section):
+    """The shop itself: its base currency and the exchange rates into it."""
+
+    # The currency every amount is stored in; None: the most common currency of the first orders
+    # file loaded (recorded in the warehouse table base_currency).
+    currency: str | None = None
+    # A CSV of date, currency, rate, where rate = units of the base currency per 1 unit of `currency`.
+    exchange_rates: Path | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z]{3}", value):
+            raise ValueError(f"{value!r} is not a three-letter currency code such as 'EUR'")
+        return value.upper() if value else value
 
 
 class FeatureSettings(_Section):
@@ -256,6 +307,7 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
+    shop: ShopSettings = Field(default_factory=ShopSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     segmentation: SegmentationSettings = Field(default_factory=SegmentationSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
@@ -332,6 +384,8 @@ def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Setti
     base = settings.base_dir
     settings.warehouse.path = _resolve(base, settings.warehouse.path)
     settings.campaigns.playbook = _resolve(base, settings.campaigns.playbook)
+    if settings.shop.exchange_rates is not None:
+        settings.shop.exchange_rates = _resolve(base, settings.shop.exchange_rates)
     if settings.campaigns.export_dir is not None:
         settings.campaigns.export_dir = _resolve(base, settings.campaigns.export_dir)
     if settings.data_dir is not None:

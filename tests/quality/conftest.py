@@ -68,13 +68,14 @@ def con(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def check_accounting(con: duckdb.DuckDBPyConnection) -> None:
-    """Every file: rows read = loaded + quarantined + held; quarantine and held_rows agree row for row."""
+    """Every file: read = loaded + quarantined + duplicate + held; quarantine and held_rows agree row for row."""
     rows = con.execute(
-        "select path, sha256, run_id, status, rows_read, rows_loaded, rows_quarantined, rows_held from file_accounting"
+        "select path, sha256, run_id, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, rows_held "
+        "from file_accounting"
     ).fetchall()
     assert rows, "no file was read"
-    for path, sha, run_id, status, read, loaded, quarantined, held in rows:
-        assert read == loaded + quarantined + held, path
+    for path, sha, run_id, status, read, loaded, quarantined, duplicate, held in rows:
+        assert read == loaded + quarantined + duplicate + held, path
         if status == "loaded":
             found = con.execute(
                 "select count(*) from quarantine where source_file = ? and run_id = ?", [path, run_id]

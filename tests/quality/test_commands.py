@@ -44,7 +44,7 @@ def test_a_held_ingest_is_replayed_once_the_export_is_fixed(tmp_path: Path) -> N
     config, path = shop(tmp_path, negative=10)
     ingest = segmint("ingest", "--config", str(config))
     assert ingest.returncode == 1, ingest.stderr
-    assert "shop: 40 rows read = 0 loaded + 0 quarantined + 40 held back" in ingest.stdout
+    assert "shop: 40 read = 0 loaded + 0 quarantined + 0 already loaded + 40 held back" in ingest.stdout
     run_id = ingest.stdout.split("segmint replay ")[1].split("`")[0]
 
     nothing_fixed = segmint("replay", run_id, "--config", str(config))
@@ -57,7 +57,7 @@ def test_a_held_ingest_is_replayed_once_the_export_is_fixed(tmp_path: Path) -> N
     write_orders(path, negative=0)
     fixed = segmint("replay", run_id, "--config", str(config))
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert "shop: 40 rows read = 40 loaded + 0 quarantined" in fixed.stdout
+    assert "shop: 40 read = 40 loaded + 0 quarantined + 0 already loaded" in fixed.stdout
     assert f"every batch of run {run_id} is published" in fixed.stdout
 
     unknown = segmint("replay", "nope", "--config", str(config))

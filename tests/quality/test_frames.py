@@ -53,7 +53,12 @@ def load(con: duckdb.DuckDBPyConnection, kind: SourceKind, path: Path, audit: An
 def test_orders_batch_frame_one_row_per_order_with_conflicts_and_repeats(
     duck: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    earlier = write(tmp_path / "day1.csv", ORDERS, "O3,1,C3,2026-11-19 09:00:00,P1,1,5.00,EUR")
+    earlier = write(
+        tmp_path / "day1.csv",
+        ORDERS,
+        "O3,1,C3,2026-11-19 09:00:00,P1,1,5.00,EUR",
+        "O5,1,C5,2026-11-19 09:30:00,P1,1,5.00,EUR",
+    )
     load(duck, "orders", earlier)
     capture = Capture("orders", "order_lines")
     load(
@@ -66,8 +71,9 @@ def test_orders_batch_frame_one_row_per_order_with_conflicts_and_repeats(
             "O1,2,C1,2026-11-20 10:00:00,P2,1,3.00,EUR",
             "O2,1,C2,2026-11-20 11:00:00,P1,1,5.00,EUR",
             "O2,2,C9,2026-11-20 12:00:00,P2,1,3.00,EUR",  # the same id, another customer and time
-            "O3,1,C3,2026-11-19 09:00:00,P1,1,5.00,EUR",  # already loaded from day1.csv
+            "O3,1,C3,2026-11-19 09:00:00,P1,2,5.00,EUR",  # loaded from day1.csv with quantity 1: a conflict
             "O4,1,,2026-11-20 13:00:00,P1,1,-5.00,EUR",  # negative price: quarantined, not an order
+            "O5,1,C5,2026-11-19 09:30:00,P1,1,5.00,EUR",  # an identical repeat: no conflict
         ),
         capture,
     )
@@ -84,8 +90,11 @@ def test_orders_batch_frame_one_row_per_order_with_conflicts_and_repeats(
     ) == [
         (1, "O1", "C1", 13.0, 1, None, 2),
         (3, "O2", "C2", 8.0, 2, None, 2),
-        (5, "O3", "C3", 5.0, 1, earlier.name, 1),
+        (5, "O3", "C3", 10.0, 1, earlier.name, 1),
+        (7, "O5", "C5", 5.0, 1, None, 1),
     ]
+    # Only orders never loaded are dated for the late-arrival window.
+    assert [o["order_id"] for o in orders if not pd.isna(o["new_ordered_at"])] == ["O1", "O2"]
     assert orders[0]["ordered_at"] == pd.Timestamp("2026-11-20 10:00:00")
     lines = records(capture.frames["order_lines"])
     assert columns(lines, "__row", "order_id", "line_no", "unit_price", "quarantine_reason") == [
@@ -95,6 +104,7 @@ def test_orders_batch_frame_one_row_per_order_with_conflicts_and_repeats(
         (4, "O2", 2, 3.0, None),
         (5, "O3", 1, 5.0, None),
         (6, "O4", 1, -5.0, "negative unit_price"),
+        (7, "O5", 1, 5.0, None),
     ]
     assert str(capture.frames["orders"]["ordered_at"].dtype) == "datetime64[ns]"
 
@@ -112,7 +122,7 @@ def test_events_batch_frame_shows_unknown_types_customers_and_repeats(
         write(
             tmp_path / "e2.csv",
             EVENTS,
-            "E1,2026-11-19 09:00:00,C1,S1,page_view,,",
+            "E1,2026-11-19 09:00:00,C1,S9,page_view,,",  # loaded from e1.csv in session S1: a conflict
             "E2,2026-11-20 09:00:00,C7,S2,view,P1,4.50",
             "E3,2026-11-20 09:01:00,,S3,Clickk,P1,4.50",
         ),

@@ -149,7 +149,7 @@ def test_a_corrupted_night_is_blocked_alerted_and_replayed(
     [mail] = smtp.received
     body = mail.message.get_body(preferencelist=("plain",)).get_content()
     assert "Order lines are not duplicated" in body  # duplicated order ids
-    assert "Order ids were not already loaded from an earlier file" in body
+    assert "Orders already loaded from an earlier file come again unchanged" in body  # reused ids, changed
     assert "Unit prices are not negative" in body  # negative prices
     assert "no day of events missing" in body and "0 rows tonight from source 'events'" in body
     assert f"segmint replay {outcome.run_id}" in body

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from segmint.config import Settings, SourceSettings
+from segmint.currency import sync_shop
 from segmint.errors import ConfigError
 from segmint.ingest.load import Audit, Batch, FileResult, ingest_files, load_file
 from segmint.ingest.presets import check_source
@@ -39,4 +40,5 @@ def ingest(
 ) -> list[FileResult]:
     """Load every configured source into the warehouse."""
     tolerance = timedelta(hours=settings.quality.future_tolerance_hours)
+    sync_shop(con, settings.shop)
     return ingest_files(con, resolve_sources(settings), run_id, future_tolerance=tolerance, audit=audit)

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import duckdb
 
 from segmint.config import SourceKind, SourceSettings
+from segmint.currency import base_currency, record_base_currency
 from segmint.errors import SegmintError, SourceFileError
 from segmint.ingest.presets import CANONICAL, canonical_mapping, q
 from segmint.ingest.read import LINE, MALFORMED, RAW, ROW, read_raw, sha256_of
@@ -42,7 +43,7 @@ Status = Literal["loaded", "skipped", "rejected", "held"]
 
 @dataclass
 class FileResult:
-    """What happened to one file: the accounting rows_read = rows_loaded + rows_quarantined + rows_held."""
+    """What happened to one file: rows_read = rows_loaded + rows_quarantined + rows_duplicate + rows_held."""
 
     source: str
     path: Path
@@ -53,6 +54,7 @@ class FileResult:
     rows_duplicate: int = 0
     message: str = ""
     rows_held: int = 0
+    rows_updated: int = 0  # of rows_loaded: keys loaded before with other content, updated in place
 
 
 @dataclass(frozen=True)
@@ -96,16 +98,84 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _family_formats(day_first: bool) -> list[str]:
+    dates = [f"%d{sep}%m{sep}%Y" if day_first else f"%m{sep}%d{sep}%Y" for sep in ("/", ".", "-")]
+    return [d + t for d in dates for t in (" %H:%M:%S", " %H:%M", "")]
+
+
+# Layouts a file's dates may use, as families: a file uses one of them, never a mix row by row.
+# Zone-aware ISO first so that offsets are honoured (a plain timestamp cast drops them silently), with
+# offsets like "-0500" (Shopify); then compact %Y%m%d (CDNOW); then day-first and month-first.
+FAMILIES: dict[str, str] = {
+    "iso": "coalesce(try_cast({x} as timestamptz)::timestamp, try_strptime({x}, '%Y-%m-%d %H:%M:%S %z')::timestamp)",
+    "compact": "try_strptime({x}, ['%Y%m%d', '%Y%m%d%H%M%S', '%Y%m%d %H:%M:%S'])",
+    "day_first": "try_strptime({x}, [" + ", ".join(f"'{f}'" for f in _family_formats(True)) + "])",
+    "month_first": "try_strptime({x}, [" + ", ".join(f"'{f}'" for f in _family_formats(False)) + "])",
+}
+
+
+class _AmbiguousDatesError(Exception):
+    """A file's dates fit both day-first and month-first: held until timestamp_format says which."""
+
+
 def _timestamp(text: str, fmt: str | None) -> str:
     if fmt:
         return f"try_strptime({text}, {_lit(fmt)})::timestamp"
-    # Zone-aware first so that offsets are honoured (a plain timestamp cast drops them silently), then
-    # offsets like "-0500" (Shopify) and a few common layouts.
-    return (
-        f"coalesce(try_cast({text} as timestamptz)::timestamp, "
-        f"try_strptime({text}, '%Y-%m-%d %H:%M:%S %z')::timestamp, "
-        f"try_strptime({text}, ['%Y%m%d', '%d/%m/%Y %H:%M', '%m/%d/%Y %H:%M', '%d.%m.%Y %H:%M']))"
-    )
+    return FAMILIES["iso"].format(x=text)
+
+
+def decide_timestamp(con: duckdb.DuckDBPyConnection, source: SourceSettings, column: str, path: Path) -> str:
+    """The SQL that parses `column` of this file: one layout for the whole file, never one per row.
+
+    An explicit timestamp_format wins. Otherwise each layout family is tried on the file's distinct
+    values and the one that parses the most is used; when day-first and month-first parse equally many
+    (no day above 12), the file is held with one sentence naming timestamp_format.
+    """
+    if source.timestamp_format:
+        return _timestamp(column, source.timestamp_format)
+    values = f"(select distinct {column} as x from {MAPPED} where {column} is not null)"
+    iso = FAMILIES["iso"].format(x="x")
+    row = con.execute(f"select count(*), count({iso}) from {values}").fetchone()
+    total, parsed_iso = (int(row[0]), int(row[1])) if row else (0, 0)
+    if parsed_iso == total:  # also an empty column: nothing to decide
+        return FAMILIES["iso"].format(x=column)
+    counts = con.execute(
+        "select " + ", ".join(f"count({sql.format(x='x')})" for sql in FAMILIES.values()) + f" from {values}"
+    ).fetchone()
+    parsed = dict(zip(FAMILIES, (int(c) for c in counts), strict=True)) if counts else {}
+    best = max(parsed.values(), default=0)
+    if (
+        best > 0
+        and parsed["day_first"] == parsed["month_first"] == best
+        and best > max(parsed["iso"], parsed["compact"])
+    ):
+        example_row = con.execute(
+            f"select x from {values} where {FAMILIES['day_first'].format(x='x')} is not null limit 1"
+        ).fetchone()
+        example = str(example_row[0]) if example_row else ""
+        fits = [
+            f
+            for f in _family_formats(True) + _family_formats(False)
+            if con.execute("select try_strptime(?, ?) is not null", [example, f]).fetchone() == (True,)
+        ]
+        day, month = (fits[0], fits[1]) if len(fits) >= 2 else ("%d/%m/%Y", "%m/%d/%Y")
+        raise _AmbiguousDatesError(
+            f"{path.name} held back: its {column} values fit both day-first and month-first dates "
+            f"(such as {example!r}, no day above 12); set timestamp_format = {day!r} (day first) or "
+            f"{month!r} (month first) on source '{source.name}', then run `segmint replay` with this run's id"
+        )
+    family = next(name for name, n in parsed.items() if n == best)
+    return FAMILIES[family].format(x=column)
+
+
+def _number(text: str, source: SourceSettings) -> str:
+    """The text of a number with the source's separators made plain ("1.234,56" -> "1234.56")."""
+    sql = text
+    if source.thousands_separator:
+        sql = f"replace({sql}, {_lit(source.thousands_separator)}, '')"
+    if source.decimal_separator != ".":
+        sql = f"replace({sql}, {_lit(source.decimal_separator)}, '.')"
+    return sql
 
 
 def _integer(text: str) -> str:
@@ -175,8 +245,35 @@ _REPEATED = f"reason = '' and {ROW} > coalesce(repeats.first_row, {ROW}) as dup_
 _REASONS = f"coalesce('malformed line: ' || {MALFORMED}, concat_ws('; ',"
 
 
-def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
+def _hash(*columns: str) -> str:
+    """md5 of the values, nulls distinct from any text (concat_ws alone would skip them)."""
+    return "md5(concat_ws('|', " + ", ".join(f"coalesce({c}::varchar, '\\N')" for c in columns) + "))"
+
+
+# What makes an order the same order: its header fields and its lines as exported (before conversion).
+LINE_HASH = ("line_no", "product_id", "product_name", "category", "quantity", "{price}", "{revenue}")
+ORDER_HASH = (
+    "customer_id",
+    "ordered_at",
+    "is_cancellation",
+    "is_voided",
+    "{currency}",
+    "country",
+    "{refunded}",
+)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What typing a batch needs beyond its source: the decided time parsing and the base currency."""
+
+    time_sql: str
+    base: str | None
+
+
+def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
     currency = _lit(source.currency) if source.currency else "null"
+    base = _lit(ctx.base) if ctx.base else "null"
     # Windows over the whole file cost more than all the casts: only when the file lacks the column.
     line = (
         f"coalesce(line_no_given, row_number() over (partition by order_id order by {ROW}))"
@@ -194,18 +291,35 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         if "line_no" in mapping
         else "null"
     )
+    line_hash = _hash(
+        *(
+            c.format(price="price", revenue="coalesce(line_revenue_given, qty * price)::decimal(18, 4)")
+            for c in LINE_HASH
+        )
+    ).replace("line_no", "line", 1)
     return f"""
         with typed as (
             select *,
-                {_timestamp("ordered_at", source.timestamp_format)} as ordered_ts,
-                {_integer("quantity")} as qty,
-                try_cast(unit_price as decimal(18, 4)) as price,
+                {ctx.time_sql} as ordered_ts,
+                {_integer(_number("quantity", source))} as qty,
+                try_cast({_number("unit_price", source)} as decimal(18, 4)) as price,
                 {_integer("line_no")} as line_no_given,
-                try_cast(line_revenue as decimal(18, 4)) as line_revenue_given,
+                try_cast({_number("line_revenue", source)} as decimal(18, 4)) as line_revenue_given,
+                try_cast({_number("refunded_amount", source)} as decimal(18, 4)) as refunded_given,
                 {_boolean("is_cancellation")} as is_cancellation_given,
                 coalesce({_boolean("is_voided")}, false) as voided,
-                {_boolean("marketing_consent")} as consent
+                {_boolean("marketing_consent")} as consent,
+                upper(coalesce(currency, {currency})) as currency_code
             from {MAPPED}
+        ),
+        -- The rate of the order's day or the last one before it; none needed in the base currency or
+        -- without a currency (such an order is in the base currency).
+        priced as (
+            select t.*,
+                case when {base} is null or t.currency_code is null or t.currency_code = {base} then 1.0
+                    else r.rate end::decimal(18, 8) as fx
+            from typed t asof left join exchange_rates r
+                on r.currency = t.currency_code and t.ordered_ts >= r.day
         ),
         checked as (
             select *,
@@ -220,28 +334,33 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                     {_missing("unit_price")},
                     {_unparseable("unit_price", "price")},
                     case when price < 0 then 'negative unit_price' end,
+                    {_unparseable("line_revenue", "line_revenue_given")},
+                    {_unparseable("refunded_amount", "refunded_given")},
+                    case when fx is null and ordered_ts is not null then 'no exchange rate for ' || currency_code
+                        || ' on or before ' || strftime(ordered_ts, '%Y-%m-%d')
+                        || '; add it to [shop] exchange_rates' end,
                     {line_checks}
                 )) as reason,
                 {line} as line
-            from typed
+            from priced
         ),
-        -- Keys already loaded, found by probing the warehouse with this file's keys: a hash table of
-        -- the file's keys, not of every key ever loaded (gigabytes at tens of millions of rows).
-        seen as (select order_id from orders where order_id in (select order_id from checked)),
         {_repeats("order_id, line")}
         select {ROW}, order_id, line as line_no, {_customer_key("customer_id")} as customer_id,
-            ordered_ts as ordered_at, qty as quantity, price as unit_price,
-            coalesce(line_revenue_given, qty * price)::decimal(18, 4) as line_revenue,
+            ordered_ts as ordered_at, qty as quantity, (price * fx)::decimal(18, 4) as unit_price,
+            (coalesce(line_revenue_given, qty * price) * fx)::decimal(18, 4) as line_revenue,
             voided or {cancellation} as is_cancellation, voided as is_voided,
-            product_id, product_name, category, coalesce(currency, {currency}) as currency, country, email,
-            try_cast(refunded_amount as decimal(18, 4)) as refunded_amount, consent as marketing_consent, reason,
+            product_id, product_name, category, coalesce({base}, currency_code) as currency, country, email,
+            (refunded_given * fx)::decimal(18, 4) as refunded_amount, consent as marketing_consent, reason,
             {_REPEATED},
-            reason = '' and order_id in (select order_id from seen) as dup_loaded
+            currency_code as original_currency, price as original_unit_price,
+            coalesce(line_revenue_given, qty * price)::decimal(18, 4) as original_line_revenue,
+            refunded_given as original_refunded_amount, fx as exchange_rate,
+            {line_hash} as line_hash
         from checked left join repeats using (order_id, line)
     """
 
 
-def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
+def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
     aliases = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in EVENT_ALIASES.items())
     known = ", ".join(_lit(t) for t in EVENT_TYPES)
     # Exports without an event id get one from the row's content, numbered among identical rows, so
@@ -256,9 +375,9 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         with typed as (
             select * exclude (event_id, event_type),
                 {event_id} as event_id,
-                {_timestamp("occurred_at", source.timestamp_format)} as occurred_ts,
+                {ctx.time_sql} as occurred_ts,
                 lower(event_type) as event_type,
-                try_cast(price as decimal(18, 4)) as price_typed
+                try_cast({_number("price", source)} as decimal(18, 4)) as price_typed
             from {MAPPED}
         ),
         normalised as (
@@ -282,22 +401,20 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 )) as reason
             from normalised
         ),
-        seen as (select event_id from events where event_id in (select event_id from checked)),
         {_repeats("event_id")}
         select {ROW}, event_id, occurred_ts as occurred_at, customer_id, session_id,
             event_type_normalised as event_type, product_id, price_typed as price, category, reason,
-            {_REPEATED},
-            reason = '' and event_id in (select event_id from seen) as dup_loaded
+            {_REPEATED}
         from checked left join repeats using (event_id)
     """
 
 
-def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str]) -> str:
+def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
     return f"""
         with typed as (
             select *,
                 {_customer_key("customer_id")} as customer_key,
-                {_timestamp("first_seen_at", source.timestamp_format)} as first_seen_ts,
+                {ctx.time_sql} as first_seen_ts,
                 {_boolean("marketing_consent")} as consent
             from {MAPPED}
         ),
@@ -311,21 +428,22 @@ def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, 
                 )) as reason
             from typed
         ),
-        seen as (
-            select customer_id from customers
-            where source_file is not null and customer_id in (select customer_id from checked)
-        ),
         {_repeats("customer_id")}
         select checked.*,
-            {_REPEATED},
-            -- Customers first met in orders or events (no source file) get their details filled in;
-            -- only a customer already loaded from a customers file is a repeat.
-            reason = '' and customer_id in (select customer_id from seen) as dup_loaded
+            {_REPEATED}
         from checked left join repeats using (customer_id)
     """
 
 
 _TYPED_SQL = {"orders": _orders_sql, "events": _events_sql, "customers": _customers_sql}
+
+
+KNOWN = "batch_known"
+ROWS = "batch_rows"
+KEY: dict[SourceKind, str] = {"orders": "order_id", "events": "event_id", "customers": "customer_id"}
+# Rows a batch merges: good, first of their key in the file, and new (or changed, when updated).
+_MERGED = "reason = '' and not dup_in_file and (state = 'new' or (state = 'changed' and getvariable('update_changed')))"
+_HISTORY = "?, ?, current_localtimestamp()"
 
 
 def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
@@ -338,48 +456,214 @@ def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         create or replace temp table {ORDERS} as
-        select order_id, min({ROW}) as {ROW},
-            arg_min(customer_id, line_no) {once} as customer_id, arg_min(ordered_at, line_no) {once} as ordered_at,
-            bool_or(is_cancellation) {once} as is_cancellation,
-            -- A voided order never happened: its lines are kept as exported, its revenue is 0.
-            case when bool_or(is_voided) {once} then 0 else sum(line_revenue) {once} end as revenue,
-            arg_min(currency, line_no) {once} as currency, arg_min(country, line_no) {once} as country,
-            max(refunded_amount) {once} as refunded_amount, bool_or(is_voided) {once} as is_voided,
-            min(coalesce(customer_id, '')) <> max(coalesce(customer_id, '')) as customers_differ,
-            min(ordered_at) as first_line_at, max(ordered_at) as last_line_at, count(*) as line_count,
-            bool_or(dup_loaded) as dup_loaded
-        from {TYPED} where reason = ''
-        group by order_id
+        with agg as (
+            select order_id, min({ROW}) as {ROW},
+                arg_min(customer_id, line_no) {once} as customer_id, arg_min(ordered_at, line_no) {once} as ordered_at,
+                bool_or(is_cancellation) {once} as is_cancellation,
+                -- A voided order never happened: its lines are kept as exported, its revenue is 0.
+                case when bool_or(is_voided) {once} then 0 else sum(line_revenue) {once} end as revenue,
+                case when bool_or(is_voided) {once} then 0 else sum(original_line_revenue) {once} end
+                    as original_revenue,
+                arg_min(currency, line_no) {once} as currency, arg_min(country, line_no) {once} as country,
+                arg_min(original_currency, line_no) {once} as original_currency,
+                arg_min(exchange_rate, line_no) {once} as exchange_rate,
+                max(refunded_amount) {once} as refunded_amount,
+                max(original_refunded_amount) {once} as original_refunded_amount,
+                coalesce(bool_or(is_voided) {once}, false) as is_voided,
+                string_agg(line_hash, ',' order by line_no) {once} as lines_hash,
+                min(coalesce(customer_id, '')) <> max(coalesce(customer_id, '')) as customers_differ,
+                min(ordered_at) as first_line_at, max(ordered_at) as last_line_at, count(*) as line_count
+            from {TYPED} where reason = ''
+            group by order_id
+        )
+        select * exclude (lines_hash),
+            {_hash("customer_id", "ordered_at", "is_cancellation", "is_voided", "original_currency", "country", "original_refunded_amount", "lines_hash")}
+                as content_hash
+        from agg
         """
     )
 
 
-def _merge_orders(con: duckdb.DuckDBPyConnection, path: str) -> None:
+def _stored_order_hash() -> str:
+    """Content hashes of stored orders without one (loaded before 007), computed as a batch computes them."""
+    line = _hash(
+        "l.line_no",
+        "l.product_id",
+        "l.product_name",
+        "l.category",
+        "l.quantity",
+        "l.unit_price",
+        "l.line_revenue",
+    )
+    header = _hash(
+        "o.customer_id",
+        "o.ordered_at",
+        "o.is_cancellation",
+        "coalesce(o.is_voided, false)",
+        "upper(o.currency)",
+        "o.country",
+        "o.refunded_amount",
+        "h.lines_hash",
+    )
+    return f"""
+        insert into order_originals
+        select o.order_id, {header}, upper(o.currency), o.revenue, o.refunded_amount, 1
+        from orders o join (
+            select l.order_id, string_agg({line}, ',' order by l.line_no) as lines_hash from order_lines l
+            where l.order_id in (select order_id from legacy_orders)
+            group by l.order_id
+        ) h using (order_id)
+    """
+
+
+_SAME: dict[SourceKind, str] = {
+    "events": " and ".join(
+        f"s.{c} is not distinct from b.{c}"
+        for c in ("occurred_at", "customer_id", "session_id", "event_type", "product_id", "price", "category")
+    ),
+    # A customers row is the same when loading it would change nothing.
+    "customers": "coalesce(b.email, s.email) is not distinct from s.email "
+    "and coalesce(b.country, s.country) is not distinct from s.country "
+    "and least(b.first_seen_at, s.first_seen_at) is not distinct from s.first_seen_at "
+    "and b.marketing_consent is not distinct from s.marketing_consent",
+}
+
+
+def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
+    """batch_known: the batch's keys already in the warehouse, 'same' or 'changed', probed by the keys.
+
+    The warehouse is probed with this file's keys (a hash table of the file's keys, not of every key
+    ever loaded: gigabytes at tens of millions of rows); orders compare one content hash per order.
+    """
+    kind = source.kind
+    con.execute(f"set variable update_changed = {str(source.on_changed == 'update').lower()}")
+    if kind == "orders":
+        con.execute(
+            f"""
+            create or replace temp table {KNOWN} as
+            select s.order_id, s.source_file as stored_file, h.content_hash
+            from orders s join {ORDERS} b using (order_id) left join order_originals h using (order_id)
+            """
+        )
+        con.execute(
+            f"create or replace temp table legacy_orders as select order_id from {KNOWN} where content_hash is null"
+        )
+        if _count(con, "select count(*) from legacy_orders"):
+            con.execute(_stored_order_hash())
+            con.execute(
+                f"update {KNOWN} k set content_hash = h.content_hash from order_originals h "
+                "where k.order_id = h.order_id and k.content_hash is null"
+            )
+        con.execute(
+            f"""
+            create or replace temp table {KNOWN} as
+            select k.order_id, case when k.content_hash = b.content_hash then 'same' else 'changed' end as state,
+                k.stored_file
+            from {KNOWN} k join {ORDERS} b using (order_id)
+            """
+        )
+    else:
+        key = KEY[kind]
+        only_files = "where source_file is not null" if kind == "customers" else ""
+        con.execute(
+            f"""
+            create or replace temp table {KNOWN} as
+            select s.{key}, case when {_SAME[kind]} then 'same' else 'changed' end as state,
+                s.source_file as stored_file
+            from (select * from {kind} {only_files}) s
+            join (select * from {TYPED} where reason = '' and not dup_in_file) b using ({key})
+            """
+        )
+    con.execute(
+        f"create or replace temp view {ROWS} as select t.*, coalesce(k.state, 'new') as state, k.stored_file "
+        f"from {TYPED} t left join {KNOWN} k using ({KEY[kind]})"
+    )
+
+
+def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    path = str(batch.path)
+    if _count(con, f"select count(*) from {KNOWN} where state = 'changed' and getvariable('update_changed')"):
+        changed = f"(select order_id from {KNOWN} where state = 'changed')"
+        con.execute(
+            f"""
+            insert into orders_history by name
+            select o.order_id, o.customer_id, o.ordered_at, o.is_cancellation, o.is_voided, o.revenue, o.currency,
+                o.country, o.refunded_amount, o.source_file, h.content_hash, h.original_currency,
+                h.original_revenue, h.exchange_rate,
+                ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
+            from orders o left join order_originals h using (order_id) where o.order_id in {changed}
+            """,
+            [batch.run_id, path],
+        )
+        con.execute(
+            f"""
+            insert into order_lines_history by name
+            select l.order_id, l.line_no, l.product_id, l.product_name, l.category, l.quantity, l.unit_price,
+                l.line_revenue, coalesce(x.original_unit_price, l.unit_price) as original_unit_price,
+                coalesce(x.original_line_revenue, l.line_revenue) as original_line_revenue,
+                ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
+            from order_lines l left join order_line_originals x using (order_id, line_no)
+            where l.order_id in {changed}
+            """,
+            [batch.run_id, path],
+        )
+        for table in ("orders", "order_lines", "order_originals", "order_line_originals"):
+            con.execute(f"delete from {table} where order_id in {changed}")
+    merged = f"(select order_id from {KNOWN} where state = 'same' or not getvariable('update_changed'))"
     con.execute(
         f"""
-        insert into orders
-        select order_id, customer_id, ordered_at, is_cancellation, revenue, currency, ?, country, refunded_amount,
-            is_voided
-        from {ORDERS} where not dup_loaded
+        insert into orders by name
+        select order_id, customer_id, ordered_at, is_cancellation, revenue, currency, ? as source_file, country,
+            refunded_amount, is_voided
+        from {ORDERS} where order_id not in {merged}
         """,
         [path],
     )
     con.execute(
         f"""
-        insert into order_lines
+        insert into order_originals
+        select order_id, content_hash, original_currency, original_revenue, original_refunded_amount,
+            exchange_rate
+        from {ORDERS} where order_id not in {merged}
+        """
+    )
+    con.execute(
+        f"""
+        insert into order_lines by name
         select order_id, line_no, product_id, product_name, category, quantity, unit_price, line_revenue
-        from {TYPED} where reason = '' and not dup_in_file and not dup_loaded
+        from {ROWS} where {_MERGED}
+        """
+    )
+    con.execute(
+        f"""
+        insert into order_line_originals
+        select order_id, line_no, original_unit_price, original_line_revenue
+        from {ROWS} where {_MERGED} and exchange_rate <> 1
         """
     )
     _register_customers(con, "ordered_at")
 
 
-def _merge_events(con: duckdb.DuckDBPyConnection, path: str) -> None:
+def _merge_events(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    path = str(batch.path)
+    if _count(con, f"select count(*) from {KNOWN} where state = 'changed' and getvariable('update_changed')"):
+        changed = f"(select event_id from {KNOWN} where state = 'changed')"
+        con.execute(
+            f"""
+            insert into events_history by name
+            select event_id, occurred_at, customer_id, session_id, event_type, product_id, price, category,
+                source_file, ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
+            from events where event_id in {changed}
+            """,
+            [batch.run_id, path],
+        )
+        con.execute(f"delete from events where event_id in {changed}")
     con.execute(
         f"""
-        insert into events
-        select event_id, occurred_at, customer_id, session_id, event_type, product_id, price, ?, category
-        from {TYPED} where reason = '' and not dup_in_file and not dup_loaded
+        insert into events by name
+        select event_id, occurred_at, customer_id, session_id, event_type, product_id, price, ? as source_file,
+            category
+        from {ROWS} where {_MERGED}
         """,
         [path],
     )
@@ -397,8 +681,8 @@ def _register_customers(con: duckdb.DuckDBPyConnection, time_column: str) -> Non
         f"""
         create or replace temp table batch_customers as
         select customer_id, {picks}, min({time_column}) as first_seen_at
-        from {TYPED}
-        where reason = '' and not dup_in_file and not dup_loaded and customer_id is not null
+        from {ROWS}
+        where {_MERGED} and customer_id is not null
         group by customer_id
         """
     )
@@ -425,8 +709,20 @@ def _register_customers(con: duckdb.DuckDBPyConnection, time_column: str) -> Non
     )
 
 
-def _merge_customers(con: duckdb.DuckDBPyConnection, path: str) -> None:
-    good = f"(select * from {TYPED} where reason = '' and not dup_in_file and not dup_loaded)"
+def _merge_customers(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    path = str(batch.path)
+    con.execute(
+        f"""
+        insert into customers_history by name
+        select customer_id, email, country, first_seen_at, marketing_consent, source_file,
+            ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
+        from customers
+        where customer_id in (select customer_id from {KNOWN} where state = 'changed')
+          and getvariable('update_changed')
+        """,
+        [batch.run_id, path],
+    )
+    good = f"(select * from {ROWS} where {_MERGED})"
     con.execute(
         f"""
         update customers c set email = coalesce(b.email, c.email), country = coalesce(b.country, c.country),
@@ -463,7 +759,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, batch: Batch, reason_sql: str, w
         f"""
         insert into quarantine
         select ?, ?, ?, t.{ROW}, {_raw_record(con)}, {reason_sql}, current_localtimestamp()
-        from {TYPED} t join {RAW} r on t.{ROW} = r.rowid - getvariable('raw_base')
+        from {ROWS} t join {RAW} r on t.{ROW} = r.rowid - getvariable('raw_base')
         where {where}
         """,
         [batch.run_id, batch.source.name, str(batch.path)],
@@ -475,7 +771,9 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _hold(con: duckdb.DuckDBPyConnection, batch: Batch, columns: list[str], reason: str) -> int:
+def _hold(
+    con: duckdb.DuckDBPyConnection, batch: Batch, columns: list[str], reason: str, *, typed: bool = True
+) -> int:
     """Keep a held batch: its rows as read (text) in held_rows, one held_batches row; return rows kept."""
     rows_read = _count(con, f"select count(*) from {RAW}")
     # A replay that fails again leaves the batch held under the run that first held it.
@@ -485,7 +783,11 @@ def _hold(con: duckdb.DuckDBPyConnection, batch: Batch, columns: list[str], reas
     ).fetchall():
         return rows_read
     time_column = TIME_COLUMN[batch.source.kind]
-    span = con.execute(f"select min({time_column}), max({time_column}) from {TYPED} ").fetchone()
+    span = (
+        con.execute(f"select min({time_column}), max({time_column}) from {TYPED} ").fetchone()
+        if typed
+        else None
+    )
     con.execute(
         f"insert into held_rows select ?, rowid - getvariable('raw_base'), to_json(r)::varchar from {RAW} r",
         [batch.sha256],
@@ -537,42 +839,87 @@ def _type_batch(
     path: Path,
     limit: datetime,
 ) -> list[str]:
-    """Read the batch (raw_batch) and type it (typed_batch); return the columns as read."""
+    """Read the batch (raw_batch), type it (typed_batch) and compare it with the warehouse; return the
+    columns as read. Raises _AmbiguousDatesError (with .columns) when its dates need a format."""
     columns = read()
     mapping = canonical_mapping(source, [c for c in columns if c not in (LINE, MALFORMED)], path)
     _build_mapped(con, source.kind, mapping, columns)
-    con.execute(f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping)}")
+    try:
+        time_sql = decide_timestamp(con, source, TIME_COLUMN[source.kind], path)
+    except _AmbiguousDatesError as exc:
+        exc.columns = columns  # type: ignore[attr-defined]
+        raise
+    base = base_currency(con)
+    if base is None and source.kind == "orders":
+        # The first orders file loaded decides the base currency: its most common currency.
+        fallback = _lit(source.currency) if source.currency else "null"
+        row = con.execute(
+            f"select upper(coalesce(currency, {fallback})) as c from {MAPPED} where c is not null "
+            "group by c order by count(*) desc, c limit 1"
+        ).fetchone()
+        if row:
+            base = str(row[0])
+            record_base_currency(con, base, str(path))
+    ctx = _Context(time_sql, base)
+    con.execute(
+        f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping, ctx)}"
+    )
     if source.kind == "orders":
         _aggregate_orders(con)
+    _compare(con, source)
     return columns
 
 
 def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
-    """Quarantine the batch's bad and repeated rows, merge the rest, write the ledger row."""
+    """Quarantine the batch's bad, repeated and (when so set) changed rows, merge the rest, write the ledger.
+
+    rows_read = rows_loaded + rows_quarantined + rows_duplicate: a row identical to one already loaded is
+    skipped and counted as a duplicate; a changed row is loaded (rows_updated) or quarantined.
+    """
     rows_read = _count(con, f"select count(*) from {RAW}")
+    update = batch.source.on_changed == "update"
     row = con.execute(
-        f"select count(*) filter (where reason <> ''), count(*) filter (where dup_in_file or dup_loaded) from {TYPED}"
+        f"""
+        select count(*) filter (where reason <> '' or dup_in_file),
+            count(*) filter (where reason = '' and not dup_in_file and state = 'same'),
+            count(*) filter (where reason = '' and not dup_in_file and state = 'changed')
+        from {ROWS}
+        """
     ).fetchone()
-    bad, dups = (int(row[0]), int(row[1])) if row else (0, 0)
+    bad, dups, changed = (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+    quarantined = bad + (0 if update else changed)
     # Quarantining joins the raw rows back, a scan of the whole file: only when there is something to keep.
-    if bad:
-        _quarantine(con, batch, "reason", "reason <> ''")
-    if dups:
+    if quarantined:
         _quarantine(
             con,
             batch,
-            "case when dup_in_file then 'duplicate key within the file' "
-            "else 'duplicate key already loaded from an earlier file' end",
-            "dup_in_file or dup_loaded",
+            "case when reason <> '' then reason when dup_in_file then 'duplicate key within the file' "
+            "else 'changed since it was loaded from ' || stored_file "
+            "|| ' (on_changed = \"quarantine\" keeps the loaded version)' end",
+            "reason <> '' or dup_in_file"
+            + ("" if update else " or (state = 'changed' and reason = '' and not dup_in_file)"),
         )
-    _MERGE[batch.source.kind](con, str(batch.path))
-    loaded = rows_read - bad - dups
+    _MERGE[batch.source.kind](con, batch)
+    loaded = rows_read - quarantined - dups
+    updated = changed if update else 0
     con.execute(
-        "insert into loaded_files values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
-        [batch.source.name, str(batch.path), batch.sha256, rows_read, loaded, bad + dups, batch.run_id, dups],
+        "insert into loaded_files (source, path, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at, "
+        "run_id, rows_duplicate) values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
+        [
+            batch.source.name,
+            str(batch.path),
+            batch.sha256,
+            rows_read,
+            loaded,
+            quarantined,
+            batch.run_id,
+            dups,
+        ],
     )
     _resolve_held(con, batch)
-    return FileResult(batch.source.name, batch.path, "loaded", rows_read, loaded, bad + dups, dups)
+    return FileResult(
+        batch.source.name, batch.path, "loaded", rows_read, loaded, quarantined, dups, rows_updated=updated
+    )
 
 
 def _load_batch(
@@ -603,13 +950,18 @@ def _load_batch(
                     raise _HeldBackError(held)
                 # Recorded inside the load transaction: the results commit with the merge.
                 verdict.record(con)
-    except _HeldBackError as exc:
+    except (_HeldBackError, _AmbiguousDatesError) as exc:
         # The merge is rolled back; type the batch again and keep it, with the results, for replay.
-        assert verdict is not None
         with transaction(con):
-            columns = _type_batch(con, source, read, path, limit)
-            verdict.record(con)
-            kept = _hold(con, batch, columns, str(exc))
+            try:
+                columns = _type_batch(con, source, read, path, limit)
+                typed = True
+            except _AmbiguousDatesError as ambiguous:
+                columns, typed = ambiguous.columns, False  # type: ignore[attr-defined]
+            if verdict is not None:
+                verdict.record(con)
+            kept = _hold(con, batch, columns, str(exc), typed=typed)
+        log.warning("%s", exc)
         return FileResult(source.name, path, "held", kept, message=str(exc), rows_held=kept)
     log.info(
         "%s: loaded %s (%d rows read) in %.1f s",

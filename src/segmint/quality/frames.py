@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from segmint.config import QualitySettings, SourceKind
-from segmint.ingest.load import MAPPED, ORDERS, TYPED
+from segmint.ingest.load import KNOWN, MAPPED, ORDERS, TYPED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,11 +90,16 @@ def _nullable(kind: pa.DataType) -> Any:
 
 _BATCH_SQL = {
     "orders": f"""
+        -- loaded_before names the file of an earlier, different version (a conflict); an identical repeat
+        -- is skipped and is no conflict. new_ordered_at dates only orders never loaded: a known order is
+        -- a correction or a repeat, not a late arrival.
         with prior as (
-            select order_id, any_value(regexp_extract(source_file, '[^/]+$')) as loaded_before from orders
-            where order_id in (select order_id from {ORDERS} where dup_loaded) group by order_id
+            select order_id, any_value(regexp_extract(stored_file, '[^/]+$')) as loaded_before from {KNOWN}
+            where state = 'changed' group by order_id
         )
         select b.__row, b.order_id, b.customer_id, {_ts("b.first_line_at")} as ordered_at, b.is_cancellation,
+            case when b.order_id not in (select order_id from {KNOWN}) then {_ts("b.first_line_at")} end
+                as new_ordered_at,
             b.revenue::double as revenue, b.currency, b.country,
             -- Two orders under one id show as two customers, or lines hours apart (seconds apart is one order).
             1 + b.customers_differ::int + (b.last_line_at - b.first_line_at > interval 1 hour)::int
@@ -110,10 +115,12 @@ _BATCH_SQL = {
     """,
     "events": f"""
         with prior as (
-            select event_id, any_value(regexp_extract(source_file, '[^/]+$')) as loaded_before from events
-            where event_id in (select event_id from {TYPED} where dup_loaded) group by event_id
+            select event_id, any_value(regexp_extract(stored_file, '[^/]+$')) as loaded_before from {KNOWN}
+            where state = 'changed' group by event_id
         )
         select t.__row, t.event_id, {_ts("t.occurred_at")} as occurred_at, t.customer_id, t.session_id,
+            case when t.event_id not in (select event_id from {KNOWN}) then {_ts("t.occurred_at")} end
+                as new_occurred_at,
             -- an unknown type is null after typing: show the type as delivered
             coalesce(t.event_type, lower(m.event_type)) as event_type, t.product_id,
             t.price::double as price, nullif(t.reason, '') as quarantine_reason, p.loaded_before,
@@ -133,7 +140,8 @@ _BATCH_SQL = {
 _TABLE_SQL = {
     "orders": f"""
         with lines as (select order_id, count(*) as line_count from order_lines group by order_id)
-        select o.order_id, o.customer_id, {_ts("o.ordered_at")} as ordered_at, o.is_cancellation,
+        select o.order_id, o.customer_id, {_ts("o.ordered_at")} as ordered_at, {_ts("o.ordered_at")} as new_ordered_at,
+            o.is_cancellation,
             o.revenue::double as revenue, o.currency, o.country, coalesce(l.line_count, 0) as line_count
         from orders o left join lines l using (order_id)
     """,
@@ -145,7 +153,8 @@ _TABLE_SQL = {
     """,
     "events": f"""
         with known as (select distinct customer_id from customers)
-        select e.event_id, {_ts("e.occurred_at")} as occurred_at, e.customer_id, e.session_id, e.event_type,
+        select e.event_id, {_ts("e.occurred_at")} as occurred_at, {_ts("e.occurred_at")} as new_occurred_at,
+            e.customer_id, e.session_id, e.event_type,
             e.product_id, e.price::double as price,
             case when e.customer_id is not null and k.customer_id is null then e.customer_id end as unknown_customer
         from events e left join known k using (customer_id)

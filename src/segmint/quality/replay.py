@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from segmint.config import Settings, SourceSettings
+from segmint.currency import sync_shop
 from segmint.errors import SegmintError
 from segmint.ingest import FileResult, load_file
 from segmint.ingest.load import held_by, load_held
@@ -76,6 +77,7 @@ def replay(
 ) -> ReplayOutcome:
     """Replay every batch `run_id` held back that is still waiting; the caller holds the writer lock."""
     waiting = _waiting(con, run_id)
+    sync_shop(con, settings.shop)  # rates or a base currency set since the batch was held
     now = now or datetime.now(UTC).replace(tzinfo=None)
     tolerance = timedelta(hours=settings.quality.future_tolerance_hours)
     outcome = ReplayOutcome(start_run(con, "replay", None), run_id, forced=force)
