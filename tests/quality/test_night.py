@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from segmint.config import QualitySettings, Settings, SourceSettings
 from segmint.ingest import FileResult
