@@ -10,6 +10,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from segmint.errors import EXIT_DATA_HELD, EXIT_FAILED
 from segmint.warehouse import connect
 
