@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from segmint.config import Settings, load_settings
-from segmint.errors import SegmintError
+from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, SegmintError
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
@@ -313,6 +313,21 @@ def segments(
             ) from None
 
 
+def stale_data_line(settings: Settings, night: date) -> str | None:
+    """One line when the warehouse's newest order ends more than max_data_age_days before the night."""
+    from segmint.pipeline import open_warehouse
+    from segmint.quality.night import newest_data_day, stale_sentence
+
+    if not settings.warehouse.path.exists():
+        return None
+    with open_warehouse(settings) as con:
+        newest = newest_data_day(con)
+    if newest is None or (night - newest[1]).days <= settings.quality.max_data_age_days:
+        return None
+    line = stale_sentence(newest[0], newest[1], night, tonight=True)
+    return line[0].upper() + line[1:]
+
+
 @run_app.command("nightly")
 def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     """Run the nightly refresh flow now, as a real Prefect flow run."""
@@ -321,13 +336,18 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     from segmint.prefect_env import configure_prefect
 
     settings = _settings(config)
-    day = parse_day(as_of) or default_night(settings)
+    requested = parse_day(as_of)
+    day = requested or default_night(settings)
     configure_prefect(settings.output_dir)
     flows = load_flow_module("nightly")
     outcome: NightlyOutcome = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
     if outcome.status == "busy":
         raise WarehouseBusyError(outcome.messages[0])
     print_files(outcome.files)
+    stale = stale_data_line(settings, day) if requested is None else None
+    if stale:
+        # After the run, so tonight's files count; a night picked by default says where the data ends.
+        typer.echo(stale)
     if outcome.totals is not None:
         print_totals(outcome.totals)
     console.print(f"run {outcome.run_id} for {outcome.as_of}: {outcome.status}")
@@ -338,11 +358,34 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
             f"(silhouette {segmentation.silhouette or 0:.3f}); see `segmint segments --run {segmentation.run_id}`",
             highlight=False,
         )
-    if outcome.quality is not None:
-        console.print(outcome.quality.line, highlight=False, soft_wrap=True)
+    # Every stage that did not run says why, once each (the quality line is printed last).
+    quality_line = outcome.quality.line if outcome.quality is not None else None
+    for message in dict.fromkeys(m for m in outcome.messages if m and m != quality_line):
+        typer.echo(message)
+    if quality_line:
+        console.print(quality_line, highlight=False, soft_wrap=True)
     if outcome.report_path is not None:
         # Plain echo: a path must never be wrapped by the console width.
         typer.echo(f"report: {outcome.report_path}")
+    code = nightly_exit_code(outcome)
+    if code == EXIT_DATA_HELD:
+        typer.echo(
+            f"tonight's data was held; after fixing the export, `segmint replay {outcome.run_id}` "
+            f"publishes it (exit code {code})"
+        )
+    elif code == EXIT_NOT_PUBLISHED:
+        typer.echo(f"tonight's segments were not published (exit code {code})")
+    if code:
+        raise typer.Exit(code)
+
+
+def nightly_exit_code(outcome: NightlyOutcome) -> int:
+    """The exit code of a nightly run: 0 completed, 4 data held, 5 segments not published."""
+    if outcome.status == "held" or (outcome.quality is not None and outcome.quality.data_failed):
+        return EXIT_DATA_HELD
+    if outcome.segments is None or not outcome.segments.publish:
+        return EXIT_NOT_PUBLISHED
+    return 0
 
 
 @run_app.command("weekly-report")

@@ -192,6 +192,8 @@ class QualitySettings(_Section):
     max_duplicate_share: float = Field(default=0.01, ge=0, le=1)
     # A nightly batch may reach back this many days before the newest time already loaded.
     late_arrival_days: int = Field(default=7, ge=0)
+    # The newest order (and event) may be at most this many days before the night being computed.
+    max_data_age_days: int = Field(default=3, ge=0)
     # The batch's median price may differ from recent nights' by this factor (100 = prices in cents).
     price_scale_factor: float = Field(default=10.0, gt=1)
     price_scale_min_rows: int = Field(default=30, ge=1)

@@ -1,5 +1,14 @@
 """User-facing errors: each carries one sentence that says what is wrong and what to do."""
 
+# Exit codes of `segmint run nightly` (README, "Exit codes"): 0 completed, 1 failed or rejected input,
+# 2 usage or configuration error, 3 warehouse busy, 4 tonight's data held, 5 segments not published.
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 3
+EXIT_DATA_HELD = 4
+EXIT_NOT_PUBLISHED = 5
+
 
 class SegmintError(Exception):
     """An error the user can fix; the CLI prints its message (no traceback) and exits with `exit_code`."""

@@ -1,4 +1,4 @@
-"""Night checks: volume against the trailing median of recent nights, rejected files, batches waiting."""
+"""Night checks: volume by data date against the nights before, freshness, rejected files, batches waiting."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from segmint.config import QualitySettings, Settings, SourceSettings
 from segmint.ingest import FileResult
@@ -17,24 +16,46 @@ T0 = datetime(2026, 11, 1, 2, 0)
 
 
 def night(con: duckdb.DuckDBPyConnection, run_id: str, day: int, flow: str = "nightly") -> None:
+    """A run started the morning after night `day` and computing that night (as_of)."""
     con.execute(
-        "insert into runs values (?, ?, null, ?, null, 'completed', null, null)",
-        [run_id, flow, T0 + timedelta(days=day)],
+        "insert into runs values (?, ?, ?, ?, null, 'completed', null, null)",
+        [run_id, flow, (T0 + timedelta(days=day)).date(), T0 + timedelta(days=day + 1)],
     )
 
 
 def delivered(
-    con: duckdb.DuckDBPyConnection, run_id: str, source: str, rows: int, held: bool = False
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source: str,
+    rows: int,
+    held: bool = False,
+    day: int | None = None,
+    table: str = "events",
 ) -> None:
+    """A file of `rows` rows dated night `day` (default: the run's night) loaded, or held, by the run."""
+    path = f"/in/{run_id}-{source}.csv"
     if held:
         con.execute(
-            "insert into held_batches values (?, ?, 'events', ?, ?, ?, '[]', null, null, 'x', now(), 'held', null, null)",
-            [run_id, source, f"/in/{run_id}.csv", f"sha-{run_id}-{source}", rows],
+            "insert into held_batches values (?, ?, ?, ?, ?, ?, '[]', null, null, 'x', now(), 'held', null, null)",
+            [run_id, source, table, path, f"sha-{run_id}-{source}", rows],
+        )
+        return
+    con.execute(
+        "insert into loaded_files values (?, ?, ?, ?, ?, 0, now(), ?, 0)",
+        [source, path, f"sha-{run_id}-{source}", rows, rows, run_id],
+    )
+    at = T0 + timedelta(days=day if day is not None else int(run_id.lstrip("n") or 0))
+    if table == "events":
+        con.execute(
+            "insert into events (event_id, occurred_at, event_type, source_file) "
+            "select ? || i, ?, 'page_view', ? from range(?) t(i)",
+            [path, at, path, rows],
         )
     else:
         con.execute(
-            "insert into loaded_files values (?, ?, ?, ?, ?, 0, now(), ?, 0)",
-            [source, f"/in/{run_id}.csv", f"sha-{run_id}-{source}", rows, rows, run_id],
+            "insert into orders (order_id, ordered_at, is_cancellation, revenue, source_file) "
+            "select ? || i, ?, false, 10, ? from range(?) t(i)",
+            [path, at, path, rows],
         )
 
 
@@ -46,7 +67,7 @@ def test_the_band_is_the_configured_share_but_never_inside_three_poisson_deviati
     assert (round(low, 2), round(high, 2)) == (-1.71, 11.71)  # a tiny shop: zero orders is normal
 
 
-def test_volume_counts_loaded_and_held_rows_per_night_with_empty_nights(
+def test_volume_counts_rows_by_data_date_with_empty_nights_whatever_run_loaded_them(
     duck: duckdb.DuckDBPyConnection,
 ) -> None:
     settings = QualitySettings(volume_nights=7)
@@ -55,14 +76,33 @@ def test_volume_counts_loaded_and_held_rows_per_night_with_empty_nights(
         if day != 4:  # night 4 delivered no events at all
             delivered(duck, f"n{day}", "web", 100 + day, held=day == 6)
         delivered(duck, f"n{day}", "shop", 7)
-    night(duck, "replay", 10, flow="replay")  # replays are not nights
-    delivered(duck, "replay", "web", 5000)
+    night(duck, "replay", 10, flow="replay")
+    delivered(duck, "replay", "web", 106, day=6)  # the held night 6, replayed: it counts for its day
     night(duck, "tonight", 11)
-    volume = source_volume(duck, "tonight", "web", settings)
+    volume = source_volume(duck, "tonight", "web", settings, "events")
     assert volume.tonight == 0
-    assert volume.history == (103, 0, 105, 106, 107, 108, 109)  # the last 7 nights, oldest first
+    # The 7 days before night 11, oldest first: day 4 and day 10 delivered nothing.
+    assert volume.history == (0, 105, 106, 107, 108, 109, 0)
     assert volume.median == 106
-    assert volume.low == pytest.approx(53.0) and volume.high == pytest.approx(159.0)
+
+
+def test_a_backfill_of_an_earlier_night_is_judged_on_that_nights_rows(
+    duck: duckdb.DuckDBPyConnection,
+) -> None:
+    settings = QualitySettings(volume_nights=7)
+    for day in range(8):
+        night(duck, f"n{day}", day)
+        delivered(duck, f"n{day}", "web", 100)
+    night(duck, "backfill", 5)  # recomputing night 5 after night 7 ran: no file loads tonight
+    volume = source_volume(duck, "backfill", "web", settings, "events")
+    assert volume.tonight == 100 and volume.history == (100,) * 5  # the first day bounds the history
+
+
+def test_a_first_night_has_no_history_to_judge(duck: duckdb.DuckDBPyConnection) -> None:
+    night(duck, "n0", 0)
+    delivered(duck, "n0", "web", 3)
+    volume = source_volume(duck, "n0", "web", QualitySettings(), "events")
+    assert volume.tonight == 3 and volume.history == () and volume.low is None
 
 
 def files(*statuses: Status) -> list[FileResult]:
@@ -84,11 +124,11 @@ def test_night_checks_name_a_missing_night_rejected_files_and_batches_waiting(
     for day in range(5):
         night(duck, f"n{day}", day)
         delivered(duck, f"n{day}", "web", 500)
-        delivered(duck, f"n{day}", "shop", 40)
+        delivered(duck, f"n{day}", "shop", 40, table="orders")
     night(duck, "held-earlier", 5)
-    delivered(duck, "held-earlier", "shop", 40, held=True)
+    delivered(duck, "held-earlier", "shop", 40, held=True, table="orders")
     night(duck, "tonight", 6)
-    delivered(duck, "tonight", "shop", 41)
+    delivered(duck, "tonight", "shop", 41, day=6, table="orders")
     results = {
         (r.suite, r.key): r for r in night_checks(duck, settings, "tonight", files("rejected", "loaded"))
     }
@@ -109,3 +149,24 @@ def test_night_checks_name_a_missing_night_rejected_files_and_batches_waiting(
         waiting[0]["held_by_run"] == "held-earlier" and waiting[0]["replay"] == "segmint replay held-earlier"
     )
     assert results[("orders", "volume_not_low")].success  # 41 against a median of 40
+
+
+def test_freshness_fails_when_the_newest_order_is_older_than_max_data_age_days(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    settings = Settings(
+        config_path=tmp_path / "segmint.toml",
+        sources=[SourceSettings(name="shop", kind="orders", path="o/*.csv")],
+    )
+    night(duck, "n0", 0)
+    delivered(duck, "n0", "shop", 5, table="orders")
+    night(duck, "late", 10)
+    results = {r.key: r for r in night_checks(duck, settings, "late", [])}
+    fresh = results["data_fresh"]
+    assert not fresh.success and fresh.severity == "critical"
+    assert fresh.observed["summary"] == (
+        "your newest order is 2026-11-01, 10 days before the night of 2026-11-11: the export may have "
+        "stopped; pass --as-of 2026-11-01 to compute that night"
+    )
+    night(duck, "ok", 3)
+    assert {r.key: r for r in night_checks(duck, settings, "ok", [])}["data_fresh"].success

@@ -1,7 +1,8 @@
 """Night checks: SQL over the warehouse once per run, for what no single batch shows.
 
-Volume compares each source's rows tonight with the median of recent nights (a missing export is a
-night of zero rows); rejected files and batches still waiting for replay are named with their files.
+Volume compares each source's rows dated the night being computed with the same count for the nights
+before (a missing export is a night of zero rows); freshness says when the newest row is more than
+`max_data_age_days` before the night; rejected files and batches still waiting for replay are named.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 
@@ -24,7 +26,7 @@ INGEST_FLOWS = ("nightly", "ingest")
 
 @dataclass(frozen=True)
 class Volume:
-    """A source's rows tonight against the median of recent nights."""
+    """A source's rows dated the night being computed against the same for the nights before."""
 
     tonight: int
     history: tuple[int, ...]
@@ -47,36 +49,118 @@ def expected_band(history: Sequence[int], settings: QualitySettings) -> tuple[fl
     return median - tolerance, median + tolerance
 
 
+# The data date of each source table's rows: volume and freshness judge the night being computed.
+DATA_DATE = {"orders": "ordered_at", "events": "occurred_at"}
+
+
+def run_night(con: duckdb.DuckDBPyConnection, run_id: str) -> date | None:
+    """The night (as_of) a run computes, or None when the run has none recorded."""
+    row = con.execute("select as_of from runs where run_id = ?", [run_id]).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
 def source_volume(
-    con: duckdb.DuckDBPyConnection, run_id: str, source: str, settings: QualitySettings
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source: str,
+    settings: QualitySettings,
+    table: str = "orders",
 ) -> Volume:
-    """Rows the source delivered tonight (loaded or held) and on each of the recent nights before."""
+    """The source's rows whose data date is the run's night, against the same for the nights before.
+
+    Counting by data date, not by the files a run loaded, keeps volume right for a backfill of an
+    earlier night and for daily exports that repeat earlier days (repeated rows load once). A day
+    without rows after the source's first day is a night of zero rows (a missing export).
+    """
+    night = run_night(con, run_id)
+    column = DATA_DATE.get(table)
+    if night is None or column is None:
+        return Volume(0, ())
     rows = con.execute(
-        """
-        with delivered as (
-            select run_id, rows_read from loaded_files where source = $source
-            union all
-            select run_id, rows_read from held_batches where source = $source
+        f"""
+        with files as (select distinct path from loaded_files where source = $source),
+        dated as (
+            select {column}::date as day from {table}
+            where source_file in (select path from files) and {column}::date <= $night
         ),
-        current as (select started_at from runs where run_id = $run),
-        nights as (
-            select r.run_id, r.started_at from runs r, current c
-            where r.flow in (select unnest($flows)) and r.run_id <> $run and r.started_at < c.started_at
-            order by r.started_at desc
-            limit $nights
+        first_day as (select min(day) as day from dated),
+        days as (
+            select unnest(generate_series($night - $nights::integer, $night, interval 1 day))::date as day
         )
-        select n.run_id = $run as tonight, coalesce(sum(d.rows_read), 0)::bigint as rows
-        from (select run_id, started_at from nights union all select $run, null) n
-        left join delivered d using (run_id)
-        group by n.run_id, n.started_at
-        order by n.started_at
+        select d.day = $night as tonight, count(r.day)::bigint as rows
+        from days d cross join first_day f left join dated r on r.day = d.day
+        where d.day = $night or d.day >= f.day
+        group by d.day
+        order by d.day
         """,
-        {"source": source, "run": run_id, "flows": list(INGEST_FLOWS), "nights": settings.volume_nights},
+        {"source": source, "night": night, "nights": settings.volume_nights},
     ).fetchall()
     tonight = next((int(r[1]) for r in rows if r[0]), 0)
     history = tuple(int(r[1]) for r in rows if not r[0])
     band = expected_band(history, settings)
     return Volume(tonight, history, *(band or (None, None)))
+
+
+def _freshness(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    table: str,
+    check: NightCheck,
+    source: SourceSettings,
+    q: QualitySettings,
+) -> CheckResult:
+    night = run_night(con, run_id)
+    column = DATA_DATE[table]
+    row = con.execute(
+        f"""
+        select max({column})::date from {table}
+        where source_file in (select path from loaded_files where source = ?)
+        """,
+        [source.name],
+    ).fetchone()
+    newest: date | None = row[0] if row else None
+    observed: dict[str, object] = {"newest": str(newest) if newest else None, "night": str(night)}
+    if night is None or newest is None:
+        # Nothing loaded yet: the rejected-files check names the file; a first night is not stale.
+        observed["summary"] = f"no {table} loaded from source '{source.name}' yet"
+        return _night_result(table, source, check, True, observed)
+    # Rows after the night are ignored by the features; only how far the newest row is behind counts.
+    newest_by_night = con.execute(
+        f"""
+        select max({column})::date from {table}
+        where source_file in (select path from loaded_files where source = ?) and {column}::date <= ?
+        """,
+        [source.name, night],
+    ).fetchone()
+    newest = newest_by_night[0] if newest_by_night and newest_by_night[0] else newest
+    age = (night - newest).days
+    observed |= {"newest": str(newest), "age_days": age, "max_data_age_days": q.max_data_age_days}
+    noun = "order" if table == "orders" else "event"
+    observed["summary"] = (
+        stale_sentence(noun, newest, night)
+        if age > q.max_data_age_days
+        else (f"newest {noun} from source '{source.name}' is {newest}, {age} days before the night")
+    )
+    return _night_result(table, source, check, age <= q.max_data_age_days, observed)
+
+
+def stale_sentence(noun: str, newest: date, night: date, tonight: bool = False) -> str:
+    """One sentence saying that the data ends well before the night, and how to compute its last day."""
+    age = (night - newest).days
+    when = "tonight" if tonight else f"the night of {night}"
+    return (
+        f"your newest {noun} is {newest}, {age:,} days before {when}: the export may have stopped; "
+        f"pass --as-of {newest} to compute that night"
+    )
+
+
+def newest_data_day(con: duckdb.DuckDBPyConnection) -> tuple[str, date] | None:
+    """The newest order day in the warehouse (else the newest event day), with its noun."""
+    for table, noun in (("orders", "order"), ("events", "event")):
+        row = con.execute(f"select max({DATA_DATE[table]})::date from {table}").fetchone()
+        if row and row[0] is not None:
+            return noun, row[0]
+    return None
 
 
 def _volume(
@@ -160,8 +244,10 @@ def night_checks(
             if check.check in ("volume_low", "volume_high"):
                 for s in sources:
                     if s.name not in volumes:
-                        volumes[s.name] = source_volume(con, run_id, s.name, settings.quality)
+                        volumes[s.name] = source_volume(con, run_id, s.name, settings.quality, table)
                     results.append(_volume(table, check, s, volumes[s.name], settings.quality))
+            elif check.check == "freshness" and table in DATA_DATE:
+                results += [_freshness(con, run_id, table, check, s, settings.quality) for s in sources]
             elif check.check == "rejected_files":
                 results += [_rejected(table, check, s, files) for s in sources]
             elif check.check == "held_batches":

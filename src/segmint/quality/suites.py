@@ -18,7 +18,7 @@ SCOPES: tuple[Scope, ...] = ("batch", "table")
 # One suite per table; orders files feed both orders and order_lines.
 TABLES = ("orders", "order_lines", "customers", "events", "customer_features")
 # Night checks are SQL over the warehouse (volume, rejected files, batches waiting for replay).
-NIGHT_CHECKS = ("volume_low", "volume_high", "rejected_files", "held_batches")
+NIGHT_CHECKS = ("volume_low", "volume_high", "freshness", "rejected_files", "held_batches")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""Shop shapes through the real `segmint run nightly` (Prefect): stale data, backfills, nothing loadable."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from segmint.errors import EXIT_DATA_HELD, EXIT_FAILED
+from segmint.warehouse import connect
+
+
+def _shops() -> ModuleType:
+    # tests are not a package: load the shared shop builder by path.
+    spec = importlib.util.spec_from_file_location(
+        "shops", Path(__file__).resolve().parent.parent / "shops.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["shops"] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+shops = _shops()
+
+
+def run(api_url: str, *argv: str) -> tuple[int, str]:
+    """Run the real CLI in a process against the session's Prefect server; its exit code and output."""
+    env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
+    command = [sys.executable, "-c", "from segmint.cli import main; main()", *argv]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_stale_data_is_held_by_freshness_with_one_sentence_and_its_exit_code(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    night = date.today() - timedelta(days=1)  # what `run nightly` picks without --as-of (UTC schedule)
+    shape = shops.ShopShape(customers=40, days=90, end=night, stale_days=40, events=False)
+    config = shops.write_shop(tmp_path, shape)
+    code, out = run(prefect_api_url, "run", "nightly", "--config", str(config))
+    assert code == EXIT_DATA_HELD, out
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        last = con.execute("select max(ordered_at)::date from orders").fetchall()[0][0]
+    age = (night - last).days
+    assert age >= 40
+    assert (
+        f"Your newest order is {last}, {age} days before tonight: the export may have stopped; "
+        f"pass --as-of {last} to compute that night"
+    ) in out
+    assert "Traceback" not in out and "segmint replay" in out
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        status, message = con.execute("select status, message from runs").fetchall()[0]
+        failed = con.execute(
+            "select expectation from validation_results where not success and severity = 'critical'"
+        ).fetchall()
+    assert status == "held" and ("data_fresh",) in failed, message
+
+
+@pytest.mark.xfail(
+    reason="until ingest skips identical repeated rows (issue 9, 3h): overlapping daily exports are held "
+    "by the batch check order_ids_new before the backfill runs",
+    strict=False,
+)
+def test_a_backfill_of_an_earlier_night_after_later_nights_completes_with_no_alert(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    end = date(2026, 11, 8)
+    shape = shops.ShopShape(customers=60, days=60, end=end, events=True)
+    config = shops.write_shop(tmp_path, shape, daily_exports=True, through=end - timedelta(days=2))
+    for k in (2, 1, 0):  # three nights, each delivering that day's export (repeating the two before)
+        shops.write_shop(tmp_path, shape, daily_exports=True, through=end - timedelta(days=k))
+        run(
+            prefect_api_url,
+            "run",
+            "nightly",
+            "--config",
+            str(config),
+            "--as-of",
+            str(end - timedelta(days=k)),
+        )
+    code, out = run(
+        prefect_api_url, "run", "nightly", "--config", str(config), "--as-of", str(end - timedelta(days=5))
+    )
+    assert "Traceback" not in out
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        backfill = con.execute(
+            "select run_id, status from runs where as_of = ? order by started_at desc limit 1",
+            [end - timedelta(days=5)],
+        ).fetchall()[0]
+        failed = con.execute(
+            "select suite, expectation from validation_results where run_id = ? and not success and severity = 'critical'",
+            [backfill[0]],
+        ).fetchall()
+    assert failed == [] and backfill[1] == "completed", out
+    assert "data quality FAILED" not in out and code != EXIT_DATA_HELD
+
+
+def test_a_first_night_with_nothing_loadable_names_the_file(tmp_path: Path, prefect_api_url: str) -> None:
+    broken = shops.write_unloadable(tmp_path)
+    config = shops.write_config(tmp_path, events=False, customers=False)
+    code, out = run(prefect_api_url, "run", "nightly", "--config", str(config), "--as-of", "2026-11-08")
+    assert code != 0 and str(broken) in out and "Traceback" not in out, out
+    code, out = run(prefect_api_url, "report", "--config", str(config), "--as-of", "2026-11-08")
+    # The report still renders (its sections say "Not yet available"); naming the rejected file in the
+    # report itself is not done yet.
+    assert code in (0, EXIT_FAILED) and "Traceback" not in out, out
