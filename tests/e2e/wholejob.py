@@ -64,7 +64,9 @@ class Job:
     @property
     def warehouse(self) -> Path:
         """The warehouse file the config points at."""
-        return self.config.parent / "data" / "warehouse.duckdb"
+        from segmint.config import load_settings
+
+        return load_settings(self.config).warehouse.path
 
     def output(self, step: str) -> str:
         """Everything a step printed."""

@@ -10,8 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 from segmint.errors import EXIT_DATA_HELD, EXIT_FAILED
 from segmint.warehouse import connect
 
@@ -64,11 +62,6 @@ def test_stale_data_is_held_by_freshness_with_one_sentence_and_its_exit_code(
     assert status == "held" and ("data_fresh",) in failed, message
 
 
-@pytest.mark.xfail(
-    reason="until ingest skips identical repeated rows (issue 9, 3h): overlapping daily exports are held "
-    "by the batch check order_ids_new before the backfill runs",
-    strict=False,
-)
 def test_a_backfill_of_an_earlier_night_after_later_nights_completes_with_no_alert(
     tmp_path: Path, prefect_api_url: str
 ) -> None:
