@@ -390,6 +390,15 @@ def run_predictions(
     clv_scores = _fit_clv(con, settings, as_of, outcome)
     if clv_scores is not None:
         predictions = predictions.join(clv_scores, on="customer_id", how="left")
+        # A buyer whose every purchase was cancelled or refunded away has no net purchase to project from:
+        # worth nothing so far and expected to buy nothing, not "unknown" (when the fit gave values at all).
+        if clv_scores.get_column("clv_12m").is_not_null().any():
+            buyers = current.filter(~pl.col("is_prospect")).get_column("customer_id").implode()
+            no_net_purchase = pl.col("customer_id").is_in(buyers) & pl.col("clv_12m").is_null()
+            predictions = predictions.with_columns(
+                pl.when(no_net_purchase).then(0.0).otherwise(pl.col(c)).alias(c)
+                for c in ("clv_12m", "expected_purchases_90d")
+            )
     churn_scores = _fit_churn(con, settings, as_of, current, outcome)
     if churn_scores is not None:
         predictions = predictions.join(churn_scores, on="customer_id", how="left")
