@@ -185,3 +185,5 @@ def test_the_whole_job_on_a_real_shop(
     assert [u for u in seen.requests if not u.startswith(("data:", "file:"))] == []
     assert shown["sections"] and all(visible for _, visible in shown["sections"]), shown["sections"]
     assert shown["screenshot"].stat().st_size > 20_000
+    if not shop.segments_expected:
+        assert "No segments yet: " in shown["text"]

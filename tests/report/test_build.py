@@ -452,6 +452,20 @@ def test_an_empty_warehouse_gives_a_report_of_absent_sections(duck: duckdb.DuckD
     assert data.quality.runs == [] and data.quality.loads == []
 
 
+def test_a_shop_too_small_to_segment_says_why_in_the_report(duck: duckdb.DuckDBPyConnection) -> None:
+    duck.execute(
+        "insert into runs values ('r1', 'nightly', date '2026-11-08', now()::timestamp, now()::timestamp, "
+        "'completed', null, 'segments not computed: Only 3 customers have features for 2026-11-08, fewer than "
+        "segmentation.min_customers (100); segments are computed once the shop has more.; churn skipped: x')"
+    )
+    data = build_report(duck, date(2026, 11, 8), generated_at=datetime(2026, 11, 9, 7, 0))
+    assert isinstance(data.segments, Unavailable)
+    assert data.segments.reason == (
+        "No segments yet: Only 3 customers have features for 2026-11-08, fewer than "
+        "segmentation.min_customers (100); segments are computed once the shop has more."
+    )
+
+
 def test_a_warehouse_without_later_tables_still_reports(
     shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
 ) -> None:

@@ -289,6 +289,17 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
 # -- segments -----------------------------------------------------------------------------------------
 
 
+def _why_not_segmented(ctx: _Ctx, day: date) -> str | None:
+    """The reason the latest nightly run up to `day` gave for computing no segments (too few customers...)."""
+    row = ctx.one(
+        "select message from runs where flow = 'nightly' and as_of <= $day and message like '%segments not computed: %' "
+        "order by as_of desc, started_at desc limit 1",
+        {"day": day},
+    )
+    found = re.search(r"segments not computed: (.*?\.)(?:; |$)", str(row[0])) if row else None
+    return f"No segments yet: {found.group(1)}" if found else None
+
+
 def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
     if not ctx.has("segment_runs", "run_id", "as_of", "published"):
         return Unavailable(NOT_SEGMENTED.format(day=day))
@@ -315,7 +326,7 @@ def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
                 f"No segmentation has been published up to {day} yet: the segments computed for {held[0]} "
                 f"were held back{why}; see Data quality."
             )
-        return Unavailable(NOT_SEGMENTED.format(day=day))
+        return Unavailable(_why_not_segmented(ctx, day) or NOT_SEGMENTED.format(day=day))
     return SegmentRunInfo(
         run_id=str(row[0]),
         as_of=row[1],
