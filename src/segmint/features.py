@@ -45,6 +45,14 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
 )
 
 
+#: Features computed from web events: null or zero for everyone in a shop without clickstream.
+WEB_FEATURES: frozenset[str] = frozenset(
+    c
+    for c in BEHAVIOUR_FEATURES
+    if c.startswith(("sessions_", "product_views_", "add_to_carts_", "cart_", "view_"))
+) | {"days_since_last_visit"}
+
+
 @dataclass(frozen=True)
 class Model:
     """One SQL model: its file below sql/ and how its result is kept."""

@@ -6,22 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
-#: Features computed from web events: null or zero for everyone in a shop without clickstream.
-WEB_FEATURES: frozenset[str] = frozenset(
-    {
-        "sessions_30d",
-        "product_views_30d",
-        "add_to_carts_30d",
-        "cart_abandonment_rate_30d",
-        "view_to_purchase_rate_30d",
-        "sessions_90d",
-        "product_views_90d",
-        "add_to_carts_90d",
-        "cart_abandonment_rate_90d",
-        "view_to_purchase_rate_90d",
-        "days_since_last_visit",
-    }
-)
+from segmint.features import WEB_FEATURES
 
 
 def informative(

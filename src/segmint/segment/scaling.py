@@ -11,6 +11,7 @@ import numpy.typing as npt
 import polars as pl
 
 from segmint.errors import ConfigError
+from segmint.features import WEB_FEATURES
 
 Matrix = npt.NDArray[np.float64]
 
@@ -132,22 +133,6 @@ def fit_transform(
     return transform.scale_matrix(logged), transform
 
 
-# Web-activity features: without any event up to the night they are empty by construction.
-WEB_FEATURES = frozenset(
-    {
-        "sessions_30d",
-        "product_views_30d",
-        "add_to_carts_30d",
-        "cart_abandonment_rate_30d",
-        "view_to_purchase_rate_30d",
-        "sessions_90d",
-        "product_views_90d",
-        "add_to_carts_90d",
-        "cart_abandonment_rate_90d",
-        "view_to_purchase_rate_90d",
-        "days_since_last_visit",
-    }
-)
 # A feature whose one value holds more than this share of customers can only split off a sliver of
 # outliers, which robust scaling blows up (its IQR is 0): it is left out like a constant one.
 NEAR_CONSTANT_SHARE = 0.99
