@@ -110,14 +110,15 @@ def build_features(settings: Settings, as_of: date) -> FeatureBuild:
 
 def segment_customers(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | None:
     """Cluster tonight's customers into segments, stored pending the publication gate (None: too few)."""
-    from segmint.errors import SegmintError
+    from segmint.segment import TooFewCustomersError
     from segmint.segment import segment_customers as segment
 
     with open_warehouse(settings) as con:
         try:
             return segment(con, as_of, settings.segmentation, run_id=run_id, publish=False)
-        except SegmintError:
-            # Too few customers, or no features at all (nothing loadable yet): the flow says why.
+        except TooFewCustomersError:
+            # Too few customers, too few informative features, or no features at all (nothing loadable
+            # yet): the flow says why. Any other error is a real failure of the night.
             return None
 
 

@@ -94,3 +94,13 @@ def assert_no_traceback(job: Job) -> None:
         assert "Traceback (most recent call last)" not in job.output(step), (
             f"{step}:\n{job.output(step)[-4000:]}"
         )
+
+
+# How a run says a model could not run, in words (prediction_runs.message): what the tests accept instead.
+CHURN_SKIPPED = ("churn skipped: ", "churn needs ")
+CLV_SKIPPED = ("lifetime value skipped: ", "CLV not reliable for this shop: ")
+
+
+def says_why(message: str, reasons: tuple[str, ...]) -> bool:
+    """Whether the message gives one of the plain-language reasons."""
+    return any(reason in message for reason in reasons)

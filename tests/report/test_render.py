@@ -157,7 +157,9 @@ def test_report_files_are_small_for_a_small_shop(
     assert Path(result.path).read_text(encoding="utf-8").startswith("<!doctype html>")
 
 
-def test_every_amount_carries_the_shop_currency(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
+def test_every_amount_carries_the_shop_currency(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
     import dataclasses
 
     from segmint.report.render import money

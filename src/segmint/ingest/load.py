@@ -251,16 +251,8 @@ def _hash(*columns: str) -> str:
 
 
 # What makes an order the same order: its header fields and its lines as exported (before conversion).
-LINE_HASH = ("line_no", "product_id", "product_name", "category", "quantity", "{price}", "{revenue}")
-ORDER_HASH = (
-    "customer_id",
-    "ordered_at",
-    "is_cancellation",
-    "is_voided",
-    "{currency}",
-    "country",
-    "{refunded}",
-)
+# Typed values (the line number given or derived, the integer quantity), so "2.0" and "2" are the same line.
+LINE_HASH = ("line", "product_id", "product_name", "category", "qty", "{price}", "{revenue}")
 
 
 @dataclass(frozen=True)
@@ -296,7 +288,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
             c.format(price="price", revenue="coalesce(line_revenue_given, qty * price)::decimal(18, 4)")
             for c in LINE_HASH
         )
-    ).replace("line_no", "line", 1)
+    )
     return f"""
         with typed as (
             select *,
@@ -443,7 +435,6 @@ ROWS = "batch_rows"
 KEY: dict[SourceKind, str] = {"orders": "order_id", "events": "event_id", "customers": "customer_id"}
 # Rows a batch merges: good, first of their key in the file, and new (or changed, when updated).
 _MERGED = "reason = '' and not dup_in_file and (state = 'new' or (state = 'changed' and getvariable('update_changed')))"
-_HISTORY = "?, ?, current_localtimestamp()"
 
 
 def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:

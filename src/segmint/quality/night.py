@@ -76,6 +76,10 @@ def source_volume(
     column = DATA_DATE.get(table)
     if night is None or column is None:
         return Volume(0, ())
+    earlier = con.execute(
+        "select count(*) from loaded_files where source = ? and run_id <> ?", [source, run_id]
+    ).fetchone()
+    first_load = not (earlier and earlier[0])
     rows = con.execute(
         f"""
         with files as (select distinct path from loaded_files where source = $source),
@@ -96,7 +100,9 @@ def source_volume(
         {"source": source, "night": night, "nights": settings.volume_nights},
     ).fetchall()
     tonight = next((int(r[1]) for r in rows if r[0]), 0)
-    history = tuple(int(r[1]) for r in rows if not r[0])
+    # A source's first load brings its whole past at once, often cut in the middle of its last day (UCI
+    # Online Retail ends at 12:50): no night of it was delivered as a nightly export, so none is judged.
+    history = () if first_load else tuple(int(r[1]) for r in rows if not r[0])
     band = expected_band(history, settings)
     return Volume(tonight, history, *(band or (None, None)))
 
@@ -132,7 +138,12 @@ def _freshness(
         """,
         [source.name, night],
     ).fetchone()
-    newest = newest_by_night[0] if newest_by_night and newest_by_night[0] else newest
+    if not (newest_by_night and newest_by_night[0]):
+        # The source starts after this night (a backfill from before a clickstream was added): nothing to
+        # be stale, and nothing of it reaches tonight's features.
+        observed["summary"] = f"no {table} of source '{source.name}' on or before {night}"
+        return _night_result(table, source, check, True, observed)
+    newest = newest_by_night[0]
     age = (night - newest).days
     observed |= {"newest": str(newest), "age_days": age, "max_data_age_days": q.max_data_age_days}
     noun = "order" if table == "orders" else "event"

@@ -202,9 +202,11 @@ def build_report(
 def _base_currency(ctx: _Ctx) -> str | None:
     # The currency ingest converted every order into; a warehouse loaded before it was recorded falls back
     # to the orders' most common currency.
-    recorded = ctx.one("select currency from base_currency order by decided_at desc limit 1")
-    if recorded and recorded[0]:
-        return str(recorded[0])
+    from segmint.currency import base_currency
+
+    recorded = base_currency(ctx.con) if ctx.has("base_currency", "currency") else None
+    if recorded:
+        return recorded
     row = ctx.one("select mode(currency) from orders where currency is not null")
     return str(row[0]) if row and row[0] else None
 
