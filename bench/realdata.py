@@ -57,6 +57,7 @@ class Dataset:
 
 
 DATASETS = (
+    Dataset("cdnow_master", REAL / "cdnow" / "CDNOW_master.txt", "cdnow", date(1998, 6, 30)),
     Dataset(
         "online_retail", REAL / "online_retail" / "online_retail.csv.gz", "online_retail", date(2011, 12, 9)
     ),
@@ -66,7 +67,6 @@ DATASETS = (
         "online_retail",
         date(2010, 12, 9),
     ),
-    Dataset("cdnow_master", REAL / "cdnow" / "CDNOW_master.txt", "cdnow", date(1998, 6, 30)),
 )
 
 
