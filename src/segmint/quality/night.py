@@ -76,10 +76,21 @@ def source_volume(
     column = DATA_DATE.get(table)
     if night is None or column is None:
         return Volume(0, ())
-    earlier = con.execute(
-        "select count(*) from loaded_files where source = ? and run_id <> ?", [source, run_id]
+    # The night's rows came in a historical export (a file reaching back past the comparison window) rather
+    # than a nightly one: such a file is often cut in the middle of its last day (UCI Online Retail ends at
+    # 12:50), and no night of it was delivered on its own, so its nights are not judged for volume.
+    bulk = con.execute(
+        f"""
+        select count(*) from (
+            select source_file from {table}
+            where source_file in (select path from loaded_files where source = $source)
+            group by source_file
+            having bool_or({column}::date = $night) and min({column})::date < $night - $nights::integer
+        )
+        """,
+        {"source": source, "night": night, "nights": settings.volume_nights},
     ).fetchone()
-    first_load = not (earlier and earlier[0])
+    first_load = bool(bulk and bulk[0])
     rows = con.execute(
         f"""
         with files as (select distinct path from loaded_files where source = $source),
@@ -100,8 +111,6 @@ def source_volume(
         {"source": source, "night": night, "nights": settings.volume_nights},
     ).fetchall()
     tonight = next((int(r[1]) for r in rows if r[0]), 0)
-    # A source's first load brings its whole past at once, often cut in the middle of its last day (UCI
-    # Online Retail ends at 12:50): no night of it was delivered as a nightly export, so none is judged.
     history = () if first_load else tuple(int(r[1]) for r in rows if not r[0])
     band = expected_band(history, settings)
     return Volume(tonight, history, *(band or (None, None)))
