@@ -49,9 +49,9 @@ def check_features(settings: Settings, run_id: str, day: date) -> list[CheckResu
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def segment(settings: Settings, run_id: str, day: date) -> SegmentationResult | None:
-    """Cluster customers into stable, named segments (stored, pending the gate); None: too few."""
-    return pipeline.segment_customers(settings, run_id, day)
+def segment(settings: Settings, run_id: str, day: date) -> SegmentationResult | str:
+    """Cluster customers into stable, named segments (stored, pending the gate), or why not in one sentence."""
+    return pipeline.segment_or_reason(settings, run_id, day)
 
 
 @task(cache_policy=NO_CACHE)
@@ -117,13 +117,14 @@ def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
         outcome.checks = check_night(settings, run_id, outcome.files)
         outcome.features = features(settings, day)
         outcome.checks += check_features(settings, run_id, day)
-        outcome.segmentation = segment(settings, run_id, day)
-        if outcome.segmentation is not None:
-            outcome.messages += outcome.segmentation.messages
-            outcome.segments = publication_gate(settings, run_id, day, outcome.segmentation.run_id)
-            publish_segments(settings, outcome.segmentation.run_id, outcome.segments)
+        segmented = segment(settings, run_id, day)
+        if isinstance(segmented, str):
+            outcome.messages.append(segmented)
         else:
-            outcome.messages.append(pipeline.segmentation_skipped(settings, day))
+            outcome.segmentation = segmented
+            outcome.messages += segmented.messages
+            outcome.segments = publication_gate(settings, run_id, day, segmented.run_id)
+            publish_segments(settings, segmented.run_id, outcome.segments)
         # The alert goes out as soon as the data's fate is known; sending never fails the run.
         outcome.quality = conclude_quality(settings, run_id, day, outcome.segments)
         log_quality = logger.info if outcome.quality.ok else logger.warning

@@ -53,6 +53,16 @@ WEB_FEATURES: frozenset[str] = frozenset(
 ) | {"days_since_last_visit"}
 
 
+def has_clickstream(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
+    """Whether any web event up to the end of `as_of` is in the warehouse."""
+    row = query_one(
+        con,
+        "select exists (select 1 from events where occurred_at < cast(? as date) + interval 1 day)",
+        [as_of],
+    )
+    return bool(row and row[0])
+
+
 @dataclass(frozen=True)
 class Model:
     """One SQL model: its file below sql/ and how its result is kept."""

@@ -108,27 +108,24 @@ def build_features(settings: Settings, as_of: date) -> FeatureBuild:
         return build(con, as_of, settings.features)
 
 
-def segment_customers(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | None:
-    """Cluster tonight's customers into segments, stored pending the publication gate (None: too few)."""
+def segment_or_reason(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | str:
+    """Cluster tonight's customers (stored pending the gate), or the sentence saying why the night cannot be."""
     from segmint.segment import TooFewCustomersError
     from segmint.segment import segment_customers as segment
 
     with open_warehouse(settings) as con:
         try:
             return segment(con, as_of, settings.segmentation, run_id=run_id, publish=False)
-        except TooFewCustomersError:
+        except TooFewCustomersError as exc:
             # Too few customers, too few informative features, or no features at all (nothing loadable
             # yet): the flow says why. Any other error is a real failure of the night.
-            return None
+            return f"segments not computed: {exc}"
 
 
-def segmentation_skipped(settings: Settings, as_of: date) -> str:
-    """Why tonight was not segmented, in one sentence for the run's message and summary."""
-    from segmint.segment.run import segmentation_blocker
-
-    with open_warehouse(settings) as con:
-        reason = segmentation_blocker(con, as_of, settings.segmentation)
-    return f"segments not computed: {reason}" if reason else "segments not computed"
+def segment_customers(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | None:
+    """Cluster tonight's customers into segments, stored pending the publication gate (None: too few)."""
+    result = segment_or_reason(settings, run_id, as_of)
+    return None if isinstance(result, str) else result
 
 
 def publish_segments(settings: Settings, segment_run_id: str, decision: GateDecision) -> None:

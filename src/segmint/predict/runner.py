@@ -13,7 +13,14 @@ import numpy as np
 import polars as pl
 
 from segmint.config import PredictSettings
-from segmint.features import BEHAVIOUR_FEATURES, FEATURE_MODELS, query_frame, query_one, run_model
+from segmint.features import (
+    BEHAVIOUR_FEATURES,
+    FEATURE_MODELS,
+    has_clickstream,
+    query_frame,
+    query_one,
+    run_model,
+)
 from segmint.predict import clv
 from segmint.predict.anomalies import anomaly_features, detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
@@ -341,10 +348,7 @@ def _store_models(
 
 def _dropped_messages(con: duckdb.DuckDBPyConnection, as_of: date, outcome: PredictionOutcome) -> list[str]:
     """Which features the models left out because they carry no information in this shop, in plain words."""
-    events = query_one(
-        con, "select count(*) from events where occurred_at < cast(? as date) + interval 1 day", [as_of]
-    )
-    has_events = bool(events and events[0])
+    has_events = has_clickstream(con, as_of)
     models: list[str] = []
     dropped: set[str] = set()
     if outcome.churn is not None and outcome.churn_dropped:

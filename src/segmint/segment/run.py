@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from segmint.config import SegmentationSettings
 from segmint.errors import SegmintError
-from segmint.features import query_frame, query_one, require_features
+from segmint.features import has_clickstream, query_frame, query_one, require_features
 from segmint.segment import cluster
 from segmint.segment.align import Alignment, Match, align
 from segmint.segment.explain import Explanation, SegmentQuality, explain, load_forest
@@ -380,16 +380,6 @@ def segment_customers(
     # worker threads made K-means over ten times slower (measured 1.7 s vs 0.13 s per fit).
     with threadpool_limits(limits=1):
         return _segment(con, as_of, settings, run_id, checks if publish else None, started)
-
-
-def has_clickstream(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
-    """Whether any web event up to the end of `as_of` is in the warehouse."""
-    row = query_one(
-        con,
-        "select exists (select 1 from events where occurred_at < cast(? as date) + interval 1 day)",
-        [as_of],
-    )
-    return bool(row and row[0])
 
 
 def segmentation_blocker(
