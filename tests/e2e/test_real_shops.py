@@ -8,6 +8,7 @@ words why not), and the report opens in headless chromium without errors (screen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -149,6 +150,21 @@ def _predictions(job: Job) -> tuple[str, int, int, int, str]:
     return str(row[0]), int(row[1]), int(row[2]), int(row[3]), str(row[4])
 
 
+def _assert_fader_hardie_lee(job: Job) -> None:
+    # The nightly's own BG/NBD fit on all 2,357 customers, zero-value purchases counted as purchases:
+    # Fader, Hardie & Lee (2005), r 0.243, alpha 4.414, a 0.793, b 2.426, log-likelihood -9582.4.
+    row = job.one(
+        "select params, log_likelihood, n_customers from clv_models "
+        "where model = 'bgnbd' and used and as_of = ? order by run_id desc limit 1",
+        [job.as_of],
+    )
+    assert row is not None, "no BG/NBD fit stored for the night"
+    params = json.loads(row[0])
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    assert {k: round(params[k], 3) for k in published} == pytest.approx(published, abs=0.002)
+    assert row[1] == pytest.approx(-9582.4, rel=0.001) and row[2] == 2357
+
+
 @pytest.mark.parametrize("shop", SHOPS, ids=[s.name for s in SHOPS])
 def test_the_whole_job_on_a_real_shop(
     shop: Shop,
@@ -185,6 +201,8 @@ def test_the_whole_job_on_a_real_shop(
     else:
         assert churn == buyers or says_why(message, CHURN_SKIPPED), message
         assert clv == buyers or says_why(message, CLV_SKIPPED), message
+    if shop.name == "cdnow_sample":
+        _assert_fader_hardie_lee(job)
     report = tmp_path / "data" / "reports" / shop.as_of.isoformat() / "report.html"
     assert report.is_file(), job.output("report")[-2000:]
     shown = report_in_browser(report, shop.name)

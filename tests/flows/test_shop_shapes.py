@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from types import ModuleType
 
+import shops
 from segmint.errors import EXIT_DATA_HELD, EXIT_FAILED
 from segmint.warehouse import connect
-
-
-def _shops() -> ModuleType:
-    # tests are not a package: load the shared shop builder by path.
-    spec = importlib.util.spec_from_file_location(
-        "shops", Path(__file__).resolve().parent.parent / "shops.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["shops"] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-shops = _shops()
 
 
 def run(api_url: str, *argv: str) -> tuple[int, str]:
