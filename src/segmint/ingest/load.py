@@ -571,10 +571,17 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
     )
 
 
+def _keys_to_update(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """The subquery of the batch's changed keys when they replace the stored rows (on_changed = "update")."""
+    if _count(con, f"select count(*) from {KNOWN} where state = 'changed' and getvariable('update_changed')"):
+        return f"(select {key} from {KNOWN} where state = 'changed')"
+    return None
+
+
 def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     path = str(batch.path)
-    if _count(con, f"select count(*) from {KNOWN} where state = 'changed' and getvariable('update_changed')"):
-        changed = f"(select order_id from {KNOWN} where state = 'changed')"
+    changed = _keys_to_update(con, "order_id")
+    if changed:
         con.execute(
             f"""
             insert into orders_history by name
@@ -637,8 +644,8 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
 
 def _merge_events(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     path = str(batch.path)
-    if _count(con, f"select count(*) from {KNOWN} where state = 'changed' and getvariable('update_changed')"):
-        changed = f"(select event_id from {KNOWN} where state = 'changed')"
+    changed = _keys_to_update(con, "event_id")
+    if changed:
         con.execute(
             f"""
             insert into events_history by name
