@@ -29,6 +29,7 @@ from e2e.wholejob import (
     source,
     write_config,
 )
+from real_layouts import cdnow_sample_as_master
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -43,18 +44,6 @@ class Shop:
     # Plain-language reasons the run may give instead of a result, when the data is too short for it.
     segments_expected: bool = True
     predictions_expected: bool = True
-
-
-def _cdnow_sample_as_master(folder: Path) -> Path:
-    # The 2,357-customer sample in the master file's layout (customer_id date cds value), the sample id
-    # as the customer id: what a shop exporting CDNOW's layout would send.
-    lines = ["customer_id date number_of_cds dollar_value"]
-    for raw in (REAL / "cdnow" / "CDNOW_sample.txt").read_text().splitlines():
-        _, sample_id, day, cds, value = raw.split()
-        lines.append(f"{sample_id} {day} {cds} {value}")
-    path = folder / "CDNOW_sample_master_layout.txt"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _rees46_beside_orders(folder: Path) -> Path:
@@ -106,7 +95,7 @@ SHOPS = [
     Shop(
         "cdnow_sample",
         date(1997, 9, 30),
-        lambda folder: source("shop", "orders", _cdnow_sample_as_master(folder), "cdnow"),
+        lambda folder: source("shop", "orders", cdnow_sample_as_master(folder), "cdnow"),
     ),
     Shop(
         "online_retail_ii_with_rees46_events",

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from real_layouts import cdnow_sample_as_master
 from segmint.config import PredictSettings, SourceSettings
 from segmint.features import build_features
 from segmint.ingest import load_file
@@ -106,13 +107,7 @@ def test_online_retail_full_without_clickstream(duck: duckdb.DuckDBPyConnection)
 
 
 def test_cdnow_sample_reproduces_fader_hardie_lee(tmp_path: Path, duck: duckdb.DuckDBPyConnection) -> None:
-    # The sample in the master file's layout: customer_id date number_of_cds dollar_value.
-    lines = [" customer_id  date number_of_cds  dollar_value"]
-    for line in (REAL / "cdnow" / "CDNOW_sample.txt").read_text().splitlines():
-        _, sample_id, day, cds, value = line.split()
-        lines.append(f" {sample_id} {day}  {cds}   {value}")
-    path = tmp_path / "cdnow_sample_master_layout.txt"
-    path.write_text("\n".join(lines) + "\n")
+    path = cdnow_sample_as_master(tmp_path)
     as_of = date(1997, 9, 30)
     _load(duck, path, "cdnow", as_of)
     # Zero-value purchases are in the file and are purchases.
