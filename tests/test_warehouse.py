@@ -126,3 +126,23 @@ def test_a_transaction_commits_its_block_or_rolls_it_back(duck: duckdb.DuckDBPyC
         duck.execute("insert into t values (3)")
         duck.execute("insert into schema_migrations values (null, null, null)")
     assert duck.execute("select x from t").fetchall() == [(1,)]
+
+
+def test_duckdb_limits_follow_the_machine_unless_set(tmp_path: Path) -> None:
+    from segmint.machine import cores, default_memory_limit, memory_bytes
+
+    with connect(tmp_path / "w.duckdb") as con:
+        limit, threads = con.execute(
+            "select current_setting('memory_limit'), current_setting('threads')"
+        ).fetchone()
+    # DuckDB reports the limit in GiB with one decimal: a quarter of the memory, not its own 80 %.
+    assert float(limit.split()[0]) == pytest.approx(memory_bytes() / 4 / 2**30, abs=0.1)
+    assert threads == cores()
+    assert default_memory_limit().endswith("MiB")
+    with connect(tmp_path / "x.duckdb", memory_limit="1GB", threads=1) as con:
+        assert con.execute(
+            "select current_setting('memory_limit'), current_setting('threads')"
+        ).fetchone() == (
+            "953.6 MiB",
+            1,
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from segmint.errors import WarehouseBusyError
+from segmint.machine import cores, default_memory_limit
 from segmint.resources import resource_dir
 
 _MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -68,12 +69,14 @@ def connect(
     memory_limit: str | None = None,
     threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse at `path` (":memory:" for tests), creating and migrating it unless read-only."""
-    config: dict[str, str | bool | int | float | list[str]] = {}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    if threads:
-        config["threads"] = threads
+    """Open the warehouse at `path` (":memory:" for tests), creating and migrating it unless read-only.
+
+    Without a `memory_limit` or `threads`, both follow the machine (segmint.machine).
+    """
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit or default_memory_limit(),
+        "threads": threads or cores(),
+    }
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
