@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -17,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from segmint.config import Settings, load_settings
-from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, SegmintError
+from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, SegmintError
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
@@ -31,7 +33,17 @@ app = typer.Typer(
 )
 run_app = typer.Typer(help="Run a Prefect flow now (nightly or weekly-report).", no_args_is_help=True)
 app.add_typer(run_app, name="run")
-console = Console()
+
+# Rich cuts output to 80 columns when stdout is not a terminal (a pipe, a log file, cron's mail): there,
+# lines stay whole unless COLUMNS says otherwise.
+WIDE = 1000
+
+
+def _console_width() -> int | None:
+    return None if sys.stdout.isatty() or os.environ.get("COLUMNS") else WIDE
+
+
+console = Console(width=_console_width())
 
 ConfigOption = Annotated[
     Path | None,
@@ -51,6 +63,47 @@ AsOfOption = Annotated[
 
 def _settings(config: Path | None) -> Settings:
     return load_settings(config)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from segmint import __version__
+
+        typer.echo(f"segmint {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the result lines.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print debug lines of segmint on stderr.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print segmint's version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """Nightly customer segmentation for small online shops."""
+    if quiet and verbose:
+        raise typer.BadParameter("use either --quiet or --verbose, not both", param_hint="-q / -v")
+    set_verbosity(-1 if quiet else 1 if verbose else 0)
+
+
+def set_verbosity(level: int) -> None:
+    """-1 (--quiet): no tables or progress lines; 0: progress lines; 1 (--verbose): debug lines too."""
+    console.quiet = level < 0
+    logger = logging.getLogger("segmint")
+    logger.setLevel(logging.WARNING if level < 0 else logging.DEBUG if level > 0 else logging.INFO)
+
+
+def print_json(value: object) -> None:
+    """One JSON document on stdout (dates and paths as strings), for scripts."""
+    typer.echo(json.dumps(value, indent=2, default=str))
 
 
 def parse_day(value: str | None) -> date | None:
@@ -682,25 +735,57 @@ def show_progress() -> None:
     logger.propagate = False  # Prefect's root handlers would print each line a second time
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage-error classes: typer's vendored copy (typer >= 0.29) and click itself when present."""
+    classes: list[type[Exception]] = []
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        classes.append(VendoredClickException)
+    except ImportError:
+        pass
+    try:
+        from click import ClickException
+
+        classes.append(ClickException)
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+def _show_usage_error(exc: Exception) -> int:
+    """Print a usage error as one line on stderr and return its exit code (2 for usage errors)."""
+    code = int(getattr(exc, "exit_code", EXIT_USAGE))
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `segmint` or `segmint run` alone: the help
+        exc.show()  # type: ignore[attr-defined]
+        return code
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    text = " ".join(f"{message}{hint}".split())
+    typer.echo(f"error: {text}", err=True)
+    return code
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one sentence and an exit code."""
     show_progress()
     try:
         # Without standalone mode click returns the code of a typer.Exit instead of exiting.
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="segmint", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except SegmintError as exc:
-        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True, width=_console_width()).print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors (unknown option, missing argument, bad value) come from typer's vendored click.
+        if isinstance(exc, _usage_errors()):
+            sys.exit(_show_usage_error(exc))
         raise
