@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from segmint.config import Settings, load_settings
-from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, SegmintError
+from segmint.config import PRESETS, Settings, load_settings
+from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, ConfigError, SegmintError
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
@@ -160,6 +160,86 @@ def print_totals(totals: WarehouseTotals) -> None:
         f"warehouse: {totals.customers:,} customers, {totals.orders:,} orders "
         f"({totals.order_lines:,} lines), {totals.events:,} events, revenue {totals.revenue:,.2f}"
     )
+
+
+def _ask(question: str, *, required: bool, default: str | None = None) -> str | None:
+    """Ask on the terminal; without an answer (no terminal, end of input) a required value is an error."""
+    try:
+        answer = typer.prompt(
+            question, default=default or ("" if not required else None), show_default=bool(default)
+        )
+    except typer.Abort:
+        if required:
+            raise ConfigError(
+                f"segmint init needs an answer to {question!r}; pass it as an option."
+            ) from None
+        return default
+    return str(answer).strip() or default
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The shop's folder (default: here).")] = Path(),
+    orders: Annotated[
+        str | None,
+        typer.Option("--orders", help="The orders export: a file or a glob such as 'exports/*.csv'."),
+    ] = None,
+    events: Annotated[str | None, typer.Option("--events", help="The web-events export, if any.")] = None,
+    customers: Annotated[
+        str | None, typer.Option("--customers", help="The customers export, if any.")
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", help=f"How to read the orders export: {', '.join(PRESETS)} (default: guessed)."
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="The shop's timezone (default: this machine's).")
+    ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="Where alerts and the weekly report go (default: nowhere yet)."),
+    ] = None,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Ask nothing: take the options and the defaults.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+) -> None:
+    """Set up a shop's folder: segmint.toml for your exports, campaigns.toml and .env, from the examples."""
+    from segmint import scaffold as scaffolding
+
+    ask = not no_input
+    if orders is None and ask:
+        orders = _ask("Orders export (a file, or a glob such as exports/*.csv)", required=True)
+    if not orders:
+        raise ConfigError("segmint init needs the orders export; pass --orders PATH (a file or a glob).")
+    exports = [scaffolding.export(folder, "orders", orders, preset)]
+    if preset is None and ask:
+        chosen = _ask(f"How to read it ({', '.join(PRESETS)})", required=False, default=exports[0].preset)
+        if chosen and chosen != exports[0].preset:
+            exports = [scaffolding.export(folder, "orders", orders, chosen)]
+    if events is None and ask:
+        events = _ask("Web-events export (empty: none)", required=False)
+    if customers is None and ask:
+        customers = _ask("Customers export (empty: none)", required=False)
+    for kind, pattern in (("events", events), ("customers", customers)):
+        if pattern:
+            exports.append(scaffolding.export(folder, kind, pattern, None))  # type: ignore[arg-type]
+    if timezone is None:
+        timezone = scaffolding.local_timezone()
+        if ask:
+            timezone = _ask("Timezone of the shop", required=False, default=timezone) or timezone
+    if email is None and ask:
+        email = _ask("Email for alerts and the weekly report (empty: none yet)", required=False)
+    plan = scaffolding.Scaffold(folder, exports, timezone, email or None)
+    written = scaffolding.write(plan, force=force)
+    for e in exports:
+        console.print(f"{e.kind}: {e.path} (preset {e.preset})", highlight=False)
+    for path in written:
+        typer.echo(f"wrote {path}")
+    config_arg = "" if folder.resolve() == Path.cwd().resolve() else f" --config {written[0]}"
+    typer.echo(f"next: segmint doctor{config_arg}, then segmint run nightly{config_arg}")
 
 
 @app.command()
