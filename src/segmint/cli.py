@@ -243,6 +243,29 @@ def init(
 
 
 @app.command()
+def doctor(config: ConfigOption = None) -> None:
+    """Check the setup: sources match files, the data's age, folders writable, SMTP login, Prefect reachable."""
+    from segmint.doctor import Check, run_checks
+
+    try:
+        settings = _settings(config)
+    except ConfigError as exc:
+        typer.echo(Check("config", False, str(exc)).line())
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(Check("config", True, str(settings.config_path)).line())
+    checks = run_checks(settings)
+    for check in checks:
+        typer.echo(check.line())
+    failed = [c for c in checks if c.ok is False]
+    if failed:
+        typer.echo(
+            f"{len(failed)} of {len(checks) + 1} checks failed; fix them and run `segmint doctor` again"
+        )
+        raise typer.Exit(1)
+    typer.echo(f"all {len(checks) + 1} checks passed or were skipped; next: segmint run nightly")
+
+
+@app.command()
 def ingest(config: ConfigOption = None) -> None:
     """Load every configured source into the warehouse (each file once; bad rows to quarantine)."""
     from segmint import pipeline
