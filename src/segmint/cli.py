@@ -60,6 +60,8 @@ AsOfOption = Annotated[
     ),
 ]
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
 
 def _settings(config: Path | None) -> Settings:
     return load_settings(config)
@@ -103,7 +105,15 @@ def set_verbosity(level: int) -> None:
 
 def print_json(value: object) -> None:
     """One JSON document on stdout (dates and paths as strings), for scripts."""
-    typer.echo(json.dumps(value, indent=2, default=str))
+    typer.echo(json.dumps(value, indent=2, default=_json_value))
+
+
+def _json_value(value: object) -> str:
+    from datetime import datetime
+
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def parse_day(value: str | None) -> date | None:
@@ -448,11 +458,12 @@ def segments(
     run: Annotated[
         str | None, typer.Option("--run", help="A segment run id (default: the published run in force).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a run's segments: size, revenue, what defines them, who they are, and who moved."""
     import duckdb
 
-    from segmint.segment.show import print_segments
+    from segmint.segment.show import print_segments, segments_summary
     from segmint.warehouse import connect
 
     settings = _settings(config)
@@ -462,11 +473,67 @@ def segments(
         )
     with connect(settings.warehouse.path, read_only=True) as con:
         try:
-            print_segments(console, con, run)
+            if as_json:
+                print_json(segments_summary(con, run))
+            else:
+                print_segments(console, con, run)
         except duckdb.CatalogException:
             raise SegmintError(
                 f"The warehouse {settings.warehouse.path} has no segments yet; run `segmint run nightly` first."
             ) from None
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    last: Annotated[int, typer.Option("--last", min=1, help="How many of the last runs to show.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the last runs, batches held for a replay (with its command), the data's age and the next runs."""
+    from segmint.status import read_status
+
+    settings = _settings(config)
+    state = read_status(settings, last=last)
+    if as_json:
+        print_json(state.to_json())
+        return
+    if not state.warehouse_exists:
+        typer.echo(f"no warehouse yet at {state.warehouse}; `segmint run nightly` creates it")
+    else:
+        table = Table(title="Last runs", title_justify="left")
+        for column in ("run", "flow", "night", "started", "took", "status", "message"):
+            if column == "message":  # long: folded within 100 columns, also when the width is not limited
+                table.add_column(column, overflow="fold", max_width=100)
+            else:
+                table.add_column(column, no_wrap=True)
+        for r in state.runs:
+            took = "-" if r.finished_at is None else f"{(r.finished_at - r.started_at).total_seconds():.0f} s"
+            table.add_row(
+                r.run_id,
+                r.flow,
+                str(r.as_of or "-"),
+                f"{r.started_at:%Y-%m-%d %H:%M}",
+                took,
+                r.status,
+                r.message or "",
+            )
+        console.print(table)
+        for h in state.held:
+            typer.echo(f"held: {Path(h.path).name} ({h.source}, run {h.run_id}): {h.reason}")
+            typer.echo(f"  after fixing the export: {h.replay}")
+        if not state.held:
+            typer.echo("held batches: none")
+        if state.data is None:
+            typer.echo("data: no orders or events loaded yet")
+        else:
+            d = state.data
+            verdict = "too old: the export may have stopped" if d.stale else "fresh enough"
+            typer.echo(
+                f"data: newest {d.noun} {d.newest}, {d.age_days:,} days before tonight ({d.night}); "
+                f"limit {d.max_age_days}: {verdict}"
+            )
+    for s in state.schedules:
+        typer.echo(f"next {s.deployment}: {s.next_run:%Y-%m-%d %H:%M %Z} ({s.cron}, {s.timezone})")
 
 
 def stale_data_line(settings: Settings, night: date) -> str | None:
@@ -659,6 +726,7 @@ def campaigns_build(
     playbook: Annotated[
         Path | None, typer.Option(help="Playbook file (default: [campaigns] playbook in the settings).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write one audience CSV per campaign (treatment and a random holdout) and record them in the ledger."""
     from segmint import pipeline
@@ -674,6 +742,11 @@ def campaigns_build(
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
         day = parse_day(as_of) or dates[-1]
         builds = build_campaigns(con, settings, day, playbook=plays)
+    if as_json:
+        from dataclasses import asdict
+
+        print_json({"as_of": day, "campaigns": [asdict(b) for b in builds]})
+        return
     table = Table(title=f"Campaigns for {day}", title_justify="left")
     for column in ("campaign", "treatment", "holdout", "no consent", "anomaly", "no email", "measure after"):
         if column == "campaign":
