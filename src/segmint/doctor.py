@@ -156,7 +156,11 @@ def check_folders(settings: Settings) -> list[Check]:
     if settings.campaigns.export_dir is not None:
         folders["audience folder"] = settings.campaigns.export_dir
     checks = []
+    seen: set[Path] = set()
     for name, folder in folders.items():
+        if folder in seen:  # the output folder is the warehouse's unless data_dir says otherwise
+            continue
+        seen.add(folder)
         problem = _writable(folder)
         if problem:
             checks.append(Check(name, False, f"{problem}; fix its permissions or point the config elsewhere"))
@@ -205,13 +209,24 @@ def check_smtp(settings: Settings) -> Check:
     return Check("smtp", True, f"{where} answers (no login configured)")
 
 
+def prefect_api_url() -> str | None:
+    """PREFECT_API_URL from the environment, else from a Prefect profile in PREFECT_HOME."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
+    home = os.environ.get("PREFECT_HOME")
+    if home and not (Path(home).expanduser() / "profiles.toml").is_file():
+        return None  # no profile can set it: spare the Prefect import (seconds on a small machine)
+    from segmint.serve import api_url
+
+    return api_url()
+
+
 def check_prefect() -> Check:
     """The Prefect server in PREFECT_API_URL answers its health check; without one, each run starts its own."""
     import httpx
 
-    from segmint.serve import api_url
-
-    url = api_url()
+    url = prefect_api_url()
     if url is None:
         return Check(
             "prefect",
