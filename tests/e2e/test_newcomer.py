@@ -93,9 +93,6 @@ def test_a_new_shop_from_init_to_campaign_audiences(tmp_path: Path) -> None:
         assert sum(s["size"] for s in segments["segments"]) == segments["n_customers"]
 
         status = json.loads(segmint("status", "--json").stdout)
-        assert [(r["flow"], r["as_of"], r["status"]) for r in status["runs"]][0] == (
-            "nightly",
-            NIGHT,
-            "completed",
-        )
+        last = status["runs"][0]
+        assert (last["flow"], last["as_of"], last["status"]) == ("nightly", NIGHT, "completed")
         assert status["held_batches"] == [] and status["data"]["newest"] == "1998-06-30"

@@ -44,7 +44,7 @@ def test_a_source_without_files_fails_the_nightly_at_once(tmp_path: Path) -> Non
     )
     nightly = load_flow_module("nightly").nightly
     started = time.monotonic()
-    with pytest.raises(ConfigError, match="Source 'shop': no file matches 'incoming/\\*.csv'"):
+    with pytest.raises(ConfigError, match=r"Source 'shop': no file matches 'incoming/\*\.csv'"):
         nightly(config=str(config), as_of="2024-05-02")
     # Retried, it would wait 10 s and then 60 s before failing.
     assert time.monotonic() - started < 10
