@@ -7,19 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from segmint.config import Settings
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One row of the runs ledger."""
-
-    run_id: str
-    flow: str
-    as_of: date | None
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    message: str | None
+from segmint.report.model import RunRow  # one row of the runs ledger, as the report shows it
 
 
 @dataclass(frozen=True)
