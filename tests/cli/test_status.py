@@ -69,3 +69,24 @@ def test_status_shows_runs_held_batches_with_their_replay_command_and_the_data_a
     assert f"held: 2026-11-20.csv (shop, run {run_id}): " in text
     assert f"  after fixing the export: segmint replay {run_id} --config {tmp_path / 'segmint.toml'}" in text
     assert "data: newest order 2026-11-19, " in text and "too old: the export may have stopped" in text
+
+
+def test_status_while_a_run_writes_says_so_in_one_line(cli: Cli, tmp_path: Path) -> None:
+    import duckdb
+
+    from segmint.warehouse import connect
+
+    (tmp_path / "segmint.toml").write_text("[warehouse]\npath = 'warehouse.duckdb'\n")
+    connect(tmp_path / "warehouse.duckdb").close()
+    writer = duckdb.connect(str(tmp_path / "warehouse.duckdb"))  # as a nightly run holds it
+    try:
+        done = cli("status")
+    finally:
+        writer.close()
+    assert done.returncode == 3, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    # The warehouse's own sentence for a file another process holds (segmint.warehouse.connect).
+    assert line == (
+        f"error: The warehouse {tmp_path / 'warehouse.duckdb'} is open in another segmint process; "
+        "wait for it to finish and retry."
+    )
