@@ -1,4 +1,5 @@
-# The README's two commands: `make demo` and `make test`. Each builds .venv from requirements.lock first.
+# The README's two commands: `make demo` and `make test` (lint, then the tests). Each builds .venv from
+# requirements.lock first.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,7 +28,8 @@ browser:
 	  $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } \
 	  || echo "could not install chromium; run 'sudo apt-get install chromium' and re-run make test"; }
 
-test: $(STAMP) browser
+# Lint first: CI runs only `make test`, so a lint error fails it before the tests start.
+test: $(STAMP) lint browser
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

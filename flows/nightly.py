@@ -14,14 +14,21 @@ from segmint.errors import WarehouseBusyError
 from segmint.features import FeatureBuild
 from segmint.ingest import FileResult
 from segmint.predict.runner import PredictionOutcome
+from segmint.prefect_env import retry_unless_user_error
 from segmint.quality.conclude import QualityOutcome
 from segmint.quality.gate import GateDecision
 from segmint.quality.results import CheckResult
 from segmint.segment import SegmentationResult
 from segmint.warehouse import writer_lock
 
-# Loading is idempotent (each file once, by sha256), so retrying an I/O failure is safe.
-io_task = task(retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)
+# Loading is idempotent (each file once, by sha256), so retrying an I/O failure is safe; an error the
+# owner must fix (configuration, a missing file) fails at once instead.
+io_task = task(
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_unless_user_error,
+    cache_policy=NO_CACHE,
+)
 
 
 @io_task

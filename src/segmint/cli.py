@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -16,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from segmint.config import Settings, load_settings
-from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, SegmintError
+from segmint.config import PRESETS, Settings, load_settings
+from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, ConfigError, SegmintError
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
@@ -31,7 +33,17 @@ app = typer.Typer(
 )
 run_app = typer.Typer(help="Run a Prefect flow now (nightly or weekly-report).", no_args_is_help=True)
 app.add_typer(run_app, name="run")
-console = Console()
+
+# Rich cuts output to 80 columns when stdout is not a terminal (a pipe, a log file, cron's mail): there,
+# lines stay whole unless COLUMNS says otherwise.
+WIDE = 1000
+
+
+def _console_width() -> int | None:
+    return None if sys.stdout.isatty() or os.environ.get("COLUMNS") else WIDE
+
+
+console = Console(width=_console_width())
 
 ConfigOption = Annotated[
     Path | None,
@@ -48,9 +60,60 @@ AsOfOption = Annotated[
     ),
 ]
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
 
 def _settings(config: Path | None) -> Settings:
     return load_settings(config)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from segmint import __version__
+
+        typer.echo(f"segmint {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the result lines.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print debug lines of segmint on stderr.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print segmint's version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """Nightly customer segmentation for small online shops."""
+    if quiet and verbose:
+        raise typer.BadParameter("use either --quiet or --verbose, not both", param_hint="-q / -v")
+    set_verbosity(-1 if quiet else 1 if verbose else 0)
+
+
+def set_verbosity(level: int) -> None:
+    """-1 (--quiet): no tables or progress lines; 0: progress lines; 1 (--verbose): debug lines too."""
+    console.quiet = level < 0
+    logger = logging.getLogger("segmint")
+    logger.setLevel(logging.WARNING if level < 0 else logging.DEBUG if level > 0 else logging.INFO)
+
+
+def print_json(value: object) -> None:
+    """One JSON document on stdout (dates and paths as strings), for scripts."""
+    typer.echo(json.dumps(value, indent=2, default=_json_value))
+
+
+def _json_value(value: object) -> str:
+    from datetime import datetime
+
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def parse_day(value: str | None) -> date | None:
@@ -107,6 +170,109 @@ def print_totals(totals: WarehouseTotals) -> None:
         f"warehouse: {totals.customers:,} customers, {totals.orders:,} orders "
         f"({totals.order_lines:,} lines), {totals.events:,} events, revenue {totals.revenue:,.2f}"
     )
+
+
+def _ask(question: str, *, required: bool, default: str | None = None) -> str | None:
+    """Ask on the terminal; without an answer (no terminal, end of input) a required value is an error."""
+    try:
+        answer = typer.prompt(
+            question, default=default or ("" if not required else None), show_default=bool(default)
+        )
+    except typer.Abort:
+        if required:
+            raise ConfigError(
+                f"segmint init needs an answer to {question!r}; pass it as an option."
+            ) from None
+        return default
+    return str(answer).strip() or default
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The shop's folder (default: here).")] = Path(),
+    orders: Annotated[
+        str | None,
+        typer.Option("--orders", help="The orders export: a file or a glob such as 'exports/*.csv'."),
+    ] = None,
+    events: Annotated[str | None, typer.Option("--events", help="The web-events export, if any.")] = None,
+    customers: Annotated[
+        str | None, typer.Option("--customers", help="The customers export, if any.")
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", help=f"How to read the orders export: {', '.join(PRESETS)} (default: guessed)."
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="The shop's timezone (default: this machine's).")
+    ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="Where alerts and the weekly report go (default: nowhere yet)."),
+    ] = None,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Ask nothing: take the options and the defaults.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+) -> None:
+    """Set up a shop's folder: segmint.toml for your exports, campaigns.toml and .env, from the examples."""
+    from segmint import scaffold as scaffolding
+
+    ask = not no_input
+    if orders is None and ask:
+        orders = _ask("Orders export (a file, or a glob such as exports/*.csv)", required=True)
+    if not orders:
+        raise ConfigError("segmint init needs the orders export; pass --orders PATH (a file or a glob).")
+    exports = [scaffolding.export(folder, "orders", orders, preset)]
+    if preset is None and ask:
+        chosen = _ask(f"How to read it ({', '.join(PRESETS)})", required=False, default=exports[0].preset)
+        if chosen and chosen != exports[0].preset:
+            exports = [scaffolding.export(folder, "orders", orders, chosen)]
+    if events is None and ask:
+        events = _ask("Web-events export (empty: none)", required=False)
+    if customers is None and ask:
+        customers = _ask("Customers export (empty: none)", required=False)
+    for kind, pattern in (("events", events), ("customers", customers)):
+        if pattern:
+            exports.append(scaffolding.export(folder, kind, pattern, None))  # type: ignore[arg-type]
+    if timezone is None:
+        timezone = scaffolding.local_timezone()
+        if ask:
+            timezone = _ask("Timezone of the shop", required=False, default=timezone) or timezone
+    if email is None and ask:
+        email = _ask("Email for alerts and the weekly report (empty: none yet)", required=False)
+    plan = scaffolding.Scaffold(folder, exports, timezone, email or None)
+    written = scaffolding.write(plan, force=force)
+    for e in exports:
+        console.print(f"{e.kind}: {e.path} (preset {e.preset})", highlight=False)
+    for path in written:
+        typer.echo(f"wrote {path}")
+    config_arg = "" if folder.resolve() == Path.cwd().resolve() else f" --config {written[0]}"
+    typer.echo(f"next: segmint doctor{config_arg}, then segmint run nightly{config_arg}")
+
+
+@app.command()
+def doctor(config: ConfigOption = None) -> None:
+    """Check the setup: sources match files, the data's age, folders writable, SMTP login, Prefect reachable."""
+    from segmint.doctor import Check, run_checks
+
+    try:
+        settings = _settings(config)
+    except ConfigError as exc:
+        typer.echo(Check("config", False, str(exc)).line())
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(Check("config", True, str(settings.config_path)).line())
+    checks = run_checks(settings)
+    for check in checks:
+        typer.echo(check.line())
+    failed = [c for c in checks if c.ok is False]
+    if failed:
+        typer.echo(
+            f"{len(failed)} of {len(checks) + 1} checks failed; fix them and run `segmint doctor` again"
+        )
+        raise typer.Exit(1)
+    typer.echo(f"all {len(checks) + 1} checks passed or were skipped; next: segmint run nightly")
 
 
 @app.command()
@@ -292,11 +458,12 @@ def segments(
     run: Annotated[
         str | None, typer.Option("--run", help="A segment run id (default: the published run in force).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a run's segments: size, revenue, what defines them, who they are, and who moved."""
     import duckdb
 
-    from segmint.segment.show import print_segments
+    from segmint.segment.show import print_segments, segments_summary
     from segmint.warehouse import connect
 
     settings = _settings(config)
@@ -306,11 +473,67 @@ def segments(
         )
     with connect(settings.warehouse.path, read_only=True) as con:
         try:
-            print_segments(console, con, run)
+            if as_json:
+                print_json(segments_summary(con, run))
+            else:
+                print_segments(console, con, run)
         except duckdb.CatalogException:
             raise SegmintError(
                 f"The warehouse {settings.warehouse.path} has no segments yet; run `segmint run nightly` first."
             ) from None
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    last: Annotated[int, typer.Option("--last", min=1, help="How many of the last runs to show.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the last runs, batches held for a replay (with its command), the data's age and the next runs."""
+    from segmint.status import read_status
+
+    settings = _settings(config)
+    state = read_status(settings, last=last)
+    if as_json:
+        print_json(state.to_json())
+        return
+    if not state.warehouse_exists:
+        typer.echo(f"no warehouse yet at {state.warehouse}; `segmint run nightly` creates it")
+    else:
+        table = Table(title="Last runs", title_justify="left")
+        for column in ("run", "flow", "night", "started", "took", "status", "message"):
+            if column == "message":  # long: folded within 100 columns, also when the width is not limited
+                table.add_column(column, overflow="fold", max_width=100)
+            else:
+                table.add_column(column, no_wrap=True)
+        for r in state.runs:
+            took = "-" if r.finished_at is None else f"{(r.finished_at - r.started_at).total_seconds():.0f} s"
+            table.add_row(
+                r.run_id,
+                r.flow,
+                str(r.as_of or "-"),
+                f"{r.started_at:%Y-%m-%d %H:%M}",
+                took,
+                r.status,
+                r.message or "",
+            )
+        console.print(table)
+        for h in state.held:
+            typer.echo(f"held: {Path(h.path).name} ({h.source}, run {h.run_id}): {h.reason}")
+            typer.echo(f"  after fixing the export: {h.replay}")
+        if not state.held:
+            typer.echo("held batches: none")
+        if state.data is None:
+            typer.echo("data: no orders or events loaded yet")
+        else:
+            d = state.data
+            verdict = "too old: the export may have stopped" if d.stale else "fresh enough"
+            typer.echo(
+                f"data: newest {d.noun} {d.newest}, {d.age_days:,} days before tonight ({d.night}); "
+                f"limit {d.max_age_days}: {verdict}"
+            )
+    for s in state.schedules:
+        typer.echo(f"next {s.deployment}: {s.next_run:%Y-%m-%d %H:%M %Z} ({s.cron}, {s.timezone})")
 
 
 def stale_data_line(settings: Settings, night: date) -> str | None:
@@ -503,6 +726,7 @@ def campaigns_build(
     playbook: Annotated[
         Path | None, typer.Option(help="Playbook file (default: [campaigns] playbook in the settings).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write one audience CSV per campaign (treatment and a random holdout) and record them in the ledger."""
     from segmint import pipeline
@@ -518,6 +742,11 @@ def campaigns_build(
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
         day = parse_day(as_of) or dates[-1]
         builds = build_campaigns(con, settings, day, playbook=plays)
+    if as_json:
+        from dataclasses import asdict
+
+        print_json({"as_of": day, "campaigns": [asdict(b) for b in builds]})
+        return
     table = Table(title=f"Campaigns for {day}", title_justify="left")
     for column in ("campaign", "treatment", "holdout", "no consent", "anomaly", "no email", "measure after"):
         if column == "campaign":
@@ -682,25 +911,57 @@ def show_progress() -> None:
     logger.propagate = False  # Prefect's root handlers would print each line a second time
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage-error classes: typer's vendored copy (typer >= 0.29) and click itself when present."""
+    classes: list[type[Exception]] = []
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        classes.append(VendoredClickException)
+    except ImportError:
+        pass
+    try:
+        from click import ClickException
+
+        classes.append(ClickException)
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+def _show_usage_error(exc: Exception) -> int:
+    """Print a usage error as one line on stderr and return its exit code (2 for usage errors)."""
+    code = int(getattr(exc, "exit_code", EXIT_USAGE))
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `segmint` or `segmint run` alone: the help
+        exc.show()  # type: ignore[attr-defined]
+        return code
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    text = " ".join(f"{message}{hint}".split())
+    typer.echo(f"error: {text}", err=True)
+    return code
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one sentence and an exit code."""
     show_progress()
     try:
         # Without standalone mode click returns the code of a typer.Exit instead of exiting.
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="segmint", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except SegmintError as exc:
-        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True, width=_console_width()).print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors (unknown option, missing argument, bad value) come from typer's vendored click.
+        if isinstance(exc, _usage_errors()):
+            sys.exit(_show_usage_error(exc))
         raise

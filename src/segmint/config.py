@@ -1,7 +1,9 @@
-"""Settings: one TOML file plus `SEGMINT_*` environment overrides (secrets only from the environment)."""
+"""Settings: one TOML file, then `.env` beside it, then `SEGMINT_*` environment variables (each overrides
+the one before; secrets only from .env or the environment)."""
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -303,6 +305,12 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         nested_model_default_partial_update=True,
+        # .env in the config's folder: its SEGMINT_* lines are settings (a misspelt one fails like a
+        # misspelt TOML key); other lines are not segmint's (PREFECT_* is passed on to Prefect).
+        env_file_encoding="utf-8",
+        dotenv_filtering="match_prefix",
+        # SEGMINT_ALERTS__WEBHOOK_URL= (empty, as .env.example leaves it) means unset, not "".
+        env_ignore_empty=True,
     )
 
     config_path: Path = Path("segmint.toml")
@@ -327,8 +335,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the TOML file, which is passed in as init values.
-        return (env_settings, init_settings)
+        # The environment overrides .env in the config's folder, which overrides the TOML file (passed in
+        # as init values).
+        return (env_settings, dotenv_settings, init_settings)
 
     @property
     def base_dir(self) -> Path:
@@ -352,10 +361,15 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
-def _describe(error: ValidationError, config_path: Path) -> str:
+def _describe(error: ValidationError, config_path: Path, env_file: Path | None = None) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
+        variable = "SEGMINT_" + where.upper().replace(".", "__")
+        if env_file is not None and _mentions(env_file, variable):
+            return (
+                f"{env_file}: unknown setting {variable}; remove it or fix its spelling (see .env.example)."
+            )
         return (
             f"{config_path}: unknown key '{where}'; remove it or fix its spelling (see segmint.example.toml)."
         )
@@ -363,6 +377,21 @@ def _describe(error: ValidationError, config_path: Path) -> str:
         return f"{config_path}: required key '{where}' is missing; add it (see segmint.example.toml)."
     message = first["msg"].removeprefix("Value error, ")
     return f"{config_path}: key '{where}': {message}."
+
+
+def _mentions(env_file: Path, variable: str) -> bool:
+    from dotenv import dotenv_values
+
+    return variable.lower() in {k.lower() for k in dotenv_values(env_file)}
+
+
+def pass_on_prefect_settings(env_file: Path) -> None:
+    """Put the PREFECT_* lines of .env into the environment for Prefect; a variable already set wins."""
+    from dotenv import dotenv_values
+
+    for key, value in dotenv_values(env_file).items():
+        if key.upper().startswith("PREFECT_") and value:
+            os.environ.setdefault(key, value)
 
 
 def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Settings:
@@ -379,10 +408,18 @@ def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Setti
             f"Config file {config_path} not found; copy segmint.example.toml to segmint.toml "
             "or pass --config PATH."
         )
+    env_file = config_path.parent / ".env"
+    if env_file.is_file():
+        pass_on_prefect_settings(env_file)
     try:
-        settings = Settings(**data, config_path=config_path)
+        # _env_file is pydantic-settings' per-instance .env path (mypy sees only the declared fields).
+        settings = Settings(
+            **data,
+            config_path=config_path,
+            _env_file=env_file if env_file.is_file() else None,  # type: ignore[call-arg]
+        )
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_path)) from None
+        raise ConfigError(_describe(exc, config_path, env_file)) from None
     base = settings.base_dir
     settings.warehouse.path = _resolve(base, settings.warehouse.path)
     settings.campaigns.playbook = _resolve(base, settings.campaigns.playbook)

@@ -1,10 +1,14 @@
-"""Find the analyst-editable folders (sql/, expectations/, reports/, flows/) wherever segmint runs from."""
+"""Find the analyst-editable folders (sql/, expectations/, reports/, flows/) and the example files wherever
+segmint runs from."""
 
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 Resource = Literal["sql", "expectations", "reports", "flows"]
+# The example files `segmint init` copies; the top-level ones are the only source, the wheel carries copies.
+Template = Literal["segmint.example.toml", "campaigns.example.toml", ".env.example"]
+TEMPLATES: tuple[Template, ...] = ("segmint.example.toml", "campaigns.example.toml", ".env.example")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -25,3 +29,14 @@ def resource_dir(name: Resource) -> Path:
 def sql_file(relative: str) -> str:
     """Read one SQL file below sql/, e.g. `sql_file("marts/customer_features.sql")`."""
     return (resource_dir("sql") / relative).read_text(encoding="utf-8")
+
+
+def template_path(name: Template) -> Path:
+    """The example file `name`: the source checkout's top-level copy, else the one inside the wheel."""
+    checkout = _PACKAGE_DIR.parent.parent / name
+    if checkout.is_file():
+        return checkout
+    bundled = _PACKAGE_DIR / "_resources" / "templates" / name
+    if bundled.is_file():
+        return bundled
+    raise FileNotFoundError(f"segmint template {name!r} is missing from {_PACKAGE_DIR}")

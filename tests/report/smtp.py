@@ -53,7 +53,8 @@ def smtp_sink(login: tuple[str, str] | None = None) -> Iterator[Sink]:
 
         def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
             given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
-            return AuthResult(success=given == login)
+            # handled=False: aiosmtpd answers a refused login with 535 (else it leaves the client waiting).
+            return AuthResult(success=given == login, handled=False)
 
         # Plain-text login on the loopback test server only: real servers get it after STARTTLS.
         auth = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}

@@ -258,3 +258,18 @@ def canonical_mapping(source: SourceSettings, columns: list[str], path: Path) ->
             "check the delimiter, or map it under [sources.columns]",
         )
     return mapping
+
+
+def fitting_presets(kind: SourceKind, columns: list[str]) -> list[str]:
+    """The presets that can read a file of `kind` with these raw columns, the most specific first."""
+    fits = [
+        preset
+        for preset, needs in PRESET_COLUMNS.items()
+        if kind in PRESET_KINDS[preset] and all(_first_present(columns, *a) is not None for a in needs)
+    ]
+    if kind == "orders" and columns == ["line"]:
+        fits.append("cdnow")  # a whitespace-separated text file: CDNOW's layout
+    required, _ = CANONICAL[kind]
+    if all(name in columns for name in required):
+        fits.append("canonical")
+    return fits

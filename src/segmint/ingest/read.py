@@ -148,3 +148,22 @@ def _place_malformed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         select * exclude (position) from placed order by position
         """
     )
+
+
+def read_columns(path: Path, *, delimiter: str | None = None) -> list[str]:
+    """The columns of `path` from its header (or schema), without loading its rows: for checks and init."""
+    fmt = file_format(path)
+    if fmt == "whitespace":
+        return ["line"]
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    delim = f", delim = '{delimiter}'" if delimiter else ""
+    scans = {
+        "csv": f"read_csv({quoted}, all_varchar = true, header = true, auto_detect = true{delim})",
+        "parquet": f"read_parquet({quoted})",
+        "jsonl": f"read_json({quoted}, format = 'newline_delimited')",
+    }
+    try:
+        with duckdb.connect() as con:
+            return [str(row[0]) for row in con.execute(f"describe select * from {scans[fmt]}").fetchall()]
+    except duckdb.Error as exc:
+        raise SourceFileError(path, _explain(exc)) from None

@@ -119,3 +119,36 @@ def _print_moves(console: Console, con: duckdb.DuckDBPyConnection, previous: str
             f"{float(row['revenue_after'] or row['revenue_before'] or 0):,.2f}",
         )
     console.print(table)
+
+
+def segments_summary(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> dict[str, object]:
+    """A run's segments as plain data (default: the published run in force), for `segmint segments --json`."""
+    run_id = run_id or current_run(con)
+    if run_id is None:
+        raise SegmintError("No segmentation has been published yet; run `segmint run nightly` first.")
+    runs = query_frame(
+        con,
+        """
+        select run_id, as_of, algorithm, mode, k, k_criterion, silhouette, davies_bouldin, calinski_harabasz,
+            n_customers, previous_run_id, stability_ari, kept_segment_share, published, status_reason
+        from segment_runs where run_id = ?
+        """,
+        [run_id],
+    )
+    if runs.height == 0:
+        raise SegmintError(
+            f"Segment run {run_id} does not exist; run `segmint segments` to see the current one."
+        )
+    profiles = query_frame(
+        con,
+        """
+        select segment_id, segment_name, size, share, revenue_share, description, top_features, rf_f1, lineage
+        from segment_profiles where run_id = ? order by size desc, segment_id
+        """,
+        [run_id],
+    )
+    segments = []
+    for row in profiles.iter_rows(named=True):
+        top = json.loads(row.pop("top_features") or "[]")
+        segments.append({**row, "defined_by": [str(item["feature"]) for item in top[:3]]})
+    return {**runs.row(0, named=True), "segments": segments}

@@ -1,0 +1,261 @@
+"""`segmint doctor`: check a shop's setup before its first night, one line per check with what to do."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import ssl
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from segmint.config import Settings
+from segmint.errors import SegmintError
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's outcome: ok True (passed), False (failed: `detail` says what to do) or None (skipped)."""
+
+    name: str
+    ok: bool | None
+    detail: str
+
+    @property
+    def mark(self) -> str:
+        """ok, FAIL or skip, for the line printed."""
+        return {True: "ok", False: "FAIL", None: "skip"}[self.ok]
+
+    def line(self) -> str:
+        """The check as one line."""
+        return f"{self.mark:<5} {self.name}: {self.detail}"
+
+
+def _age(seconds: float) -> str:
+    days = int(seconds // 86400)
+    if days >= 1:
+        return f"{days:,} day{'s' if days != 1 else ''} ago"
+    hours = int(seconds // 3600)
+    return f"{hours} hour{'s' if hours != 1 else ''} ago" if hours else "less than an hour ago"
+
+
+def check_sources(settings: Settings) -> list[Check]:
+    """Every source matches files, and the newest one has the columns its preset reads."""
+    from segmint.ingest.presets import canonical_mapping, check_source
+    from segmint.ingest.read import read_columns
+
+    if not settings.sources:
+        return [
+            Check(
+                "sources", False, "no [[sources]] in the config; add your exports (see segmint.example.toml)"
+            )
+        ]
+    checks = []
+    for source in settings.sources:
+        name = f"source '{source.name}'"
+        files = settings.source_files(source)
+        if not files:
+            checks.append(
+                Check(
+                    name,
+                    False,
+                    f"no file matches {source.path!r} (relative to {settings.base_dir}); "
+                    "fix its path or put the export there",
+                )
+            )
+            continue
+        newest = max(files, key=lambda p: p.stat().st_mtime)
+        try:
+            check_source(source)
+            canonical_mapping(source, read_columns(newest, delimiter=source.delimiter), newest)
+        except SegmintError as exc:
+            checks.append(Check(name, False, str(exc)))
+            continue
+        count = "1 file matches" if len(files) == 1 else f"{len(files):,} files match"
+        changed = _age(time.time() - newest.stat().st_mtime)
+        checks.append(
+            Check(
+                name,
+                True,
+                f"{count} {source.path!r}, read as {source.preset}; the newest, {newest.name}, changed {changed}",
+            )
+        )
+    return checks
+
+
+def check_playbook(settings: Settings) -> Check:
+    """The campaign playbook exists and is valid."""
+    from segmint.campaigns import load_playbook
+
+    try:
+        plays = load_playbook(settings.campaigns.playbook)
+    except SegmintError as exc:
+        return Check("playbook", False, str(exc))
+    count = len(plays.campaigns)
+    return Check("playbook", True, f"{settings.campaigns.playbook} ({count} campaigns)")
+
+
+def check_data_age(settings: Settings) -> Check:
+    """The warehouse's newest order (or event) is at most max_data_age_days before tonight."""
+    import duckdb
+
+    from segmint.pipeline import default_night
+    from segmint.quality.night import newest_data_day, stale_sentence
+    from segmint.warehouse import connect
+
+    path = settings.warehouse.path
+    if not path.exists():
+        return Check("data age", None, f"no warehouse yet at {path}; `segmint run nightly` creates it")
+    try:
+        with connect(path, read_only=True) as con:
+            newest = newest_data_day(con)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        return Check("data age", None, f"the warehouse cannot be read now ({first}); try again after the run")
+    if newest is None:
+        return Check("data age", None, "the warehouse has no orders or events yet; run `segmint run nightly`")
+    noun, day = newest
+    night = default_night(settings)
+    age = (night - day).days
+    limit = settings.quality.max_data_age_days
+    if age > limit:
+        sentence = stale_sentence(noun, day, night, tonight=True)
+        return Check("data age", False, f"{sentence} (limit {limit} days, [quality] max_data_age_days)")
+    return Check("data age", True, f"newest {noun} {day}, {age} days before tonight (limit {limit})")
+
+
+def prefect_home(settings: Settings) -> Path:
+    """Where Prefect keeps its database: PREFECT_HOME, else the output folder's prefect/."""
+    return Path(os.environ.get("PREFECT_HOME") or settings.output_dir / "prefect").expanduser()
+
+
+def _writable(path: Path) -> str | None:
+    """None when files can be created in `path` (or in the folder it would be created in), else why not."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file, not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        return f"{probe} is not writable ({exc.strerror})"
+    return None
+
+
+def check_folders(settings: Settings) -> list[Check]:
+    """The warehouse folder, the output folder (reports, data docs), Prefect's home and the audiences folder."""
+    folders = {
+        "warehouse folder": settings.warehouse.path.parent,
+        "output folder": settings.output_dir,
+        "Prefect home": prefect_home(settings),
+    }
+    if settings.campaigns.export_dir is not None:
+        folders["audience folder"] = settings.campaigns.export_dir
+    checks = []
+    seen: set[Path] = set()
+    for name, folder in folders.items():
+        if folder in seen:  # the output folder is the warehouse's unless data_dir says otherwise
+            continue
+        seen.add(folder)
+        problem = _writable(folder)
+        if problem:
+            checks.append(Check(name, False, f"{problem}; fix its permissions or point the config elsewhere"))
+        else:
+            state = "writable" if folder.exists() else "will be created"
+            checks.append(Check(name, True, f"{folder} ({state})"))
+    return checks
+
+
+def check_smtp(settings: Settings) -> Check:
+    """When anyone is to get mail: connect, STARTTLS when configured, and log in (nothing is sent)."""
+    alerts = settings.alerts
+    if not (alerts.recipients or alerts.report_recipients):
+        return Check("smtp", None, "no [alerts] recipients: alerts and the weekly report are not emailed")
+    where = f"{alerts.smtp_host}:{alerts.smtp_port}"
+    if alerts.smtp_user and alerts.smtp_password is None:
+        return Check(
+            "smtp",
+            False,
+            f"smtp_user is {alerts.smtp_user!r} but no password; set SEGMINT_ALERTS__SMTP_PASSWORD in .env",
+        )
+    try:
+        with smtplib.SMTP(
+            alerts.smtp_host, alerts.smtp_port, timeout=min(alerts.smtp_timeout_seconds, 10)
+        ) as smtp:
+            smtp.ehlo()
+            if alerts.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if alerts.smtp_user and alerts.smtp_password is not None:
+                smtp.login(alerts.smtp_user, alerts.smtp_password.get_secret_value())
+                return Check("smtp", True, f"logged in to {where} as {alerts.smtp_user}")
+    except smtplib.SMTPAuthenticationError as exc:
+        return Check(
+            "smtp",
+            False,
+            f"{where} refused the login of {alerts.smtp_user} ({exc.smtp_code}); "
+            "check smtp_user and SEGMINT_ALERTS__SMTP_PASSWORD in .env",
+        )
+    except (OSError, smtplib.SMTPException) as exc:
+        return Check(
+            "smtp",
+            False,
+            f"cannot talk to {where} ({exc or type(exc).__name__}); check smtp_host, smtp_port and smtp_starttls in [alerts]",
+        )
+    return Check("smtp", True, f"{where} answers (no login configured)")
+
+
+def prefect_api_url() -> str | None:
+    """PREFECT_API_URL from the environment, else from a Prefect profile in PREFECT_HOME."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
+    home = os.environ.get("PREFECT_HOME")
+    if home and not (Path(home).expanduser() / "profiles.toml").is_file():
+        return None  # no profile can set it: spare the Prefect import (seconds on a small machine)
+    from segmint.serve import api_url
+
+    return api_url()
+
+
+def check_prefect() -> Check:
+    """The Prefect server in PREFECT_API_URL answers its health check; without one, each run starts its own."""
+    import httpx
+
+    url = prefect_api_url()
+    if url is None:
+        return Check(
+            "prefect",
+            None,
+            "no PREFECT_API_URL: each run starts a temporary Prefect server; for schedules and the UI run "
+            "`prefect server start` and set PREFECT_API_URL (README, Scheduling)",
+        )
+    health = url.rstrip("/") + "/health"
+    try:
+        response = httpx.get(health, timeout=5)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return Check(
+            "prefect",
+            False,
+            f"the server at {url} does not answer ({exc}); start it with `prefect server start` or unset PREFECT_API_URL",
+        )
+    return Check("prefect", True, f"server at {url} answers")
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Every check, in the order a new shop meets them."""
+    from segmint.prefect_env import configure_prefect
+
+    checks = [*check_sources(settings), check_playbook(settings), *check_folders(settings)]
+    checks += [check_data_age(settings), check_smtp(settings)]
+    # The Prefect environment a run gets (PREFECT_HOME under the output folder, its profile); an
+    # unwritable Prefect home is already a failed folder check.
+    with contextlib.suppress(OSError):
+        configure_prefect(settings.output_dir)
+    checks.append(check_prefect())
+    return checks

@@ -1,0 +1,122 @@
+"""`segmint doctor`: one line per check with what to do, a real SMTP login, a real Prefect server."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli.conftest import REAL, Cli, clean_env
+from report.smtp import free_port, smtp_sink
+
+
+def shop_folder(tmp_path: Path, cli: Cli, *extra: str) -> Path:
+    export = tmp_path / "exports" / "CDNOW_sample.txt"
+    export.parent.mkdir()
+    shutil.copy(REAL / "cdnow" / "CDNOW_sample.txt", export)
+    done = cli("init", "--orders", "exports/*.txt", "--no-input", *extra)
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "segmint.toml"
+
+
+def lines(output: str) -> dict[str, str]:
+    """Each check's line by its name: 'ok    source 'shop': ...' -> {"source 'shop'": "ok ..."}."""
+    found = {}
+    for line in output.splitlines():
+        mark, _, rest = line.partition(" ")
+        name, _, detail = rest.strip().partition(": ")
+        if mark in {"ok", "FAIL", "skip"}:
+            found[name] = f"{mark} {detail}"
+    return found
+
+
+def test_a_fresh_folder_passes_and_says_what_is_skipped(cli: Cli, tmp_path: Path) -> None:
+    shop_folder(tmp_path, cli)
+    done = cli("doctor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = lines(done.stdout)
+    assert checks["config"] == f"ok {tmp_path / 'segmint.toml'}"
+    assert checks["source 'shop'"].startswith("ok 1 file matches 'exports/*.txt', read as cdnow; the newest")
+    assert checks["playbook"] == f"ok {tmp_path / 'campaigns.toml'} (4 campaigns)"
+    assert checks["warehouse folder"] == f"ok {tmp_path / 'data'} (will be created)"
+    assert checks["data age"].startswith("skip no warehouse yet")
+    assert checks["smtp"] == "skip no [alerts] recipients: alerts and the weekly report are not emailed"
+    assert checks["prefect"].startswith("skip no PREFECT_API_URL: each run starts a temporary Prefect server")
+    assert done.stdout.splitlines()[-1].startswith("all 8 checks passed or were skipped")
+
+
+def test_every_failure_is_one_line_with_what_to_do_and_exit_1(cli: Cli, tmp_path: Path) -> None:
+    config = shop_folder(tmp_path, cli, "--email", "owner@shop.test")
+    (tmp_path / "exports" / "CDNOW_sample.txt").unlink()
+    (tmp_path / "campaigns.toml").unlink()
+    (tmp_path / "data").write_text("a file where the data folder goes")
+    port = free_port()  # nothing listens there
+    with (tmp_path / ".env").open("a") as env:
+        env.write(f"SEGMINT_ALERTS__SMTP_HOST=127.0.0.1\nSEGMINT_ALERTS__SMTP_PORT={port}\n")
+    done = cli(
+        "doctor", "--config", str(config), env=clean_env(PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    checks = lines(done.stdout)
+    assert checks["source 'shop'"] == (
+        f"FAIL no file matches 'exports/*.txt' (relative to {tmp_path}); fix its path or put the export there"
+    )
+    assert checks["playbook"].startswith(f"FAIL Campaign playbook {tmp_path / 'campaigns.toml'} not found")
+    assert checks["warehouse folder"].startswith(f"FAIL {tmp_path / 'data'} is a file, not a folder")
+    assert checks["smtp"].startswith(f"FAIL cannot talk to 127.0.0.1:{port}")
+    assert "check smtp_host, smtp_port and smtp_starttls in [alerts]" in checks["smtp"]
+    assert checks["prefect"].startswith(f"FAIL the server at http://127.0.0.1:{port}/api does not answer")
+    assert "start it with `prefect server start` or unset PREFECT_API_URL" in checks["prefect"]
+    assert done.stdout.splitlines()[-1].startswith("6 of 8 checks failed")
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_preset_that_does_not_fit_the_export_is_named(cli: Cli, tmp_path: Path) -> None:
+    config = shop_folder(tmp_path, cli)
+    config.write_text(config.read_text().replace('preset = "cdnow"', 'preset = "online_retail"'))
+    done = cli("doctor")
+    assert done.returncode == 1
+    assert (
+        "FAIL  source 'shop': " in done.stdout
+        and "required column 'InvoiceNo' or 'Invoice' is missing" in done.stdout
+    )
+
+
+def test_a_config_error_is_the_first_and_only_check(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "segmint.toml").write_text("[warehouse]\ncolour = 'red'\n")
+    done = cli("doctor")
+    assert done.returncode == 2
+    assert done.stdout.splitlines() == [
+        f"FAIL  config: {tmp_path / 'segmint.toml'}: unknown key 'warehouse.colour'; remove it or fix its "
+        "spelling (see segmint.example.toml)."
+    ]
+
+
+def test_smtp_login_against_a_real_server(cli: Cli, tmp_path: Path) -> None:
+    shop_folder(tmp_path, cli, "--email", "owner@shop.test")
+    with smtp_sink(login=("shop", "right")) as server:
+        base = f"SEGMINT_ALERTS__SMTP_HOST=127.0.0.1\nSEGMINT_ALERTS__SMTP_PORT={server.port}\nSEGMINT_ALERTS__SMTP_USER=shop\n"
+        (tmp_path / ".env").write_text(base + "SEGMINT_ALERTS__SMTP_PASSWORD=right\n")
+        good = cli("doctor")
+        (tmp_path / ".env").write_text(base + "SEGMINT_ALERTS__SMTP_PASSWORD=wrong\n")
+        bad = cli("doctor")
+        (tmp_path / ".env").write_text(base)
+        none = cli("doctor")
+    assert good.returncode == 0, good.stdout
+    assert lines(good.stdout)["smtp"] == f"ok logged in to 127.0.0.1:{server.port} as shop"
+    assert bad.returncode == 1
+    assert lines(bad.stdout)["smtp"] == (
+        f"FAIL 127.0.0.1:{server.port} refused the login of shop (535); "
+        "check smtp_user and SEGMINT_ALERTS__SMTP_PASSWORD in .env"
+    )
+    assert lines(none.stdout)["smtp"].startswith("FAIL smtp_user is 'shop' but no password")
+    assert server.received == []  # doctor logs in, it sends nothing
+
+
+@pytest.mark.slow
+def test_a_running_prefect_server_is_reachable(cli: Cli, tmp_path: Path, prefect_api_url: str) -> None:
+    shop_folder(tmp_path, cli)
+    done = cli("doctor", env=clean_env(PREFECT_API_URL=prefect_api_url))
+    assert done.returncode == 0, done.stdout
+    assert lines(done.stdout)["prefect"] == f"ok server at {prefect_api_url} answers"
