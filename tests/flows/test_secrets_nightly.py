@@ -57,9 +57,9 @@ def test_no_secret_survives_a_night_whose_alerts_fail(tmp_path: Path) -> None:
             "SEGMINT_ALERTS__WEBHOOK_URL": url,
             "COLUMNS": "200",
         }
+        night = ["run", "nightly", "--config", str(config), "--as-of", shape.end.isoformat()]
         done = subprocess.run(
-            [sys.executable, "-c", "from segmint.cli import main; main()", "run", "nightly"]
-            + ["--config", str(config), "--as-of", shape.end.isoformat()],
+            [sys.executable, "-c", "from segmint.cli import main; main()", *night],
             capture_output=True,
             text=True,
             env=env,
