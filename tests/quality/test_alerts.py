@@ -199,3 +199,15 @@ def test_secrets_never_reach_the_log_or_alerts_sent_when_servers_quote_them(
     for secret in (password, hook, query, url):
         assert secret not in stored and secret not in logged
     assert "/services/T0AAAA1" not in stored + logged
+
+
+def test_a_sender_with_a_display_name_sends_from_its_bare_address(
+    con: duckdb.DuckDBPyConnection, settings: Settings, smtp: Any
+) -> None:
+    configure(settings, smtp.port)
+    settings.alerts.sender = "Our shop <segmint@shop.example>"
+    night(con, settings, negative=30)
+    [mail] = smtp.received
+    assert mail.mail_from == "segmint@shop.example"  # the SMTP envelope takes the address alone
+    assert mail.message["From"] == "Our shop <segmint@shop.example>"
+    assert mail.message["Message-ID"].endswith("@shop.example>")
