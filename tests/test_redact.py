@@ -92,3 +92,24 @@ def test_redact_masks_stored_text_and_leaves_other_text_alone() -> None:
     assert redact(None) is None
     register("abc")  # too short to mask without hiding ordinary words
     assert redact("abc") == "abc"
+
+
+def test_a_user_facing_error_never_prints_a_secret_a_server_quoted() -> None:
+    from email.message import EmailMessage
+
+    from leaky_servers import failing_smtp
+    from segmint.report.mail import DeliveryError, send_message
+
+    password = token("pw")
+    with failing_smtp() as smtp:
+        settings = Settings(config_path=Path("segmint.toml"))
+        settings.alerts.smtp_host, settings.alerts.smtp_port = "127.0.0.1", smtp.port
+        settings.alerts.smtp_user, settings.alerts.smtp_password = "shop", SecretStr(password)
+        msg = EmailMessage()
+        msg["Subject"] = "weekly"
+        msg.set_content("hi")
+        register(*secrets_of(settings))
+        with pytest.raises(DeliveryError) as info:
+            send_message(settings.alerts, msg, ["owner@example.com"])
+    assert password in repr(info.value.__cause__), "the server did quote the password (the test can fail)"
+    assert password not in str(info.value) and f"shop:{MASK} rejected" in str(info.value)
