@@ -71,3 +71,51 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[1] / "segmint.example.toml"
     settings = load_settings(example)
     assert [s.preset for s in settings.sources] == ["online_retail", "canonical"]
+
+
+TOKEN = "xoxb-7731-Zq8RkT2mW9vLp4Ns"  # token-shaped: what a chat webhook's path carries
+
+
+@pytest.mark.parametrize(
+    ("alerts", "env", "expected"),
+    [
+        ('sender = "shop@example.com\\r\\nBcc: all@example.com"', {},
+         "key 'alerts.sender': 'shop@example.com\\r\\nBcc: all@example.com' contains a line break"),
+        ('recipients = ["owner@example.com", "owner@example.com\\nBcc: x@example.com"]', {},
+         "key 'alerts.recipients.1': "),
+        ('recipients = ["owner@example.com", "owner"]', {}, "key 'alerts.recipients.1': 'owner' is not an e-mail"),
+        ('recipients = ["a@example.com, b@example.com"]', {}, "is not one e-mail address"),
+        ('report_recipients = ["boss at example.com"]', {}, "key 'alerts.report_recipients.0': "),
+        ("sender = 'Shop <@example.com>'", {}, "key 'alerts.sender': "),
+        ("", {"SEGMINT_ALERTS__SENDER": "x@example.com\r\nSubject: hi"}, "key 'alerts.sender': "),
+        ("", {"SEGMINT_ALERTS__WEBHOOK_URL": f"hooks.slack.com/services/T0/B0/{TOKEN}"},
+         "key 'alerts.webhook_url': not an http(s) URL: it has no scheme; write it as https://host/path"),
+        ("", {"SEGMINT_ALERTS__WEBHOOK_URL": f"ftp://hooks.example.com/{TOKEN}"}, "its scheme is 'ftp'"),
+        ("", {"SEGMINT_ALERTS__WEBHOOK_URL": f"https://bot:{TOKEN}@hooks.example.com/x"},
+         "the URL carries a user name or password before the host"),
+        ("", {"SEGMINT_ALERTS__WEBHOOK_URL": f"https:///{TOKEN}"}, "the URL has no host"),
+        ("", {"SEGMINT_ALERTS__WEBHOOK_URL": f"https://hooks.example.com/{TOKEN}\r\nX: y"}, "line break"),
+    ],
+)  # fmt: skip
+def test_alert_settings_are_validated_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alerts: str, env: dict[str, str], expected: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(write_config(tmp_path, BASIC + "\n[alerts]\n" + alerts + "\n"))
+    message = str(info.value)
+    assert expected in message
+    assert message.count("\n") == 0 and message.count("\r") == 0, "one line"
+    assert TOKEN not in message, "the webhook's token is never repeated"
+    assert info.value.exit_code == 2
+
+
+def test_good_alert_settings_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGMINT_ALERTS__WEBHOOK_URL", f"https://hooks.slack.com/services/T0/B0/{TOKEN}?x=1")
+    text = BASIC + '\n[alerts]\nsender = "Our shop <shop@example.com>"\nrecipients = ["owner@example.com"]\n'
+    settings = load_settings(write_config(tmp_path, text))
+    assert settings.alerts.sender == "Our shop <shop@example.com>"
+    assert settings.alerts.sender_address == "shop@example.com"
+    assert settings.alerts.recipients == ["owner@example.com"]
+    assert load_settings(write_config(tmp_path, BASIC)).alerts.sender == "segmint@localhost"  # the default

@@ -707,6 +707,15 @@ def serve(
     serving.serve(settings)
 
 
+class AudienceFormat(StrEnum):
+    """Layout of the audience send files."""
+
+    csv = "csv"
+    klaviyo = "klaviyo"
+    mailchimp = "mailchimp"
+    shopify = "shopify"
+
+
 campaigns_app = typer.Typer(
     help="Campaign audiences from the playbook (campaigns.toml) and their measured uplift.",
     no_args_is_help=True,
@@ -727,8 +736,15 @@ def campaigns_build(
         Path | None, typer.Option(help="Playbook file (default: [campaigns] playbook in the settings).")
     ] = None,
     as_json: JsonOption = False,
+    format: Annotated[
+        AudienceFormat,
+        typer.Option(
+            "--format",
+            help="Send file layout: csv (segmint's columns), or the import columns of klaviyo, mailchimp or shopify.",
+        ),
+    ] = AudienceFormat.csv,
 ) -> None:
-    """Write one audience CSV per campaign (treatment and a random holdout) and record them in the ledger."""
+    """Write per campaign a send file (treatment only) and the holdout's file apart, and record them in the ledger."""
     from segmint import pipeline
     from segmint.campaigns import build_campaigns, load_playbook
     from segmint.features import feature_dates
@@ -741,11 +757,11 @@ def campaigns_build(
         if as_of is None and not dates:
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
         day = parse_day(as_of) or dates[-1]
-        builds = build_campaigns(con, settings, day, playbook=plays)
+        builds = build_campaigns(con, settings, day, playbook=plays, format=format.value)
     if as_json:
         from dataclasses import asdict
 
-        print_json({"as_of": day, "campaigns": [asdict(b) for b in builds]})
+        print_json({"as_of": day, "campaigns": [asdict(b) for b in builds], "warnings": builds.warnings})
         return
     table = Table(title=f"Campaigns for {day}", title_justify="left")
     for column in ("campaign", "treatment", "holdout", "no consent", "anomaly", "no email", "measure after"):
@@ -765,7 +781,10 @@ def campaigns_build(
         )
     console.print(table)
     for b in builds:
-        console.print(f"audience: {b.export_path}")
+        console.print(f"send to the treatment: {b.export_path}", soft_wrap=True)
+        console.print(f"holdout, do not upload: {b.holdout_path}", soft_wrap=True)
+    for warning in builds.warnings:
+        Console(stderr=True).print(f"warning: {warning}", highlight=False, soft_wrap=True)
 
 
 def _pct(value: object) -> str:

@@ -7,9 +7,10 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from segmint.errors import ConfigError
+from segmint.redact import register_settings
 
 DEFAULT_CONFIG = Path("segmint.toml")
 SourceKind = Literal["orders", "events", "customers"]
@@ -206,6 +208,66 @@ class QualitySettings(_Section):
     docs_keep_days: int = Field(default=30, ge=1)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_address(value: str) -> str:
+    """One RFC 5322 address ("shop@example.com" or "Shop <shop@example.com>"), else a ValueError saying why.
+
+    A line break in an address would end the mail header it goes into (header injection), so none is allowed.
+    """
+    from email.errors import HeaderParseError
+    from email.headerregistry import Address
+    from email.utils import getaddresses
+
+    example = "write one address such as 'shop@example.com' or 'Shop <shop@example.com>'"
+    if _CONTROL.search(value):
+        raise ValueError(f"{value!r} contains a line break or control character; {example}")
+    pairs = getaddresses([value])
+    if len(pairs) != 1 or not pairs[0][1]:
+        raise ValueError(
+            f"{value!r} is not one e-mail address; {example} (a list takes one address per item)"
+        )
+    try:
+        address = Address(addr_spec=pairs[0][1])
+    except (HeaderParseError, ValueError, IndexError):
+        address = None
+    if address is None or not address.username or not address.domain or ".." in address.domain:
+        raise ValueError(f"{value!r} is not an e-mail address; {example}")
+    return value.strip()
+
+
+def check_webhook_url(url: str) -> str:
+    """An http(s) URL with a host and no user info, else a ValueError that never repeats the URL (it is secret)."""
+    from urllib.parse import urlsplit
+
+    hidden = "(the value is not repeated here: it holds the webhook's secret)"
+    if _CONTROL.search(url) or " " in url:
+        raise ValueError(f"the URL contains a space, line break or control character; remove it {hidden}")
+    try:
+        split = urlsplit(url)
+        host, has_user = split.hostname, split.username is not None or split.password is not None
+    except ValueError:
+        raise ValueError(f"not a valid URL; write it as https://host/path {hidden}") from None
+    if split.scheme not in ("http", "https"):
+        what = f"its scheme is {split.scheme!r}" if split.scheme and "://" in url else "it has no scheme"
+        raise ValueError(
+            f"not an http(s) URL: {what}; write it as https://host/path (e.g. the URL your chat tool gives) {hidden}"
+        )
+    if not host:
+        raise ValueError(f"the URL has no host; write it as https://host/path {hidden}")
+    if has_user:
+        raise ValueError(
+            f"the URL carries a user name or password before the host; put the token in the path or query "
+            f"as the webhook's provider documents {hidden}"
+        )
+    return url
+
+
+# A setting holding one e-mail address, checked when the settings load.
+EmailAddress = Annotated[str, AfterValidator(check_address)]
+
+
 class AlertSettings(_Section):
     """Where alerts and reports are sent; the SMTP password and webhook URL come from the environment."""
 
@@ -214,15 +276,29 @@ class AlertSettings(_Section):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
-    sender: str = "segmint@localhost"
-    recipients: list[str] = Field(default_factory=list)
+    sender: EmailAddress = "segmint@localhost"
+    recipients: list[EmailAddress] = Field(default_factory=list)
     webhook_url: SecretStr | None = None
     retries: int = 3
     retry_backoff_seconds: float = 2.0
     webhook_timeout_seconds: float = 10.0
     # The weekly report goes to these addresses; empty means the alert recipients.
-    report_recipients: list[str] = Field(default_factory=list)
+    report_recipients: list[EmailAddress] = Field(default_factory=list)
     smtp_timeout_seconds: float = 30.0
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_webhook_url(value.get_secret_value())
+        return value
+
+    @property
+    def sender_address(self) -> str:
+        """The sender's bare address (user@domain), for the SMTP envelope."""
+        from email.utils import parseaddr
+
+        return parseaddr(self.sender)[1] or self.sender
 
     @property
     def weekly_report_recipients(self) -> list[str]:
@@ -420,6 +496,8 @@ def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Setti
         )
     except ValidationError as exc:
         raise ConfigError(_describe(exc, config_path, env_file)) from None
+    # From here on the SMTP password and the webhook URL's token are masked in every log line.
+    register_settings(settings)
     base = settings.base_dir
     settings.warehouse.path = _resolve(base, settings.warehouse.path)
     settings.campaigns.playbook = _resolve(base, settings.campaigns.playbook)

@@ -1,5 +1,7 @@
 """User-facing errors: each carries one sentence that says what is wrong and what to do."""
 
+from segmint.redact import redact_text
+
 # Exit codes of `segmint run nightly` (README, "Exit codes"): 0 completed, 1 failed or rejected input,
 # 2 usage or configuration error, 3 warehouse busy, 4 tonight's data held, 5 segments not published.
 EXIT_COMPLETED = 0
@@ -14,6 +16,11 @@ class SegmintError(Exception):
     """An error the user can fix; the CLI prints its message (no traceback) and exits with `exit_code`."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        # The sentence is printed, stored in runs and in Prefect's states: it may quote a server's answer
+        # to a login or a URL, so configured secrets are masked in it.
+        return redact_text(super().__str__())
 
 
 class ConfigError(SegmintError):

@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 
 from segmint.config import AlertSettings
 
@@ -22,7 +22,8 @@ def smtp_send(alerts: AlertSettings, msg: EmailMessage, recipients: Sequence[str
         if alerts.smtp_user:
             password = alerts.smtp_password.get_secret_value() if alerts.smtp_password else ""
             smtp.login(alerts.smtp_user, password)
-        return sorted(smtp.send_message(msg, from_addr=alerts.sender, to_addrs=list(recipients)))
+        # The envelope takes the bare address; the From header keeps the display name.
+        return sorted(smtp.send_message(msg, from_addr=alerts.sender_address, to_addrs=list(recipients)))
 
 
 def compose(
@@ -35,7 +36,9 @@ def compose(
     if recipients:
         msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(idstring=idstring, domain=sender.rpartition("@")[2] or "segmint.local")
+    msg["Message-ID"] = make_msgid(
+        idstring=idstring, domain=parseaddr(sender)[1].rpartition("@")[2] or "segmint.local"
+    )
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg

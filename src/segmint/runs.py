@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from segmint import __version__
+from segmint.redact import redact
 
 
 @cache
@@ -48,7 +49,8 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message
     """Record how a run ended: completed, held (data held back) or failed."""
     con.execute(
         "update runs set finished_at = current_localtimestamp(), status = ?, message = ? where run_id = ?",
-        [status, message or None, run_id],
+        # A stored message never carries a configured secret (an error can quote a URL or a login).
+        [status, redact(message) or None, run_id],
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from segmint.campaigns.exports import HOLDOUT_SUFFIX, restore
 from segmint.errors import SegmintError
 from segmint.generate import CURRENCY, DATETIME_FORMAT
 
@@ -93,6 +94,26 @@ def catalogue(data_dir: Path) -> pl.DataFrame:
     )
 
 
+def send_file(path: Path) -> Path:
+    """The campaign's send file for either of its files (the send file or the holdout's file)."""
+    if path.name.endswith(HOLDOUT_SUFFIX):
+        return path.with_name(path.name.removesuffix(HOLDOUT_SUFFIX) + ".csv")
+    return path
+
+
+def read_audience(path: Path) -> pl.DataFrame:
+    """A campaign's whole audience: its send file and, next to it, the holdout's file, by customer id."""
+    send = send_file(path)
+    holdout = send.with_name(send.stem + HOLDOUT_SUFFIX)
+    frames = [pl.read_csv(f, infer_schema=False) for f in (send, holdout) if f.is_file()]
+    audience = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
+    if "customer_id" in audience.columns:
+        # Undo the export's formula guard, so ids match the warehouse's; keep the build's order.
+        audience = audience.with_columns(pl.col("customer_id").map_elements(restore, return_dtype=pl.String))
+        audience = audience.sort("customer_id", maintain_order=True)
+    return audience
+
+
 def _window(audience_csv: Path, start: date | None, days: int | None) -> tuple[str, date, date]:
     manifest_path = audience_csv.with_suffix(".json")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
@@ -125,7 +146,8 @@ def _simulate_one(
     """Response orders, the truth and the summary for one audience CSV."""
     if not audience_csv.is_file():
         raise SegmintError(f"Audience file {audience_csv} not found; run `segmint campaigns build` first.")
-    audience = pl.read_csv(audience_csv, infer_schema=False)
+    audience_csv = send_file(audience_csv)
+    audience = read_audience(audience_csv)
     missing = {"customer_id", "segment", "group"} - set(audience.columns)
     if missing:
         raise SegmintError(
@@ -213,9 +235,11 @@ def simulate_responses(
     if not audiences:
         raise SegmintError("No audience CSV given; pass the files `segmint campaigns build` wrote.")
     products = catalogue(data_dir)
+    # A campaign's send file and holdout file are one audience: simulate it once.
+    unique = list(dict.fromkeys(p if not p.is_file() else send_file(p) for p in audiences))
     parts = [
         _simulate_one(path, products, uplift=uplift, base_rate=base_rate, start=start, days=days, seed=seed)
-        for path in audiences
+        for path in unique
     ]
     first = min(summary.window_start for _, _, summary in parts)
     orders = pl.concat([o for o, _, _ in parts]).sort("ordered_at", "order_id")

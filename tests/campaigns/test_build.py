@@ -10,7 +10,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from segmint.campaigns.build import AUDIENCE_COLUMNS, assign_groups, build_campaigns, holdout_draw
+from segmint.campaigns.build import (
+    AUDIENCE_COLUMNS,
+    CampaignBuild,
+    assign_groups,
+    build_campaigns,
+    holdout_draw,
+)
 from segmint.campaigns.playbook import Playbook
 from segmint.config import Settings
 
@@ -36,10 +42,16 @@ def read(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema=False)
 
 
+def whole(build: CampaignBuild) -> pl.DataFrame:
+    """The campaign's whole audience: its send file and its holdout's file, by customer id."""
+    assert build.holdout_path is not None
+    return pl.concat([read(build.export_path), read(build.holdout_path)]).sort("customer_id")
+
+
 def test_audiences_leave_out_no_consent_anomalies_no_email_and_guests(shop: Shop) -> None:
     con, settings = shop
     [vip, everyone] = build_campaigns(con, settings, AS_OF, playbook=playbook(VIP, EVERYONE))
-    audience = read(vip.export_path)
+    audience = whole(vip)
     # c002 said no, c003's consent is unknown while the export has a consent column, c004 is an anomaly,
     # c005 has no address for an email campaign: only c001 is left of the VIPs.
     assert audience["customer_id"].to_list() == ["c001"]
@@ -55,7 +67,7 @@ def test_audiences_leave_out_no_consent_anomalies_no_email_and_guests(shop: Shop
         "message": "Hi c001: early access",
     }
     # A customer gets the first campaign that matches: the VIPs never reach "everyone".
-    rest = read(everyone.export_path)
+    rest = whole(everyone)
     assert rest.height == N_REGULAR
     assert not set(rest["customer_id"]) & set(customers()) - {f"c{i:03d}" for i in range(100, 500)}
     for table in ("campaign_audiences",):
@@ -67,21 +79,21 @@ def test_audiences_leave_out_no_consent_anomalies_no_email_and_guests(shop: Shop
 def test_columns_and_featured_products(shop: Shop) -> None:
     con, settings = shop
     [_, everyone] = build_campaigns(con, settings, AS_OF, playbook=playbook(VIP, EVERYONE))
-    audience = read(everyone.export_path)
+    audience = whole(everyone)
     assert tuple(audience.columns) == AUDIENCE_COLUMNS
     assert set(audience["recommended_products"]) == {"P9"}
     recommended = build_campaigns(
         con, settings, AS_OF, playbook=playbook({"name": "recs", "rfm_segments": ["At Risk"]})
     )[0]
-    rows = read(recommended.export_path).filter(pl.col("customer_id") == "c100")
+    rows = whole(recommended).filter(pl.col("customer_id") == "c100")
     assert rows["recommended_products"].to_list() == ["P2|P3"]
 
 
 def test_holdout_is_deterministic_and_about_the_share(shop: Shop) -> None:
     con, settings = shop
     book = playbook(EVERYONE, holdout_share=0.25)
-    first = read(build_campaigns(con, settings, AS_OF, playbook=book)[0].export_path)
-    again = read(build_campaigns(con, settings, AS_OF, playbook=book)[0].export_path)
+    first = whole(build_campaigns(con, settings, AS_OF, playbook=book)[0])
+    again = whole(build_campaigns(con, settings, AS_OF, playbook=book)[0])
     assert first.equals(again)
     expected = [
         "holdout" if holdout_draw("everyone-20240331", c) < 0.25 else "treatment"
@@ -134,7 +146,7 @@ def test_without_a_consent_column_unknown_consent_is_allowed(tmp_path: Path) -> 
     fill(con, consent_column=False)
     [vip] = build_campaigns(con, settings, AS_OF, playbook=playbook(VIP))
     # No consent values anywhere: c002 and c003 count as reachable; the anomaly and no-email rules still hold.
-    assert sorted(read(vip.export_path)["customer_id"]) == ["c001", "c002", "c003"]
+    assert sorted(whole(vip)["customer_id"]) == ["c001", "c002", "c003"]
     assert vip.n_excluded_consent == 0
 
 
@@ -142,7 +154,7 @@ def test_anomalies_can_be_let_in(shop: Shop) -> None:
     con, settings = shop
     settings.campaigns.exclude_anomalies = False
     [vip] = build_campaigns(con, settings, AS_OF, playbook=playbook(VIP))
-    assert sorted(read(vip.export_path)["customer_id"]) == ["c001", "c004"]
+    assert sorted(whole(vip)["customer_id"]) == ["c001", "c004"]
 
 
 def test_rules_over_predictions_and_rfm(shop: Shop) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from segmint.cli import main
 from segmint.warehouse import connect
+from shops import ShopShape, write_shop
 
 from .conftest import AS_OF, fill
 
@@ -80,3 +87,85 @@ def test_user_mistakes_end_in_one_sentence(config: Path, capsys: pytest.CaptureF
     assert "--uplift 'VIP:5' is not SEGMENT=RATE" in capsys.readouterr().err
     assert run(["simulate-responses", "missing.csv", "--data", str(config.parent)]) == 1
     assert "missing.csv not found; run `segmint campaigns build` first" in capsys.readouterr().err
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from segmint.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="module")
+def small_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, date]:
+    """A small hand-written shop (tests/shops.py), ingested and with features for its last day: no
+    predictions yet, as on a shop's first nights."""
+    from segmint import pipeline
+    from segmint.config import load_settings
+
+    folder = tmp_path_factory.mktemp("small-shop")
+    shape = ShopShape(customers=150, days=200, events=False)
+    config = write_shop(folder, shape, extra="[campaigns]\nplaybook = 'campaigns.toml'\n")
+    shutil.copy(Path(__file__).parents[2] / "campaigns.example.toml", folder / "campaigns.toml")
+    settings = load_settings(config)
+    run_id = pipeline.begin_run(settings, "nightly", shape.last_day)
+    pipeline.ingest_sources(settings, run_id)
+    pipeline.build_features(settings, shape.last_day)
+    pipeline.end_run(settings, run_id, "completed")
+    return config, shape.last_day
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "csv",
+        "klaviyo",
+        pytest.param("mailchimp", marks=pytest.mark.slow),
+        pytest.param("shopify", marks=pytest.mark.slow),
+    ],
+)
+def test_campaigns_build_writes_upload_files_per_platform(small_shop: tuple[Path, date], fmt: str) -> None:
+    config, day = small_shop
+    done = _cli("campaigns", "build", "--config", str(config), "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    # The example playbook's churn rule has no scores to read yet: a warning, not an empty audience.
+    assert "warning: campaign 'win-back-valuable' not built for" in done.stderr
+    assert "churn_score, clv_12m" in done.stderr and "no prediction run yet" in done.stderr
+    folder = config.parent / "campaigns" / day.isoformat()
+    suffix = ".csv" if fmt == "csv" else f".{fmt}.csv"
+    sends = sorted(folder.glob(f"*{suffix}"))
+    sends = [p for p in sends if "HOLDOUT" not in p.name and (fmt != "csv" or p.suffixes == [".csv"])]
+    assert {p.name.split("-2")[0] for p in sends} >= {"at-risk-reminder", "second-purchase"}
+    assert not list(folder.glob("win-back-valuable*"))
+    header = {
+        "csv": "customer_id,email,segment,offer,recommended_products,group,channel,message",
+        "klaviyo": "Email,First Name,Last Name,Email Marketing Consent,Segment,Offer,Message",
+        "mailchimp": "Email Address,First Name,Last Name,Tags",
+        "shopify": "First Name,Last Name,Email,Accepts Email Marketing,",
+    }[fmt]
+    total_sent = total_held = 0
+    for send in sends:
+        cid = send.name.removesuffix(suffix)
+        holdout = folder / f"{cid}.HOLDOUT-do-not-upload.csv"
+        assert f"send to the treatment: {send}" in done.stdout
+        assert f"holdout, do not upload: {holdout}" in done.stdout
+        assert send.read_text(encoding="utf-8").startswith(header)
+        sent = pl.read_csv(send, infer_schema=False)
+        held = pl.read_csv(holdout, infer_schema=False)
+        assert set(held["group"]) <= {"holdout"}
+        if fmt == "csv":
+            assert set(sent["group"]) <= {"treatment"}
+        email = {"csv": "email", "klaviyo": "Email", "mailchimp": "Email Address", "shopify": "Email"}[fmt]
+        assert not set(sent[email]) & set(held["email"]), "nobody is in both files"
+        total_sent += sent.height
+        total_held += held.height
+    assert total_sent > 0 and total_held > 0
+    with connect(config.parent / "warehouse.duckdb") as con:
+        ledger = con.execute(
+            "select sum(n_treatment), sum(n_holdout) from campaigns where as_of = ?", [day]
+        ).fetchone()
+    assert ledger == (total_sent, total_held)

@@ -167,3 +167,47 @@ def test_unpublished_segments_on_sound_data_are_explained(con: duckdb.DuckDBPyCo
         assert "WHAT BROKE" not in body and "What broke" not in body
     assert rendered.webhook["blocks"][1]["text"]["text"] == "Tonight's data passed its checks."
     assert build_alert(con, "night-9", DAY, segments=GateDecision(publish=True)) is None
+
+
+def test_secrets_never_reach_the_log_or_alerts_sent_when_servers_quote_them(
+    con: duckdb.DuckDBPyConnection, settings: Settings, caplog: Any
+) -> None:
+    import secrets
+
+    from leaky_servers import failing_smtp, failing_webhook
+
+    password = f"pw-{secrets.token_urlsafe(16)}"
+    hook = f"xoxb-{secrets.token_urlsafe(18)}"
+    query = f"sig-{secrets.token_urlsafe(12)}"
+    with failing_smtp() as smtp, failing_webhook() as server:
+        url = f"http://127.0.0.1:{server.port}/services/T0AAAA1/B0BBBB2/{hook}?key={query}"
+        configure(settings, smtp.port, url)
+        settings.alerts.smtp_user = "shop"
+        settings.alerts.smtp_password = SecretStr(password)
+        with caplog.at_level("WARNING"):
+            _, outcome = night(con, settings, negative=30)
+        # smtplib tries each login mechanism the server offers, so a refused attempt is one or more logins.
+        assert smtp.calls >= 3 and server.calls == 3, "both failed every attempt"
+    email, webhook = outcome.deliveries
+    assert not email.success and not webhook.success
+    # The servers did quote the secrets: the records say where, masked.
+    assert "SMTPAuthenticationError" in (email.error or "") and "[redacted]" in (email.error or "")
+    assert "HTTP Error 500: no such hook [redacted]" in (webhook.error or "")
+    stored = str(con.execute("select * from alerts_sent").fetchall())
+    logged = caplog.text
+    assert "alert by webhook to 127.0.0.1" in logged, "the host stays readable"
+    for secret in (password, hook, query, url):
+        assert secret not in stored and secret not in logged
+    assert "/services/T0AAAA1" not in stored + logged
+
+
+def test_a_sender_with_a_display_name_sends_from_its_bare_address(
+    con: duckdb.DuckDBPyConnection, settings: Settings, smtp: Any
+) -> None:
+    configure(settings, smtp.port)
+    settings.alerts.sender = "Our shop <segmint@shop.example>"
+    night(con, settings, negative=30)
+    [mail] = smtp.received
+    assert mail.mail_from == "segmint@shop.example"  # the SMTP envelope takes the address alone
+    assert mail.message["From"] == "Our shop <segmint@shop.example>"
+    assert mail.message["Message-ID"].endswith("@shop.example>")

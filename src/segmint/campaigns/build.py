@@ -1,10 +1,11 @@
 """Build campaign audiences from the playbook: eligible customers, a deterministic random holdout, CSV exports
-and the campaign ledger in the warehouse."""
+(a send file with the treatment, the holdout apart) and the campaign ledger in the warehouse."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,11 +13,22 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from segmint.campaigns.playbook import Campaign, Playbook, load_playbook, rule_columns, rule_sql
+from segmint.campaigns.exports import FORMATS, write_audience
+from segmint.campaigns.playbook import (
+    PREDICTION_COLUMNS,
+    Campaign,
+    Playbook,
+    load_playbook,
+    rule_columns,
+    rule_sql,
+)
 from segmint.config import Settings
+from segmint.errors import ConfigError
 from segmint.features import query_frame, require_features
 from segmint.predict.runner import latest_prediction_run, published_segment_run
 from segmint.warehouse import transaction
+
+log = logging.getLogger(__name__)
 
 AUDIENCE_COLUMNS = (
     "customer_id",
@@ -32,7 +44,7 @@ AUDIENCE_COLUMNS = (
 
 @dataclass(frozen=True)
 class CampaignBuild:
-    """One campaign's audience as built and exported."""
+    """One campaign's audience as built and exported: the send file (treatment only) and the holdout's file."""
 
     campaign_id: str
     name: str
@@ -45,6 +57,16 @@ class CampaignBuild:
     n_excluded_consent: int
     n_excluded_anomaly: int
     n_excluded_no_email: int
+    holdout_path: Path | None = None
+    format: str = "csv"
+
+
+class CampaignBuilds(list[CampaignBuild]):
+    """The campaigns built, plus a warning for each campaign that could not be built."""
+
+    def __init__(self, builds: list[CampaignBuild], warnings: list[str]) -> None:
+        super().__init__(builds)
+        self.warnings = warnings
 
 
 def campaign_id(name: str, as_of: date) -> str:
@@ -81,6 +103,29 @@ def campaign_condition(campaign: Campaign) -> str:
     return "coalesce(" + " and ".join(parts) + ", false)"
 
 
+def _name_columns(con: duckdb.DuckDBPyConnection) -> str:
+    """first_name and last_name from the customers table when it has them, else empty (null) names."""
+    present = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_name = 'customers' "
+            "and column_name in ('first_name', 'last_name')"
+        ).fetchall()
+    }
+    return ", ".join(
+        f"max({c}) as {c}" if c in present else f"cast(null as varchar) as {c}"
+        for c in ("first_name", "last_name")
+    )
+
+
+# The as-of night's customers (f) with their predictions (p) and segment (a): the aliases of rule_columns.
+_PREDICTIONS = """
+        left join customer_predictions as p on p.run_id = $prediction_run_id and p.customer_id = f.customer_id
+        left join segment_assignments as a on a.run_id = $segment_run_id and a.customer_id = f.customer_id
+        where f.as_of = $as_of and f.customer_id is not null
+"""
+
+
 def candidates(
     con: duckdb.DuckDBPyConnection,
     playbook: Playbook,
@@ -95,13 +140,16 @@ def candidates(
         f"""
         with contacts as (
             select customer_id, max(email) as email, bool_or(marketing_consent) as consent,
-                count(marketing_consent) > 0 as consent_known
+                count(marketing_consent) > 0 as consent_known, max(country) as country, {_name_columns(con)}
             from customers
             group by customer_id
         )
         select
             f.customer_id,
             c.email,
+            c.first_name,
+            c.last_name,
+            coalesce(c.country, f.country) as country,
             -- without any published segmentation, the RFM segment names the customer's group
             coalesce(p.segment_name, a.segment_name, f.rfm_segment) as segment,
             f.rfm_segment,
@@ -114,13 +162,55 @@ def candidates(
             {matches}
         from customer_features as f
         left join contacts as c on c.customer_id = f.customer_id
-        left join customer_predictions as p on p.run_id = $prediction_run_id and p.customer_id = f.customer_id
-        left join segment_assignments as a on a.run_id = $segment_run_id and a.customer_id = f.customer_id
-        where f.as_of = $as_of and f.customer_id is not null
+        {_PREDICTIONS}
         order by f.customer_id
         """,
         {"as_of": as_of, "prediction_run_id": prediction_run_id, "segment_run_id": segment_run_id},
     )
+
+
+def unevaluable(
+    con: duckdb.DuckDBPyConnection,
+    playbook: Playbook,
+    as_of: date,
+    prediction_run_id: str | None,
+    segment_run_id: str | None,
+) -> dict[str, str]:
+    """Campaigns whose targeting reads a column no customer has a value for on `as_of`, with why (one sentence).
+
+    Such a rule is never true, so without this check the campaign would silently get an empty audience.
+    """
+    columns = rule_columns()
+    needed = sorted({n for c in playbook.active() for n in c.needs()})
+    if not needed:
+        return {}
+    counts = con.execute(
+        "select "
+        + ", ".join(f"count({columns[n]})" for n in needed)
+        + " from customer_features as f"
+        + _PREDICTIONS,
+        {"as_of": as_of, "prediction_run_id": prediction_run_id, "segment_run_id": segment_run_id},
+    ).fetchone()
+    empty = {n for n, k in zip(needed, counts or [], strict=True) if not k}
+    reasons = {}
+    for campaign in playbook.active():
+        missing = [n for n in campaign.needs() if n in empty]
+        if not missing:
+            continue
+        if prediction_run_id is None and any(
+            n in PREDICTION_COLUMNS and n != "segment_name" for n in missing
+        ):
+            why = "no prediction run yet; `segmint run nightly` makes one when [predict] enabled = true"
+        elif missing == ["segment_name"]:
+            why = "no published segmentation yet; `segmint run nightly` publishes one"
+        else:
+            why = f"the prediction run {prediction_run_id} computed none (see the night's messages)"
+        reasons[campaign.name] = (
+            f"campaign {campaign.name!r} not built for {as_of}: its targeting uses "
+            f"{', '.join(missing)}, which no customer has a value for ({why}); "
+            "it will be built once they exist, or change its rule in the playbook."
+        )
+    return reasons
 
 
 def _recommendations(con: duckdb.DuckDBPyConnection, prediction_run_id: str | None) -> dict[str, list[str]]:
@@ -247,12 +337,22 @@ def build_campaigns(
     as_of: date,
     *,
     playbook: Playbook | None = None,
-) -> list[CampaignBuild]:
-    """Choose each campaign's audience on `as_of`, export it as CSV and record it in the ledger."""
+    format: str = "csv",
+) -> CampaignBuilds:
+    """Choose each campaign's audience on `as_of`, export it (send file and holdout file) and record it.
+
+    `format` is the send file's layout: csv (segmint's columns), klaviyo, mailchimp or shopify. A campaign
+    whose targeting cannot be evaluated yet (e.g. no churn scores) is not built; the result's `warnings` say why.
+    """
+    if format not in FORMATS:
+        raise ConfigError(f"Unknown audience format {format!r}; use one of {', '.join(FORMATS)}.")
     playbook = playbook or load_playbook(settings.campaigns.playbook)
     require_features(con, as_of)
     prediction_run_id = latest_prediction_run(con, as_of)
     segment_run_id = published_segment_run(con, as_of)
+    skipped = unevaluable(con, playbook, as_of, prediction_run_id, segment_run_id)
+    for reason in skipped.values():
+        log.warning(reason)
     pool = candidates(con, playbook, as_of, prediction_run_id, segment_run_id)
     recommended = _recommendations(con, prediction_run_id)
     names = _product_names(con)
@@ -263,6 +363,8 @@ def build_campaigns(
     builds = []
     with transaction(con):
         for i, campaign in enumerate(playbook.active()):
+            if campaign.name in skipped:
+                continue
             channel = campaign.channel or playbook.defaults.channel
             share = (
                 campaign.holdout_share or playbook.defaults.holdout_share or settings.campaigns.holdout_share
@@ -281,8 +383,10 @@ def build_campaigns(
             chosen = matched.filter(~no_consent & ~anomaly & ~no_email)
             cid = campaign_id(campaign.name, as_of)
             audience = _audience(campaign, cid, chosen, share, channel, recommended, names)
-            path = out_dir / f"{cid}.csv"
-            audience.write_csv(path)
+            contacts = chosen.select("customer_id", "first_name", "last_name", "consent", "country")
+            path, holdout = write_audience(
+                audience, contacts, AUDIENCE_COLUMNS, out_dir, cid, campaign.name, format
+            )
             n_holdout = int((audience["group"] == "holdout").sum())
             build = CampaignBuild(
                 campaign_id=cid,
@@ -296,10 +400,12 @@ def build_campaigns(
                 n_excluded_consent=int(matched.select(no_consent.sum()).item()),
                 n_excluded_anomaly=int(matched.filter(~no_consent).select(anomaly.sum()).item()),
                 n_excluded_no_email=int(matched.filter(~no_consent & ~anomaly).select(no_email.sum()).item()),
+                holdout_path=holdout,
+                format=format,
             )
             manifest = {k: str(v) if isinstance(v, date | Path) else v for k, v in asdict(build).items()}
             manifest |= {"channel": channel, "offer": campaign.offer, "holdout_share": share}
-            path.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            (out_dir / f"{cid}.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             _record(
                 con,
                 build,
@@ -313,4 +419,4 @@ def build_campaigns(
                 built_at,
             )
             builds.append(build)
-    return builds
+    return CampaignBuilds(builds, list(skipped.values()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -32,7 +32,10 @@ _TOKEN = re.compile(
     r"|(?P<paren>[()])|(?P<comma>,)|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<bad>\S))"
 )
 _KEYWORDS = {"and", "or", "not", "is", "null", "in", "true", "false"}
+# Text messages go into CSV cells as written; an HTML message escapes every value it interpolates
+# (product names and e-mail addresses come from the shop's exports and may hold markup).
 _ENV = SandboxedEnvironment(autoescape=False)
+_HTML_ENV = SandboxedEnvironment(autoescape=True)
 
 
 def rule_sql(rule: str, columns: dict[str, str]) -> str:
@@ -72,6 +75,17 @@ def rule_sql(rule: str, columns: dict[str, str]) -> str:
     return "(" + " ".join(parts) + ")"
 
 
+def rule_names(rule: str) -> list[str]:
+    """The column names a (valid) rule uses, in order of first use."""
+    names: list[str] = []
+    for match in _TOKEN.finditer(rule):
+        if match.lastgroup == "word":
+            word = match.group("word").lower()
+            if word not in _KEYWORDS and word not in names:
+                names.append(word)
+    return names
+
+
 def rule_columns() -> dict[str, str]:
     """The rule vocabulary: features from `f`, predictions from `p`, segment assignments from `a`."""
     columns = {c: f"f.{c}" for c in FEATURE_COLUMNS} | {c: f"p.{c}" for c in PREDICTION_COLUMNS}
@@ -102,6 +116,8 @@ class Campaign(_Strict):
     channel: str | None = None
     offer: str = ""
     message: str = ""
+    # "html": the message is an HTML fragment, rendered with autoescaping; "text" (default): plain text.
+    message_format: Literal["text", "html"] = "text"
     products: list[str] = Field(default_factory=list)
     holdout_share: float | None = Field(default=None, gt=0.0, lt=1.0)
     attribution_days: int | None = Field(default=None, ge=1)
@@ -150,8 +166,16 @@ class Campaign(_Strict):
         return "; ".join(parts)
 
     def render(self, values: dict[str, Any]) -> str:
-        """The message for one customer (a sandboxed Jinja2 template)."""
-        return _ENV.from_string(self.message).render(**values) if self.message else ""
+        """The message for one customer (a sandboxed Jinja2 template, autoescaped when it is HTML)."""
+        if not self.message:
+            return ""
+        env = _HTML_ENV if self.message_format == "html" else _ENV
+        return env.from_string(self.message).render(**values)
+
+    def needs(self) -> list[str]:
+        """The rule vocabulary names this campaign's targeting reads (segments read segment_name)."""
+        names = ["segment_name"] if self.segments else []
+        return names + [n for n in rule_names(self.rule or "") if n not in names]
 
 
 class Playbook(_Strict):

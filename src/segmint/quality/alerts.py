@@ -26,6 +26,7 @@ from segmint.config import AlertSettings
 from segmint.mail import compose, smtp_send
 from segmint.quality.gate import GateDecision
 from segmint.quality.results import CheckResult, stored
+from segmint.redact import redact, redact_text, register_settings
 from segmint.resources import resource_dir
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,8 @@ def with_retries(
             action()
             return attempt + 1, None
         except Exception as exc:  # any failure to deliver is retried, then reported, never raised
-            error = f"{type(exc).__name__}: {exc}"
+            # An error can quote the URL or the server's answer to a login: mask the secrets in it.
+            error = redact_text(f"{type(exc).__name__}: {exc}")
             log.warning("alert delivery attempt %d failed: %s", attempt + 1, error)
     return retries + 1, error
 
@@ -243,12 +245,25 @@ def post_webhook(settings: AlertSettings, rendered: RenderedAlert) -> Delivery:
                 raise urllib.error.HTTPError(url, response.status, response.reason, response.headers, None)
 
     attempts, error = with_retries(post, settings.retries, settings.retry_backoff_seconds)
-    # The URL is a secret (it carries the token): record only its host.
-    return Delivery("webhook", urlsplit(url).netloc, error is None, attempts, error)
+    return Delivery("webhook", webhook_target(url), error is None, attempts, error)
+
+
+def webhook_target(url: str) -> str:
+    """What an alert record says of the webhook: its host (and port), never the token-bearing rest."""
+    try:
+        split = urlsplit(url)
+        host, port = split.hostname, split.port
+    except ValueError:
+        return "webhook"
+    if not host:
+        return "webhook"
+    return f"{host}:{port}" if port else host
 
 
 def dispatch(con: duckdb.DuckDBPyConnection, settings: AlertSettings, alert: Alert) -> list[Delivery]:
     """Send the alert on every configured channel and record each delivery; never raises."""
+    # Settings built without load_settings (tests, callers) are masked too.
+    register_settings(settings)
     deliveries: list[Delivery] = []
     try:
         rendered = render(alert)
@@ -269,7 +284,15 @@ def dispatch(con: duckdb.DuckDBPyConnection, settings: AlertSettings, alert: Ale
         try:
             con.execute(
                 "insert into alerts_sent values (?, ?, ?, ?, ?, ?, ?, current_localtimestamp())",
-                [alert.run_id, d.channel, d.target, rendered.subject, d.success, d.attempts, d.error],
+                [
+                    alert.run_id,
+                    d.channel,
+                    redact_text(d.target),
+                    redact_text(rendered.subject),
+                    d.success,
+                    d.attempts,
+                    redact(d.error),
+                ],
             )
         except Exception as exc:  # recording is best effort, like sending
             log.error("alert delivery not recorded: %s", exc)
