@@ -131,7 +131,7 @@ def test_a_nightly_run_is_named_by_its_night_and_has_info_logs_and_artifacts(
         (str(tmp_path / "incoming" / "orders.csv"), "loaded", 3, 2)
     ]
     link = by_key[run_artifacts.NIGHTLY_REPORT]
-    assert link.type == "markdown" or link.type == "link"
+    assert link.type == "link"
     report = tmp_path / "reports" / "2024-05-02" / "report.html"
     assert report.is_file()
     assert report.as_uri() in str(link.data)
