@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -115,11 +116,14 @@ def test_old_results_leave_the_docs_and_the_index(gx: Engine) -> None:
     assert stored_results(gx, "old-1") == []
 
 
-def test_pages_point_at_bundled_assets_only(gx: Engine) -> None:
-    validate_customers(gx, "assets-1")
-    gx.build_docs("assets-1")
+def test_pages_point_at_bundled_assets_only(gx: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        validate_customers(gx, "assets-1")
+        gx.build_docs("assets-1")
+    # Rendering went through without GX's "unexpected Exception during data docs rendering" tracebacks.
+    assert [r.getMessage()[:200] for r in caplog.records if r.levelno >= logging.WARNING] == []
     pages = list(gx.docs_dir.rglob("*.html"))
-    assert len(pages) >= 3
+    assert len(pages) >= 2
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert REMOTE_FETCH.findall(text) == [], page

@@ -66,6 +66,9 @@ class Engine:
                 "base_directory": str(self.docs_dir),
             },
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # Validation pages only: GX's suite pages cannot render suite parameters ({"$PARAMETER": ...}
+            # in `mostly`) and log a traceback per expectation; segmint profiles nothing.
+            "site_section_builders": {"expectations": "None", "profiling": "None"},
         }
         self.context.variables.data_docs_sites = sites
         self.context.variables.save()
@@ -185,7 +188,8 @@ class Engine:
             if run_time < cutoff:
                 store.remove_key(key)
                 self._remove_page(key)
-        # The suites' pages and the index; every suite named, since no identifiers means every page.
+        # The index (and the run's pages again when run_id is None); no identifiers means every page, so a
+        # run's call names the suites, whose pages are not built (see site_section_builders).
         identifiers = (
             None if run_id is None else [ExpectationSuiteIdentifier(name=n) for n in self._checkpoints]
         )
