@@ -25,7 +25,14 @@ from segmint.quality import engine as gx_engine
 from segmint.quality.conclude import build_docs
 from segmint.quality.validate import WAREHOUSE_TABLES, validate_table
 
-RAW = Path(__file__).resolve().parent.parent / "tests" / "data" / "real" / "online_retail" / "online_retail.csv.gz"
+RAW = (
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "data"
+    / "real"
+    / "online_retail"
+    / "online_retail.csv.gz"
+)
 
 
 def main() -> None:

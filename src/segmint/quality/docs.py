@@ -105,8 +105,8 @@ class OfflineFilesystemStoreBackend(TupleFilesystemStoreBackend):
     def _set(self, key: Any, value: Any, **kwargs: Any) -> Any:
         if not isinstance(key, tuple):
             key = key.to_tuple()
-        page = Path(self.full_base_directory) / self._convert_key_to_filepath(key)
+        page = Path(self.full_base_directory) / self._convert_key_to_filepath(key)  # type: ignore[no-untyped-call]
         if page.suffix == ".html" and isinstance(value, str | bytes):
             text = value.decode("utf-8") if isinstance(value, bytes) else value
             value = offline_html(text, page, Path(self.full_base_directory))
-        return super()._set(key, value, **kwargs)
+        return super()._set(key, value, **kwargs)  # type: ignore[no-untyped-call]

@@ -37,7 +37,7 @@ class Engine:
 
     def __init__(self, output_dir: Path) -> None:
         import great_expectations as gx
-        from great_expectations.checkpoint import UpdateDataDocsAction
+        from great_expectations.checkpoint.actions import UpdateDataDocsAction
         from great_expectations.core import ExpectationSuite
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
