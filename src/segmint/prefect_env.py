@@ -32,6 +32,9 @@ def configure_prefect(output_dir: Path) -> None:
         os.environ.setdefault(name, value)
     # The terminal keeps its own short summary: Prefect's INFO lines go to the run's logs, not the console.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # segmint's lines outside a flow run (before it starts, or on the audit's worker thread) are printed by
+    # the CLI; Prefect would add a warning for each that it cannot attach to a run.
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
 def log_package_at_info() -> None:
