@@ -48,7 +48,7 @@ def run_cli(*args: str, api: str, home: Path) -> subprocess.CompletedProcess[str
     )
 
 
-def flow_run_record(name: str) -> dict[str, Any]:
+def flow_run_record(name: str, wait_for: str = "nightly run") -> dict[str, Any]:
     """The flow run with this name, its logs and its artifacts, as the Prefect server has them."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -72,7 +72,7 @@ def flow_run_record(name: str) -> dict[str, Any]:
                 logs = await client.read_logs(
                     log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
                 )
-                if any("nightly run" in log.message for log in logs):
+                if any(wait_for in log.message for log in logs):
                     break
                 await asyncio.sleep(0.5)
             artifacts = await client.read_artifacts(
@@ -194,3 +194,16 @@ def test_the_summary_names_the_key_numbers_and_escapes_table_cells(tmp_path: Pat
     assert "| Net revenue | 1,234.50 |" in text
     assert "- b.csv held back: x \\| y" in text
     assert [r["status"] for r in run_artifacts.files_table(outcome)] == ["loaded", "held"]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_weekly_run_is_named_by_its_week_and_links_its_report(shop_config: Path) -> None:
+    from segmint.cli import load_flow_module
+
+    outcome = load_flow_module("weekly_report").weekly_report(config=str(shop_config), as_of="2026-11-08")
+    found = flow_run_record("weekly 2026-11-08", wait_for="weekly report for 2026-11-08")
+    assert found["run"].state_name == "Completed"
+    assert any(log.message.startswith("weekly report for 2026-11-08: ") for log in found["logs"])
+    (link,) = found["artifacts"]
+    assert (link.key, link.type) == (run_artifacts.WEEKLY_REPORT, "link")
+    assert outcome.path.as_uri() in str(link.data) and outcome.subject in str(link.data)

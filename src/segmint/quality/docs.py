@@ -15,9 +15,10 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from great_expectations.data_context.store.tuple_store_backend import TupleFilesystemStoreBackend
+from great_expectations.render.view.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +111,35 @@ class OfflineFilesystemStoreBackend(TupleFilesystemStoreBackend):
             text = value.decode("utf-8") if isinstance(value, bytes) else value
             value = offline_html(text, page, Path(self.full_base_directory))
         return super()._set(key, value, **kwargs)  # type: ignore[no-untyped-call]
+
+
+class _SharedEnvironment:
+    """A GX Jinja view that compiles GX's templates once per process, not once per docs build.
+
+    GX makes a new view, and so a new Jinja environment that compiles every template again (about a
+    second), for each docs build; with a Checkpoint's UpdateDataDocsAction that is once per validation.
+    """
+
+    _environments: ClassVar[dict[tuple[Any, ...], Any]] = {}
+    env: Any
+    custom_styles_directory: Any
+    custom_views_directory: Any
+
+    def __init__(self, custom_styles_directory: Any = None, custom_views_directory: Any = None) -> None:
+        key = (type(self), custom_styles_directory, custom_views_directory)
+        shared = _SharedEnvironment._environments.get(key)
+        if shared is None:
+            super().__init__(custom_styles_directory, custom_views_directory)  # type: ignore[call-arg]
+            _SharedEnvironment._environments[key] = self.env
+        else:
+            self.custom_styles_directory = custom_styles_directory
+            self.custom_views_directory = custom_views_directory
+            self.env = shared
+
+
+class SharedJinjaPageView(_SharedEnvironment, DefaultJinjaPageView):
+    """GX's page view (validation results), its templates compiled once per process."""
+
+
+class SharedJinjaIndexPageView(_SharedEnvironment, DefaultJinjaIndexPageView):
+    """GX's index page view, its templates compiled once per process."""

@@ -42,7 +42,12 @@ class Engine:
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
 
-        from segmint.quality.docs import OfflineFilesystemStoreBackend, install_assets
+        from segmint.quality.docs import (
+            OfflineFilesystemStoreBackend,
+            SharedJinjaIndexPageView,
+            SharedJinjaPageView,
+            install_assets,
+        )
 
         # GX fingerprints every frame under this many bytes by hashing all its rows (most of a second
         # per million rows); nothing reads the fingerprint, and the checks never depended on it.
@@ -65,10 +70,17 @@ class Engine:
                 "class_name": OfflineFilesystemStoreBackend.__name__,
                 "base_directory": str(self.docs_dir),
             },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": _view(SharedJinjaIndexPageView),
+            },
             # Validation pages only: GX's suite pages cannot render suite parameters ({"$PARAMETER": ...}
             # in `mostly`) and log a traceback per expectation; segmint profiles nothing.
-            "site_section_builders": {"expectations": "None", "profiling": "None"},
+            "site_section_builders": {
+                "expectations": "None",
+                "profiling": "None",
+                "validations": {"view": _view(SharedJinjaPageView)},
+            },
         }
         self.context.variables.data_docs_sites = sites
         self.context.variables.save()
@@ -203,6 +215,11 @@ class Engine:
         page = self.docs_dir / "validations" / suite / str(key.run_id.run_name)
         if page.is_dir():
             shutil.rmtree(page / key.run_id.run_time.strftime("%Y%m%dT%H%M%S.%fZ"), ignore_errors=True)
+
+
+def _view(cls: type) -> dict[str, str]:
+    """A GX view's class as site configuration names it."""
+    return {"module_name": cls.__module__, "class_name": cls.__name__}
 
 
 def _result_format(sample_rows: int) -> dict[str, Any]:
