@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import logging
-import subprocess
 import sys
 import threading
 import time
@@ -186,40 +184,24 @@ def test_docs_are_styled_with_the_network_blocked(gx: Engine, docs_server: str, 
         f"{docs_server}/index.html",
         f"{docs_server}/{urllib.parse.quote(page.relative_to(gx.docs_dir).as_posix())}",
     ]
-    profile = tmp_path / "profile"
-    profile.mkdir()
     # Every host name but 127.0.0.1 resolves to nothing: a request that tried to leave would fail.
     blocked = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
-    proc = subprocess.Popen(
-        [browser.chromium_path(), *browser.FLAGS, blocked, f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert proc.poll() is None and time.monotonic() < deadline, "chromium did not start"
-            time.sleep(0.1)
-        port = int(port_file.read_text().splitlines()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-            target = next(t for t in json.loads(response.read()) if t.get("type") == "page")
+    with browser.browser(browser.chromium_path(), tmp_path / "profile", blocked) as first:
         for n, url in enumerate(urls):
-            with browser.connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=20) as ws:
-                tab = browser.Page(ws)
-                seen = tab.load(url)
-                tab.evaluate("document.fonts.ready.then(() => true)")
-                styled = tab.evaluate(
-                    """({
-                        jquery: typeof window.jQuery === 'function',
-                        table: !!(window.jQuery && jQuery.fn.bootstrapTable),
-                        vega: typeof window.vegaEmbed === 'function',
-                        navbar: getComputedStyle(document.querySelector('.navbar')).display,
-                        icons: document.fonts.check('900 16px "Font Awesome 6 Free"'),
-                        sheets: Array.from(document.styleSheets).filter(s => s.href).length,
-                    })"""
-                )
-                tab.screenshot(tmp_path / f"docs-{n}.png")
+            tab = browser.Page(first.ws)  # a fresh record of events for each page
+            seen = tab.load(url)
+            tab.evaluate("document.fonts.ready.then(() => true)")
+            styled = tab.evaluate(
+                """({
+                    jquery: typeof window.jQuery === 'function',
+                    table: !!(window.jQuery && jQuery.fn.bootstrapTable),
+                    vega: typeof window.vegaEmbed === 'function',
+                    navbar: getComputedStyle(document.querySelector('.navbar')).display,
+                    icons: document.fonts.check('900 16px "Font Awesome 6 Free"'),
+                    sheets: Array.from(document.styleSheets).filter(s => s.href).length,
+                })"""
+            )
+            tab.screenshot(tmp_path / f"docs-{n}.png")
             leaving = [r for r in seen.requests if not r.startswith((docs_server, "data:"))]
             assert leaving == [], leaving
             assert seen.failed_requests == [], seen.failed_requests
@@ -232,12 +214,5 @@ def test_docs_are_styled_with_the_network_blocked(gx: Engine, docs_server: str, 
                 "icons": True,
                 "sheets": 6,
             }, (url, styled)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     served = " ".join(_Quiet.requests)
     assert "/static/vendor/js/jquery.min.js" in served and "/static/vendor/css/bootstrap.min.css" in served
