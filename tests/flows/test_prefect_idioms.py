@@ -131,7 +131,7 @@ def test_a_nightly_run_is_named_by_its_night_and_has_info_logs_and_artifacts(
         (str(tmp_path / "incoming" / "orders.csv"), "loaded", 3, 2)
     ]
     link = by_key[run_artifacts.NIGHTLY_REPORT]
-    assert link.type == "link"
+    assert link.type == "markdown"  # Prefect stores a link artifact as a markdown link
     report = tmp_path / "reports" / "2024-05-02" / "report.html"
     assert report.is_file()
     assert report.as_uri() in str(link.data)
@@ -205,5 +205,5 @@ def test_a_weekly_run_is_named_by_its_week_and_links_its_report(shop_config: Pat
     assert found["run"].state_name == "Completed"
     assert any(log.message.startswith("weekly report for 2026-11-08: ") for log in found["logs"])
     (link,) = found["artifacts"]
-    assert (link.key, link.type) == (run_artifacts.WEEKLY_REPORT, "link")
+    assert (link.key, link.type) == (run_artifacts.WEEKLY_REPORT, "markdown")  # a markdown link
     assert outcome.path.as_uri() in str(link.data) and outcome.subject in str(link.data)
