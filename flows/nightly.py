@@ -8,13 +8,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from segmint import pipeline
+from segmint import pipeline, run_artifacts
 from segmint.config import Settings, load_settings
 from segmint.errors import WarehouseBusyError
 from segmint.features import FeatureBuild
 from segmint.ingest import FileResult
 from segmint.predict.runner import PredictionOutcome
-from segmint.prefect_env import retry_unless_user_error
+from segmint.prefect_env import log_package_at_info, retry_unless_user_error, run_name
 from segmint.quality.conclude import QualityOutcome
 from segmint.quality.gate import GateDecision
 from segmint.quality.results import CheckResult
@@ -99,9 +99,19 @@ def predict(settings: Settings, run_id: str, day: date) -> PredictionOutcome | N
     return pipeline.predict(settings, run_id, day)
 
 
-@flow(name="nightly-refresh", timeout_seconds=4 * 3600, log_prints=True)
+def _default_night(config: Path) -> date:
+    return pipeline.default_night(load_settings(config))
+
+
+@flow(
+    name="nightly-refresh",
+    flow_run_name=run_name("nightly", _default_night),  # e.g. "nightly 2026-06-30"
+    timeout_seconds=4 * 3600,
+    log_prints=True,
+)
 def nightly(config: str = "segmint.toml", as_of: str | None = None) -> pipeline.NightlyOutcome:
     """Refresh the warehouse for one night (default: yesterday, in the schedule's timezone)."""
+    log_package_at_info()
     settings = load_settings(Path(config))
     day = date.fromisoformat(as_of) if as_of else pipeline.default_night(settings)
     logger = get_run_logger()
@@ -160,6 +170,7 @@ def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
         pipeline.end_run(settings, run_id, "failed", f"report not rendered: {exc}")
         raise
     logger.info("nightly run %s for %s: %s", run_id, day, outcome.status)
+    run_artifacts.publish_nightly(outcome)
     return outcome
 
 

@@ -10,8 +10,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from segmint import report as reporting
+from segmint import run_artifacts
 from segmint.config import Settings, load_settings
 from segmint.errors import ConfigError
+from segmint.prefect_env import log_package_at_info, run_name
 from segmint.report import WeeklyOutcome
 
 
@@ -37,11 +39,21 @@ def mark_sent(settings: Settings, result: reporting.ReportResult, recipients: li
     )
 
 
-@flow(name="weekly-report", timeout_seconds=2 * 3600, log_prints=True)
+def _last_day(config: Path) -> date:
+    return reporting.last_complete_day(load_settings(config).schedule.timezone)
+
+
+@flow(
+    name="weekly-report",
+    flow_run_name=run_name("weekly", _last_day),  # e.g. "weekly 2026-06-28"
+    timeout_seconds=2 * 3600,
+    log_prints=True,
+)
 def weekly_report(
     config: str = "segmint.toml", as_of: str | None = None, send: bool = False
 ) -> WeeklyOutcome:
     """Render the weekly report for the week ending `as_of` (default: yesterday) and email it if `send`."""
+    log_package_at_info()
     settings = load_settings(Path(config))
     day = date.fromisoformat(as_of) if as_of else reporting.last_complete_day(settings.schedule.timezone)
     if send and not settings.alerts.weekly_report_recipients:
@@ -66,6 +78,7 @@ def weekly_report(
         logger.info("sent to %s", ", ".join(outcome.sent_to))
     if outcome.refused:
         logger.warning("the SMTP server refused %s", ", ".join(outcome.refused))
+    run_artifacts.publish_weekly(outcome)
     return outcome
 
 

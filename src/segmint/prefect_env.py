@@ -1,6 +1,12 @@
-"""Prefect settings that make a serverless run work on a small machine (see README, Scheduling)."""
+"""Prefect settings that make a serverless run work on a small machine (see README, Scheduling), and the
+names of flow runs. Prefect is imported lazily here: the environment must be set before Prefect is."""
 
+from __future__ import annotations
+
+import logging
 import os
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +22,17 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     NotADirectoryError,
 )
 
+# The package's own logger, sent into each flow run's logs (Prefect's `PREFECT_LOGGING_EXTRA_LOGGERS`).
+PACKAGE_LOGGER = "segmint"
+
+# What every process that runs segmint's flows needs, whoever starts it (the CLI, `segmint serve`, or a
+# worker started by `prefect deploy`, whose prefect.yaml repeats these as job variables; a test checks).
+FLOW_RUN_ENV = {
+    # INFO, so each flow run shows its steps in Prefect's UI (at WARNING a run showed no logs at all).
+    "PREFECT_LOGGING_LEVEL": "INFO",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": PACKAGE_LOGGER,
+}
+
 
 def configure_prefect(output_dir: Path) -> None:
     """Set Prefect's environment before it is imported; values the user set win."""
@@ -24,7 +41,13 @@ def configure_prefect(output_dir: Path) -> None:
     # Analytics on the temporary server log a "database is locked" traceback on every run.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_HOME", str(output_dir / "prefect"))
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    for name, value in FLOW_RUN_ENV.items():
+        os.environ.setdefault(name, value)
+    # The terminal keeps its own short summary: Prefect's INFO lines go to the run's logs, not the console.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # segmint's lines outside a flow run (before it starts, or on the audit's worker thread) are printed by
+    # the CLI; Prefect would add a warning for each that it cannot attach to a run.
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     # Prefect's temporary server opens its database in PREFECT_HOME without creating the folder: on a
     # fresh folder's first run it waited out its start timeout and printed pages of tracebacks.
     Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
@@ -39,3 +62,31 @@ def retry_unless_user_error(task: Any, task_run: Any, state: Any) -> bool:
         except Exception as exc:  # the result could not be read: judge the error that says so
             error = exc
     return not isinstance(error, USER_ERRORS)
+
+
+def log_package_at_info() -> None:
+    """Let the package's INFO lines through in a flow run (a worker's process leaves them at WARNING)."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
+def run_name(flow: str, default_day: Callable[[Path], date]) -> Callable[[], str]:
+    """A `flow_run_name` callable: `<flow> <night>`, e.g. `nightly 2026-06-30`, from the run's parameters.
+
+    `default_day` gives the night a run without `as_of` computes, from its config file.
+    """
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        parameters = flow_run.parameters
+        as_of = parameters.get("as_of")
+        if as_of:
+            return f"{flow} {as_of}"
+        try:
+            return f"{flow} {default_day(Path(parameters.get('config') or 'segmint.toml')).isoformat()}"
+        except Exception:  # a bad config fails the run itself, with its own sentence; the name stays plain
+            return flow
+
+    return name

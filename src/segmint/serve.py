@@ -3,21 +3,27 @@
 `segmint serve` runs both on their cron schedules (timezone from settings.schedule) in one long-running
 process against a Prefect server; `segmint serve --register-only` creates or updates the deployments and
 returns. prefect.yaml declares the same two deployments for `prefect deploy` with a work pool; its build
-steps ask this module for the values that come from settings (`python -m segmint.serve timezone`).
+steps ask this module for every value that comes from settings (`python -m segmint.serve nightly-cron`),
+so both ways schedule the same crons in the same timezone (tests/flows/test_serve.py checks the rest).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from segmint.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,26 @@ class Schedule:
 
     def next_runs(self, count: int = 3, after: datetime | None = None) -> list[datetime]:
         """The next `count` start times, in the schedule's timezone."""
-        import importlib
+        # Prefect's server-side schedule computes the dates, so the preview agrees with the runs it
+        # creates (a start inside a DST gap, like 02:00 on the night clocks go forward, moves as it does).
+        from prefect.server.schemas.schedules import CronSchedule
 
-        # Prefect's own cron parser, so the preview agrees with the schedule it registers.
-        croniter: Any = importlib.import_module("prefect._vendor.croniter").croniter
-        start = after or datetime.now(ZoneInfo(self.timezone))
-        it = croniter(self.cron, start)
-        return [it.get_next(datetime) for _ in range(count)]
+        zone = ZoneInfo(self.timezone)
+        start = after or datetime.now(zone)
+        dates = _run_sync(
+            CronSchedule(cron=self.cron, timezone=self.timezone).get_dates(n=count, start=start)
+        )
+        return [datetime.fromtimestamp(d.timestamp(), zone) for d in dates]
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Await a coroutine from sync code, also when the caller already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def schedules(settings: Settings) -> list[Schedule]:
@@ -120,23 +139,37 @@ def api_url() -> str | None:
     return str(value) if value else None
 
 
+# What prefect.yaml's build steps ask for: each value comes from the same settings `segmint serve` uses.
+VALUES = ("timezone", "config", "project-dir", "nightly-cron", "weekly-cron")
+
+
+def value(settings: Settings, name: str) -> str:
+    """One of VALUES for prefect.yaml, from settings (the crons and timezone of `segmint serve`)."""
+    by_deployment = {s.deployment: s for s in schedules(settings)}
+    if name == "timezone":
+        return settings.schedule.timezone
+    if name == "config":
+        return str(settings.config_path)
+    if name == "nightly-cron":
+        return by_deployment["nightly"].cron
+    if name == "weekly-cron":
+        return by_deployment["weekly"].cron
+    if name == "project-dir":
+        from segmint.resources import resource_dir
+
+        return str(resource_dir("flows").parent)
+    raise ValueError(f"unknown value {name!r}; one of {', '.join(VALUES)}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m segmint.serve timezone|config|project-dir [--config PATH]`, for prefect.yaml's build steps."""
+    """`python -m segmint.serve VALUE [--config PATH]`, for prefect.yaml's build steps."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m segmint.serve", description=main.__doc__)
-    parser.add_argument("value", choices=["timezone", "config", "project-dir"])
+    parser.add_argument("value", choices=VALUES)
     parser.add_argument("--config", type=Path, default=Path("segmint.toml"), help="settings file")
     args = parser.parse_args(argv)
-    settings = load_settings(args.config, must_exist=False)
-    if args.value == "timezone":
-        print(settings.schedule.timezone)
-    elif args.value == "config":
-        print(settings.config_path)
-    else:
-        from segmint.resources import resource_dir
-
-        print(resource_dir("flows").parent)
+    print(value(load_settings(args.config, must_exist=False), args.value))
     return 0
 
 

@@ -19,8 +19,10 @@ import pytest
 import yaml
 
 from segmint.config import load_settings
+from segmint.prefect_env import FLOW_RUN_ENV
 from segmint.resources import resource_dir
 from segmint.serve import register, schedules
+from segmint.serve import value as serve_value
 
 PROJECT = resource_dir("flows").parent
 BERLIN = "[schedule]\ntimezone = 'Europe/Berlin'\n"
@@ -37,13 +39,15 @@ def deployments(*names: str) -> dict[str, Any]:
     return asyncio.run(read())
 
 
-def check_schedules(found: dict[str, Any], timezone: str, config: str) -> None:
+def check_schedules(
+    found: dict[str, Any], timezone: str, config: str, crons: tuple[str, str] = ("0 2 * * *", "0 7 * * 1")
+) -> None:
     nightly, weekly = found["nightly-refresh/nightly"], found["weekly-report/weekly"]
     assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in nightly.schedules] == [
-        ("0 2 * * *", timezone, True)
+        (crons[0], timezone, True)
     ]
     assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in weekly.schedules] == [
-        ("0 7 * * 1", timezone, True)
+        (crons[1], timezone, True)
     ]
     assert nightly.parameters == {"config": config}
     assert weekly.parameters == {"config": config, "send": True}
@@ -72,6 +76,38 @@ def test_schedule_preview_is_in_the_shop_timezone(shop_config: Path) -> None:
     assert weekly.next_runs(1, after=sunday_noon) == [
         datetime(2026, 11, 9, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     ]
+
+
+def test_schedule_preview_agrees_with_prefect_on_a_dst_night() -> None:
+    """Clocks go forward at 02:00 on 29 March 2026 in Berlin: Prefect starts that night's run at 03:00."""
+    from segmint.serve import Schedule
+
+    berlin = ZoneInfo("Europe/Berlin")
+    nightly = Schedule(
+        "nightly", "nightly", "nightly-refresh", "nightly", "0 2 * * *", "Europe/Berlin", {}, ""
+    )
+    runs = nightly.next_runs(3, after=datetime(2026, 3, 28, 12, 0, tzinfo=berlin))
+    assert [r.isoformat() for r in runs] == [
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-30T02:00:00+02:00",
+        "2026-03-31T02:00:00+02:00",
+    ]
+    assert all(type(r) is datetime and r.tzinfo == berlin for r in runs)
+
+
+def test_no_module_imports_prefects_private_modules() -> None:
+    """Only Prefect's public API: its private modules (prefect._vendor, prefect._internal) change without notice."""
+    import re
+
+    private = re.compile(r"prefect\._[a-z]")
+    offenders = [
+        f"{path.relative_to(PROJECT)}:{n}"
+        for folder in ("src", "flows")
+        for path in sorted((PROJECT / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if private.search(line)
+    ]
+    assert offenders == []
 
 
 def segmint(*args: str, api: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -148,16 +184,53 @@ def test_serve_runs_a_deployment(shop_config: Path, prefect_api_url: str, tmp_pa
     assert (shop_config.parent / "reports" / "2026-11-08" / "report.html").is_file()
 
 
-def test_prefect_yaml_declares_both_schedules() -> None:
+def test_prefect_yaml_agrees_with_the_schedules_segmint_serve_registers(tmp_path: Path) -> None:
+    """One source of truth: prefect.yaml takes every value that settings decide from a build step that
+    asks segmint.serve, and declares the rest exactly as `segmint serve` does."""
     spec = yaml.safe_load((PROJECT / "prefect.yaml").read_text(encoding="utf-8"))
+    steps = {
+        step["id"]: step["script"]
+        for entry in spec["build"]
+        for name, step in entry.items()
+        if name == "prefect.deployments.steps.run_shell_script"
+    }
+    config = tmp_path / "segmint.toml"
+    config.write_text(
+        "[schedule]\ntimezone = 'Europe/Berlin'\nnightly_cron = '30 3 * * *'\nweekly_report_cron = '0 8 * * 2'\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    for step_id, script in steps.items():
+        # Each step is `python -m segmint.serve VALUE ...`: run it as the deploy would, in the shop folder.
+        args = script.split()
+        assert args[:3] == ["python", "-m", "segmint.serve"], script
+        assert serve_value(settings, args[3]) == subprocess_value(args[3:], tmp_path), step_id
     by_name = {d["name"]: d for d in spec["deployments"]}
-    defaults = load_settings(PROJECT / "no-such.toml", must_exist=False).schedule
-    assert by_name["nightly"]["schedules"][0]["cron"] == defaults.nightly_cron == "0 2 * * *"
-    assert by_name["weekly"]["schedules"][0]["cron"] == defaults.weekly_report_cron == "0 7 * * 1"
-    for d in by_name.values():
-        path, function = d["entrypoint"].split(":")
-        assert f"def {function}(" in (PROJECT / path).read_text(encoding="utf-8")
-        assert d["schedules"][0]["timezone"] == "{{ timezone.stdout }}"
+    templated = {"nightly": "{{ nightly_cron.stdout }}", "weekly": "{{ weekly_cron.stdout }}"}
+    for s in schedules(settings):
+        d = by_name.pop(s.deployment)
+        assert steps[f"{s.deployment}_cron"].split()[3] == f"{s.deployment}-cron"
+        assert d["entrypoint"] == f"flows/{s.flow_file}.py:{s.function}"
+        assert f"def {s.function}(" in (PROJECT / "flows" / f"{s.flow_file}.py").read_text(encoding="utf-8")
+        assert f'name="{s.flow_name}"' in (PROJECT / "flows" / f"{s.flow_file}.py").read_text(
+            encoding="utf-8"
+        )
+        assert d["description"] == s.description
+        assert d["tags"] == ["segmint"]
+        assert d["parameters"] == {**s.parameters, "config": "{{ config.stdout }}"}
+        assert d["schedules"] == [
+            {"cron": templated[s.deployment], "timezone": "{{ timezone.stdout }}", "slug": s.deployment}
+        ]
+        assert d["work_pool"]["job_variables"]["env"] == FLOW_RUN_ENV
+    assert by_name == {}, "prefect.yaml declares a deployment segmint serve does not"
+
+
+def subprocess_value(args: list[str], cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "segmint.serve", *args], capture_output=True, text=True, cwd=cwd, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 @pytest.mark.slow
@@ -176,7 +249,9 @@ def test_prefect_deploy_reads_the_timezone_from_segmint_toml(prefect_api_url: st
     project = tmp_path / "shop"
     shutil.copytree(PROJECT / "flows", project / "flows", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "prefect.yaml", project / "prefect.yaml")
-    (project / "segmint.toml").write_text(BERLIN, encoding="utf-8")
+    (project / "segmint.toml").write_text(
+        BERLIN + "nightly_cron = '30 3 * * *'\nweekly_report_cron = '0 8 * * 2'\n", encoding="utf-8"
+    )
     venv_bin = str(Path(sys.executable).parent)
     done = subprocess.run(
         [str(Path(venv_bin) / "prefect"), "--no-prompt", "deploy", "--all"],
@@ -188,7 +263,9 @@ def test_prefect_deploy_reads_the_timezone_from_segmint_toml(prefect_api_url: st
     )
     assert done.returncode == 0, done.stdout + done.stderr
     found = deployments("nightly-refresh/nightly", "weekly-report/weekly")
-    check_schedules(found, "Europe/Berlin", str(project / "segmint.toml"))
+    check_schedules(found, "Europe/Berlin", str(project / "segmint.toml"), ("30 3 * * *", "0 8 * * 2"))
+    for d in found.values():
+        assert d.job_variables["env"] == FLOW_RUN_ENV
     assert all(d.work_pool_name == "segmint" for d in found.values())
     assert found["nightly-refresh/nightly"].pull_steps == [
         {"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT)}}

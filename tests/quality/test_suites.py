@@ -60,7 +60,42 @@ def write_suite(tmp_path: Path, data: object, name: str = "orders") -> Path:
 
 
 def entry(**meta: object) -> dict[str, object]:
-    return {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": meta}
+    # Severity in GX's own field, as the suite files write it; the rest in meta.
+    severity = meta.pop("severity", None)
+    found: dict[str, object] = {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "x"},
+        "meta": meta,
+    }
+    if severity is not None:
+        found["severity"] = severity
+    return found
+
+
+def test_severity_lives_in_gx_own_field_and_an_older_meta_severity_is_still_read(tmp_path: Path) -> None:
+    legacy = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "y"}}
+    legacy["meta"] = {"key": "b", "title": "B", "severity": "warning"}
+    suite = read_suite(
+        write_suite(
+            tmp_path,
+            {"name": "orders", "expectations": [entry(key="a", title="A", severity="warning"), legacy]},
+        )
+    )
+    for expect in suite.expectations:
+        assert expect.severity == "warning"
+        assert expect.config["severity"] == "warning" and "severity" not in expect.config["meta"]
+    assert suite.gx_json("batch")["expectations"][1] == {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "y"},
+        "severity": "warning",
+        "meta": {"key": "b", "title": "B"},
+    }
+
+
+def test_suite_files_keep_severity_out_of_meta() -> None:
+    for path in suite_files():
+        for e in json.loads(path.read_text(encoding="utf-8"))["expectations"]:
+            assert e["severity"] in SEVERITIES and "severity" not in e["meta"], (path.name, e["meta"]["key"])
 
 
 @pytest.mark.parametrize(
@@ -74,6 +109,18 @@ def entry(**meta: object) -> dict[str, object]:
         (
             {"name": "orders", "expectations": [entry(key="a", title="A", severity="fatal")]},
             "severity must be 'critical' or 'warning', not 'fatal'",
+        ),
+        (
+            {
+                "name": "orders",
+                "expectations": [
+                    {
+                        **entry(key="a", title="A", severity="warning"),
+                        "meta": {"key": "a", "title": "A", "severity": "critical"},
+                    }
+                ],
+            },
+            "severity 'warning' and meta.severity 'critical' disagree; keep only 'severity'",
         ),
         (
             {"name": "orders", "expectations": [entry(title="A", severity="critical")]},

@@ -140,11 +140,11 @@ class Page:
 
 
 @contextmanager
-def browser(binary: str, profile: Path) -> Iterator[Page]:
-    """Start headless chromium with a fresh profile and yield its first tab."""
+def browser(binary: str, profile: Path, *flags: str) -> Iterator[Page]:
+    """Start headless chromium with a fresh profile (and any further `flags`) and yield its first tab."""
     profile.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        [binary, *FLAGS, *flags, f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

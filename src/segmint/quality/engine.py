@@ -1,24 +1,22 @@
 """Great Expectations, once per process: a file context under the output folder, the suites, data docs.
 
-GX's SQL datasource cannot read DuckDB, so every batch is validated as a pandas frame taken from DuckDB.
+GX's SQL datasource cannot read DuckDB, so every batch is validated as a pandas frame taken from DuckDB,
+through a Checkpoint per suite and scope whose UpdateDataDocsAction renders the result's page at once.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import os
-import re
 import shutil
 import threading
-import time
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segmint.quality.results import CheckResult, plain
-from segmint.quality.suites import Expect, Scope, Suite, load_suites
+from segmint.quality.suites import SEVERITIES, Expect, Scope, Severity, Suite, load_suites
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,11 +28,6 @@ DATASOURCE = "segmint"
 DOCS_SITE = "segmint"
 # Table-level expectations report an observed value instead of failing rows.
 _OBSERVED_KEYS = ("observed_value", "element_count", "missing_count")
-# GX's pages load their logo from GX's servers with this context's id appended; a self-hosted tool must
-# not report its use, so the built pages point at the copy of the logo inside the docs folder.
-_REMOTE_LOGO = re.compile(
-    r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/logo-long\.png[^\"']*"
-)
 _lock = threading.Lock()
 _engines: dict[Path, Engine] = {}
 
@@ -44,9 +37,17 @@ class Engine:
 
     def __init__(self, output_dir: Path) -> None:
         import great_expectations as gx
+        from great_expectations.checkpoint.actions import UpdateDataDocsAction
         from great_expectations.core import ExpectationSuite
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
+
+        from segmint.quality.docs import (
+            OfflineFilesystemStoreBackend,
+            SharedJinjaIndexPageView,
+            SharedJinjaPageView,
+            install_assets,
+        )
 
         # GX fingerprints every frame under this many bytes by hashing all its rows (most of a second
         # per million rows); nothing reads the fingerprint, and the checks never depended on it.
@@ -63,17 +64,31 @@ class Engine:
         sites[DOCS_SITE] = {
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
+            # GX's filesystem store, writing pages that load bundled assets instead of CDNs (docs.py).
             "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
+                "module_name": OfflineFilesystemStoreBackend.__module__,
+                "class_name": OfflineFilesystemStoreBackend.__name__,
                 "base_directory": str(self.docs_dir),
             },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": _view(SharedJinjaIndexPageView),
+            },
+            # Validation pages only: GX's suite pages cannot render suite parameters ({"$PARAMETER": ...}
+            # in `mostly`) and log a traceback per expectation; segmint profiles nothing.
+            "site_section_builders": {
+                "expectations": "None",
+                "profiling": "None",
+                "validations": {"view": _view(SharedJinjaPageView)},
+            },
         }
         self.context.variables.data_docs_sites = sites
         self.context.variables.save()
+        install_assets(self.docs_dir)
         source = self.context.data_sources.add_or_update_pandas(DATASOURCE)
         self.suites: dict[str, Suite] = load_suites()
-        self._definitions: dict[str, Any] = {}
+        self._checkpoints: dict[str, Any] = {}
+        update_docs = UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])
         for suite in self.suites.values():
             for scope in ("batch", "table"):
                 if not suite.for_scope(scope):
@@ -85,8 +100,16 @@ class Engine:
                 ) or source.add_dataframe_asset(name)
                 batch = next((b for b in asset.batch_definitions if b.name == "frame"), None)
                 batch = batch or asset.add_batch_definition_whole_dataframe("frame")
-                self._definitions[name] = self.context.validation_definitions.add_or_update(
+                definition = self.context.validation_definitions.add_or_update(
                     gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+                )
+                self._checkpoints[name] = self.context.checkpoints.add_or_update(
+                    gx.Checkpoint(
+                        name=name,
+                        validation_definitions=[definition],
+                        actions=[update_docs],
+                        result_format=_result_format(10),
+                    )
                 )
 
     def validate(
@@ -105,22 +128,18 @@ class Engine:
         from great_expectations.core.run_identifier import RunIdentifier
 
         suite = self.suites[table]
-        definition = self._definitions[suite.gx_name(scope)]
-        # GX looks up `unexpected_index_column_names` row by row for every failing row (minutes for a
-        # broken million-row batch); the first failing rows' positions are enough to name them here.
-        result_format = {
-            "result_format": "SUMMARY",
-            "partial_unexpected_count": sample_rows,
-            "return_unexpected_index_query": False,
-        }
+        checkpoint = self._checkpoints[suite.gx_name(scope)]
+        result_format = _result_format(sample_rows)
+        if checkpoint.result_format != result_format:
+            checkpoint.result_format = result_format
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            outcome = definition.run(
+            checked = checkpoint.run(
                 batch_parameters={"dataframe": _vectorised(frame)},
                 expectation_parameters=parameters,
-                result_format=result_format,
                 run_id=RunIdentifier(run_name=f"{run_id} {batch}", run_time=datetime.now(UTC)),
             )
+        (outcome,) = checked.run_results.values()
         # GX leaves its metrics (filtered copies of the frame) in reference cycles that Python's collector
         # reaches only now and then: without this, loading 50 million-row files peaked 1.5 GB higher.
         gc.collect()
@@ -146,7 +165,8 @@ class Engine:
                     batch=batch,
                     key=expect.key,
                     title=expect.title,
-                    severity=expect.severity,
+                    # GX's own field, as the suite file sets it (suites.py checks it is one of ours).
+                    severity=_severity(config, expect),
                     success=bool(item.success) and not observed.get("error"),
                     unexpected_count=raw.get("unexpected_count"),
                     element_count=raw.get("element_count"),
@@ -159,12 +179,18 @@ class Engine:
         return results
 
     def build_docs(self, run_id: str | None = None, *, keep_days: int = 30) -> Path:
-        """Render data docs for a run's validations (all when None), dropping results older than keep_days."""
-        from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
+        """Drop results older than keep_days from the docs and refresh the index (all pages when run_id is None).
+
+        Each validation's page was rendered when its Checkpoint ran (UpdateDataDocsAction); here the
+        run's suite pages and the index are rebuilt, so the index lists exactly the results kept.
+        """
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
 
         store: Any = self.context.validation_results_store  # untyped in GX
         cutoff = datetime.now(UTC) - timedelta(days=keep_days)
-        fresh: list[ValidationResultIdentifier] = []
         for key in store.list_keys():
             if not isinstance(key, ValidationResultIdentifier):
                 continue
@@ -174,31 +200,42 @@ class Engine:
             if run_time < cutoff:
                 store.remove_key(key)
                 self._remove_page(key)
-            elif run_id is None or str(key.run_id.run_name or "").startswith(f"{run_id} "):
-                fresh.append(key)
-        started = time.time()
+        # The index (and the run's pages again when run_id is None); no identifiers means every page, so a
+        # run's call names the suites, whose pages are not built (see site_section_builders).
+        identifiers = (
+            None if run_id is None else [ExpectationSuiteIdentifier(name=n) for n in self._checkpoints]
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=fresh or None)
-        self._local_logo(started)
+            self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=identifiers)
         return self.docs_dir / "index.html"
-
-    def _local_logo(self, since: float) -> None:
-        """Point the pages built since `since` at the logo in the docs folder instead of GX's servers."""
-        logo = self.docs_dir / "static" / "images" / "logo-long.png"
-        for page in self.docs_dir.rglob("*.html"):
-            if page.stat().st_mtime < since - 1:
-                continue
-            text = page.read_text(encoding="utf-8")
-            local = _REMOTE_LOGO.sub(os.path.relpath(logo, page.parent), text)
-            if local != text:
-                page.write_text(local, encoding="utf-8")
 
     def _remove_page(self, key: Any) -> None:
         suite = key.expectation_suite_identifier.name
         page = self.docs_dir / "validations" / suite / str(key.run_id.run_name)
         if page.is_dir():
             shutil.rmtree(page / key.run_id.run_time.strftime("%Y%m%dT%H%M%S.%fZ"), ignore_errors=True)
+
+
+def _view(cls: type) -> dict[str, str]:
+    """A GX view's class as site configuration names it."""
+    return {"module_name": cls.__module__, "class_name": cls.__name__}
+
+
+def _result_format(sample_rows: int) -> dict[str, Any]:
+    # GX looks up `unexpected_index_column_names` row by row for every failing row (minutes for a broken
+    # million-row batch); the first failing rows' positions are enough to name them here.
+    return {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": sample_rows,
+        "return_unexpected_index_query": False,
+    }
+
+
+def _severity(config: Any, expect: Expect) -> Severity:
+    """The severity GX reports for a result (its own field), else the suite file's."""
+    value = getattr(getattr(config, "severity", None), "value", None)
+    return value if value in SEVERITIES else expect.severity  # type: ignore[return-value]
 
 
 def _sample(

@@ -1,4 +1,8 @@
-"""The suites in expectations/: one Great Expectations suite per table, each expectation with a severity."""
+"""The suites in expectations/: one Great Expectations suite per table, each expectation with a severity.
+
+Severity is Great Expectations' own `severity` field of each expectation (critical blocks, warning is
+reported); segmint's additions (key, title, scope) live in its `meta`.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ class Expect:
     scopes: tuple[Scope, ...]
     type: str
     kwargs: dict[str, Any]
-    config: dict[str, Any]  # the entry as written, for Great Expectations
+    config: dict[str, Any]  # the entry for Great Expectations, severity in its own field
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def _expect(path: Path, index: int, entry: object) -> Expect:
     where = f"expectation {index + 1}"
     if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
         raise _problem(path, where, "each expectation needs a 'type' and 'kwargs'")
-    meta = entry.get("meta") or {}
+    meta = dict(entry.get("meta") or {})
     key, title = meta.get("key"), meta.get("title")
     if not isinstance(key, str) or not key or not isinstance(title, str) or not title:
         raise _problem(path, where, "meta needs a 'key' and a 'title'")
@@ -106,14 +110,23 @@ def _expect(path: Path, index: int, entry: object) -> Expect:
         scopes = (scope,)
     else:
         raise _problem(path, f"{where} ({key})", f"scope must be 'batch' or 'table', not {scope!r}")
+    # Suites written before severity moved into GX's own field keep it in meta: still read, once.
+    legacy = meta.pop("severity", None)
+    if "severity" in entry and legacy is not None and legacy != entry["severity"]:
+        raise _problem(
+            path,
+            f"{where} ({key})",
+            f"severity {entry['severity']!r} and meta.severity {legacy!r} disagree; keep only 'severity'",
+        )
+    severity = _severity(path, f"{where} ({key})", entry.get("severity", legacy))
     return Expect(
         key=key,
         title=title,
-        severity=_severity(path, f"{where} ({key})", meta.get("severity")),
+        severity=severity,
         scopes=scopes,
         type=entry["type"],
         kwargs=dict(entry.get("kwargs") or {}),
-        config=entry,
+        config={**entry, "severity": severity, "meta": meta},
     )
 
 
