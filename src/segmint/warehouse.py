@@ -1,21 +1,32 @@
-"""The DuckDB warehouse: open (creating and migrating it), lock against two writers, run SQL files."""
+"""The DuckDB warehouse: open (creating and migrating it), lock against two writers, run SQL files,
+say in one sentence what is wrong when the file is held, damaged or its disk is full, and back it up."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from segmint.errors import WarehouseBusyError
+from segmint.errors import DiskFullError, SegmintError, WarehouseBusyError, WarehouseDamagedError
 from segmint.resources import resource_dir
 
 _MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+# DuckDB's lock error names the holder: 'Conflicting lock is held in /usr/bin/python3.11 (PID 5994)'.
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+# What DuckDB says when the main file is not a whole, valid database.
+_DAMAGED = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
+            "does not match stored checksum", "database file is corrupt")  # fmt: skip
 
 
 def migrations() -> list[tuple[int, str, Path]]:
@@ -67,8 +78,10 @@ def connect(
     read_only: bool = False,
     memory_limit: str | None = None,
     threads: int | None = None,
+    wait_seconds: float = 0.0,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse at `path` (":memory:" for tests), creating and migrating it unless read-only."""
+    """Open the warehouse at `path` (":memory:" for tests), creating and migrating it unless read-only;
+    a file held by another process is retried for up to `wait_seconds`, then refused in one sentence."""
     config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
@@ -76,19 +89,180 @@ def connect(
         config["threads"] = threads
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
+            break
+        except duckdb.Error as exc:
+            if "Could not set lock" not in str(exc):
+                raise storage_error(exc, path) or exc from None
+            if time.monotonic() >= deadline:
+                # Another process (a notebook, a BI tool, another segmint) has the file open.
+                holder = lock_holder(str(exc))
+                by = f" by {holder}" if holder else " by another process"
+                raise WarehouseBusyError(
+                    f"The warehouse {path} is held{by}; close it there (to read while segmint writes, see "
+                    "README, 'Reading the warehouse') and retry: this run exits without changes."
+                ) from None
+            time.sleep(0.5)
     try:
-        con = duckdb.connect(str(path), read_only=read_only, config=config)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusyError(
-                f"The warehouse {path} is open in another segmint process; wait for it to finish and retry."
-            ) from None
-        raise
-    # Timestamps are naive UTC throughout; pin the session so now() agrees on every machine.
-    con.execute("set timezone = 'UTC'")
-    if not read_only:
-        migrate(con)
+        # Timestamps are naive UTC throughout; pin the session so now() agrees on every machine.
+        con.execute("set timezone = 'UTC'")
+        if not read_only:
+            migrate(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise storage_error(exc, path) or exc from None
     return con
+
+
+def lock_holder(message: str) -> str | None:
+    """Who holds the warehouse file, from DuckDB's lock error: 'process 5994 (python3 notebook.py)'."""
+    match = _HOLDER.search(message)
+    if match is None:
+        return None
+    pid = int(match["pid"])
+    command = Path(match["program"]).name
+    try:
+        # The command line says more than the program (which notebook, which tool), when we can see it.
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        line = " ".join(w.decode(errors="replace") for w in words if w)
+        if line and Path(words[0].decode(errors="replace")).name.startswith(command[:6]):
+            command = line if len(line) <= 100 else line[:97] + "..."
+    except OSError:
+        pass
+    return f"process {pid} ({command})"
+
+
+def _free_space(path: Path) -> str:
+    try:
+        free = shutil.disk_usage(path if path.is_dir() else path.parent).free
+    except OSError:
+        return "no space"
+    return f"{free / 1e6:,.1f} MB free"
+
+
+def storage_error(exc: BaseException, path: Path | str) -> SegmintError | None:
+    """One sentence for a full disk or a damaged warehouse file or log, or None for any other error."""
+    text = str(exc)
+    path = Path(path)
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text:
+        return DiskFullError(
+            f"The disk holding {path} is full ({_free_space(path)}); free space there or move "
+            "[warehouse] path to a bigger disk, then rerun: the step that failed saved nothing."
+        )
+    if not isinstance(exc, duckdb.Error):
+        return None
+    if "replaying WAL" in text:
+        return WarehouseDamagedError(
+            f"The write-ahead log {path}.wal of the warehouse {path} is damaged; move it aside to open the "
+            "warehouse as of its last checkpoint and rerun the night (its unsaved changes are redone), or "
+            "restore a backup made by `segmint backup`."
+        )
+    if any(marker in text for marker in _DAMAGED):
+        return WarehouseDamagedError(
+            f"The warehouse file {path} is damaged (truncated or corrupt); restore the latest backup "
+            f"made by `segmint backup` over it (or move it aside to start afresh and reload every file), "
+            "then rerun."
+        )
+    return None
+
+
+@dataclass
+class Writer:
+    """The one writer connection of a run, and what it found when it opened the file."""
+
+    con: duckdb.DuckDBPyConnection
+    path: Path
+    lost_log: str | None = None  # the sentence when the last killed run's write-ahead log has vanished
+
+    def note(self, run_id: str, stage: str) -> None:
+        """Remember the run's stage beside the file (after it is committed), to tell a lost log later."""
+        _marker(self.path).write_text(json.dumps({"pid": os.getpid(), "run_id": run_id, "stage": stage}))
+
+
+def _marker(path: Path) -> Path:
+    # Present while a writer has the warehouse open: left behind only when that writer was killed.
+    return Path(f"{path}.open")
+
+
+def _lost_log(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+    marker = _marker(path)
+    if not marker.exists() or Path(f"{path}.wal").exists():
+        return None
+    try:
+        last = json.loads(marker.read_text(encoding="utf-8"))
+        row = con.execute("select stage from runs where run_id = ?", [last["run_id"]]).fetchone()
+    except (OSError, ValueError, KeyError, TypeError, duckdb.Error):
+        return None
+    # The killed run committed its stage before noting it here: a file without it lost its log.
+    if row is not None and row[0] == last.get("stage"):
+        return None
+    return (
+        f"The write-ahead log {path}.wal of the warehouse {path} went missing after run {last['run_id']} "
+        "was killed: the changes it made after its last checkpoint are lost and this run redoes them from "
+        "the source files (restore a backup made by `segmint backup` if those files are gone)."
+    )
+
+
+@contextmanager
+def writer(
+    path: Path,
+    *,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    wait_seconds: float = 0.0,
+) -> Iterator[Writer]:
+    """Open the run's one writer connection; at the end checkpoint it (the file alone then holds every
+    commit) and close it. A full disk or damaged file ends in one sentence (DiskFullError, WarehouseDamagedError)."""
+    con = connect(path, memory_limit=memory_limit, threads=threads, wait_seconds=wait_seconds)
+    try:
+        opened = Writer(con, path, _lost_log(con, path))
+        _marker(path).write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
+        try:
+            yield opened
+        finally:
+            con.close()  # closing checkpoints: the file alone then holds every commit
+        _marker(path).unlink(missing_ok=True)
+    except BaseException as exc:
+        failure = storage_error(exc, path)
+        if failure is not None:
+            raise failure from None
+        raise
+
+
+def backup(path: Path, destination: Path | None = None, *, wait_seconds: float = 0.0) -> Path:
+    """Copy the warehouse consistently: under the writer lock, checkpoint and copy the file, then check
+    that the copy opens; returns the copy's path (default <warehouse dir>/backups/<name>-<UTC time>.duckdb)."""
+    if not path.exists():
+        raise SegmintError(f"No warehouse at {path}; there is nothing to back up (check [warehouse] path).")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = destination or path.parent / "backups" / f"{path.stem}-{stamp}{path.suffix}"
+    if target.is_dir():
+        target = target / f"{path.stem}-{stamp}{path.suffix}"
+    if target.resolve() == path.resolve():
+        raise SegmintError(f"The backup {target} would overwrite the warehouse; choose another --to path.")
+    partial = target.with_name(f".{target.name}.partial")
+    with writer_lock(path, wait_seconds=wait_seconds):
+        con = connect(path, wait_seconds=wait_seconds)
+        try:
+            # After a checkpoint the file holds every commit; holding the connection keeps others out.
+            con.execute("checkpoint")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(path, partial)
+                os.replace(partial, target)
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                raise storage_error(exc, target) or SegmintError(
+                    f"Could not write the backup {target} ({exc.strerror}); choose another --to path."
+                ) from None
+        finally:
+            con.close()
+    with duckdb.connect(str(target), read_only=True) as copy:
+        copy.execute("select count(*) from schema_migrations").fetchone()
+    return target
 
 
 @contextmanager
