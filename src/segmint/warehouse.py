@@ -24,6 +24,7 @@ from segmint.resources import resource_dir
 _MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # DuckDB's lock error names the holder: 'Conflicting lock is held in /usr/bin/python3.11 (PID 5994)'.
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_FILE = re.compile(r'file "([^"]+)"')
 # What DuckDB says when the main file is not a whole, valid database.
 _DAMAGED = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
             "does not match stored checksum", "database file is corrupt")  # fmt: skip
@@ -96,7 +97,8 @@ def connect(
             break
         except duckdb.Error as exc:
             if "Could not set lock" not in str(exc):
-                raise storage_error(exc, path) or exc from None
+                _raise_storage_error(exc, path)
+                raise
             if time.monotonic() >= deadline:
                 # Another process (a notebook, a BI tool, another segmint) has the file open.
                 holder = lock_holder(str(exc))
@@ -113,8 +115,15 @@ def connect(
             migrate(con)
     except duckdb.Error as exc:
         con.close()
-        raise storage_error(exc, path) or exc from None
+        _raise_storage_error(exc, path)
+        raise
     return con
+
+
+def _raise_storage_error(exc: BaseException, path: Path | str) -> None:
+    failure = storage_error(exc, path)
+    if failure is not None:
+        raise failure from None
 
 
 def lock_holder(message: str) -> str | None:
@@ -143,9 +152,16 @@ def _free_space(path: Path) -> str:
     return f"{free / 1e6:,.1f} MB free"
 
 
-def storage_error(exc: BaseException, path: Path | str) -> SegmintError | None:
-    """One sentence for a full disk or a damaged warehouse file or log, or None for any other error."""
+def storage_error(exc: BaseException, path: Path | str | None = None) -> SegmintError | None:
+    """One sentence for a full disk or a damaged warehouse file or log, or None for any other error;
+    without `path`, the file the error names."""
     text = str(exc)
+    named = _FILE.search(text)
+    if path is None:
+        found = getattr(exc, "filename", None) or (named.group(1) if named else None)
+        if found is None:
+            return None
+        path = Path(str(found).removesuffix(".wal"))
     path = Path(path)
     if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text:
         return DiskFullError(
@@ -252,7 +268,7 @@ def backup(path: Path, destination: Path | None = None, *, wait_seconds: float =
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 shutil.copyfile(path, partial)
-                os.replace(partial, target)
+                partial.replace(target)
             except OSError as exc:
                 partial.unlink(missing_ok=True)
                 raise storage_error(exc, target) or SegmintError(
