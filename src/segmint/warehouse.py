@@ -136,7 +136,7 @@ def lock_holder(message: str) -> str | None:
     try:
         # The command line says more than the program (which notebook, which tool), when we can see it.
         words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        line = " ".join(w.decode(errors="replace") for w in words if w)
+        line = " ".join(" ".join(w.decode(errors="replace") for w in words if w).split())
         if line and Path(words[0].decode(errors="replace")).name.startswith(command[:6]):
             command = line if len(line) <= 100 else line[:97] + "..."
     except OSError:
