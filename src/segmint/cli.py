@@ -734,13 +734,13 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except SegmintError as exc:
-        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(exc.exit_code)
     except (OSError, duckdb.Error) as exc:
         failure = _storage_failure(exc)
         if failure is None:
             raise
-        Console(stderr=True).print(f"error: {failure}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"error: {failure}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(failure.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -11,7 +11,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +48,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        # A commit that failed (a full disk) has ended the transaction already: keep its error.
+        with suppress(duckdb.Error):
+            con.execute("rollback")
         raise
 
 
@@ -203,12 +205,23 @@ def _marker(path: Path) -> Path:
     return Path(f"{path}.open")
 
 
-def _lost_log(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+def _killed_writer(path: Path) -> dict[str, str] | None:
+    """What a killed writer noted beside the file when its write-ahead log is gone (read before opening:
+    opening the file starts a new log)."""
     marker = _marker(path)
     if not marker.exists() or Path(f"{path}.wal").exists():
         return None
     try:
         last = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return last if isinstance(last, dict) and "run_id" in last else None
+
+
+def _lost_log(con: duckdb.DuckDBPyConnection, path: Path, last: dict[str, str] | None) -> str | None:
+    if last is None:
+        return None
+    try:
         row = con.execute("select stage from runs where run_id = ?", [last["run_id"]]).fetchone()
     except (OSError, ValueError, KeyError, TypeError, duckdb.Error):
         return None
@@ -232,9 +245,10 @@ def writer(
 ) -> Iterator[Writer]:
     """Open the run's one writer connection; at the end checkpoint it (the file alone then holds every
     commit) and close it. A full disk or damaged file ends in one sentence (DiskFullError, WarehouseDamagedError)."""
+    killed = _killed_writer(path)
     con = connect(path, memory_limit=memory_limit, threads=threads, wait_seconds=wait_seconds)
     try:
-        opened = Writer(con, path, _lost_log(con, path))
+        opened = Writer(con, path, _lost_log(con, path, killed))
         _marker(path).write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
         try:
             yield opened
@@ -255,7 +269,7 @@ def backup(path: Path, destination: Path | None = None, *, wait_seconds: float =
         raise SegmintError(f"No warehouse at {path}; there is nothing to back up (check [warehouse] path).")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = destination or path.parent / "backups" / f"{path.stem}-{stamp}{path.suffix}"
-    if target.is_dir():
+    if target.is_dir() or not target.suffix:  # a folder: the copy gets a dated name in it
         target = target / f"{path.stem}-{stamp}{path.suffix}"
     if target.resolve() == path.resolve():
         raise SegmintError(f"The backup {target} would overwrite the warehouse; choose another --to path.")

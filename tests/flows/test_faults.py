@@ -115,12 +115,12 @@ def assert_consistent(warehouse: Path) -> None:
     with connect(warehouse) as con:
         one = con.execute
         assert one("select count(*) - count(distinct order_id) from orders").fetchone() == (0,)
-        assert one(
-            "select count(*) - count(distinct (order_id, line_no)) from order_lines"
-        ).fetchone() == (0,)
-        assert one(
-            "select count(*) from order_lines l anti join orders o using (order_id)"
-        ).fetchone() == (0,)
+        assert one("select count(*) - count(distinct (order_id, line_no)) from order_lines").fetchone() == (
+            0,
+        )
+        assert one("select count(*) from order_lines l anti join orders o using (order_id)").fetchone() == (
+            0,
+        )
         assert one(
             "select count(*) from loaded_files where rows_read <> rows_loaded + rows_quarantined"
         ).fetchone() == (0,), one("select * from loaded_files").fetchall()
@@ -296,3 +296,127 @@ def test_a_reader_holding_the_file_too_long_is_named_and_nothing_changes(
     assert last.endswith("this run exits without changes.")
     assert "Traceback" not in done.stdout + done.stderr
     assert warehouse.read_bytes() == before
+
+
+def _can_mount() -> str | None:
+    """Why a tmpfs cannot be mounted here (None when it can)."""
+    if os.geteuid() != 0:
+        return "mounting a small tmpfs to fill needs root; run the suite as root to test a full disk"
+    if shutil.which("mount") is None:
+        return "no mount command on this machine"
+    return None
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `folder` (root only), unmounted afterwards."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); a full disk is not tested")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_sentence_and_the_rerun_after_freeing_space_equals_an_uninterrupted_run(
+    tmp_path: Path, env: dict[str, str], reference: dict[str, Any]
+) -> None:
+    why = _can_mount()
+    if why:
+        pytest.skip(why)
+    with small_disk(tmp_path / "disk", "700k") as disk:
+        warehouse = disk / "warehouse.duckdb"
+        # Only the warehouse is on the small disk: reports, data docs and Prefect live elsewhere.
+        config = shop(
+            tmp_path / "shop", warehouse=f"path = '{warehouse}'\n", top=f"data_dir = '{tmp_path}/out'\n"
+        )
+        full = run(nightly_command(config), env)
+        assert full.returncode == 7, full.stderr[-3000:]
+        last = full.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"error: The disk holding {warehouse} is full (")
+        assert last.endswith("then rerun: the step that failed saved nothing.")
+        assert "Traceback" not in full.stdout + full.stderr, full.stderr[-3000:]
+        subprocess.run(["mount", "-o", "remount,size=256m", str(disk)], check=True)
+        assert_consistent(warehouse)
+        rerun = run(nightly_command(config), env)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert_consistent(warehouse)
+        statuses = [r[1] for r in runs(warehouse)]
+        assert statuses[-1] == "completed" and set(statuses[:-1]) <= {"failed", "killed"}, runs(warehouse)
+        assert snapshot(warehouse) == reference
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["truncated", "overwritten", "corrupt log"])
+def test_a_damaged_warehouse_is_one_sentence_and_a_backup_restores_it(
+    tmp_path: Path, env: dict[str, str], damage: str
+) -> None:
+    config = shop(tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    loaded = run(command(config, "ingest"), env)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    made = run([*command(config, "backup"), "--to", str(tmp_path / "backups")], env)
+    assert made.returncode == 0, made.stderr
+    copy = Path(made.stdout.strip().splitlines()[-1])
+    assert copy.parent == tmp_path / "backups" and copy.is_file()
+    with (
+        duckdb.connect(str(copy), read_only=True) as con,
+        duckdb.connect(str(warehouse), read_only=True) as live,
+    ):
+        assert (
+            con.execute("select count(*) from order_lines").fetchone()
+            == live.execute("select count(*) from order_lines").fetchone()
+        )
+    if damage == "truncated":
+        with warehouse.open("r+b") as f:
+            f.truncate(warehouse.stat().st_size // 2)
+        expected = f"error: The warehouse file {warehouse} is damaged (truncated or corrupt); restore"
+    elif damage == "overwritten":
+        with warehouse.open("r+b") as f:
+            f.write(b"\0" * 4096)
+        expected = f"error: The warehouse file {warehouse} is damaged (truncated or corrupt); restore"
+    else:
+        # A killed writer's log, damaged afterwards.
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("set checkpoint_threshold = '1GB'")
+            con.execute("create table scratch as select range as x from range(10000)")
+            shutil.copyfile(f"{warehouse}.wal", tmp_path / "log")
+        shutil.copyfile(tmp_path / "log", f"{warehouse}.wal")
+        with Path(f"{warehouse}.wal").open("r+b") as f:
+            f.seek(16)
+            f.write(b"\xff" * 64)
+        expected = f"error: The write-ahead log {warehouse}.wal of the warehouse {warehouse} is damaged;"
+    for cmd in (command(config, "ingest"), nightly_command(config)):
+        failed = run(cmd, env)
+        assert failed.returncode == 6, failed.stderr[-3000:]
+        assert failed.stderr.strip().splitlines()[-1].startswith(expected), failed.stderr[-3000:]
+        assert "Traceback" not in failed.stdout + failed.stderr, failed.stderr[-3000:]
+    # Restore the backup as the sentence says; the night then runs.
+    Path(f"{warehouse}.wal").unlink(missing_ok=True)
+    shutil.copyfile(copy, warehouse)
+    done = run(nightly_command(config), env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_consistent(warehouse)
+
+
+@pytest.mark.slow
+def test_a_lost_write_ahead_log_after_a_kill_is_said_and_the_rerun_redoes_the_night(
+    tmp_path: Path, env: dict[str, str], reference: dict[str, Any]
+) -> None:
+    config = shop(tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    kill_at(config, env, "segment")
+    [(killed_id, *_)] = runs(warehouse)
+    Path(f"{warehouse}.wal").unlink()  # e.g. a copy of the .duckdb file alone, taken mid-run
+    rerun = run(nightly_command(config), env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert (
+        f"The write-ahead log {warehouse}.wal of the warehouse {warehouse} went missing after run {killed_id} "
+        "was killed" in " ".join(rerun.stdout.split())
+    )
+    assert_consistent(warehouse)
+    assert snapshot(warehouse) == reference
