@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,21 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[1] / "segmint.example.toml"
     settings = load_settings(example)
     assert [s.preset for s in settings.sources] == ["online_retail", "canonical"]
+
+
+def test_prefect_home_can_put_prefects_database_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segmint.prefect_env import configure_prefect
+
+    config = tmp_path / "segmint.toml"
+    config.write_text(
+        "[warehouse]\npath = 'data/wh.duckdb'\n[prefect]\nhome = 'elsewhere/prefect'\n", encoding="utf-8"
+    )
+    settings = load_settings(config)
+    assert settings.prefect_home == tmp_path / "elsewhere" / "prefect"
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    configure_prefect(settings.output_dir, settings.prefect_home)
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "elsewhere" / "prefect")
+    config.write_text("[warehouse]\npath = 'data/wh.duckdb'\n", encoding="utf-8")
+    assert load_settings(config).prefect_home == tmp_path / "data" / "prefect"
