@@ -197,12 +197,19 @@ class Writer:
 
     def note(self, run_id: str, stage: str) -> None:
         """Remember the run's stage beside the file (after it is committed), to tell a lost log later."""
-        _marker(self.path).write_text(json.dumps({"pid": os.getpid(), "run_id": run_id, "stage": stage}))
+        _note(self.path, {"pid": os.getpid(), "run_id": run_id, "stage": stage})
 
 
 def _marker(path: Path) -> Path:
     # Present while a writer has the warehouse open: left behind only when that writer was killed.
     return Path(f"{path}.open")
+
+
+def _note(path: Path, fields: dict[str, object]) -> None:
+    # Replaced whole, never rewritten in place: a kill while noting leaves the previous note.
+    partial = Path(f"{path}.open.partial")
+    partial.write_text(json.dumps(fields), encoding="utf-8")
+    partial.replace(_marker(path))
 
 
 def _killed_writer(path: Path) -> dict[str, str] | None:
@@ -249,7 +256,8 @@ def writer(
     con = connect(path, memory_limit=memory_limit, threads=threads, wait_seconds=wait_seconds)
     try:
         opened = Writer(con, path, _lost_log(con, path, killed))
-        _marker(path).write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
+        if killed is None:  # a killed run's note stays until this run notes its own first stage
+            _note(path, {"pid": os.getpid()})
         try:
             yield opened
         finally:
