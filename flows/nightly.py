@@ -22,7 +22,7 @@ from segmint.segment import SegmentationResult
 from segmint.warehouse import writer_lock
 
 # Loading is idempotent (each file once, by sha256), so retrying an I/O failure is safe; an error the
-# owner must fix (configuration, a missing file) fails at once instead.
+# owner must fix (configuration, a missing file, a full disk, a damaged warehouse) fails at once.
 io_task = task(
     retries=2,
     retry_delay_seconds=[10, 60],
@@ -87,10 +87,16 @@ def totals(settings: Settings) -> pipeline.WarehouseTotals:
     return pipeline.warehouse_totals(settings)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, timeout_seconds=1800)
-def report(settings: Settings, day: date) -> Path:
-    """Render the week's report with tonight's segments."""
-    return pipeline.render_report(settings, day)
+@task(
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=10,
+    timeout_seconds=1800,
+    retry_condition_fn=retry_unless_user_error,
+)
+def report(settings: Settings, day: date, run_id: str, status: str, message: str) -> Path:
+    """Render the week's report with tonight's segments, closing the run in the same transaction."""
+    return pipeline.render_report(settings, day, run_id=run_id, status=status, message=message)
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
@@ -116,33 +122,48 @@ def nightly(config: str = "segmint.toml", as_of: str | None = None) -> pipeline.
     day = date.fromisoformat(as_of) if as_of else pipeline.default_night(settings)
     logger = get_run_logger()
     try:
-        with writer_lock(settings.warehouse.path):
-            return _refresh(settings, day)
+        # One writer connection for every stage: an outside reader cannot abort the run halfway.
+        with writer_lock(settings.warehouse.path), pipeline.run_writer(settings) as opened:
+            if opened.lost_log:
+                logger.warning(opened.lost_log)
+            return _refresh(settings, day, opened.lost_log)
     except WarehouseBusyError as exc:
         # Another run holds the warehouse: this one changes nothing and says so in one line.
         logger.warning(str(exc))
         return pipeline.NightlyOutcome(run_id="", as_of=day, status="busy", messages=[str(exc)])
 
 
-def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
+def _refresh(settings: Settings, day: date, lost_log: str | None = None) -> pipeline.NightlyOutcome:
     logger = get_run_logger()
     run_id = pipeline.begin_run(settings, "nightly", day)
-    outcome = pipeline.NightlyOutcome(run_id=run_id, as_of=day)
+    outcome = pipeline.NightlyOutcome(run_id=run_id, as_of=day, messages=[lost_log] if lost_log else [])
+
+    def stage(name: str) -> None:
+        pipeline.enter(settings, run_id, name)
+
     try:
+        stage("ingest")
         outcome.files = ingest(settings, run_id)
         outcome.messages += [f.message for f in outcome.files if f.status in ("rejected", "held")]
+        stage("check_night")
         outcome.checks = check_night(settings, run_id, outcome.files)
+        stage("features")
         outcome.features = features(settings, day)
+        stage("check_features")
         outcome.checks += check_features(settings, run_id, day)
+        stage("segment")
         segmented = segment(settings, run_id, day)
         if isinstance(segmented, str):
             outcome.messages.append(segmented)
         else:
             outcome.segmentation = segmented
             outcome.messages += segmented.messages
+            stage("publication_gate")
             outcome.segments = publication_gate(settings, run_id, day, segmented.run_id)
+            stage("publish_segments")
             publish_segments(settings, segmented.run_id, outcome.segments)
         # The alert goes out as soon as the data's fate is known; sending never fails the run.
+        stage("conclude_quality")
         outcome.quality = conclude_quality(settings, run_id, day, outcome.segments)
         log_quality = logger.info if outcome.quality.ok else logger.warning
         log_quality(outcome.quality.line)
@@ -151,6 +172,7 @@ def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
         # Predictions read tonight's features and published segments: keep this after segmentation.
         # Campaigns target the latest prediction run, so a night whose data failed keeps the last good one.
         if not outcome.quality.data_failed:
+            stage("predict")
             outcome.predictions = predict(settings, run_id, day)
             if outcome.predictions is not None:
                 outcome.messages += outcome.predictions.messages
@@ -159,15 +181,17 @@ def _refresh(settings: Settings, day: date) -> pipeline.NightlyOutcome:
                 "predictions not refreshed: tonight's data failed a critical check; the last good run stays in force"
             )
         outcome.status = "completed" if outcome.quality.ok else "held"
+        stage("report")
+        # The run is closed in the transaction that records its report: a kill while rendering leaves
+        # it running (marked killed at the next start), never completed without its report.
+        outcome.report_path = report(settings, day, run_id, outcome.status, "; ".join(outcome.messages))
     except BaseException as exc:
-        pipeline.end_run(settings, run_id, "failed", str(exc))
-        raise
-    pipeline.end_run(settings, run_id, outcome.status, "; ".join(outcome.messages))
-    # After end_run, so the report shows tonight's run with its final status.
-    try:
-        outcome.report_path = report(settings, day)
-    except BaseException as exc:
-        pipeline.end_run(settings, run_id, "failed", f"report not rendered: {exc}")
+        failed = f"report not rendered: {exc}" if outcome.status != "running" else str(exc)
+        outcome.status = "failed"
+        try:
+            pipeline.end_run(settings, run_id, "failed", failed)
+        except Exception as again:  # e.g. the disk is still full: the next start marks the run killed
+            logger.warning("run %s could not be closed: %s", run_id, again)
         raise
     logger.info("nightly run %s for %s: %s", run_id, day, outcome.status)
     run_artifacts.publish_nightly(outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,21 @@ def test_good_alert_settings_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert settings.alerts.sender_address == "shop@example.com"
     assert settings.alerts.recipients == ["owner@example.com"]
     assert load_settings(write_config(tmp_path, BASIC)).alerts.sender == "segmint@localhost"  # the default
+
+
+def test_prefect_home_can_put_prefects_database_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segmint.prefect_env import configure_prefect
+
+    config = tmp_path / "segmint.toml"
+    config.write_text(
+        "[warehouse]\npath = 'data/wh.duckdb'\n[prefect]\nhome = 'elsewhere/prefect'\n", encoding="utf-8"
+    )
+    settings = load_settings(config)
+    assert settings.prefect_home == tmp_path / "elsewhere" / "prefect"
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    configure_prefect(settings.output_dir, settings.prefect_home)
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "elsewhere" / "prefect")
+    config.write_text("[warehouse]\npath = 'data/wh.duckdb'\n", encoding="utf-8")
+    assert load_settings(config).prefect_home == tmp_path / "data" / "prefect"

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from segmint.errors import WarehouseBusyError
-from segmint.warehouse import connect, migrations, transaction, writer_lock
+from segmint.errors import SegmintError, WarehouseBusyError, WarehouseDamagedError
+from segmint.runs import enter_stage, process_gone, start_run
+from segmint.warehouse import backup, connect, migrations, transaction, writer_lock
 
 
 def test_new_file_gets_every_migration(tmp_warehouse: Path) -> None:
@@ -146,3 +149,94 @@ def test_duckdb_limits_follow_the_machine_unless_set(tmp_path: Path) -> None:
             "953.6 MiB",
             1,
         )
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_killed_with_its_stage(tmp_warehouse: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone = int(dead.stdout)
+    with connect(tmp_warehouse) as con:
+        old = start_run(con, "nightly", None)
+        enter_stage(con, old, "segment")
+        con.execute("update runs set pid = ? where run_id = ?", [gone, old])
+        con.execute(
+            "insert into segment_runs (run_id, as_of, created_at, algorithm, mode, k, n_customers, features, "
+            "settings, published, status_reason) values (?, date '2026-11-08', now(), 'kmeans', 'recluster', 3, "
+            "10, '[]', '{}', false, 'pending: awaiting the publication gate')",
+            [old],
+        )
+        mine = start_run(con, "nightly", None)  # this process is alive: its run stays running
+        again = start_run(con, "ingest", None)
+        rows = dict(
+            (r[0], r[1:]) for r in con.execute("select run_id, status, stage, message from runs").fetchall()
+        )
+        reason = con.execute("select status_reason from segment_runs").fetchone()
+    host = socket.gethostname()
+    assert rows[old] == (
+        "killed",
+        "segment",
+        f"killed during segment: process {gone} on {host} ended without closing the run",
+    )
+    assert rows[mine][0] == rows[again][0] == "running"
+    assert reason == (f"not published: run {old} was killed before the publication gate",)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_alive() -> None:
+    # The test's own process is alive: it is the process of a run started now, not of one started a day
+    # before it existed (that pid was reused, so that run's process is gone).
+    me = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        assert not process_gone(me.pid, now + timedelta(seconds=1))
+        assert process_gone(me.pid, now - timedelta(days=1))
+    finally:
+        me.kill()
+        me.wait()
+    assert process_gone(me.pid, now)  # ended
+
+
+def test_the_busy_message_names_the_program_holding_the_file(tmp_warehouse: Path) -> None:
+    connect(tmp_warehouse).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, time\n"
+         f"c = duckdb.connect({str(tmp_warehouse)!r}, read_only=True); print('open', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None
+    holder.stdout.readline()
+    try:
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusyError) as busy:
+            connect(tmp_warehouse, wait_seconds=1.5)
+        assert time.monotonic() - started >= 1.5  # it waited before giving up
+    finally:
+        holder.kill()
+        holder.wait()
+    assert str(busy.value).startswith(f"The warehouse {tmp_warehouse} is held by process {holder.pid} (")
+    assert "import duckdb, time" in str(busy.value)  # the holder's command line, when it can be seen
+
+
+def test_a_backup_is_a_consistent_copy_that_opens(tmp_warehouse: Path, tmp_path: Path) -> None:
+    with connect(tmp_warehouse) as con:
+        start_run(con, "nightly", None)
+    copy = backup(tmp_warehouse, tmp_path / "backups")
+    assert copy.parent == tmp_path / "backups" and copy.suffix == ".duckdb"
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.execute("select count(*) from runs").fetchone() == (1,)
+    with pytest.raises(SegmintError, match="nothing to back up"):
+        backup(tmp_path / "absent.duckdb")
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (b"", "is damaged (truncated or corrupt)"),
+        (b"not a database" * 100, "is damaged (truncated or corrupt)"),
+    ],
+)
+def test_a_damaged_file_is_one_sentence(tmp_warehouse: Path, damage: bytes, expected: str) -> None:
+    tmp_warehouse.write_bytes(damage)
+    with pytest.raises(WarehouseDamagedError) as damaged:
+        connect(tmp_warehouse)
+    assert str(damaged.value).startswith(f"The warehouse file {tmp_warehouse} {expected}; restore the latest")

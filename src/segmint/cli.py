@@ -7,13 +7,15 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -164,6 +166,20 @@ def print_files(results: Sequence[FileResult]) -> None:
         )
 
 
+@contextmanager
+def closed_run(settings: Settings, run_id: str) -> Iterator[None]:
+    """Close the run as failed (with the error) when the block ends in an exception or an interrupt."""
+    from segmint import pipeline
+
+    try:
+        yield
+    except BaseException as exc:
+        # The first error is the one to report; a run that cannot be closed is marked at the next start.
+        with suppress(Exception):
+            pipeline.end_run(settings, run_id, "failed", str(exc) or type(exc).__name__)
+        raise
+
+
 def print_totals(totals: WarehouseTotals) -> None:
     """The warehouse's headline counts."""
     console.print(
@@ -282,12 +298,13 @@ def ingest(config: ConfigOption = None) -> None:
     from segmint.warehouse import writer_lock
 
     settings = _settings(config)
-    with writer_lock(settings.warehouse.path):
+    with writer_lock(settings.warehouse.path), pipeline.run_writer(settings):
         run_id = pipeline.begin_run(settings, "ingest", None)
-        results = pipeline.ingest_sources(settings, run_id)
-        rejected = [r.message for r in results if r.status == "rejected"]
-        held = [r.message for r in results if r.status == "held"]
-        pipeline.end_run(settings, run_id, "held" if held else "completed", "; ".join(rejected + held))
+        with closed_run(settings, run_id):
+            results = pipeline.ingest_sources(settings, run_id)
+            rejected = [r.message for r in results if r.status == "rejected"]
+            held = [r.message for r in results if r.status == "held"]
+            pipeline.end_run(settings, run_id, "held" if held else "completed", "; ".join(rejected + held))
     print_files(results)
     print_totals(pipeline.warehouse_totals(settings))
     if held:
@@ -335,11 +352,13 @@ def validate(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
 
     settings = _settings(config)
     day = parse_day(as_of)
-    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+    with writer_lock(settings.warehouse.path), pipeline.run_writer(settings) as opened:
+        con = opened.con
         run_id = start_run(con, "validate", day)
-        summary = validate_warehouse(con, settings, run_id, day)
-        status = "held" if summary.blocking else "completed"
-        finish_run(con, run_id, status, f"{len(summary.blocking)} critical checks failed")
+        with closed_run(settings, run_id):
+            summary = validate_warehouse(con, settings, run_id, day)
+            status = "held" if summary.blocking else "completed"
+            finish_run(con, run_id, status, f"{len(summary.blocking)} critical checks failed")
     docs = build_docs(settings, run_id)
     print_checks(summary.results)
     for note in summary.notes:
@@ -461,8 +480,6 @@ def segments(
     as_json: JsonOption = False,
 ) -> None:
     """Show a run's segments: size, revenue, what defines them, who they are, and who moved."""
-    import duckdb
-
     from segmint.segment.show import print_segments, segments_summary
     from segmint.warehouse import connect
 
@@ -536,15 +553,35 @@ def status(
         typer.echo(f"next {s.deployment}: {s.next_run:%Y-%m-%d %H:%M %Z} ({s.cron}, {s.timezone})")
 
 
+@app.command()
+def backup(
+    config: ConfigOption = None,
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="Backup file or folder (default: <warehouse folder>/backups/)."),
+    ] = None,
+) -> None:
+    """Copy the warehouse consistently (checkpointed, under the writer lock) and print the copy's path."""
+    from segmint.warehouse import backup as copy_warehouse
+
+    settings = _settings(config)
+    wait = settings.warehouse.reader_wait_seconds
+    target = copy_warehouse(settings.warehouse.path, to.resolve() if to else None, wait_seconds=wait)
+    typer.echo(str(target))
+
+
 def stale_data_line(settings: Settings, night: date) -> str | None:
     """One line when the warehouse's newest order ends more than max_data_age_days before the night."""
-    from segmint.pipeline import open_warehouse
     from segmint.quality.night import newest_data_day, stale_sentence
+    from segmint.warehouse import connect
 
     if not settings.warehouse.path.exists():
         return None
-    with open_warehouse(settings) as con:
-        newest = newest_data_day(con)
+    try:
+        with connect(settings.warehouse.path, read_only=True) as con:
+            newest = newest_data_day(con)
+    except SegmintError:  # a reader opened the file after the run: the run's own summary stands
+        return None
     if newest is None or (night - newest[1]).days <= settings.quality.max_data_age_days:
         return None
     line = stale_sentence(newest[0], newest[1], night, tonight=True)
@@ -561,7 +598,7 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     settings = _settings(config)
     requested = parse_day(as_of)
     day = requested or default_night(settings)
-    configure_prefect(settings.output_dir)
+    configure_prefect(settings.output_dir, settings.prefect_home)
     flows = load_flow_module("nightly")
     outcome: NightlyOutcome = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
     if outcome.status == "busy":
@@ -631,7 +668,7 @@ def run_weekly_report(
 
     settings = _settings(config)
     day = parse_day(as_of)
-    configure_prefect(settings.output_dir)
+    configure_prefect(settings.output_dir, settings.prefect_home)
     flows = load_flow_module("weekly_report")
     outcome: Any = flows.weekly_report(
         config=str(settings.config_path), as_of=day.isoformat() if day else None, send=send
@@ -684,7 +721,7 @@ def serve(
     from segmint.prefect_env import configure_prefect
 
     settings = _settings(config)
-    configure_prefect(settings.output_dir)
+    configure_prefect(settings.output_dir, settings.prefect_home)
     url = serving.api_url()
     if url is None:
         console.print(
@@ -963,6 +1000,12 @@ def _show_usage_error(exc: Exception) -> int:
     return code
 
 
+def _storage_failure(exc: BaseException) -> SegmintError | None:
+    from segmint.warehouse import storage_error
+
+    return storage_error(exc)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one sentence and an exit code."""
     show_progress()
@@ -972,8 +1015,18 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except SegmintError as exc:
-        Console(stderr=True, width=_console_width()).print(f"error: {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True, width=_console_width()).print(
+            f"error: {exc}", highlight=False, soft_wrap=True, markup=False
+        )
         sys.exit(exc.exit_code)
+    except (OSError, duckdb.Error) as exc:
+        failure = _storage_failure(exc)
+        if failure is None:
+            raise
+        Console(stderr=True, width=_console_width()).print(
+            f"error: {failure}", highlight=False, soft_wrap=True, markup=False
+        )
+        sys.exit(failure.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

@@ -41,6 +41,14 @@ class WarehouseSettings(_Section):
     path: Path = Path("data/warehouse.duckdb")
     memory_limit: str | None = None
     threads: int | None = None
+    # How long a run waits for another program (a notebook, a BI tool) to close the warehouse file.
+    reader_wait_seconds: float = Field(default=60.0, ge=0)
+
+
+class PrefectSettings(_Section):
+    """Where Prefect keeps its database and logs (default: <output dir>/prefect)."""
+
+    home: Path | None = None
 
 
 class SourceSettings(_Section):
@@ -401,6 +409,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     predict: PredictSettings = Field(default_factory=PredictSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -419,6 +428,11 @@ class Settings(BaseSettings):
     def base_dir(self) -> Path:
         """The folder relative paths are resolved against: the config file's folder."""
         return self.config_path.parent
+
+    @property
+    def prefect_home(self) -> Path:
+        """Prefect's home ([prefect] home, default <output dir>/prefect): its database can live elsewhere."""
+        return self.prefect.home or self.output_dir / "prefect"
 
     @property
     def output_dir(self) -> Path:
@@ -507,4 +521,6 @@ def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Setti
         settings.campaigns.export_dir = _resolve(base, settings.campaigns.export_dir)
     if settings.data_dir is not None:
         settings.data_dir = _resolve(base, settings.data_dir)
+    if settings.prefect.home is not None:
+        settings.prefect.home = _resolve(base, settings.prefect.home)
     return settings

@@ -3,13 +3,16 @@
 from segmint.redact import redact_text
 
 # Exit codes of `segmint run nightly` (README, "Exit codes"): 0 completed, 1 failed or rejected input,
-# 2 usage or configuration error, 3 warehouse busy, 4 tonight's data held, 5 segments not published.
+# 2 usage or configuration error, 3 warehouse busy, 4 tonight's data held, 5 segments not published,
+# 6 the warehouse file is damaged (restore a backup), 7 the disk is full.
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 3
 EXIT_DATA_HELD = 4
 EXIT_NOT_PUBLISHED = 5
+EXIT_DAMAGED = 6
+EXIT_DISK_FULL = 7
 
 
 class SegmintError(Exception):
@@ -42,3 +45,15 @@ class WarehouseBusyError(SegmintError):
     """Another segmint process is writing the warehouse."""
 
     exit_code = 3
+
+
+class WarehouseDamagedError(SegmintError):
+    """The warehouse file (or its write-ahead log) is truncated or corrupt: restore a backup."""
+
+    exit_code = 6
+
+
+class DiskFullError(SegmintError):
+    """The disk holding the warehouse (or a backup) has no space left."""
+
+    exit_code = 7

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -11,8 +13,8 @@ import duckdb
 
 from segmint.config import Settings
 from segmint.ingest import FileResult, ingest
-from segmint.runs import finish_run, start_run
-from segmint.warehouse import connect
+from segmint.runs import enter_stage, finish_run, start_run
+from segmint.warehouse import Writer, connect, storage_error, transaction, writer
 
 if TYPE_CHECKING:  # the models pull in scikit-learn; the CLI should start without it
     from segmint.features import FeatureBuild
@@ -69,15 +71,73 @@ def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
     )
 
 
-def begin_run(settings: Settings, flow: str, as_of: date | None) -> str:
-    """Record the start of a run in `runs` and return its id."""
+# The run's one writer connection per warehouse file, while a run holds it (see run_writer).
+_WRITERS: dict[Path, Writer] = {}
+
+
+@contextmanager
+def run_writer(settings: Settings) -> Iterator[Writer]:
+    """Open the warehouse once for a whole run: every stage inside uses this connection, so a program
+    that opens the file between two stages (a notebook, a BI tool) cannot abort the run halfway; one
+    holding it when the run starts is waited for up to [warehouse] reader_wait_seconds."""
+    path = settings.warehouse.path
+    with writer(
+        path,
+        memory_limit=settings.warehouse.memory_limit,
+        threads=settings.warehouse.threads,
+        wait_seconds=settings.warehouse.reader_wait_seconds,
+    ) as opened:
+        _WRITERS[path] = opened
+        try:
+            yield opened
+        finally:
+            _WRITERS.pop(path, None)
+
+
+def _raise_storage_error(exc: duckdb.Error, settings: Settings) -> None:
+    failure = storage_error(exc, settings.warehouse.path)
+    if failure is not None:
+        raise failure from exc
+
+
+@contextmanager
+def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The run's writer connection when one is open (run_writer), else a connection of its own."""
+    shared = _WRITERS.get(settings.warehouse.path)
+    if shared is not None:
+        try:
+            yield shared.con
+        except duckdb.Error as exc:
+            # A full disk or a damaged file is one sentence for the user (and no retry of the task).
+            _raise_storage_error(exc, settings)
+            raise
+        return
     with open_warehouse(settings) as con:
+        try:
+            yield con
+        except duckdb.Error as exc:
+            _raise_storage_error(exc, settings)
+            raise
+
+
+def begin_run(settings: Settings, flow: str, as_of: date | None) -> str:
+    """Record the start of a run in `runs` (marking runs whose process died as killed); return its id."""
+    with warehouse(settings) as con:
         return start_run(con, flow, as_of)
+
+
+def enter(settings: Settings, run_id: str, stage: str) -> None:
+    """Record that a run starts `stage` (a run killed in it is marked with it) and log one line."""
+    with warehouse(settings) as con:
+        enter_stage(con, run_id, stage)
+    shared = _WRITERS.get(settings.warehouse.path)
+    if shared is not None:
+        shared.note(run_id, stage)
 
 
 def end_run(settings: Settings, run_id: str, status: str, message: str = "") -> None:
     """Record the end of a run in `runs`."""
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         finish_run(con, run_id, status, message)
 
 
@@ -85,7 +145,7 @@ def ingest_sources(settings: Settings, run_id: str) -> list[FileResult]:
     """Load every configured source, each file audited before it is merged (write-audit-publish)."""
     from segmint.quality.audit import BatchAudit
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         return ingest(con, settings, run_id, audit=BatchAudit(settings))
 
 
@@ -94,7 +154,7 @@ def check_night(settings: Settings, run_id: str, files: list[FileResult]) -> lis
     from segmint.quality.night import night_checks
     from segmint.quality.results import record
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         results = night_checks(con, settings, run_id, files)
         record(con, run_id, results)
         return results
@@ -104,7 +164,7 @@ def build_features(settings: Settings, as_of: date) -> FeatureBuild:
     """Compute customer_features for `as_of` from the data up to the end of that day."""
     from segmint.features import build_features as build
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         return build(con, as_of, settings.features)
 
 
@@ -113,7 +173,7 @@ def segment_or_reason(settings: Settings, run_id: str, as_of: date) -> Segmentat
     from segmint.segment import TooFewCustomersError
     from segmint.segment import segment_customers as segment
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         try:
             return segment(con, as_of, settings.segmentation, run_id=run_id, publish=False)
         except TooFewCustomersError as exc:
@@ -132,7 +192,7 @@ def publish_segments(settings: Settings, segment_run_id: str, decision: GateDeci
     """Publish tonight's segments, or hold them with the gate's reasons (the last published run stays)."""
     from segmint.segment import hold_run, publish_run
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         if decision.publish:
             publish_run(con, segment_run_id)
         else:
@@ -143,7 +203,7 @@ def check_features(settings: Settings, run_id: str, as_of: date) -> list[CheckRe
     """Validate tonight's customer_features with its suite (recorded)."""
     from segmint.quality.validate import validate_features
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         return validate_features(con, settings, run_id, as_of)
 
 
@@ -153,7 +213,7 @@ def publication_gate(
     """Decide whether tonight's segmentation is published, and record why (not)."""
     from segmint.quality.gate import gate
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         return gate(con, settings.segmentation, run_id, as_of, segment_run_id)
 
 
@@ -163,13 +223,13 @@ def conclude_quality(
     """Build data docs, then alert by email and webhook on a failed critical check (else one OK line)."""
     from segmint.quality.conclude import conclude
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         return conclude(con, settings, run_id, as_of, segments)
 
 
 def warehouse_totals(settings: Settings) -> WarehouseTotals:
     """Customers, orders, lines, events and net revenue now in the warehouse."""
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         row = con.execute(
             """
             select (select count(*) from customers), (select count(*) from orders),
@@ -181,12 +241,21 @@ def warehouse_totals(settings: Settings) -> WarehouseTotals:
     return WarehouseTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]))
 
 
-def render_report(settings: Settings, as_of: date) -> Path:
-    """Render the weekly report for the week ending `as_of`; return the web report's path."""
+def render_report(
+    settings: Settings, as_of: date, *, run_id: str | None = None, status: str = "", message: str = ""
+) -> Path:
+    """Render the weekly report for the week ending `as_of`; return the web report's path. With `run_id`
+    the run is closed with `status` in the same transaction that records the report, so a run killed
+    while rendering is never `completed` without its report (it is marked killed at the next start)."""
     from segmint.report import create_report
 
-    with open_warehouse(settings) as con:
-        return create_report(con, settings, as_of).path
+    with warehouse(settings) as con:
+        if run_id is None:
+            return create_report(con, settings, as_of).path
+        with transaction(con):
+            # First, so the report shows tonight's run with its final status.
+            finish_run(con, run_id, status, message)
+            return create_report(con, settings, as_of).path
 
 
 def predict(settings: Settings, run_id: str, as_of: date) -> PredictionOutcome | None:
@@ -195,5 +264,5 @@ def predict(settings: Settings, run_id: str, as_of: date) -> PredictionOutcome |
         return None
     from segmint.predict.runner import run_predictions
 
-    with open_warehouse(settings) as con:
+    with warehouse(settings) as con:
         return run_predictions(con, settings.predict, run_id, as_of)

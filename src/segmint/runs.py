@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import subprocess
 import uuid
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -12,6 +16,8 @@ import duckdb
 
 from segmint import __version__
 from segmint.redact import redact
+
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -36,13 +42,24 @@ def code_version() -> str:
 def start_run(
     con: duckdb.DuckDBPyConnection, flow: str, as_of: date | None, run_id: str | None = None
 ) -> str:
-    """Record a run as started and return its id."""
+    """Mark runs whose process has died as killed, then record this run as started (with its process
+    and host) and return its id. Call it under the writer lock."""
+    reap_killed_runs(con)
     run_id = run_id or uuid.uuid4().hex[:12]
     con.execute(
-        "insert into runs values (?, ?, ?, current_localtimestamp(), null, 'running', ?, null)",
-        [run_id, flow, as_of, code_version()],
+        """
+        insert into runs (run_id, flow, as_of, started_at, finished_at, status, code_version, message, pid, host)
+        values (?, ?, ?, current_localtimestamp(), null, 'running', ?, null, ?, ?)
+        """,
+        [run_id, flow, as_of, code_version(), os.getpid(), socket.gethostname()],
     )
     return run_id
+
+
+def enter_stage(con: duckdb.DuckDBPyConnection, run_id: str, stage: str) -> None:
+    """Record the stage a run is starting (a killed run is marked with it) and log one line."""
+    con.execute("update runs set stage = ? where run_id = ?", [stage, run_id])
+    logger.info("run %s: %s", run_id, stage)
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message: str = "") -> None:
@@ -52,6 +69,80 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message
         # A stored message never carries a configured secret (an error can quote a URL or a login).
         [status, redact(message) or None, run_id],
     )
+
+
+@dataclass(frozen=True)
+class KilledRun:
+    """A run found `running` whose process no longer exists."""
+
+    run_id: str
+    flow: str
+    stage: str | None
+    message: str
+
+
+def _started_at(pid: int) -> datetime | None:
+    """When process `pid` started (naive UTC), from /proc; None where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text(encoding="ascii").splitlines()
+            if line.startswith("btime ")
+        )
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, counted after "pid (comm)"
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC).replace(tzinfo=None)
+
+
+def process_gone(pid: int | None, since: datetime) -> bool:
+    """True when the process that started a run at `since` no longer exists (its pid may be reused)."""
+    if pid is None:
+        return True  # a run recorded before runs had a pid: under the writer lock, none is alive
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # exists, owned by someone else
+    started = _started_at(pid)
+    # A process younger than the run is another program that got the same pid.
+    return started is not None and started > since + timedelta(seconds=2)
+
+
+def reap_killed_runs(con: duckdb.DuckDBPyConnection) -> list[KilledRun]:
+    """Mark `killed` the runs left `running` on this host by a process that no longer exists (with the
+    stage they reached), and their segment runs still pending the gate. Call it under the writer lock."""
+    host = socket.gethostname()
+    killed = []
+    for run_id, flow, started_at, pid, run_host, stage in con.execute(
+        "select run_id, flow, started_at, pid, host, stage from runs where status = 'running' order by started_at"
+    ).fetchall():
+        if run_host not in (None, host) or not process_gone(pid, started_at):
+            continue
+        where = f"during {stage}" if stage else "before its first stage"
+        who = f"process {pid} on {run_host}" if pid is not None else "its process"
+        message = f"killed {where}: {who} ended without closing the run"
+        con.execute(
+            """
+            update runs set status = 'killed', finished_at = current_localtimestamp(), message = ?
+            where run_id = ? and status = 'running'
+            """,
+            [message, run_id],
+        )
+        con.execute(
+            """
+            update segment_runs set status_reason = ?
+            where run_id = ? and not published and starts_with(status_reason, 'pending')
+            """,
+            [f"not published: run {run_id} was killed before the publication gate", run_id],
+        )
+        logger.warning("run %s (%s) %s; marked killed", run_id, flow, message)
+        killed.append(KilledRun(str(run_id), str(flow), stage, message))
+    return killed
 
 
 def published_run(

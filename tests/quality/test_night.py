@@ -18,7 +18,7 @@ T0 = datetime(2026, 11, 1, 2, 0)
 def night(con: duckdb.DuckDBPyConnection, run_id: str, day: int, flow: str = "nightly") -> None:
     """A run started the morning after night `day` and computing that night (as_of)."""
     con.execute(
-        "insert into runs values (?, ?, ?, ?, null, 'completed', null, null)",
+        "insert into runs by name select ? run_id, ? flow, ? as_of, ? started_at, 'completed' status",
         [run_id, flow, (T0 + timedelta(days=day)).date(), T0 + timedelta(days=day + 1)],
     )
 

@@ -454,7 +454,8 @@ def test_an_empty_warehouse_gives_a_report_of_absent_sections(duck: duckdb.DuckD
 
 def test_a_shop_too_small_to_segment_says_why_in_the_report(duck: duckdb.DuckDBPyConnection) -> None:
     duck.execute(
-        "insert into runs values ('r1', 'nightly', date '2026-11-08', now()::timestamp, now()::timestamp, "
+        "insert into runs (run_id, flow, as_of, started_at, finished_at, status, code_version, message) "
+        "values ('r1', 'nightly', date '2026-11-08', now()::timestamp, now()::timestamp, "
         "'completed', null, 'segments not computed: Only 3 customers have features for 2026-11-08, fewer than "
         "segmentation.min_customers (100); segments are computed once the shop has more.; churn skipped: x')"
     )

@@ -167,6 +167,7 @@ def default_report_day(con: duckdb.DuckDBPyConnection) -> date | None:
 def render(settings: Settings, as_of: date | None = None, *, lock_wait_seconds: float = 0.0) -> ReportResult:
     """Hold the writer lock, pick the week (default: the last night refreshed) and render its report."""
     from segmint.pipeline import open_warehouse
+    from segmint.runs import reap_killed_runs
     from segmint.warehouse import writer_lock
 
     if not settings.warehouse.path.exists():
@@ -178,6 +179,8 @@ def render(settings: Settings, as_of: date | None = None, *, lock_wait_seconds: 
         writer_lock(settings.warehouse.path, wait_seconds=lock_wait_seconds),
         open_warehouse(settings) as con,
     ):
+        # Under the lock: a run left `running` by a dead process shows as killed, not as running.
+        reap_killed_runs(con)
         day = as_of or default_report_day(con) or date.today()
         return create_report(con, settings, day)
 
