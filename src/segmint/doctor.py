@@ -256,6 +256,6 @@ def run_checks(settings: Settings) -> list[Check]:
     # The Prefect environment a run gets (PREFECT_HOME under the output folder, its profile); an
     # unwritable Prefect home is already a failed folder check.
     with contextlib.suppress(OSError):
-        configure_prefect(settings.output_dir)
+        configure_prefect(settings.output_dir, settings.prefect_home)
     checks.append(check_prefect())
     return checks
