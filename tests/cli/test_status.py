@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from cli.conftest import Cli
@@ -86,7 +87,7 @@ def test_status_while_a_run_writes_says_so_in_one_line(cli: Cli, tmp_path: Path)
     assert done.returncode == 3, done.stderr
     [line] = done.stderr.strip().splitlines()
     # The warehouse's own sentence for a file another process holds (segmint.warehouse.connect).
-    assert line == (
-        f"error: The warehouse {tmp_path / 'warehouse.duckdb'} is open in another segmint process; "
-        "wait for it to finish and retry."
+    assert line.startswith(
+        f"error: The warehouse {tmp_path / 'warehouse.duckdb'} is held by process {os.getpid()}"
     )
+    assert line.endswith("and retry: this run exits without changes.")
