@@ -67,8 +67,9 @@ def flow_run_record(name: str, wait_for: str = "nightly run") -> dict[str, Any]:
             )
             assert len(runs) == 1, [r.name for r in runs]
             run = runs[0]
-            # Logs reach the server in batches: the run is over, but its last batch may still be in flight.
-            for _ in range(20):
+            # Logs reach the server in batches: the run is over, but its last batch may still be in flight
+            # (seconds on a machine busy with the other test worker).
+            for _ in range(120):
                 logs = await client.read_logs(
                     log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
                 )
