@@ -104,6 +104,17 @@ class SourceSettings(_Section):
         return self
 
 
+class IngestSettings(_Section):
+    """How source files are read: when a file counts as complete, and the longest line taken as a row."""
+
+    # A file loads once its size and modification time have not changed for this long: an export still
+    # being written is skipped this run and loaded by the next. A file younger than this is looked at
+    # again after the rest of the wait, so a run waits at most this long, and only for young files.
+    settle_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # A longer CSV line is quarantined as a malformed line (DuckDB's own limit is 2 MB).
+    max_line_bytes: int = Field(default=10_000_000, ge=1024, le=1_000_000_000)
+
+
 class ShopSettings(_Section):
     """The shop itself: its base currency and the exchange rates into it."""
 
@@ -401,6 +412,7 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     shop: ShopSettings = Field(default_factory=ShopSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     segmentation: SegmentationSettings = Field(default_factory=SegmentationSettings)

@@ -174,6 +174,9 @@ class FailingChecks:
     def __call__(self, con: duckdb.DuckDBPyConnection, batch: Batch) -> FailingChecks:
         return self
 
+    def failing_rows(self) -> list[tuple[str, str]]:
+        return []
+
     def wait(self) -> str | None:
         raise RuntimeError("the checks broke")
 

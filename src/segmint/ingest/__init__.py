@@ -41,4 +41,12 @@ def ingest(
     """Load every configured source into the warehouse."""
     tolerance = timedelta(hours=settings.quality.future_tolerance_hours)
     sync_shop(con, settings.shop)
-    return ingest_files(con, resolve_sources(settings), run_id, future_tolerance=tolerance, audit=audit)
+    return ingest_files(
+        con,
+        resolve_sources(settings),
+        run_id,
+        future_tolerance=tolerance,
+        audit=audit,
+        settle_seconds=settings.ingest.settle_seconds,
+        max_line_bytes=settings.ingest.max_line_bytes,
+    )

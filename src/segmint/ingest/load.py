@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -17,7 +18,17 @@ from segmint.config import SourceKind, SourceSettings
 from segmint.currency import base_currency, record_base_currency
 from segmint.errors import SegmintError, SourceFileError
 from segmint.ingest.presets import CANONICAL, canonical_mapping, q
-from segmint.ingest.read import LINE, MALFORMED, RAW, ROW, read_raw, sha256_of
+from segmint.ingest.read import (
+    DEFAULT_MAX_LINE_BYTES,
+    LINE,
+    MALFORMED,
+    RAW,
+    ROW,
+    FileNotReadyError,
+    read_raw,
+    sha256_of,
+    snapshot,
+)
 from segmint.schema import EVENT_TYPES
 from segmint.warehouse import transaction
 
@@ -55,6 +66,11 @@ class FileResult:
     message: str = ""
     rows_held: int = 0
     rows_updated: int = 0  # of rows_loaded: keys loaded before with other content, updated in place
+    # One sentence each the owner should read: an optional column gone from the export, a file skipped
+    # because it was still being written or vanished.
+    warnings: list[str] = field(default_factory=list)
+    # Optional canonical columns that the source's previous file had and this one lacks: rows without.
+    absent_columns: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,7 +85,13 @@ class Batch:
 
 
 class Verdict(Protocol):
-    """An audit under way: wait() gives its hold reason (None to publish); record() stores its results."""
+    """An audit under way: wait() gives its hold reason (None to publish); record() stores its results.
+
+    failing_rows() names the rows that fail a row-level critical check, as (reason, SQL selecting their
+    __row from typed_batch): they are quarantined even when the batch stays within its tolerance.
+    """
+
+    def failing_rows(self) -> Sequence[tuple[str, str]]: ...
 
     def wait(self) -> str | None: ...
 
@@ -178,9 +200,42 @@ def _number(text: str, source: SourceSettings) -> str:
     return sql
 
 
+# A whole number in digits, "6.0" included. DuckDB's own cast rounds "2.5" to 3 and reads "1e2" as 100 and
+# "0x10" as 16: none of those is a count of items someone typed.
+_WHOLE = "'[+-]?[0-9]+(\\.0*)?'"
+# decimal(18, 4), every amount's type, holds up to 99,999,999,999,999.9999.
+_AMOUNT_LIMIT = "1e14"
+TOO_LARGE = "exceeds the largest amount segmint stores"
+
+
 def _integer(text: str) -> str:
-    # Integers written as "6.0" are fine; "6.5" is not a quantity.
-    return f"coalesce(try_cast({text} as integer), try_cast(try_cast({text} as decimal(18, 4)) as integer))"
+    return f"case when regexp_full_match({text}, {_WHOLE}) then try_cast(regexp_replace({text}, '\\.0*$', '') as integer) end"
+
+
+def _bad_integer(column: str, number: str, typed: str) -> str:
+    """Why the text in `column` (`number`: with the source's separators made plain) is no integer."""
+    value = f"'{column} \"' || {column} || '\""
+    return (
+        f"case when {column} is not null and {typed} is null then case "
+        f"when regexp_full_match({number}, {_WHOLE}) then {value} is out of range' "
+        f"when try_cast({number} as double) is not null then {value} is not a whole number' "
+        f"else 'unparseable {column} \"' || {column} || '\"' end end"
+    )
+
+
+def _amount(number: str) -> str:
+    return f"try_cast({number} as decimal(18, 4))"
+
+
+def _bad_amount(column: str, number: str, typed: str) -> str:
+    """Why the text in `column` is no amount: too large for decimal(18, 4), or no number at all."""
+    as_double = f"try_cast({number} as double)"
+    return (
+        f"case when {column} is not null and {typed} is null then case "
+        f"when isfinite({as_double}) and abs({as_double}) >= {_AMOUNT_LIMIT} "
+        f"then '{column} \"' || {column} || '\" {TOO_LARGE}' "
+        f"else 'unparseable {column} \"' || {column} || '\"' end end"
+    )
 
 
 def _boolean(text: str) -> str:
@@ -263,6 +318,10 @@ class _Context:
     base: str | None
 
 
+# Decimal arithmetic on an amount too large raises: only for rows whose amounts fit (the others are bad rows).
+_FITTING = "case when fits then "
+
+
 def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
     currency = _lit(source.currency) if source.currency else "null"
     base = _lit(ctx.base) if ctx.base else "null"
@@ -279,13 +338,13 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         else "coalesce(is_cancellation_given, false)"
     )
     line_checks = (
-        f"{_missing('line_no')}, {_unparseable('line_no', 'line_no_given')}"
+        f"{_missing('line_no')}, {_bad_integer('line_no', 'line_no', 'line_no_given')}"
         if "line_no" in mapping
         else "null"
     )
     line_hash = _hash(
         *(
-            c.format(price="price", revenue="coalesce(line_revenue_given, qty * price)::decimal(18, 4)")
+            c.format(price="price", revenue=f"({_FITTING}coalesce(line_revenue_given, qty * price) end)::decimal(18, 4)")
             for c in LINE_HASH
         )
     )
@@ -294,10 +353,10 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
             select *,
                 {ctx.time_sql} as ordered_ts,
                 {_integer(_number("quantity", source))} as qty,
-                try_cast({_number("unit_price", source)} as decimal(18, 4)) as price,
+                {_amount(_number("unit_price", source))} as price,
                 {_integer("line_no")} as line_no_given,
-                try_cast({_number("line_revenue", source)} as decimal(18, 4)) as line_revenue_given,
-                try_cast({_number("refunded_amount", source)} as decimal(18, 4)) as refunded_given,
+                {_amount(_number("line_revenue", source))} as line_revenue_given,
+                {_amount(_number("refunded_amount", source))} as refunded_given,
                 {_boolean("is_cancellation")} as is_cancellation_given,
                 coalesce({_boolean("is_voided")}, false) as voided,
                 {_boolean("marketing_consent")} as consent,
@@ -313,6 +372,20 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
             from typed t asof left join exchange_rates r
                 on r.currency = t.currency_code and t.ordered_ts >= r.day
         ),
+        -- Each amount as given and converted must fit decimal(18, 4): computed in doubles, which cannot
+        -- overflow, before any decimal arithmetic that would raise on it.
+        sized as (
+            select *,
+                greatest(abs(line_total), abs(line_total * rate)) < {_AMOUNT_LIMIT} as line_fits,
+                greatest(abs(price_d * rate), abs(refunded_d), abs(refunded_d * rate)) < {_AMOUNT_LIMIT}
+                    as amounts_fit
+            from (
+                select *, coalesce(line_revenue_given::double, qty::double * price::double, 0) as line_total,
+                    coalesce(price::double, 0) as price_d, coalesce(refunded_given::double, 0) as refunded_d,
+                    coalesce(fx::double, 1) as rate
+                from priced
+            )
+        ),
         checked as (
             select *,
                 {_REASONS}
@@ -321,31 +394,35 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                     {_unparseable("ordered_at", "ordered_ts")},
                     {_future("ordered_ts", "ordered_at", now)},
                     {_missing("quantity")},
-                    {_unparseable("quantity", "qty")},
+                    {_bad_integer("quantity", _number("quantity", source), "qty")},
                     case when qty = 0 then 'zero quantity' end,
                     {_missing("unit_price")},
-                    {_unparseable("unit_price", "price")},
+                    {_bad_amount("unit_price", _number("unit_price", source), "price")},
                     case when price < 0 then 'negative unit_price' end,
-                    {_unparseable("line_revenue", "line_revenue_given")},
-                    {_unparseable("refunded_amount", "refunded_given")},
+                    {_bad_amount("line_revenue", _number("line_revenue", source), "line_revenue_given")},
+                    {_bad_amount("refunded_amount", _number("refunded_amount", source), "refunded_given")},
+                    case when not line_fits then 'line total {TOO_LARGE}' end,
+                    case when not amounts_fit then 'unit_price or refunded_amount {TOO_LARGE} once converted to '
+                        || coalesce({base}, 'the base currency') end,
                     case when fx is null and ordered_ts is not null then 'no exchange rate for ' || currency_code
                         || ' on or before ' || strftime(ordered_ts, '%Y-%m-%d')
                         || '; add it to [shop] exchange_rates' end,
                     {line_checks}
                 )) as reason,
-                {line} as line
-            from priced
+                {line} as line,
+                line_fits and amounts_fit as fits
+            from sized
         ),
         {_repeats("order_id, line")}
         select {ROW}, order_id, line as line_no, {_customer_key("customer_id")} as customer_id,
-            ordered_ts as ordered_at, qty as quantity, (price * fx)::decimal(18, 4) as unit_price,
-            (coalesce(line_revenue_given, qty * price) * fx)::decimal(18, 4) as line_revenue,
+            ordered_ts as ordered_at, qty as quantity, ({_FITTING}price * fx end)::decimal(18, 4) as unit_price,
+            ({_FITTING}coalesce(line_revenue_given, qty * price) * fx end)::decimal(18, 4) as line_revenue,
             voided or {cancellation} as is_cancellation, voided as is_voided,
             product_id, product_name, category, coalesce({base}, currency_code) as currency, country, email,
-            (refunded_given * fx)::decimal(18, 4) as refunded_amount, consent as marketing_consent, reason,
+            ({_FITTING}refunded_given * fx end)::decimal(18, 4) as refunded_amount, consent as marketing_consent, reason,
             {_REPEATED},
             currency_code as original_currency, price as original_unit_price,
-            coalesce(line_revenue_given, qty * price)::decimal(18, 4) as original_line_revenue,
+            ({_FITTING}coalesce(line_revenue_given, qty * price) end)::decimal(18, 4) as original_line_revenue,
             refunded_given as original_refunded_amount, fx as exchange_rate,
             {line_hash} as line_hash
         from checked left join repeats using (order_id, line)
@@ -369,7 +446,7 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 {event_id} as event_id,
                 {ctx.time_sql} as occurred_ts,
                 lower(event_type) as event_type,
-                try_cast({_number("price", source)} as decimal(18, 4)) as price_typed
+                {_amount(_number("price", source))} as price_typed
             from {MAPPED}
         ),
         normalised as (
@@ -388,7 +465,7 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                     {_missing("event_type")},
                     case when event_type is not null and event_type_normalised is null
                         then 'unknown event_type "' || event_type || '"' end,
-                    {_unparseable("price", "price_typed")},
+                    {_bad_amount("price", _number("price", source), "price_typed")},
                     case when price_typed < 0 then 'negative price' end
                 )) as reason
             from normalised
@@ -830,13 +907,21 @@ def _resolve_held(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _Typed:
+    """A typed batch's columns as read and the canonical columns it has."""
+
+    columns: list[str]
+    canonical: list[str]
+
+
 def _type_batch(
     con: duckdb.DuckDBPyConnection,
     source: SourceSettings,
     read: Callable[[], list[str]],
     path: Path,
     limit: datetime,
-) -> list[str]:
+) -> _Typed:
     """Read the batch (raw_batch), type it (typed_batch) and compare it with the warehouse; return the
     columns as read. Raises _AmbiguousDatesError (with .columns) when its dates need a format."""
     columns = read()
@@ -864,11 +949,79 @@ def _type_batch(
     )
     if source.kind == "orders":
         _aggregate_orders(con)
+        # Lines that fit can still add up to an order total that does not.
+        too_large = (
+            f"select order_id from {ORDERS} where abs(revenue) >= {_AMOUNT_LIMIT} "
+            f"or abs(original_revenue) >= {_AMOUNT_LIMIT}"
+        )
+        _mark(con, f"order total {TOO_LARGE}", f"order_id in ({too_large})", source, compare=False)
     _compare(con, source)
-    return columns
+    return _Typed(columns, [name for name in mapping if not name.startswith("__")])
 
 
-def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
+def _mark(
+    con: duckdb.DuckDBPyConnection, reason: str, where: str, source: SourceSettings, *, compare: bool = True
+) -> int:
+    """Give the good typed rows matching `where` a reason (they are quarantined), then re-derive what the
+    batch merges from its good rows; return how many rows turned bad."""
+    marked = con.execute(
+        f"update {TYPED} set reason = $reason where reason = '' and ({where}) returning 1", {"reason": reason}
+    ).fetchall()
+    if marked and source.kind == "orders":
+        _aggregate_orders(con)
+    if marked and compare:
+        _compare(con, source)
+    return len(marked)
+
+
+def _mark_failing(con: duckdb.DuckDBPyConnection, source: SourceSettings, failing: Iterable[tuple[str, str]]) -> None:
+    """Quarantine the rows that fail a row-level critical check, though the batch is within tolerance."""
+    for reason, rows in failing:
+        _mark(con, reason, f"{ROW} in ({rows})", source)
+
+
+# Nouns for the rows of a kind and for what an absent optional column leaves them without.
+_ROWS = {"orders": "lines", "events": "events", "customers": "rows"}
+_WITHOUT = {
+    "product_name": "names",
+    "product_id": "products",
+    "category": "categories",
+    "customer_id": "customer ids",
+    "email": "e-mail addresses",
+    "country": "countries",
+    "currency": "currencies",
+    "session_id": "sessions",
+    "price": "prices",
+    "first_seen_at": "first-seen times",
+    "marketing_consent": "marketing consent",
+}
+
+
+def _absent_columns(
+    con: duckdb.DuckDBPyConnection, source: SourceSettings, present: Sequence[str]
+) -> dict[str, int]:
+    """Optional columns the source's previous file had and this one lacks, with the rows left without."""
+    row = con.execute(
+        "select canonical_columns from loaded_file_columns where source = ? order by loaded_at desc, rowid desc limit 1",
+        [source.name],
+    ).fetchone()
+    if not row:
+        return {}
+    _, optional = CANONICAL[source.kind]
+    before = set(json.loads(row[0]))
+    gone = [name for name in optional if name in before and name not in present]
+    if not gone:
+        return {}
+    rows = _count(con, f"select count(*) from {MAPPED} where {MALFORMED} is null")
+    return dict.fromkeys(gone, rows)
+
+
+def absent_sentence(kind: SourceKind, column: str, rows: int) -> str:
+    """The warning for an optional column gone from a source's export."""
+    return f"column {column} absent: {rows:,} {_ROWS[kind]} without {_WITHOUT.get(column, column)}"
+
+
+def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> FileResult:
     """Quarantine the batch's bad, repeated and (when so set) changed rows, merge the rest, write the ledger.
 
     rows_read = rows_loaded + rows_quarantined + rows_duplicate: a row identical to one already loaded is
@@ -900,6 +1053,7 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
     _MERGE[batch.source.kind](con, batch)
     loaded = rows_read - quarantined - dups
     updated = changed if update else 0
+    absent = _absent_columns(con, batch.source, typed.canonical)
     con.execute(
         "insert into loaded_files (source, path, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at, "
         "run_id, rows_duplicate) values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
@@ -914,9 +1068,25 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch) -> FileResult:
             dups,
         ],
     )
+    con.execute(
+        "insert into loaded_file_columns values (?, ?, ?, current_localtimestamp())",
+        [batch.sha256, batch.source.name, json.dumps(typed.canonical)],
+    )
     _resolve_held(con, batch)
+    warnings = [
+        f"{batch.path.name}: {absent_sentence(batch.source.kind, column, rows)}" for column, rows in absent.items()
+    ]
     return FileResult(
-        batch.source.name, batch.path, "loaded", rows_read, loaded, quarantined, dups, rows_updated=updated
+        batch.source.name,
+        batch.path,
+        "loaded",
+        rows_read,
+        loaded,
+        quarantined,
+        dups,
+        rows_updated=updated,
+        warnings=warnings,
+        absent_columns=absent,
     )
 
 
@@ -939,9 +1109,13 @@ def _load_batch(
     verdict = None
     try:
         with transaction(con):
-            _type_batch(con, source, read, path, limit)
+            shape = _type_batch(con, source, read, path, limit)
             verdict = audit(con, batch) if audit else None
-            result = _publish(con, batch)
+            if verdict is not None:
+                # The checks see the batch as delivered; rows failing a row-level critical check are
+                # quarantined whatever the verdict, so that none reaches the warehouse tables.
+                _mark_failing(con, source, verdict.failing_rows())
+            result = _publish(con, batch, shape)
             if verdict is not None:
                 held = verdict.wait()
                 if held is not None:
@@ -952,7 +1126,7 @@ def _load_batch(
         # The merge is rolled back; type the batch again and keep it, with the results, for replay.
         with transaction(con):
             try:
-                columns = _type_batch(con, source, read, path, limit)
+                columns = _type_batch(con, source, read, path, limit).columns
                 typed = True
             except _AmbiguousDatesError as ambiguous:
                 columns, typed = ambiguous.columns, False  # type: ignore[attr-defined]
@@ -968,6 +1142,8 @@ def _load_batch(
         result.rows_read,
         time.perf_counter() - started,
     )
+    for warning in result.warnings:
+        log.warning("%s: %s", source.name, warning)
     return result
 
 
@@ -988,10 +1164,47 @@ def load_file(
     now: datetime | None = None,
     future_tolerance: timedelta = timedelta(hours=24),
     audit: Audit | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    settled: tuple[int, int] | None = None,
 ) -> FileResult:
-    """Load one file exactly once: all of its good rows, its bad rows to quarantine, one ledger row."""
+    """Load one file exactly once: all of its good rows, its bad rows to quarantine, one ledger row.
+
+    The bytes loaded are a copy taken while hashing them, so the ledger's sha256 is theirs; `settled` is
+    the (size, mtime_ns) the file had when found settled, and a file that differs is skipped this run.
+    """
     path = path.resolve()
-    sha = sha256_of(path)
+    try:
+        # A file loaded before is recognised without copying it.
+        known = _known(con, source, path, sha256_of(path))
+    except FileNotFoundError:
+        known = _not_ready(source, path, f"{path}: the file vanished before it was read; it is skipped this run")
+    if known is not None:
+        return known
+    with tempfile.TemporaryDirectory(prefix=".segmint-read-", dir=_scratch_folder(con)) as folder:
+        try:
+            copy = snapshot(path, Path(folder), settled)
+        except FileNotReadyError as exc:
+            return _not_ready(source, path, str(exc))
+        known = _known(con, source, path, copy.sha256)
+        if known is not None:
+            return known
+        return _load_batch(
+            con,
+            source,
+            path,
+            copy.sha256,
+            run_id,
+            lambda: read_raw(
+                con, path, delimiter=source.delimiter, max_line_bytes=max_line_bytes, data=copy.copy
+            ),
+            now,
+            future_tolerance,
+            audit,
+        )
+
+
+def _known(con: duckdb.DuckDBPyConnection, source: SourceSettings, path: Path, sha: str) -> FileResult | None:
+    """A skip when this content was loaded already or is held back; None for new content."""
     if con.execute("select 1 from loaded_files where sha256 = ?", [sha]).fetchone():
         return FileResult(source.name, path, "skipped", message="already loaded (same sha256)")
     holder = held_by(con, sha)
@@ -1002,17 +1215,24 @@ def load_file(
             "skipped",
             message=f"{path}: held back by run {holder}; fix it and run `segmint replay {holder}`",
         )
-    return _load_batch(
-        con,
-        source,
-        path,
-        sha,
-        run_id,
-        lambda: read_raw(con, path, delimiter=source.delimiter),
-        now,
-        future_tolerance,
-        audit,
-    )
+    return None
+
+
+def _not_ready(source: SourceSettings, path: Path, sentence: str) -> FileResult:
+    log.warning("%s: %s", source.name, sentence)
+    return FileResult(source.name, path, "skipped", message=sentence, warnings=[sentence])
+
+
+def _scratch_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where a file's copy is kept while it loads: beside the warehouse file (None: the system's temp)."""
+    row = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    if row and row[0]:
+        folder = Path(str(row[0])).resolve().parent
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def load_held(
@@ -1047,6 +1267,69 @@ def load_held(
     return _load_batch(con, source, path, sha, run_id, restore, now, future_tolerance, audit)
 
 
+def settle(
+    paths: Iterable[Path],
+    seconds: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> dict[Path, tuple[int, int] | str]:
+    """Each file's (size, mtime_ns) once it is settled, or the sentence saying why it is skipped this run.
+
+    A file last modified at least `seconds` ago is settled. A younger one may still be being written: the
+    run waits until the youngest would be `seconds` old (at most `seconds`, once for all of them) and
+    takes each whose size and mtime have not changed meanwhile; the others wait for the next run.
+    """
+    found: dict[Path, tuple[int, int] | str] = {}
+    for path in paths:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            found[path] = f"{path}: the file vanished before it was read; it is skipped this run"
+            continue
+        found[path] = (stat.st_size, stat.st_mtime_ns)
+    if seconds <= 0:
+        return found
+    now = clock()
+    young = {
+        path: state
+        for path, state in found.items()
+        if isinstance(state, tuple) and now - state[1] / 1e9 < seconds
+    }
+    if not young:
+        return found
+    wait = min(seconds, max(seconds - (now - state[1] / 1e9) for state in young.values()))
+    log.info("waiting %.0f s for %d file(s) modified in the last %g s to settle", wait, len(young), seconds)
+    sleep(max(0.0, wait))
+    for path, state in young.items():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            found[path] = f"{path}: the file vanished before it was read; it is skipped this run"
+            continue
+        if (stat.st_size, stat.st_mtime_ns) != state:
+            found[path] = (
+                f"{path}: still being written (it changed within settle_seconds = {seconds:g}); it is skipped "
+                "this run and loaded by the next once it is complete"
+            )
+    return found
+
+
+def _failure(path: Path, exc: Exception) -> str:
+    """One sentence for an error no check foresaw while loading a file: the file is rejected alone."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return (
+            f"{path}: DuckDB ran out of memory loading it; raise [warehouse] memory_limit or split the file"
+        )
+    if isinstance(exc, OSError):
+        return f"{path}: it could not be read ({exc.strerror or exc}); check the file and the disk, then run again"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (
+        f"{path}: it could not be loaded ({type(exc).__name__}: {text}); the other files were loaded, "
+        "so check this file and run again"
+    )
+
+
 def ingest_files(
     con: duckdb.DuckDBPyConnection,
     sources: list[tuple[SourceSettings, list[Path]]],
@@ -1055,11 +1338,19 @@ def ingest_files(
     now: datetime | None = None,
     future_tolerance: timedelta = timedelta(hours=24),
     audit: Audit | None = None,
+    settle_seconds: float = 0.0,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[FileResult]:
-    """Load every file of every source; a file that cannot be read is rejected alone."""
+    """Load every settled file of every source; a file that cannot be loaded is rejected alone."""
+    states = settle([p for _, paths in sources for p in paths], settle_seconds, sleep=sleep)
     results = []
     for source, paths in sources:
         for path in paths:
+            state = states[path]
+            if isinstance(state, str):
+                results.append(_not_ready(source, path.resolve(), state))
+                continue
             try:
                 results.append(
                     load_file(
@@ -1070,8 +1361,16 @@ def ingest_files(
                         now=now,
                         future_tolerance=future_tolerance,
                         audit=audit,
+                        max_line_bytes=max_line_bytes,
+                        settled=state,
                     )
                 )
             except SourceFileError as exc:
                 results.append(FileResult(source.name, path.resolve(), "rejected", message=str(exc)))
+            except duckdb.FatalException:
+                raise  # the warehouse itself is unusable: no later file could load either
+            except Exception as exc:
+                # The file's transaction is rolled back; the night goes on with the next file.
+                log.debug("loading %s failed", path, exc_info=True)
+                results.append(FileResult(source.name, path.resolve(), "rejected", message=_failure(path, exc)))
     return results

@@ -1,8 +1,20 @@
-"""Read one source file, whatever its format, into a temp table of text columns plus its row number."""
+"""Read one source file, whatever its format, into a temp table of text columns plus its row number.
+
+A file is read once: its bytes are copied to a scratch folder while they are hashed (the ledger's sha256 is
+the hash of exactly the bytes loaded), and the copy is what DuckDB reads. A CSV file is read as text with
+its delimiter and header decided first, from its opening lines; no value's type is guessed, so one odd value
+can only ever be a bad row, never a rejected file.
+"""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
+import io
+import os
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -15,6 +27,8 @@ ROW = "__row"
 # raw_batch as a row whose only values are these two: its text and why it is malformed.
 LINE = "__line"
 MALFORMED = "__malformed"
+# The longest CSV line read as a row; a longer one is a malformed line (DuckDB's own limit is 2 MB).
+DEFAULT_MAX_LINE_BYTES = 10_000_000
 _REJECTS = "rejects_table = 'batch_rejects', rejects_scan = 'batch_reject_scans'"
 # DuckDB's reject kinds in words; anything else keeps DuckDB's own message.
 _REJECT_WORDS = {
@@ -22,8 +36,18 @@ _REJECT_WORDS = {
     "MISSING COLUMNS": "fewer fields than the header",
     "UNQUOTED VALUE": "a quote inside an unquoted field",
     "INVALID ENCODING": "not valid UTF-8",
-    "LINE SIZE OVER MAXIMUM": "the line is too long",
 }
+# Delimiters tried when a source names none, in order of preference on a tie.
+_DELIMITERS = (",", ";", "\t", "|")
+# The opening of a file that decides its delimiter and header.
+_SAMPLE_BYTES = 1 << 20
+_SAMPLE_RECORDS = 50
+# Python's csv module refuses fields over 128 KB by default; the sample may hold longer ones.
+csv.field_size_limit(max(csv.field_size_limit(), _SAMPLE_BYTES))
+
+
+class FileNotReadyError(Exception):
+    """The file vanished or changed while it was read: skipped this run, loaded by a later one."""
 
 
 def sha256_of(path: Path) -> str:
@@ -33,6 +57,54 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A source file as read once: the copy that is loaded, the sha256 of its bytes, the file's stat."""
+
+    source: Path
+    copy: Path
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def snapshot(path: Path, folder: Path, expect: tuple[int, int] | None = None) -> Snapshot:
+    """Copy `path` into `folder` while hashing it; FileNotReadyError if it vanishes or changes meanwhile.
+
+    `expect` is the (size, mtime_ns) the file had when it was found settled: a file that differs was
+    written to since.
+    """
+    vanished = f"{path}: the file vanished before it was read; it is skipped this run"
+    changing = (
+        f"{path}: the file changed while it was being read (still being written?); it is skipped this "
+        "run and loaded by the next once it is complete"
+    )
+    copy = folder / path.name
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            before = os.fstat(handle.fileno())
+            if expect is not None and (before.st_size, before.st_mtime_ns) != expect:
+                raise FileNotReadyError(changing)
+            size = 0
+            with copy.open("wb") as out:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+                    size += len(block)
+            # The open handle's stat: still the file read even if it was renamed or deleted meanwhile.
+            after = os.fstat(handle.fileno())
+    except FileNotFoundError:
+        raise FileNotReadyError(vanished) from None
+    except IsADirectoryError:
+        raise SourceFileError(path, "it is a folder, not a file; fix the source's path glob") from None
+    except PermissionError:
+        raise SourceFileError(path, "it cannot be opened (permission denied); let segmint read it") from None
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != after.st_size:
+        raise FileNotReadyError(changing)
+    return Snapshot(path, copy, digest.hexdigest(), size, after.st_mtime_ns)
 
 
 def file_format(path: Path) -> str:
@@ -55,14 +127,99 @@ def file_format(path: Path) -> str:
     return formats[last]
 
 
-def _scan_sql(path: Path, fmt: str, delimiter: str | None) -> str:
-    quoted = "'" + str(path).replace("'", "''") + "'"
-    if fmt == "csv":
-        delim = f", delim = '{delimiter}'" if delimiter else ""
-        return (
-            f"read_csv({quoted}, all_varchar = true, header = true, auto_detect = true{delim}, "
-            f"null_padding = false, strict_mode = true, store_rejects = true, {_REJECTS})"
-        )
+@dataclass(frozen=True)
+class Dialect:
+    """How a CSV file is split: its delimiter and its header's column names (every column is text)."""
+
+    delimiter: str
+    columns: tuple[str, ...]
+
+
+def _sample(data: Path, path: Path) -> tuple[str, bool]:
+    """The opening of the file as text (gzip looked through), and whether the file goes on past it."""
+    try:
+        if data.name.lower().endswith(".gz"):
+            with gzip.open(data, "rb") as handle:
+                raw = handle.read(_SAMPLE_BYTES)
+        else:
+            with data.open("rb") as handle:
+                raw = handle.read(_SAMPLE_BYTES)
+    except (OSError, EOFError, zlib.error):
+        raise SourceFileError(
+            path, "the gzip stream is truncated or corrupt; re-export or re-download the file"
+        ) from None
+    return raw.decode("utf-8", errors="replace").removeprefix("\ufeff"), len(raw) == _SAMPLE_BYTES
+
+
+def _records(text: str, delimiter: str, cut: bool) -> list[list[str]]:
+    """The sample's first records (when the sample is cut, not its last: it may be incomplete)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=False)
+    records: list[list[str]] = []
+    try:
+        for record in reader:
+            records.append(record)
+            if len(records) > _SAMPLE_RECORDS:
+                break
+    except csv.Error:
+        pass  # a NUL byte or the like: the records before it decide
+    if cut and 1 < len(records) <= _SAMPLE_RECORDS:
+        records = records[:-1]
+    return [r for r in records if r]
+
+
+def _column_names(header: list[str]) -> tuple[str, ...]:
+    """The header's fields as column names: trimmed, unnamed ones numbered, repeated ones suffixed."""
+    names: list[str] = []
+    for i, field in enumerate(header):
+        name = field.strip() or f"column{i}"
+        base, n = name, 0
+        while name in names or name in (ROW, LINE, MALFORMED):
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return tuple(names)
+
+
+def decide_dialect(data: Path, path: Path, delimiter: str | None) -> Dialect:
+    """The delimiter (the source's, else the one that splits the opening lines most evenly) and header."""
+    text, cut = _sample(data, path)
+    if not text.strip():
+        raise SourceFileError(path, "the file is empty; re-export it or remove it")
+    if delimiter is None:
+        candidates = ("\t", *_DELIMITERS) if path.name.lower().removesuffix(".gz").endswith(".tsv") else _DELIMITERS
+
+        def score(candidate: str) -> tuple[bool, float, int]:
+            counts = [len(r) for r in _records(text, candidate, cut)]
+            if not counts:
+                return (False, 0.0, 0)
+            even = sum(c == counts[0] for c in counts) / len(counts)
+            return (counts[0] > 1, even, counts[0])
+
+        delimiter = max(candidates, key=score)  # max keeps the first of equal scores
+    records = _records(text, delimiter, cut)
+    if not records:
+        raise SourceFileError(path, "the file has no header line; re-export it with a header")
+    return Dialect(delimiter, _column_names(records[0]))
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _csv_sql(data: Path, dialect: Dialect, max_line_bytes: int) -> str:
+    columns = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in dialect.columns) + "}"
+    # DuckDB wants its read buffer larger than the longest line it accepts.
+    buffer = max(32 << 20, 2 * max_line_bytes)
+    return (
+        f"read_csv({_sql_text(str(data))}, columns = {columns}, header = true, auto_detect = false, "
+        f"delim = {_sql_text(dialect.delimiter)}, quote = '\"', escape = '\"', null_padding = false, "
+        f"strict_mode = true, max_line_size = {max_line_bytes}, buffer_size = {buffer}, "
+        f"store_rejects = true, {_REJECTS})"
+    )
+
+
+def _scan_sql(data: Path, fmt: str) -> str:
+    quoted = _sql_text(str(data))
     if fmt == "parquet":
         return f"(select columns(*)::varchar from read_parquet({quoted}))"
     if fmt == "jsonl":
@@ -71,9 +228,10 @@ def _scan_sql(path: Path, fmt: str, delimiter: str | None) -> str:
     return f"read_csv({quoted}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x1f', quote = '')"
 
 
-def _explain(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    lowered = str(exc).lower()
+def _explain(exc: Exception, data: Path, path: Path) -> str:
+    message = str(exc).replace(str(data), str(path))
+    text = message.splitlines()[0] if message else type(exc).__name__
+    lowered = message.lower()
     if "gzip" in lowered or "zlib" in lowered or "inflate" in lowered or "truncated" in lowered:
         return "the gzip stream is truncated or corrupt; re-export or re-download the file"
     if "no magic bytes" in lowered or "not a parquet file" in lowered:
@@ -81,19 +239,36 @@ def _explain(exc: Exception) -> str:
     return f"it cannot be parsed ({text}); check its format and delimiter"
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | None = None) -> list[str]:
-    """Load `path` into temp table raw_batch (all text, in file order); return its columns."""
-    if not path.is_file():
+def read_raw(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    delimiter: str | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    data: Path | None = None,
+) -> list[str]:
+    """Load `path` into temp table raw_batch (all text, in file order); return its columns.
+
+    `data` is the copy to read (a snapshot of `path`); messages always name `path`.
+    """
+    data = data or path
+    if not data.is_file():
         raise SourceFileError(path, "the file does not exist; check the source's path glob")
-    if path.stat().st_size == 0:
+    if data.stat().st_size == 0:
         raise SourceFileError(path, "the file is empty; re-export it or remove it")
     fmt = file_format(path)
-    try:
-        con.execute(f"create or replace temp table {RAW} as select * from {_scan_sql(path, fmt, delimiter)}")
-    except duckdb.Error as exc:
-        raise SourceFileError(path, _explain(exc)) from None
     if fmt == "csv":
-        _place_malformed(con, path)
+        scan = _csv_sql(data, decide_dialect(data, path, delimiter), max_line_bytes)
+        # Rejects of an earlier file must not be taken for this one's (the tables outlive a scan).
+        con.execute("drop table if exists batch_rejects; drop table if exists batch_reject_scans")
+    else:
+        scan = _scan_sql(data, fmt)
+    try:
+        con.execute(f"create or replace temp table {RAW} as select * from {scan}")
+    except duckdb.Error as exc:
+        raise SourceFileError(path, _explain(exc, data, path)) from None
+    if fmt == "csv":
+        _place_malformed(con, path, max_line_bytes)
     columns = [row[0] for row in con.execute(f"describe {RAW}").fetchall()]
     count = con.execute(f"select count(*) from {RAW}").fetchone()
     if not count or count[0] == 0:
@@ -101,20 +276,24 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | Non
     return columns
 
 
-def _place_malformed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _place_malformed(con: duckdb.DuckDBPyConnection, path: Path, max_line_bytes: int) -> None:
     """Put the CSV lines DuckDB could not parse back into raw_batch at their place in the file.
 
     DuckDB numbers rejected lines in records (a quoted field spanning lines counts once), so a rejected
     line's data row is line - 1; the parsed rows fill the other places in order. A file with as many bad
     lines as good ones is not a CSV of that shape: rejected whole.
     """
-    words = " ".join(f"when '{kind}' then '{text}'" for kind, text in _REJECT_WORDS.items())
+    words = dict(_REJECT_WORDS)
+    words["LINE SIZE OVER MAXIMUM"] = (
+        f"the line is longer than max_line_bytes ({max_line_bytes:,} bytes; its first 10,000 characters are kept)"
+    )
+    cases = " ".join(f"when {_sql_text(kind)} then {_sql_text(text)}" for kind, text in words.items())
     con.execute(
         f"""
         create or replace temp table malformed_rows as
         select line - 1 as row_number, any_value(csv_line) as csv_line,
-            string_agg(distinct case error_type::varchar {words} else error_message end, '; ') as reason
-        from batch_rejects where scan_id = (select max(scan_id) from batch_reject_scans)
+            string_agg(distinct case error_type::varchar {cases} else error_message end, '; ') as reason
+        from batch_rejects
         group by line
         """
     )

@@ -12,6 +12,7 @@ import duckdb
 from segmint.config import Settings
 from segmint.ingest.load import Batch
 from segmint.quality.engine import Engine, engine
+from segmint.quality.failing import row_checks
 from segmint.quality.frames import BATCH_TABLES, INDEX_COLUMNS, batch_frame, batch_parameters
 from segmint.quality.results import CheckResult, record
 
@@ -43,9 +44,14 @@ class BatchAudit:
         quality = self.settings.quality
         now = self.now or datetime.now(UTC).replace(tzinfo=None)
         frames = []
+        failing: list[tuple[str, str]] = []
         for table in BATCH_TABLES[batch.source.kind]:
             frame = batch_frame(con, table)
-            frames.append((table, frame, batch_parameters(con, table, quality, now, len(frame))))
+            parameters = batch_parameters(con, table, quality, now, len(frame))
+            frames.append((table, frame, parameters))
+            # Forced, the owner publishes the batch as it is: only rows that could not be typed are kept back.
+            if not self.force:
+                failing += row_checks(table, parameters)
 
         def validate() -> list[CheckResult]:
             gx = self._engine.result()
@@ -65,7 +71,7 @@ class BatchAudit:
                 result.batch = str(batch.path)
             return found
 
-        return BatchVerdict(self, batch, _WORKER.submit(validate))
+        return BatchVerdict(self, batch, _WORKER.submit(validate), failing)
 
 
 @dataclass
@@ -75,6 +81,11 @@ class BatchVerdict:
     audit: BatchAudit
     batch: Batch
     checks: Future[list[CheckResult]]
+    failing: list[tuple[str, str]] = field(default_factory=list)
+
+    def failing_rows(self) -> list[tuple[str, str]]:
+        """The row-level critical checks as (reason, SQL of the typed rows failing it), to quarantine."""
+        return self.failing
 
     def wait(self) -> str | None:
         """Why the batch is held (its failed critical checks), or None to publish it."""

@@ -166,6 +166,11 @@ _TABLE_SQL = {
 }
 
 
+def batch_sql(table: str) -> str:
+    """The query of a batch frame: the typed batch as the rows `table` would receive."""
+    return _BATCH_SQL[table]
+
+
 def batch_frame(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """The typed batch as the rows `table` would receive (orders: one row per order id)."""
     return to_frame(con, _BATCH_SQL[table])

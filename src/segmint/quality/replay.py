@@ -94,7 +94,14 @@ def replay(
                 ):
                     # The owner fixed the export in place: that file is the replay.
                     result = load_file(
-                        con, source, path, outcome.run_id, now=now, future_tolerance=tolerance, audit=audit
+                        con,
+                        source,
+                        path,
+                        outcome.run_id,
+                        now=now,
+                        future_tolerance=tolerance,
+                        audit=audit,
+                        max_line_bytes=settings.ingest.max_line_bytes,
                     )
                     outcome.files.append(result)
                     # A file that replaces the batch settles it; one that does not (the next night's
