@@ -110,7 +110,10 @@ def ingest_run(out: Path, kinds: list[str]) -> tuple[float, float]:
     sources = "".join(
         f"[[sources]]\nname = '{k}'\nkind = '{k}'\npath = '{k}/*.csv'\npreset = 'canonical'\n" for k in kinds
     )
-    config.write_text(f"[warehouse]\npath = '{warehouse.name}'\n{sources}", encoding="utf-8")
+    # The files were written just now, whole: no wait for them to settle.
+    config.write_text(
+        f"[warehouse]\npath = '{warehouse.name}'\n[ingest]\nsettle_seconds = 0\n{sources}", encoding="utf-8"
+    )
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", "from segmint.cli import main; main()", "ingest", "--config", str(config)],

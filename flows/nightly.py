@@ -145,6 +145,7 @@ def _refresh(settings: Settings, day: date, lost_log: str | None = None) -> pipe
         stage("ingest")
         outcome.files = ingest(settings, run_id)
         outcome.messages += [f.message for f in outcome.files if f.status in ("rejected", "held")]
+        outcome.messages += [warning for f in outcome.files for warning in f.warnings]
         stage("check_night")
         outcome.checks = check_night(settings, run_id, outcome.files)
         stage("features")

@@ -12,6 +12,9 @@ import pytest
 from segmint.warehouse import connect
 
 TESTS = Path(__file__).resolve().parent
+# Tests write their exports a moment before they ingest them: a file loads at once instead of after the
+# 30 s settle wait meant for exports still being written. Tests of settling set their own value.
+os.environ.setdefault("SEGMINT_INGEST__SETTLE_SECONDS", "0")
 DATA = TESTS / "data"
 REAL = DATA / "real"
 

@@ -150,6 +150,8 @@ def print_files(results: Sequence[FileResult]) -> None:
     for r in results:
         if r.status in {"rejected", "held"}:
             console.print(f"[red]{r.status}[/red]: {r.message}", soft_wrap=True, highlight=False)
+        for warning in r.warnings:
+            console.print(f"[yellow]warning[/yellow]: {warning}", soft_wrap=True, highlight=False)
     by_source: dict[str, list[int]] = {}
     for r in results:
         sums = by_source.setdefault(r.source, [0, 0, 0, 0, 0])

@@ -203,6 +203,8 @@ def _number(text: str, source: SourceSettings) -> str:
 # A whole number in digits, "6.0" included. DuckDB's own cast rounds "2.5" to 3 and reads "1e2" as 100 and
 # "0x10" as 16: none of those is a count of items someone typed.
 _WHOLE = "'[+-]?[0-9]+(\\.0*)?'"
+# A number written plainly: one that is no decimal(18, 4) is too large for it.
+_NUMBER = "'[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?'"
 # decimal(18, 4), every amount's type, holds up to 99,999,999,999,999.9999.
 _AMOUNT_LIMIT = "1e14"
 TOO_LARGE = "exceeds the largest amount segmint stores"
@@ -229,11 +231,9 @@ def _amount(number: str) -> str:
 
 def _bad_amount(column: str, number: str, typed: str) -> str:
     """Why the text in `column` is no amount: too large for decimal(18, 4), or no number at all."""
-    as_double = f"try_cast({number} as double)"
     return (
         f"case when {column} is not null and {typed} is null then case "
-        f"when isfinite({as_double}) and abs({as_double}) >= {_AMOUNT_LIMIT} "
-        f"then '{column} \"' || {column} || '\" {TOO_LARGE}' "
+        f"when regexp_full_match({number}, {_NUMBER}) then '{column} \"' || {column} || '\" {TOO_LARGE}' "
         f"else 'unparseable {column} \"' || {column} || '\"' end end"
     )
 
@@ -320,6 +320,8 @@ class _Context:
 
 # Decimal arithmetic on an amount too large raises: only for rows whose amounts fit (the others are bad rows).
 _FITTING = "case when fits then "
+# Products are taken in 38 digits: DuckDB multiplies two decimal(18)s in 18 digits and raises when the
+# scaled product does not fit, even when the result would.
 
 
 def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
@@ -344,7 +346,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
     )
     line_hash = _hash(
         *(
-            c.format(price="price", revenue=f"({_FITTING}coalesce(line_revenue_given, qty * price) end)::decimal(18, 4)")
+            c.format(price="price", revenue=f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)")
             for c in LINE_HASH
         )
     )
@@ -415,14 +417,14 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         ),
         {_repeats("order_id, line")}
         select {ROW}, order_id, line as line_no, {_customer_key("customer_id")} as customer_id,
-            ordered_ts as ordered_at, qty as quantity, ({_FITTING}price * fx end)::decimal(18, 4) as unit_price,
-            ({_FITTING}coalesce(line_revenue_given, qty * price) * fx end)::decimal(18, 4) as line_revenue,
+            ordered_ts as ordered_at, qty as quantity, ({_FITTING}price::decimal(38, 4) * fx end)::decimal(18, 4) as unit_price,
+            ({_FITTING}coalesce(line_revenue_given::decimal(38, 4), qty * price::decimal(38, 4)) * fx end)::decimal(18, 4) as line_revenue,
             voided or {cancellation} as is_cancellation, voided as is_voided,
             product_id, product_name, category, coalesce({base}, currency_code) as currency, country, email,
-            ({_FITTING}refunded_given * fx end)::decimal(18, 4) as refunded_amount, consent as marketing_consent, reason,
+            ({_FITTING}refunded_given::decimal(38, 4) * fx end)::decimal(18, 4) as refunded_amount, consent as marketing_consent, reason,
             {_REPEATED},
             currency_code as original_currency, price as original_unit_price,
-            ({_FITTING}coalesce(line_revenue_given, qty * price) end)::decimal(18, 4) as original_line_revenue,
+            ({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4) as original_line_revenue,
             refunded_given as original_refunded_amount, fx as exchange_rate,
             {line_hash} as line_hash
         from checked left join repeats using (order_id, line)

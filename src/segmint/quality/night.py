@@ -17,6 +17,7 @@ import duckdb
 
 from segmint.config import QualitySettings, Settings, SourceSettings
 from segmint.ingest import FileResult
+from segmint.ingest.load import absent_sentence
 from segmint.quality.results import CheckResult
 from segmint.quality.suites import NightCheck, load_suite
 
@@ -251,6 +252,19 @@ def _waiting(
     return _night_result(table, source, check, not rows, {"summary": summary}, sample)
 
 
+def _absent(table: str, check: NightCheck, source: SourceSettings, files: Sequence[FileResult]) -> CheckResult:
+    absent = [
+        (f, column, rows) for f in files if f.source == source.name for column, rows in f.absent_columns.items()
+    ]
+    sample: list[dict[str, object]] = [
+        {"file": str(f.path), "column": column, "rows": rows} for f, column, rows in absent
+    ]
+    summary = "; ".join(f"{f.path.name}: {absent_sentence(source.kind, c, n)}" for f, c, n in absent)
+    return _night_result(
+        table, source, check, not absent, {"summary": summary or "no optional column went missing"}, sample
+    )
+
+
 def night_checks(
     con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, files: Sequence[FileResult]
 ) -> list[CheckResult]:
@@ -272,4 +286,6 @@ def night_checks(
                 results += [_rejected(table, check, s, files) for s in sources]
             elif check.check == "held_batches":
                 results += [_waiting(con, run_id, table, check, s) for s in sources]
+            elif check.check == "absent_columns":
+                results += [_absent(table, check, s, files) for s in sources]
     return results

@@ -21,8 +21,9 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
 SCOPES: tuple[Scope, ...] = ("batch", "table")
 # One suite per table; orders files feed both orders and order_lines.
 TABLES = ("orders", "order_lines", "customers", "events", "customer_features")
-# Night checks are SQL over the warehouse (volume, rejected files, batches waiting for replay).
-NIGHT_CHECKS = ("volume_low", "volume_high", "freshness", "rejected_files", "held_batches")
+# Night checks are SQL over the warehouse (volume, rejected files, batches waiting for replay) or judge
+# tonight's files (optional columns gone from an export).
+NIGHT_CHECKS = ("volume_low", "volume_high", "freshness", "rejected_files", "held_batches", "absent_columns")
 
 
 @dataclass(frozen=True)
