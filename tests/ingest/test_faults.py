@@ -60,7 +60,11 @@ def test_a_line_total_beyond_decimal_18_4_is_a_quarantined_row(
     wh: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     # 1,000,000 x 99,999,999,999.99 overflows decimal(18,4): DuckDB raised, and the whole ingest aborted.
-    lines = [HEADER, *good_lines(), "X1,1,C1,2024-05-01 10:00:00,P1,Pen,office,1000000,99999999999.99,EUR,false"]
+    lines = [
+        HEADER,
+        *good_lines(),
+        "X1,1,C1,2024-05-01 10:00:00,P1,Pen,office,1000000,99999999999.99,EUR,false",
+    ]
     result = load(wh, write(tmp_path / "orders.csv", lines))
     assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 20, 1)
     assert quarantined(wh) == [(21, "line total exceeds the largest amount segmint stores")]
@@ -144,7 +148,12 @@ def test_a_line_over_max_line_bytes_is_a_malformed_line_in_its_place(
     lines = [HEADER, *good_lines(10)]
     lines.insert(6, f"X1,1,C1,2024-05-01 10:00:00,P1,{long_name},office,2,1.50,EUR,false")
     result = load(wh, write(tmp_path / "orders.csv", lines), max_line_bytes=4_096)
-    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("loaded", 11, 10, 1)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == (
+        "loaded",
+        11,
+        10,
+        1,
+    )
     ((row, reason),) = quarantined(wh)
     assert row == 6  # the sixth data row, the seventh line of the file
     assert reason.startswith("malformed line: the line is longer than max_line_bytes (4,096 bytes")
@@ -167,7 +176,11 @@ def test_a_line_over_duckdbs_two_megabytes_loads_under_the_default_limit(
 def test_rejected_lines_of_one_file_are_not_taken_for_the_next_files(
     wh: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    broken = [HEADER, *good_lines(10, "A"), "A99,1,C1,2024-05-01 10:00:00,P1,Pen,office,2,1.50,EUR,false,extra"]
+    broken = [
+        HEADER,
+        *good_lines(10, "A"),
+        "A99,1,C1,2024-05-01 10:00:00,P1,Pen,office,2,1.50,EUR,false,extra",
+    ]
     first = load(wh, write(tmp_path / "a.csv", broken))
     assert (first.rows_read, first.rows_quarantined) == (11, 1)
     second = load(wh, write(tmp_path / "b.csv", [HEADER, *good_lines(10, "B")]))

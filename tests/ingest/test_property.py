@@ -156,9 +156,7 @@ def check_file(content: bytes) -> None:
     assert result.rows_read == (
         result.rows_loaded + result.rows_quarantined + result.rows_duplicate + result.rows_held
     )
-    stored = CON.execute(
-        "select count(*) from quarantine where source_file = ?", [str(path)]
-    ).fetchone()
+    stored = CON.execute("select count(*) from quarantine where source_file = ?", [str(path)]).fetchone()
     assert stored == (result.rows_quarantined,)
     # Every quarantined row says why, in one line.
     reasons = CON.execute("select reason from quarantine where source_file = ?", [str(path)]).fetchall()

@@ -45,7 +45,9 @@ def no_sleep(seconds: float) -> None:
     raise AssertionError(f"settled files need no wait (asked to sleep {seconds} s)")
 
 
-def test_a_file_older_than_settle_seconds_loads_without_waiting(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+def test_a_file_older_than_settle_seconds_loads_without_waiting(
+    wh: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
     path = tmp_path / "orders.csv"
     path.write_text("\n".join([HEADER, line(1, 1), line(2, 1)]) + "\n", encoding="utf-8")
     backdate(path, 120)
@@ -60,9 +62,7 @@ def test_a_young_file_that_stands_still_loads_after_the_rest_of_the_wait(
     path.write_text("\n".join([HEADER, line(1, 1)]) + "\n", encoding="utf-8")
     backdate(path, 20)
     waits: list[float] = []
-    results = ingest_files(
-        wh, [(source(), [path])], "run-1", now=NOW, settle_seconds=30, sleep=waits.append
-    )
+    results = ingest_files(wh, [(source(), [path])], "run-1", now=NOW, settle_seconds=30, sleep=waits.append)
     assert [r.status for r in results] == ["loaded"]
     assert len(waits) == 1 and 9 < waits[0] <= 10.5  # the rest of 30 s, once, not 30 s
 

@@ -82,7 +82,14 @@ def test_segmint_ingest_prints_the_warning(tmp_path: Path) -> None:
         "[warehouse]\npath = 'warehouse.duckdb'\n[[sources]]\nname = 'shop'\nkind = 'orders'\npath = 'orders/*.csv'\n",
         encoding="utf-8",
     )
-    command = [sys.executable, "-c", "from segmint.cli import main; main()", "ingest", "--config", str(config)]
+    command = [
+        sys.executable,
+        "-c",
+        "from segmint.cli import main; main()",
+        "ingest",
+        "--config",
+        str(config),
+    ]
     write(folder / "a.csv", WITH_NAMES, 5, 1, named=True)
     assert subprocess.run(command, capture_output=True, text=True, timeout=120).returncode == 0
     write(folder / "b.csv", WITHOUT, 3, 100, named=False)

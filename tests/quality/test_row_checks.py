@@ -48,7 +48,12 @@ def test_an_order_outside_the_window_is_quarantined_while_the_batch_publishes(
     run_id, result = load(
         con, settings, orders_csv(folder / "b.csv", "2026-11-21", 100, first=100, extra=(ancient,))
     )
-    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("loaded", 101, 100, 1)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == (
+        "loaded",
+        101,
+        100,
+        1,
+    )
     window = next(r for r in stored(con, run_id) if r.key == "ordered_at_in_window")
     assert window.success and window.unexpected_count == 1  # within tolerance: the batch is not held
     row, reason = con.execute("select row_number, reason from quarantine").fetchone()  # type: ignore[misc]

@@ -346,7 +346,10 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
     )
     line_hash = _hash(
         *(
-            c.format(price="price", revenue=f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)")
+            c.format(
+                price="price",
+                revenue=f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)",
+            )
             for c in LINE_HASH
         )
     )
@@ -976,7 +979,9 @@ def _mark(
     return len(marked)
 
 
-def _mark_failing(con: duckdb.DuckDBPyConnection, source: SourceSettings, failing: Iterable[tuple[str, str]]) -> None:
+def _mark_failing(
+    con: duckdb.DuckDBPyConnection, source: SourceSettings, failing: Iterable[tuple[str, str]]
+) -> None:
     """Quarantine the rows that fail a row-level critical check, though the batch is within tolerance."""
     for reason, rows in failing:
         _mark(con, reason, f"{ROW} in ({rows})", source)
@@ -1076,7 +1081,8 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
     )
     _resolve_held(con, batch)
     warnings = [
-        f"{batch.path.name}: {absent_sentence(batch.source.kind, column, rows)}" for column, rows in absent.items()
+        f"{batch.path.name}: {absent_sentence(batch.source.kind, column, rows)}"
+        for column, rows in absent.items()
     ]
     return FileResult(
         batch.source.name,
@@ -1179,7 +1185,9 @@ def load_file(
         # A file loaded before is recognised without copying it.
         known = _known(con, source, path, sha256_of(path))
     except FileNotFoundError:
-        known = _not_ready(source, path, f"{path}: the file vanished before it was read; it is skipped this run")
+        known = _not_ready(
+            source, path, f"{path}: the file vanished before it was read; it is skipped this run"
+        )
     if known is not None:
         return known
     with tempfile.TemporaryDirectory(prefix=".segmint-read-", dir=_scratch_folder(con)) as folder:
@@ -1374,5 +1382,7 @@ def ingest_files(
             except Exception as exc:
                 # The file's transaction is rolled back; the night goes on with the next file.
                 log.debug("loading %s failed", path, exc_info=True)
-                results.append(FileResult(source.name, path.resolve(), "rejected", message=_failure(path, exc)))
+                results.append(
+                    FileResult(source.name, path.resolve(), "rejected", message=_failure(path, exc))
+                )
     return results

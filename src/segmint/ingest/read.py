@@ -186,7 +186,9 @@ def decide_dialect(data: Path, path: Path, delimiter: str | None) -> Dialect:
     if not text.strip():
         raise SourceFileError(path, "the file is empty; re-export it or remove it")
     if delimiter is None:
-        candidates = ("\t", *_DELIMITERS) if path.name.lower().removesuffix(".gz").endswith(".tsv") else _DELIMITERS
+        candidates = (
+            ("\t", *_DELIMITERS) if path.name.lower().removesuffix(".gz").endswith(".tsv") else _DELIMITERS
+        )
 
         def score(candidate: str) -> tuple[bool, float, int]:
             counts = [len(r) for r in _records(text, candidate, cut)]

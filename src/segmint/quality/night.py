@@ -252,9 +252,14 @@ def _waiting(
     return _night_result(table, source, check, not rows, {"summary": summary}, sample)
 
 
-def _absent(table: str, check: NightCheck, source: SourceSettings, files: Sequence[FileResult]) -> CheckResult:
+def _absent(
+    table: str, check: NightCheck, source: SourceSettings, files: Sequence[FileResult]
+) -> CheckResult:
     absent = [
-        (f, column, rows) for f in files if f.source == source.name for column, rows in f.absent_columns.items()
+        (f, column, rows)
+        for f in files
+        if f.source == source.name
+        for column, rows in f.absent_columns.items()
     ]
     sample: list[dict[str, object]] = [
         {"file": str(f.path), "column": column, "rows": rows} for f, column, rows in absent
