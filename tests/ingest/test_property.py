@@ -170,7 +170,7 @@ def test_every_csv_file_is_loaded_or_rejected_and_every_row_is_accounted_for(con
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(content=csv_files())
 def test_many_more_csv_files_are_loaded_or_rejected_and_every_row_is_accounted_for(content: bytes) -> None:
     check_file(content)
