@@ -271,3 +271,45 @@ def test_a_malformed_line_keeps_its_text_in_quarantine(wh: duckdb.DuckDBPyConnec
     assert balanced(result) and result.rows_quarantined == 1
     (raw,) = wh.execute("select raw_record from quarantine").fetchone()  # type: ignore[misc]
     assert json.loads(raw)["line"].startswith("X1,1,C1,")
+
+
+def test_json_lines_are_read_as_text_and_a_bad_line_is_one_malformed_row(
+    wh: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    def order(order_id: object, quantity: object = 2, price: object = 1.5) -> str:
+        return json.dumps(
+            {
+                "order_id": order_id,
+                "line_no": 1,
+                "customer_id": "C1",
+                "ordered_at": "2024-05-01 10:00:00",
+                "quantity": quantity,
+                "unit_price": price,
+            }
+        )
+
+    lines = [order(f"O{i}") for i in range(20)]
+    # A numeric id among text ones: DuckDB's read_json typed the column as JSON and every id kept its quotes.
+    lines += [
+        order(17),
+        '{"order_id": "broken", ',
+        "[1, 2]",
+        order("X", price=10**40),
+        order("Y", quantity=2.5),
+    ]
+    path = tmp_path / "orders.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = load(wh, path, source=SourceSettings(name="shop", kind="orders", path="*.jsonl"))
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == (
+        "loaded",
+        25,
+        21,
+        4,
+    )
+    assert wh.execute("select count(*) from orders where order_id in ('O0', '17')").fetchone() == (2,)
+    assert quarantined(wh) == [
+        (22, "malformed line: not a JSON object"),
+        (23, "malformed line: not a JSON object"),
+        (24, f'unit_price "{10**40}" exceeds the largest amount segmint stores'),
+        (25, 'quantity "2.5" is not a whole number'),
+    ]

@@ -220,14 +220,75 @@ def _csv_sql(data: Path, dialect: Dialect, max_line_bytes: int) -> str:
     )
 
 
+def _lines_sql(data: Path, max_line_bytes: int) -> str:
+    """The file's lines as one text column (a line with a \\x1f byte or too long is a reject)."""
+    buffer = max(32 << 20, 2 * max_line_bytes)
+    return (
+        f"read_csv({_sql_text(str(data))}, columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, "
+        f"delim = '\\x1f', quote = '', escape = '', strict_mode = true, null_padding = false, "
+        f"max_line_size = {max_line_bytes}, buffer_size = {buffer}, store_rejects = true, {_REJECTS})"
+    )
+
+
 def _scan_sql(data: Path, fmt: str) -> str:
     quoted = _sql_text(str(data))
     if fmt == "parquet":
         return f"(select columns(*)::varchar from read_parquet({quoted}))"
-    if fmt == "jsonl":
-        return f"(select columns(*)::varchar from read_json({quoted}, format = 'newline_delimited'))"
     # Whitespace-separated text (CDNOW): one text column, split by the preset.
     return f"read_csv({quoted}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x1f', quote = '')"
+
+
+def _json_path(key: str) -> str:
+    """The JSON path of a top-level field, whatever its name."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, data: Path, path: Path, max_line_bytes: int) -> None:
+    """raw_batch from JSON lines, each field as its text: a line that is no JSON object is a malformed row.
+
+    DuckDB's read_json guesses each field's type from a sample, and a field of mixed types comes out as
+    JSON text ('"O1"' with its quotes); reading every line as text and taking fields by name does not.
+    """
+    con.execute(
+        "create or replace temp table jsonl_lines as select line, "
+        "case when json_valid(line) then json_type(line::json) = 'OBJECT' else false end as ok "
+        f"from {_lines_sql(data, max_line_bytes)} where trim(line) <> ''"
+    )
+    row = con.execute(
+        "select count(*) filter (where ok), count(*) filter (where not ok) from jsonl_lines"
+    ).fetchone()
+    good, bad = (int(row[0]), int(row[1])) if row else (0, 0)
+    if bad and bad >= good:
+        raise SourceFileError(
+            path,
+            f"{bad} of {good + bad} lines are not JSON objects; check that it is JSON lines, or re-export it",
+        )
+    # Fields in the order they first appear, from the first lines (as a CSV's header comes first).
+    keys: list[str] = []
+    for (found,) in con.execute(
+        "select json_keys(line::json) from (select line, rowid from jsonl_lines where ok order by rowid limit 10000) "
+        "order by rowid"
+    ).fetchall():
+        keys += [str(k) for k in found if str(k) not in keys]
+    if not keys:
+        raise SourceFileError(path, "its JSON objects have no fields; re-export it")
+    names = _column_names(keys)
+    fields = [
+        f"case when ok then line::json ->> {_sql_text(_json_path(k))} end as {_quoted(n)}"
+        for k, n in zip(keys, names, strict=True)
+    ]
+    if bad:
+        fields += [
+            f"case when not ok then line end as {LINE}",
+            f"case when not ok then 'not a JSON object' end as {MALFORMED}",
+        ]
+    con.execute(
+        f"create or replace temp table {RAW} as select {', '.join(fields)} from jsonl_lines order by rowid"
+    )
 
 
 def _explain(exc: Exception, data: Path, path: Path) -> str:
@@ -259,18 +320,22 @@ def read_raw(
     if data.stat().st_size == 0:
         raise SourceFileError(path, "the file is empty; re-export it or remove it")
     fmt = file_format(path)
-    if fmt == "csv":
-        scan = _csv_sql(data, decide_dialect(data, path, delimiter), max_line_bytes)
-        # Rejects of an earlier file must not be taken for this one's (the tables outlive a scan).
-        con.execute("drop table if exists batch_rejects; drop table if exists batch_reject_scans")
-    else:
-        scan = _scan_sql(data, fmt)
+    # Rejects of an earlier file must not be taken for this one's (the tables outlive a scan).
+    con.execute("drop table if exists batch_rejects; drop table if exists batch_reject_scans")
     try:
-        con.execute(f"create or replace temp table {RAW} as select * from {scan}")
+        if fmt == "jsonl":
+            _read_jsonl(con, data, path, max_line_bytes)
+        else:
+            scan = (
+                _csv_sql(data, decide_dialect(data, path, delimiter), max_line_bytes)
+                if fmt == "csv"
+                else _scan_sql(data, fmt)
+            )
+            con.execute(f"create or replace temp table {RAW} as select * from {scan}")
     except duckdb.Error as exc:
         raise SourceFileError(path, _explain(exc, data, path)) from None
-    if fmt == "csv":
-        _place_malformed(con, path, max_line_bytes)
+    if fmt in ("csv", "jsonl"):
+        _place_malformed(con, path, max_line_bytes, header=fmt == "csv")
     columns = [row[0] for row in con.execute(f"describe {RAW}").fetchall()]
     count = con.execute(f"select count(*) from {RAW}").fetchone()
     if not count or count[0] == 0:
@@ -278,11 +343,13 @@ def read_raw(
     return columns
 
 
-def _place_malformed(con: duckdb.DuckDBPyConnection, path: Path, max_line_bytes: int) -> None:
+def _place_malformed(
+    con: duckdb.DuckDBPyConnection, path: Path, max_line_bytes: int, *, header: bool
+) -> None:
     """Put the CSV lines DuckDB could not parse back into raw_batch at their place in the file.
 
     DuckDB numbers rejected lines in records (a quoted field spanning lines counts once), so a rejected
-    line's data row is line - 1; the parsed rows fill the other places in order. A file with as many bad
+    line's data row is line - 1 (line without a header); the parsed rows fill the other places in order. A file with as many bad
     lines as good ones is not a CSV of that shape: rejected whole.
     """
     words = dict(_REJECT_WORDS)
@@ -293,7 +360,7 @@ def _place_malformed(con: duckdb.DuckDBPyConnection, path: Path, max_line_bytes:
     con.execute(
         f"""
         create or replace temp table malformed_rows as
-        select line - 1 as row_number, any_value(csv_line) as csv_line,
+        select line - {int(header)} as row_number, any_value(csv_line) as csv_line,
             string_agg(distinct case error_type::varchar {cases} else error_message end, '; ') as reason
         from batch_rejects
         group by line
