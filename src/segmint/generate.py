@@ -1299,8 +1299,7 @@ class GenerateSummary:
 
 def segmint_toml(fmt: Fmt = "csv") -> str:
     """The segmint.toml written next to the generated data (paths relative to it)."""
-    # The generator writes whole files at once: they need no wait for an export still being written.
-    parts = ['[warehouse]\npath = "warehouse.duckdb"\n', "[ingest]\nsettle_seconds = 0\n"]
+    parts = ['[warehouse]\npath = "warehouse.duckdb"\n']
     for kind in ("customers", "orders", "events"):
         parts.append(
             f'[[sources]]\nname = "{kind}"\nkind = "{kind}"\npath = "{kind}/*.{fmt}"\npreset = "canonical"\n'

@@ -89,10 +89,13 @@ def test_one_very_large_number_is_one_bad_row_not_a_rejected_file(
     lines.append(f"X2,1,C1,2024-05-01 10:00:00,P1,Pen,office,{huge},1.50,EUR,false")
     result = load(wh, write(tmp_path / "orders.csv", lines))
     assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 20, 2)
+    # A reason quotes at most 100 characters of the value; the raw record keeps it whole.
     assert quarantined(wh) == [
-        (21, f'unit_price "{huge}" exceeds the largest amount segmint stores'),
-        (22, f'quantity "{huge}" is out of range'),
+        (21, f'unit_price "{huge[:100]}..." exceeds the largest amount segmint stores'),
+        (22, f'quantity "{huge[:100]}..." is out of range'),
     ]
+    (raw,) = wh.execute("select raw_record from quarantine where row_number = 21").fetchone()  # type: ignore[misc]
+    assert json.loads(raw)["unit_price"] == huge
 
 
 def test_a_number_first_in_a_column_of_text_does_not_reject_the_file(

@@ -112,16 +112,20 @@ def test_segmint_ingest_skips_a_growing_file_and_loads_the_settled_one(tmp_path:
         "[[sources]]\nname = 'shop'\nkind = 'orders'\npath = 'orders/*.csv'\n",
         encoding="utf-8",
     )
-    # A writer appends to b.csv while segmint waits for it to settle.
+    # A writer appends to b.csv until segmint is done (however slowly segmint starts).
+    stop = tmp_path / "stop"
     writer = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time\n"
-            "for i in range(12):\n"
-            "    time.sleep(0.5)\n"
-            "    open(sys.argv[1], 'a').write(f'O2,{i + 2},C2,2024-05-01 10:00:00,P1,1,2.50,EUR\\n')\n",
+            "import pathlib, sys, time\n"
+            "i = 2\n"
+            "while not pathlib.Path(sys.argv[2]).exists() and i < 400:\n"
+            "    time.sleep(0.3)\n"
+            "    open(sys.argv[1], 'a').write(f'O2,{i},C2,2024-05-01 10:00:00,P1,1,2.50,EUR\\n')\n"
+            "    i += 1\n",
             str(growing),
+            str(stop),
         ]
     )
     env = {k: v for k, v in os.environ.items() if k != "SEGMINT_INGEST__SETTLE_SECONDS"}
@@ -134,6 +138,7 @@ def test_segmint_ingest_skips_a_growing_file_and_loads_the_settled_one(tmp_path:
             timeout=120,
         )
     finally:
+        stop.touch()
         writer.wait(timeout=30)
     assert "Traceback" not in done.stderr + done.stdout
     assert done.returncode == 0, done.stdout + done.stderr

@@ -216,12 +216,12 @@ def _integer(text: str) -> str:
 
 def _bad_integer(column: str, number: str, typed: str) -> str:
     """Why the text in `column` (`number`: with the source's separators made plain) is no integer."""
-    value = f"'{column} \"' || {column} || '\""
+    value = f"'{column} \"' || {_shown(column)} || '\""
     return (
         f"case when {column} is not null and {typed} is null then case "
         f"when regexp_full_match({number}, {_WHOLE}) then {value} is out of range' "
         f"when try_cast({number} as double) is not null then {value} is not a whole number' "
-        f"else 'unparseable {column} \"' || {column} || '\"' end end"
+        f"else 'unparseable {column} \"' || {_shown(column)} || '\"' end end"
     )
 
 
@@ -233,8 +233,8 @@ def _bad_amount(column: str, number: str, typed: str) -> str:
     """Why the text in `column` is no amount: too large for decimal(18, 4), or no number at all."""
     return (
         f"case when {column} is not null and {typed} is null then case "
-        f"when regexp_full_match({number}, {_NUMBER}) then '{column} \"' || {column} || '\" {TOO_LARGE}' "
-        f"else 'unparseable {column} \"' || {column} || '\"' end end"
+        f"when regexp_full_match({number}, {_NUMBER}) then '{column} \"' || {_shown(column)} || '\" {TOO_LARGE}' "
+        f"else 'unparseable {column} \"' || {_shown(column)} || '\"' end end"
     )
 
 
@@ -245,9 +245,17 @@ def _boolean(text: str) -> str:
     )
 
 
+def _shown(text: str) -> str:
+    """A value as a reason quotes it: on one line (control characters as spaces), at most 100 characters."""
+    return (
+        f"(left(regexp_replace({text}, '[[:cntrl:]]', ' ', 'g'), 100) "
+        f"|| case when length({text}) > 100 then '...' else '' end)"
+    )
+
+
 def _unparseable(column: str, typed: str) -> str:
     """A reason when the text in `column` is there but its typed value `typed` is not."""
-    return f"case when {column} is not null and {typed} is null then 'unparseable {column} \"' || {column} || '\"' end"
+    return f"case when {column} is not null and {typed} is null then 'unparseable {column} \"' || {_shown(column)} || '\"' end"
 
 
 def _customer_key(column: str) -> str:
@@ -409,7 +417,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                     case when not line_fits then 'line total {TOO_LARGE}' end,
                     case when not amounts_fit then 'unit_price or refunded_amount {TOO_LARGE} once converted to '
                         || coalesce({base}, 'the base currency') end,
-                    case when fx is null and ordered_ts is not null then 'no exchange rate for ' || currency_code
+                    case when fx is null and ordered_ts is not null then 'no exchange rate for ' || {_shown("currency_code")}
                         || ' on or before ' || strftime(ordered_ts, '%Y-%m-%d')
                         || '; add it to [shop] exchange_rates' end,
                     {line_checks}
@@ -469,7 +477,7 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                     {_future("occurred_ts", "occurred_at", now)},
                     {_missing("event_type")},
                     case when event_type is not null and event_type_normalised is null
-                        then 'unknown event_type "' || event_type || '"' end,
+                        then 'unknown event_type "' || {_shown("event_type")} || '"' end,
                     {_bad_amount("price", _number("price", source), "price_typed")},
                     case when price_typed < 0 then 'negative price' end
                 )) as reason
