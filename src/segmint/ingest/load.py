@@ -326,10 +326,10 @@ class _Context:
     base: str | None
 
 
-# Decimal arithmetic on an amount too large raises: only for rows whose amounts fit (the others are bad rows).
+# Decimal arithmetic on an amount too large raises: only for rows whose amounts fit (the others are bad
+# rows). Products are taken in 38 digits: DuckDB multiplies two decimal(18)s in 18 digits and raises when
+# the scaled product does not fit, even when the result would.
 _FITTING = "case when fits then "
-# Products are taken in 38 digits: DuckDB multiplies two decimal(18)s in 18 digits and raises when the
-# scaled product does not fit, even when the result would.
 
 
 def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
@@ -936,7 +936,8 @@ def _type_batch(
     limit: datetime,
 ) -> _Typed:
     """Read the batch (raw_batch), type it (typed_batch) and compare it with the warehouse; return the
-    columns as read. Raises _AmbiguousDatesError (with .columns) when its dates need a format."""
+    columns as read and the canonical columns found. Raises _AmbiguousDatesError (with .columns) when its
+    dates need a format."""
     columns = read()
     mapping = canonical_mapping(source, [c for c in columns if c not in (LINE, MALFORMED)], path)
     _build_mapped(con, source.kind, mapping, columns)

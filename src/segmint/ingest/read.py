@@ -2,8 +2,8 @@
 
 A file is read once: its bytes are copied to a scratch folder while they are hashed (the ledger's sha256 is
 the hash of exactly the bytes loaded), and the copy is what DuckDB reads. A CSV file is read as text with
-its delimiter and header decided first, from its opening lines; no value's type is guessed, so one odd value
-can only ever be a bad row, never a rejected file.
+its delimiter and header decided first, from its opening lines, and JSON lines as text lines taken field by
+field; no value's type is guessed, so one odd value can only ever be a bad row, never a rejected file.
 """
 
 from __future__ import annotations
