@@ -16,11 +16,15 @@ REAL = TESTS / "data" / "real"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without the terminal width, Prefect's server or segmint's settings."""
+    """This process's environment without the terminal width, Prefect's server or segmint's settings.
+
+    The settle wait stays off (tests/conftest.py): files written a moment ago load at once.
+    """
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"COLUMNS", "LINES", "PREFECT_API_URL", "PREFECT_HOME"} and not k.startswith("SEGMINT_")
+        if k not in {"COLUMNS", "LINES", "PREFECT_API_URL", "PREFECT_HOME"}
+        and (not k.startswith("SEGMINT_") or k == "SEGMINT_INGEST__SETTLE_SECONDS")
     }
     return {**env, **extra}
 

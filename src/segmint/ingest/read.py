@@ -403,15 +403,15 @@ def read_columns(path: Path, *, delimiter: str | None = None) -> list[str]:
     fmt = file_format(path)
     if fmt == "whitespace":
         return ["line"]
-    quoted = "'" + str(path).replace("'", "''") + "'"
-    delim = f", delim = '{delimiter}'" if delimiter else ""
+    if fmt == "csv":
+        # The header as a load reads it: the delimiter decided from the opening lines, no type guessed.
+        return list(decide_dialect(path, path, delimiter).columns)
     scans = {
-        "csv": f"read_csv({quoted}, all_varchar = true, header = true, auto_detect = true{delim})",
-        "parquet": f"read_parquet({quoted})",
-        "jsonl": f"read_json({quoted}, format = 'newline_delimited')",
+        "parquet": f"read_parquet({_sql_text(str(path))})",
+        "jsonl": f"read_json({_sql_text(str(path))}, format = 'newline_delimited')",
     }
     try:
         with duckdb.connect() as con:
             return [str(row[0]) for row in con.execute(f"describe select * from {scans[fmt]}").fetchall()]
     except duckdb.Error as exc:
-        raise SourceFileError(path, _explain(exc)) from None
+        raise SourceFileError(path, _explain(exc, path, path)) from None
