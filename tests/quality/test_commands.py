@@ -15,7 +15,8 @@ def segmint(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=300,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        # The export is written a moment before: it loads at once, without the settle wait.
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "SEGMINT_INGEST__SETTLE_SECONDS": "0"},
     )
 
 
