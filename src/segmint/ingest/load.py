@@ -30,7 +30,7 @@ from segmint.ingest.read import (
     snapshot,
 )
 from segmint.schema import EVENT_TYPES
-from segmint.warehouse import transaction
+from segmint.warehouse import storage_error, transaction
 
 # Common spellings in shop and analytics exports (REES46 uses view/cart).
 EVENT_ALIASES = {
@@ -1242,16 +1242,18 @@ def _not_ready(source: SourceSettings, path: Path, sentence: str) -> FileResult:
     return FileResult(source.name, path, "skipped", message=sentence, warnings=[sentence])
 
 
-def _scratch_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """Where a file's copy is kept while it loads: beside the warehouse file (None: the system's temp)."""
+def _database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The warehouse file of the connection (None in memory)."""
     row = con.execute(
         "select path from duckdb_databases() where database_name = current_database()"
     ).fetchone()
-    if row and row[0]:
-        folder = Path(str(row[0])).resolve().parent
-        if folder.is_dir():
-            return folder
-    return None
+    return Path(str(row[0])).resolve() if row and row[0] else None
+
+
+def _scratch_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where a file's copy is kept while it loads: beside the warehouse file (None: the system's temp)."""
+    database = _database_path(con)
+    return database.parent if database is not None and database.parent.is_dir() else None
 
 
 def load_held(
@@ -1389,6 +1391,10 @@ def ingest_files(
             except duckdb.FatalException:
                 raise  # the warehouse itself is unusable: no later file could load either
             except Exception as exc:
+                # A full disk or a damaged warehouse stops every later file too: one sentence for the run.
+                failure = storage_error(exc, _database_path(con))
+                if failure is not None:
+                    raise failure from exc
                 # The file's transaction is rolled back; the night goes on with the next file.
                 log.debug("loading %s failed", path, exc_info=True)
                 results.append(
