@@ -112,6 +112,7 @@ def test_segmint_toml(gen: tuple[Path, GenerateSummary]) -> None:
 def test_exact_toml_text() -> None:
     expected = (
         '[warehouse]\npath = "warehouse.duckdb"\n\n'
+        "[ingest]\nsettle_seconds = 0\n\n"
         '[[sources]]\nname = "customers"\nkind = "customers"\npath = "customers/*.csv"\n'
         'preset = "canonical"\n\n'
         '[[sources]]\nname = "orders"\nkind = "orders"\npath = "orders/*.csv"\n'
