@@ -48,8 +48,9 @@ def run_cli(*args: str, api: str, home: Path) -> subprocess.CompletedProcess[str
     )
 
 
-def flow_run_record(name: str, wait_for: str = "nightly run") -> dict[str, Any]:
-    """The flow run with this name, its logs and its artifacts, as the Prefect server has them."""
+def flow_run_record(name: str, config: Path, wait_for: str = "nightly run") -> dict[str, Any]:
+    """The flow run with this name over this config, its logs and its artifacts, as the Prefect server has
+    them (other tests on the same server may run the same night over their own config)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter,
@@ -65,8 +66,9 @@ def flow_run_record(name: str, wait_for: str = "nightly run") -> dict[str, Any]:
             runs = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
             )
-            assert len(runs) == 1, [r.name for r in runs]
-            run = runs[0]
+            ours = [r for r in runs if Path(r.parameters.get("config", "")).resolve() == config.resolve()]
+            assert len(ours) == 1, [(r.name, r.parameters) for r in runs]
+            run = ours[0]
             # Logs reach the server in batches: the run is over, but its last batch may still be in flight
             # (seconds on a machine busy with the other test worker).
             for _ in range(120):
@@ -103,7 +105,7 @@ def test_a_nightly_run_is_named_by_its_night_and_has_info_logs_and_artifacts(
     # The terminal keeps its own summary: Prefect's INFO lines go to the run, not the console.
     assert "Beginning flow run" not in done.stderr and "Finished in state" not in done.stderr
 
-    found = flow_run_record("nightly 2024-05-02")
+    found = flow_run_record("nightly 2024-05-02", config)
     assert found["run"].state_name == "Completed"
     logs = found["logs"]
     assert all(log.level >= 20 for log in logs)
@@ -202,7 +204,7 @@ def test_a_weekly_run_is_named_by_its_week_and_links_its_report(shop_config: Pat
     from segmint.cli import load_flow_module
 
     outcome = load_flow_module("weekly_report").weekly_report(config=str(shop_config), as_of="2026-11-08")
-    found = flow_run_record("weekly 2026-11-08", wait_for="weekly report for 2026-11-08")
+    found = flow_run_record("weekly 2026-11-08", shop_config, wait_for="weekly report for 2026-11-08")
     assert found["run"].state_name == "Completed"
     assert any(log.message.startswith("weekly report for 2026-11-08: ") for log in found["logs"])
     (link,) = found["artifacts"]
