@@ -119,7 +119,40 @@ def test_good_alert_settings_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert settings.alerts.sender == "Our shop <shop@example.com>"
     assert settings.alerts.sender_address == "shop@example.com"
     assert settings.alerts.recipients == ["owner@example.com"]
-    assert load_settings(write_config(tmp_path, BASIC)).alerts.sender == "segmint@localhost"  # the default
+    assert settings.alerts.from_address == "Our shop <shop@example.com>"
+
+
+@pytest.mark.parametrize(
+    ("alerts", "expected"),
+    [
+        # An SMTP login that is an address: most providers relay mail only from it.
+        ("smtp_user = 'shop@myshop.example'\nrecipients = ['owner@gmail.example']", "segmint <shop@myshop.example>"),
+        # Else the first recipient (the alert recipients before the report's).
+        ("smtp_user = 'relay-user'\nrecipients = ['Owner <owner@myshop.example>', 'b@x.example']",
+         "segmint <owner@myshop.example>"),
+        ("report_recipients = ['weekly@myshop.example']", "segmint <weekly@myshop.example>"),
+        ("", None),  # nothing to send from (nor to): `segmint doctor` says alerts need a sender
+    ],
+)  # fmt: skip
+def test_the_sender_defaults_to_a_real_address_of_the_config(
+    tmp_path: Path, alerts: str, expected: str | None
+) -> None:
+    settings = load_settings(write_config(tmp_path, BASIC + "\n[alerts]\n" + alerts + "\n"))
+    assert settings.alerts.sender is None
+    assert settings.alerts.from_address == expected
+    assert settings.alerts.sender_address == (expected or "").removeprefix("segmint <").removesuffix(">")
+
+
+def test_report_url_is_an_http_url_and_names_each_nights_report(tmp_path: Path) -> None:
+    from datetime import date
+
+    text = BASIC + "\n[report]\nurl = 'https://shop.example/segmint/'\n"
+    report = load_settings(write_config(tmp_path, text)).report
+    assert report.night_url(date(2026, 12, 2)) == "https://shop.example/segmint/2026-12-02/report.html"
+    assert load_settings(write_config(tmp_path, BASIC)).report.night_url(date(2026, 12, 2)) is None
+    with pytest.raises(ConfigError) as info:
+        load_settings(write_config(tmp_path, BASIC + "\n[report]\nurl = '/srv/segmint/reports'\n"))
+    assert "key 'report.url': '/srv/segmint/reports' is not an http(s) URL" in str(info.value)
 
 
 def test_prefect_home_can_put_prefects_database_elsewhere(

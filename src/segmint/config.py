@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -283,6 +284,20 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
+def _is_address(value: str) -> bool:
+    try:
+        check_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _bare(value: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(value)[1] or value
+
+
 # A setting holding one e-mail address, checked when the settings load.
 EmailAddress = Annotated[str, AfterValidator(check_address)]
 
@@ -295,7 +310,8 @@ class AlertSettings(_Section):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
-    sender: EmailAddress = "segmint@localhost"
+    # None: the SMTP login when it is an address, else the first recipient (see `from_address`).
+    sender: EmailAddress | None = None
     recipients: list[EmailAddress] = Field(default_factory=list)
     webhook_url: SecretStr | None = None
     retries: int = 3
@@ -313,16 +329,55 @@ class AlertSettings(_Section):
         return value
 
     @property
-    def sender_address(self) -> str:
-        """The sender's bare address (user@domain), for the SMTP envelope."""
-        from email.utils import parseaddr
+    def from_address(self) -> str | None:
+        """Who alerts and reports come from: `sender`; else the SMTP login when it is an address (most
+        providers relay mail only from the account that logged in); else the first recipient, named
+        segmint (an address the owner reads, in a domain their mail server sends for). None: nothing set."""
+        from email.utils import formataddr
 
-        return parseaddr(self.sender)[1] or self.sender
+        if self.sender:
+            return self.sender
+        if self.smtp_user and _is_address(self.smtp_user):
+            return formataddr(("segmint", self.smtp_user))
+        first = (self.recipients or self.report_recipients)[:1]
+        return formataddr(("segmint", _bare(first[0]))) if first else None
+
+    @property
+    def sender_address(self) -> str:
+        """The sender's bare address (user@domain), for the SMTP envelope ("" when none is configured)."""
+        return _bare(self.from_address or "")
 
     @property
     def weekly_report_recipients(self) -> list[str]:
         """Who receives the weekly report: report_recipients, else the alert recipients."""
         return self.report_recipients or self.recipients
+
+
+class ReportSettings(_Section):
+    """Where the owner reads the web report."""
+
+    # The base URL the reports folder (<output dir>/reports) is served at, e.g. https://shop.example/segmint:
+    # the email links to <url>/<as_of>/report.html. None: the email carries report.html as an attachment.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        split = urlsplit(value.strip())
+        if split.scheme not in ("http", "https") or not split.netloc or _CONTROL.search(value):
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; write the address the reports folder is served at, "
+                "such as 'https://shop.example/segmint'"
+            )
+        return value.strip().rstrip("/")
+
+    def night_url(self, as_of: date) -> str | None:
+        """The full report of one night: <url>/<as_of>/report.html (None without a url)."""
+        return None if self.url is None else f"{self.url}/{as_of.isoformat()}/report.html"
 
 
 class ScheduleSettings(_Section):
@@ -418,6 +473,7 @@ class Settings(BaseSettings):
     segmentation: SegmentationSettings = Field(default_factory=SegmentationSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     predict: PredictSettings = Field(default_factory=PredictSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)

@@ -209,6 +209,23 @@ def check_smtp(settings: Settings) -> Check:
     return Check("smtp", True, f"{where} answers (no login configured)")
 
 
+def check_sender(settings: Settings) -> Check:
+    """Who alerts and the weekly report come from: [alerts] sender, else the SMTP login or first recipient."""
+    alerts = settings.alerts
+    sender = alerts.from_address
+    if sender is None:
+        return Check(
+            "sender",
+            None,
+            "alerts and the weekly report need a sender: set [alerts] sender (e.g. 'Shop <shop@your-domain>') "
+            "and recipients in segmint.toml",
+        )
+    if alerts.sender:
+        return Check("sender", True, f"mail comes from {sender}")
+    where = "smtp_user" if alerts.smtp_user and alerts.sender_address == alerts.smtp_user else "the first recipient"
+    return Check("sender", True, f"mail comes from {sender} ({where}; set [alerts] sender to change it)")
+
+
 def prefect_api_url() -> str | None:
     """PREFECT_API_URL from the environment, else from a Prefect profile in PREFECT_HOME."""
     url = os.environ.get("PREFECT_API_URL")
@@ -252,7 +269,7 @@ def run_checks(settings: Settings) -> list[Check]:
     from segmint.prefect_env import configure_prefect
 
     checks = [*check_sources(settings), check_playbook(settings), *check_folders(settings)]
-    checks += [check_data_age(settings), check_smtp(settings)]
+    checks += [check_data_age(settings), check_smtp(settings), check_sender(settings)]
     # The Prefect environment a run gets (PREFECT_HOME under the output folder, its profile); an
     # unwritable Prefect home is already a failed folder check.
     with contextlib.suppress(OSError):

@@ -27,17 +27,27 @@ def smtp_send(alerts: AlertSettings, msg: EmailMessage, recipients: Sequence[str
 
 
 def compose(
-    subject: str, sender: str, recipients: Sequence[str], text: str, html: str, *, idstring: str | None = None
+    subject: str,
+    sender: str | None,
+    recipients: Sequence[str],
+    text: str,
+    html: str,
+    *,
+    idstring: str | None = None,
 ) -> EmailMessage:
-    """multipart/alternative: the text, then the HTML (a caller may attach related parts to the HTML)."""
+    """multipart/alternative: the text, then the HTML (a caller may attach related parts to the HTML).
+
+    Without a sender (nothing configured) the message has no From: it is saved, never sent.
+    """
     msg = EmailMessage()
     msg["Subject"] = subject
-    msg["From"] = sender
+    if sender:
+        msg["From"] = sender
     if recipients:
         msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(
-        idstring=idstring, domain=parseaddr(sender)[1].rpartition("@")[2] or "segmint.local"
+        idstring=idstring, domain=parseaddr(sender or "")[1].rpartition("@")[2] or "segmint.local"
     )
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")

@@ -42,8 +42,9 @@ def test_a_fresh_folder_passes_and_says_what_is_skipped(cli: Cli, tmp_path: Path
     assert checks["warehouse folder"] == f"ok {tmp_path / 'data'} (will be created)"
     assert checks["data age"].startswith("skip no warehouse yet")
     assert checks["smtp"] == "skip no [alerts] recipients: alerts and the weekly report are not emailed"
+    assert checks["sender"].startswith("skip alerts and the weekly report need a sender: set [alerts] sender")
     assert checks["prefect"].startswith("skip no PREFECT_API_URL: each run starts a temporary Prefect server")
-    assert done.stdout.splitlines()[-1].startswith("all 8 checks passed or were skipped")
+    assert done.stdout.splitlines()[-1].startswith("all 9 checks passed or were skipped")
 
 
 def test_every_failure_is_one_line_with_what_to_do_and_exit_1(cli: Cli, tmp_path: Path) -> None:
@@ -68,7 +69,11 @@ def test_every_failure_is_one_line_with_what_to_do_and_exit_1(cli: Cli, tmp_path
     assert "check smtp_host, smtp_port and smtp_starttls in [alerts]" in checks["smtp"]
     assert checks["prefect"].startswith(f"FAIL the server at http://127.0.0.1:{port}/api does not answer")
     assert "start it with `prefect server start` or unset PREFECT_API_URL" in checks["prefect"]
-    assert done.stdout.splitlines()[-1].startswith("6 of 8 checks failed")
+    # init's --email is the recipient, so mail comes from that address.
+    assert checks["sender"] == (
+        "ok mail comes from segmint <owner@shop.test> (the first recipient; set [alerts] sender to change it)"
+    )
+    assert done.stdout.splitlines()[-1].startswith("6 of 9 checks failed")
     assert "Traceback" not in done.stdout + done.stderr
 
 

@@ -216,7 +216,7 @@ def with_retries(
 
 def email_message(settings: AlertSettings, rendered: RenderedAlert) -> EmailMessage:
     """The alert as a multipart email (plain text and HTML)."""
-    return compose(rendered.subject, settings.sender, settings.recipients, rendered.text, rendered.html)
+    return compose(rendered.subject, settings.from_address, settings.recipients, rendered.text, rendered.html)
 
 
 def send_email(settings: AlertSettings, rendered: RenderedAlert) -> Delivery:
