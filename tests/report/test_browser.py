@@ -3,6 +3,7 @@ page, the key sections are visible, data shows as text, a screenshot is saved.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -48,8 +49,27 @@ def open_report(chromium: tuple[ModuleType, str], report: Path, tmp_path: Path) 
             f"({{images: {IMAGES}, scripts: document.scripts.length, text: document.body.innerText,"
             " title: document.title})"
         )
+        # "How these segments were made" starts collapsed; opened, it shows the technical scores.
+        how_made = page.evaluate(
+            "(() => { const d = document.querySelector('#how-made details');"
+            " if (!d) return {closed: false, text: ''};"
+            " const closed = !d.open; d.open = true; return {closed, text: d.innerText}; })()"
+        )
         shot = page.screenshot(tmp_path / "report.png")
-    return seen, {"visible": visible, **facts}, shot
+    return seen, {"visible": visible, **facts, "how_made": how_made}, shot
+
+
+# Words of the technical side: the main view speaks of customers, money, orders and what to do.
+TECHNICAL = re.compile(
+    r"silhouette|\bARI\b|Rand index|\bsd\b|\bPCA\b|principal component|eta²|\bAUC\b|\bF1\b|p-value|kmeans",
+    re.IGNORECASE,
+)
+
+
+def check_plain_main_view(page: dict[str, Any]) -> None:
+    """No technical score in the visible text while "How these segments were made" is collapsed."""
+    assert page["how_made"]["closed"], "How these segments were made starts collapsed"
+    assert TECHNICAL.findall(page["text"]) == []
 
 
 def check_clean_load(seen: Any, report: Path) -> None:
@@ -72,8 +92,12 @@ def test_report_in_chromium(
     assert page["visible"] == dict.fromkeys(KEY_SECTIONS, True)
     assert page["scripts"] == 0  # the product called <script>alert(1)</script> stayed text
     assert shop.EVIL in page["text"] and shop.EVIL_DESCRIPTION in page["text"]
-    assert [ok for _, ok in page["images"]] == [True] * 4
+    # Six customers: only the size trend is drawn; the others say what they would show.
+    assert [ok for _, ok in page["images"]] == [True]
+    assert "The map draws customers who buy alike close together" in page["text"]
     assert page["title"] == "Customer report 2026-W45 (2 Nov – 8 Nov 2026)"
+    check_plain_main_view(page)
+    assert "Silhouette 0.41" in page["how_made"]["text"]
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000
     print(f"screenshot: {shot}")
 

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from segmint.config import Settings
+from segmint.config import ReportSettings, Settings
 from segmint.report import create_report, record_sent, send_report
 from segmint.report.mail import DeliveryError
 
@@ -28,9 +28,17 @@ def smtp_settings(settings: Settings, port: int, recipients: list[str]) -> Setti
     )
 
 
-def check_weekly_email(msg: EmailMessage, chart_keys: list[str]) -> None:
-    """multipart/alternative (text, multipart/related (html, png...)); every PNG is referenced by cid."""
+def check_weekly_email(msg: EmailMessage, chart_keys: list[str], attached: bytes | None = None) -> None:
+    """multipart/alternative (text, multipart/related (html, png...)); every PNG is referenced by cid. With
+    `attached` (no [report] url), that inside multipart/mixed, followed by report.html with those bytes."""
     assert msg["Subject"] == "Your customers, week 2026-W45 (2 Nov – 8 Nov 2026)"
+    if attached is not None:
+        assert msg.get_content_type() == "multipart/mixed"
+        body, attachment = msg.get_payload()  # type: ignore[misc]
+        assert attachment.get_content_disposition() == "attachment"
+        assert attachment.get_filename() == "report.html" and attachment.get_content_type() == "text/html"
+        assert attachment.get_payload(decode=True) == attached
+        msg = body
     assert msg.get_content_type() == "multipart/alternative"
     plain, related = msg.get_payload()  # type: ignore[misc]
     assert plain.get_content_type() == "text/plain"
@@ -60,9 +68,13 @@ def test_weekly_email_arrives_with_inline_charts(
     assert got.mail_from == "shop@example.com"
     assert got.rcpt_tos == ["owner@example.com", "marketing@example.com"]
     assert got.message["To"] == "owner@example.com, marketing@example.com"
-    check_weekly_email(got.message, ["sizes", "migration", "rfm", "projection"])
+    # No [report] url: the web report travels with the email, and no server path is named in it.
+    check_weekly_email(got.message, ["sizes"], attached=result.path.read_bytes())
     html = got.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = got.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "The full report is attached (report.html)" in html and "The full report is attached" in text
+    assert str(result.path.parent) not in html + text
     record_sent(shop_con, result.report_id, settings.alerts.weekly_report_recipients)
     assert shop_con.execute("select recipients, sent_at is not null from reports").fetchall() == [
         ("owner@example.com, marketing@example.com", True)
@@ -77,8 +89,42 @@ def test_the_saved_eml_is_what_is_sent(
     result = create_report(shop_con, report_settings, shop.AS_OF)
     saved = message_from_bytes(result.email_path.read_bytes(), policy=policy.default)
     assert isinstance(saved, EmailMessage)
-    check_weekly_email(saved, ["sizes", "migration", "rfm", "projection"])
+    check_weekly_email(saved, ["sizes"], attached=result.path.read_bytes())
     assert saved["To"] == "owner@example.com"  # report_recipients empty: the alert recipients
+
+
+def test_with_a_report_url_the_email_links_to_the_nights_report(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, report_settings: Settings, smtp: Any
+) -> None:
+    settings = smtp_settings(report_settings, smtp.port, ["owner@example.com"]).model_copy(
+        update={"report": ReportSettings(url="https://shop.example/segmint/")}
+    )
+    result = create_report(shop_con, settings, shop.AS_OF)
+    assert send_report(settings, result) == []
+    [got] = smtp.received
+    check_weekly_email(got.message, ["sizes"])  # no attachment
+    html = got.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = got.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    url = "https://shop.example/segmint/2026-11-08/report.html"
+    assert re.findall(r'<a href="([^"]+)"[^>]*id="full-report"', html) == [url]
+    assert f"Full report: {url}" in text
+    assert str(result.path.parent) not in html + text and "attached" not in html + text
+
+
+def test_without_a_sender_the_report_comes_from_the_first_recipient(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, tmp_path: Any, smtp: Any
+) -> None:
+    settings = Settings(
+        config_path=tmp_path / "segmint.toml",
+        warehouse={"path": tmp_path / "warehouse.duckdb"},
+        alerts={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "recipients": ["Owner <owner@myshop.example>"]},
+    )
+    assert settings.alerts.sender is None
+    assert send_report(settings, create_report(shop_con, settings, shop.AS_OF)) == []
+    [got] = smtp.received
+    assert got.mail_from == "owner@myshop.example"
+    assert got.message["From"] == "segmint <owner@myshop.example>"
+    assert got.message["Message-ID"].endswith("@myshop.example>")
 
 
 def test_report_recipients_default_to_the_alert_recipients() -> None:

@@ -43,9 +43,10 @@ def parse(html: str) -> Tags:
 def rendered(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> tuple[str, str, str]:
     data = build_report(shop_con, shop.AS_OF, features=Settings().segmentation.features)
     charts = render_charts(data)
-    assert [c.key for c in charts] == ["sizes", "migration", "rfm", "projection"]
+    # Six customers: the size trend (three weeks) is drawn; the grid, the moves and the map are words.
+    assert [c.key for c in charts] == ["sizes"]
     web = render_web(data, charts)
-    html, text = render_email(data, charts, web_path="/srv/report.html")
+    html, text = render_email(data, charts, report_url="https://shop.example/segmint/2026-11-08/report.html")
     return web, html, text
 
 
@@ -91,12 +92,12 @@ def test_email_is_table_layout_with_inline_css_and_cid_images(rendered: tuple[st
     outer = [a for t, a in tags.tags if t == "table" and a.get("width") == "600"]
     assert len(outer) == 1 and "max-width:600px" in (outer[0].get("style") or "")
     images = [a["src"] for t, a in tags.tags if t == "img"]
-    assert images == [f"cid:chart-{k}@segmint" for k in ("sizes", "migration", "rfm", "projection")]
+    assert images == ["cid:chart-sizes@segmint"]
     assert not [a for _, a in tags.tags if "class" in a]  # mail clients drop <style>: styles are inline
     assert "data:" not in html  # images travel as parts, not inline data
     assert "&lt;/td&gt;" not in html and "&lt;tr" not in html  # the layout itself is never escaped
     assert "Your customers this week: 2026-W45 (2 Nov – 8 Nov 2026)" in text
-    assert "Full report: /srv/report.html" in text
+    assert "Full report: https://shop.example/segmint/2026-11-08/report.html" in text
     assert "Regulars: 3 customers (50.0%, +1 this week)" in text
 
 
@@ -171,7 +172,23 @@ def test_every_amount_carries_the_shop_currency(
     data = dataclasses.replace(
         build_report(shop_con, shop.AS_OF, features=Settings().segmentation.features), currency="CHF"
     )
-    web = render_web(data, render_charts(data))
+    charts = render_charts(data)
+    web = render_web(data, charts)
     kpis = {k.key: k for k in data.kpis}
     assert f"CHF {kpis['revenue'].current:,.2f}" in web
-    assert "in CHF" in web  # the RFM grid's caption
+    html, text = render_email(data, charts)
+    for form in (web, html, text):
+        assert_amounts_carry(form, "CHF ")
+
+
+AMOUNT = re.compile(r"(?<![\d.,])[+-]?\d[\d,]*\.\d\d(?![\d%])")
+
+
+def assert_amounts_carry(rendered: str, prefix: str) -> None:
+    """Every number with two decimals outside "How these segments were made" is money: it shows `prefix`
+    (counts have none, averages and percentages one)."""
+    main = rendered.split('<section id="how-made">')[0]
+    found = [(m.group(), main[max(0, m.start() - len(prefix) - 1) : m.start()]) for m in AMOUNT.finditer(main)]
+    assert found, "the report shows amounts"
+    bare = [amount for amount, before in found if not before.endswith((prefix, prefix + "-", prefix + "+"))]
+    assert bare == [], f"amounts without {prefix.strip()}: {bare[:10]}"

@@ -87,22 +87,31 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def create_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> ReportResult:
     """Render the week ending `as_of` into report.html and email.eml, and record it in `reports`."""
     started = time.perf_counter()
-    data = build_report(con, as_of, features=settings.segmentation.features)
+    data = build_report(
+        con,
+        as_of,
+        features=settings.segmentation.features,
+        max_data_age_days=settings.quality.max_data_age_days,
+    )
     charts = render_charts(data)
     folder = report_dir(settings, as_of)
     folder.mkdir(parents=True, exist_ok=True)
     path = (folder / WEB_NAME).resolve()
     email_path = (folder / EMAIL_NAME).resolve()
     web = render_web(data, charts).encode("utf-8")
-    html, text = render_email(data, charts, web_path=str(path))
+    # The owner opens the report where it is served ([report] url); without one, it travels with the email
+    # (a path on the server is no use in a mail client).
+    url = settings.report.night_url(as_of)
+    html, text = render_email(data, charts, report_url=url, attached=url is None)
     recipients = list(settings.alerts.weekly_report_recipients)
     message = build_message(
         period=data.period,
         html=html,
         text=text,
         charts=charts,
-        sender=settings.alerts.sender,
+        sender=settings.alerts.from_address,
         recipients=recipients,
+        attachment=web if url is None else None,
     )
     email_bytes = message.as_bytes(policy=SMTP)
     _write_atomic(path, web)

@@ -20,16 +20,19 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from segmint.config import QualitySettings
 from segmint.predict.churn import churn_outcomes
 from segmint.report import playbook
 from segmint.report.model import (
     Action,
     AnomalyRow,
+    Banner,
     CampaignBuilt,
     CampaignResult,
     Campaigns,
     ChurnCheck,
     ClvCheck,
+    DataAge,
     DefiningFeature,
     FailedCheck,
     Kpi,
@@ -58,6 +61,8 @@ TOP_PRODUCTS_DAYS = 90
 DEFINING_FEATURES = 3
 PROJECTION_SAMPLE = 4000
 # Features every segment is described by, whatever the clustering used.
+# The report warns past the age the nightly freshness check allows ([quality] max_data_age_days).
+MAX_DATA_AGE_DAYS: int = QualitySettings.model_fields["max_data_age_days"].default
 CORE_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
 
 NOT_SEGMENTED = (
@@ -134,6 +139,7 @@ def build_report(
     features: Sequence[str] = (),
     projection_sample: int = PROJECTION_SAMPLE,
     generated_at: datetime | None = None,
+    max_data_age_days: int = MAX_DATA_AGE_DAYS,
 ) -> ReportData:
     """Collect every section of the weekly report for the week ending `as_of`."""
     period = week_ending(as_of)
@@ -156,7 +162,7 @@ def build_report(
     if isinstance(run, Unavailable):
         segments = migration = history = rfm = projection = run
     else:
-        if run.as_of < as_of:
+        if run.as_of < as_of and not _segments_skipped(ctx):
             notes.append(
                 f"The segments shown are from the last published run ({run.as_of}); "
                 "later nights were not published (see Data quality)."
@@ -179,6 +185,7 @@ def build_report(
         # The map's legend names the segments already read with their profiles.
         names = {s.segment_id: s.name for s in segments} if isinstance(segments, list) else {}
         projection = _projection(ctx, run, names)
+    data_age = _data_age(ctx, max_data_age_days)
     return ReportData(
         as_of=as_of,
         period=period,
@@ -196,7 +203,95 @@ def build_report(
         predictions=_predictions(ctx),
         notes=notes,
         currency=_base_currency(ctx),
+        banners=_banners(ctx, run, data_age),
+        data_age=data_age,
     )
+
+
+# -- banners: data older than expected, stages skipped ------------------------------------------------
+
+
+def _data_age(ctx: _Ctx, limit: int) -> DataAge | None:
+    """The newest order on or before the report day, and how many days before it (the freshness check's view)."""
+    row = ctx.one("select max(ordered_at)::date from orders where ordered_at < $end", {"end": ctx.period.end_exclusive})
+    if row is None or row[0] is None:
+        return None
+    return DataAge(row[0], (ctx.day - row[0]).days, limit)
+
+
+# What the nightly run stored in runs.message for a stage it skipped, and the same in the owner's words.
+SKIPPED = (
+    ("churn skipped: ", "Churn risk was not predicted: "),
+    ("lifetime value skipped: ", "Lifetime value was not predicted: "),
+    ("CLV not reliable for this shop: ", "Lifetime values are only rough for this shop: "),
+    ("predictions not refreshed: ", "Predictions were not refreshed: "),
+    ("anomalies skipped: ", "Unusual customers were not looked for: "),
+)
+
+
+def _run_messages(ctx: _Ctx) -> list[str]:
+    """The messages of the latest nightly run up to the report day (runs.message joins them with '; ')."""
+    row = ctx.one(
+        "select message from runs where flow = 'nightly' and as_of <= $day and message is not null "
+        "order by as_of desc, started_at desc limit 1",
+        {"day": ctx.day},
+    )
+    if row is None:
+        return []
+    messages: list[str] = []
+    for part in str(row[0]).split("; "):
+        # Every message reads "what: why"; a part without ": " continues the one before ("...; you have 60").
+        if messages and ": " not in part:
+            messages[-1] += "; " + part
+        else:
+            messages.append(part)
+    return messages
+
+
+def _segments_skipped(ctx: _Ctx) -> bool:
+    """The latest night computed no segments (its banner says why and which segments are shown)."""
+    return any(m.startswith("segments not computed: ") for m in _run_messages(ctx))
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _banners(ctx: _Ctx, run: SegmentRunInfo | Unavailable, age: DataAge | None) -> list[Banner]:
+    banners: list[Banner] = []
+    if age is not None and age.stale:
+        banners.append(
+            Banner(
+                "stale",
+                f"Your newest order is from {_day(age.newest)}, {age.days:,} days before {_day(ctx.day)} "
+                f"(more than the {age.limit} days expected): the shop's export may have stopped, so this "
+                f"report shows nothing newer. Check the export (`segmint doctor` names each file's age), or "
+                f"see the last day with data: `segmint run nightly --as-of {age.newest}`.",
+            )
+        )
+    messages = _run_messages(ctx)
+    if isinstance(run, Unavailable):
+        banners.append(Banner("skipped", run.reason))
+    else:
+        for m in messages:
+            if m.startswith("segments not computed: "):
+                banners.append(
+                    Banner(
+                        "skipped",
+                        _sentence(f"New segments were not computed: {m.removeprefix('segments not computed: ')}")
+                        + f" The segments shown are from {_day(run.as_of)}.",
+                    )
+                )
+    for m in messages:
+        for stored, plain in SKIPPED:
+            if m.startswith(stored):
+                banners.append(Banner("skipped", _sentence(plain + m.removeprefix(stored))))
+    return banners
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
 
 
 def _base_currency(ctx: _Ctx) -> str | None:
@@ -455,7 +550,11 @@ def _defining(means: Stats, base: Stats, z: Stats) -> list[DefiningFeature]:
         m, b = means.get(feature), base.get(feature)
         if score is None or m is None or b is None:
             continue
-        found.append(DefiningFeature(feature, playbook.feature_label(feature), m, b, score))
+        found.append(
+            DefiningFeature(
+                feature, playbook.feature_label(feature), m, b, score, playbook.feature_unit(feature)
+            )
+        )
     found.sort(key=lambda d: (-abs(d.z), d.feature))
     return found[:DEFINING_FEATURES]
 

@@ -40,6 +40,22 @@ PALETTE = (
 _RC: Any = {"text.parse_math": False, "font.size": 8.5, "axes.titlesize": 10}
 
 
+# A chart is drawn only when it has enough points to show something; otherwise the report says in words
+# what it would have shown (a line through two points is no trend, a map of five customers no map).
+MIN_TREND_WEEKS = 3
+MIN_MAP_CUSTOMERS = 20
+MIN_GRID_CUSTOMERS = 20
+
+
+@dataclass(frozen=True)
+class ChartGap:
+    """A chart left out for too few points: what it would have shown, and when it will appear."""
+
+    key: str
+    title: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class Chart:
     """One rendered chart."""
@@ -143,8 +159,8 @@ def migration_chart(migration: Migration) -> bytes:
             range(len(cols)), [_clip(migration.to_labels[c]) for c in cols], rotation=30, ha="right"
         )
         ax.set_yticks(range(len(rows)), [_clip(migration.from_labels[r]) for r in rows])
-        ax.set_xlabel(f"this week ({len(cols)} columns)")
-        ax.set_ylabel(f"a week earlier ({migration.previous_as_of})")
+        ax.set_xlabel("this week")
+        ax.set_ylabel(f"a week earlier ({_day(migration.previous_as_of)})")
         ax.tick_params(labelsize=7)
         return _png(fig)
 
@@ -153,8 +169,12 @@ def _clip(text: str, n: int = 22) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def rfm_chart(rfm: RfmGrid) -> bytes:
-    """Customers by recency score (rows, 5 = bought most recently) and frequency score (columns)."""
+def rfm_chart(rfm: RfmGrid, currency: str | None = None) -> bytes:
+    """Customers by recency score (rows, 5 = bought most recently) and frequency score (columns), with their
+    average revenue to date in the shop's currency."""
+    from segmint.report.render import currency_prefix
+
+    prefix = currency_prefix(currency)
     counts = np.array(rfm.counts, dtype=float)[::-1]  # R5 on top
     with rc_context(_RC):
         fig = Figure(figsize=(WIDTH_IN, 3.4), layout="constrained")
@@ -163,7 +183,7 @@ def rfm_chart(rfm: RfmGrid) -> bytes:
         for i in range(5):
             for j in range(5):
                 money = rfm.mean_monetary[4 - i][j]
-                label = _short(counts[i, j]) + ("" if money is None else f"\n⌀ {_short(money)}")
+                label = _short(counts[i, j]) + ("" if money is None else f"\n⌀ {prefix}{_short(money)}")
                 ax.text(
                     j,
                     i,
@@ -173,10 +193,10 @@ def rfm_chart(rfm: RfmGrid) -> bytes:
                     fontsize=7,
                     color="white" if counts[i, j] > counts.max() * 0.6 else "#222",
                 )
-        ax.set_xticks(range(5), [f"F{j}" for j in range(1, 6)])
-        ax.set_yticks(range(5), [f"R{r}" for r in range(5, 0, -1)])
-        ax.set_xlabel("frequency score (5 = most orders)")
-        ax.set_ylabel("recency score (5 = most recent)")
+        ax.set_xticks(range(5), [str(j) for j in range(1, 6)])
+        ax.set_yticks(range(5), [str(r) for r in range(5, 0, -1)])
+        ax.set_xlabel("how often they buy (5 = most orders)")
+        ax.set_ylabel("how recently they bought (5 = most recent)")
         fig.colorbar(image, ax=ax, label="customers", shrink=0.8)
         return _png(fig)
 
@@ -201,21 +221,79 @@ def projection_chart(projection: Projection, colors: dict[int, str]) -> bytes:
                 label=projection.names.get(seg_id, f"segment {seg_id}"),
                 rasterized=True,
             )
-        ax.set_xlabel(f"component 1 ({projection.explained[0]:.0%} of variance)")
-        ax.set_ylabel(f"component 2 ({projection.explained[1]:.0%})")
+        # The axes are mixtures of every feature, with no unit an owner could read: no ticks, and the
+        # technical description ("How these segments were made") names them.
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("customers who buy alike are drawn close together")
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(fontsize=7, frameon=False, markerscale=3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _png(fig)
 
 
+def _weeks_with_segments(history: SizeHistory) -> list[date]:
+    return [w for i, w in enumerate(history.weeks) if any(s[i] is not None for s in history.sizes.values())]
+
+
+def _grid_customers(rfm: RfmGrid) -> int:
+    return sum(map(sum, rfm.counts))
+
+
+def chart_gaps(data: ReportData) -> list[ChartGap]:
+    """The charts the data cannot fill yet, each with what it would show and when it will appear."""
+    gaps: list[ChartGap] = []
+    if isinstance(data.history, SizeHistory):
+        weeks = _weeks_with_segments(data.history)
+        if len(weeks) < MIN_TREND_WEEKS:
+            so_far = ", ".join(_day(w) for w in weeks)
+            gaps.append(
+                ChartGap(
+                    "sizes",
+                    "Segment sizes over time",
+                    f"This chart shows how many customers each segment holds week by week, once segments "
+                    f"exist in {MIN_TREND_WEEKS} different weeks; so far {len(weeks)} (week ending {so_far}).",
+                )
+            )
+    if isinstance(data.migration, Migration) and data.migration.customers_compared < MIN_GRID_CUSTOMERS:
+        gaps.append(
+            ChartGap(
+                "migration",
+                "Who moved where this week",
+                f"The picture of moves between segments needs at least {MIN_GRID_CUSTOMERS} customers "
+                f"segmented in both weeks; {data.migration.customers_compared} were, so the table above "
+                "lists every move.",
+            )
+        )
+    if isinstance(data.rfm, RfmGrid) and _grid_customers(data.rfm) < MIN_GRID_CUSTOMERS:
+        gaps.append(
+            ChartGap(
+                "rfm",
+                "How recently and how often customers buy",
+                f"This grid sorts customers by how recently and how often they buy, once at least "
+                f"{MIN_GRID_CUSTOMERS} customers have bought; so far {_grid_customers(data.rfm)}.",
+            )
+        )
+    if isinstance(data.projection, Projection) and data.projection.n_total < MIN_MAP_CUSTOMERS:
+        gaps.append(
+            ChartGap(
+                "projection",
+                "Customer map",
+                f"The map draws customers who buy alike close together, coloured by segment, once at "
+                f"least {MIN_MAP_CUSTOMERS} customers are segmented; so far {data.projection.n_total}.",
+            )
+        )
+    return gaps
+
+
 def render_charts(data: ReportData) -> list[Chart]:
-    """Every chart the report's data allows, in display order."""
+    """Every chart the report's data allows (with enough points to show something), in display order."""
     ids = [s.segment_id for s in data.segment_list]
     if isinstance(data.history, SizeHistory):
         ids += list(data.history.sizes)
     colors = segment_colors(ids)
     charts: list[Chart] = []
-    if isinstance(data.history, SizeHistory):
+    left_out = {g.key for g in chart_gaps(data)}
+    if isinstance(data.history, SizeHistory) and "sizes" not in left_out:
         charts.append(
             Chart(
                 "sizes",
@@ -224,7 +302,7 @@ def render_charts(data: ReportData) -> list[Chart]:
                 sizes_chart(data.history, colors),
             )
         )
-    if isinstance(data.migration, Migration):
+    if isinstance(data.migration, Migration) and "migration" not in left_out:
         charts.append(
             Chart(
                 "migration",
@@ -233,21 +311,22 @@ def render_charts(data: ReportData) -> list[Chart]:
                 migration_chart(data.migration),
             )
         )
-    if isinstance(data.rfm, RfmGrid):
+    if isinstance(data.rfm, RfmGrid) and "rfm" not in left_out:
         charts.append(
             Chart(
                 "rfm",
-                "RFM grid",
-                "Grid of customers by recency score and frequency score, with their average revenue.",
-                rfm_chart(data.rfm),
+                "How recently and how often customers buy",
+                "Grid of customers by how recently and how often they buy, with their average revenue to date"
+                + (f" in {data.currency}." if data.currency else "."),
+                rfm_chart(data.rfm, data.currency),
             )
         )
-    if isinstance(data.projection, Projection):
+    if isinstance(data.projection, Projection) and "projection" not in left_out:
         charts.append(
             Chart(
                 "projection",
                 "Customer map",
-                f"Scatter plot of {data.projection.n_sampled:,} sampled customers on two principal components, "
+                f"Map of {data.projection.n_sampled:,} customers, those who buy alike drawn close together, "
                 "coloured by segment.",
                 projection_chart(data.projection, colors),
             )

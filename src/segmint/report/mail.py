@@ -13,6 +13,10 @@ from segmint.report.charts import Chart
 from segmint.report.model import Period
 
 
+# The web report's name as an attachment: the same as on disk, so the owner recognises it.
+ATTACHMENT_NAME = "report.html"
+
+
 class DeliveryError(SegmintError):
     """The SMTP server did not accept the weekly report."""
 
@@ -28,10 +32,15 @@ def build_message(
     html: str,
     text: str,
     charts: Sequence[Chart],
-    sender: str,
+    sender: str | None,
     recipients: Sequence[str],
+    attachment: bytes | None = None,
 ) -> EmailMessage:
-    """multipart/alternative: text/plain, then multipart/related (text/html + one image/png per chart)."""
+    """multipart/alternative: text/plain, then multipart/related (text/html + one image/png per chart).
+
+    With `attachment` (the web report, when no [report] url links to it) the whole is wrapped in
+    multipart/mixed with report.html attached after it.
+    """
     msg = compose(
         subject(period), sender, recipients, text, html, idstring=f"report-{period.end.isoformat()}"
     )
@@ -45,6 +54,10 @@ def build_message(
             cid=f"<{chart.cid}>",
             filename=f"{chart.key}.png",
             disposition="inline",
+        )
+    if attachment is not None:
+        msg.add_attachment(
+            attachment, maintype="text", subtype="html", filename=ATTACHMENT_NAME, disposition="attachment"
         )
     return msg
 

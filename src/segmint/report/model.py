@@ -51,6 +51,28 @@ class Unavailable:
 
 
 @dataclass(frozen=True)
+class Banner:
+    """A sentence shown above everything else: the data is older than expected, or a stage was skipped."""
+
+    kind: str  # stale | skipped
+    text: str
+
+
+@dataclass(frozen=True)
+class DataAge:
+    """How far the newest order is behind the report day, against [quality] max_data_age_days."""
+
+    newest: date
+    days: int
+    limit: int
+
+    @property
+    def stale(self) -> bool:
+        """Older than the freshness check allows."""
+        return self.days > self.limit
+
+
+@dataclass(frozen=True)
 class Kpi:
     """One headline number for this week against the week before."""
 
@@ -98,6 +120,7 @@ class DefiningFeature:
     segment_mean: float
     base_mean: float
     z: float
+    unit: str = "number"  # money | ratio | days | number: how the means are shown
 
     @property
     def direction(self) -> str:
@@ -440,6 +463,8 @@ class ReportData:
     predictions: Predictions | Unavailable
     notes: list[str] = field(default_factory=list)
     currency: str | None = None  # the shop's base currency: every amount is shown in it
+    banners: list[Banner] = field(default_factory=list)
+    data_age: DataAge | None = None  # None: no orders up to the report day
 
     @property
     def segment_list(self) -> list[SegmentRow]:

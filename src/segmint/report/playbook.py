@@ -35,6 +35,28 @@ FEATURE_LABELS: dict[str, str] = {
 }
 
 
+# How a feature's values read: amounts carry the shop's currency, rates are percentages.
+MONEY_FEATURES = frozenset({"monetary", "avg_order_value", "gross_revenue", "returned_value", "monetary_90d"})
+RATIO_FEATURES = frozenset(
+    {
+        "return_rate",
+        "cart_abandonment_rate_30d",
+        "view_to_purchase_rate_30d",
+        "cart_abandonment_rate_90d",
+        "view_to_purchase_rate_90d",
+    }
+)
+
+
+def feature_unit(feature: str) -> str:
+    """money, ratio, days or number: how a feature's values are shown."""
+    if feature in MONEY_FEATURES:
+        return "money"
+    if feature in RATIO_FEATURES:
+        return "ratio"
+    return "days" if feature.endswith("_days") or feature.startswith("days_") else "number"
+
+
 def feature_label(feature: str) -> str:
     """A feature's name in plain words."""
     return FEATURE_LABELS.get(feature, feature.replace("_", " "))

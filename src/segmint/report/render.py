@@ -6,12 +6,13 @@ product called `<script>alert(1)</script>` is shown as text in the web report an
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
 import jinja2
 
-from segmint.report.charts import Chart
+from segmint.report.charts import Chart, chart_gaps
 from segmint.report.model import Kpi, ReportData, Unavailable
 from segmint.resources import resource_dir
 
@@ -29,6 +30,7 @@ SECTION_IDS = (
     "campaigns",
     "predictions",
     "quality",
+    "how-made",
 )
 
 
@@ -43,16 +45,35 @@ def num(value: float | None, digits: int = 0) -> str:
 CURRENCY_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥", "INR": "₹"}
 
 
+def currency_prefix(currency: str | None) -> str:
+    """What goes before an amount: its symbol (£), else its code and a space (CHF ), else nothing."""
+    if not currency:
+        return ""
+    return CURRENCY_SYMBOLS.get(currency.upper()) or f"{currency.upper()} "
+
+
 def money(value: float | None, currency: str | None = None, *, signed: bool = False) -> str:
     """An amount with two decimals and its currency: £1,234.50, CHF 80.00, -$3.10 (+ with `signed`)."""
     if value is None:
         return DASH
     sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
-    amount = f"{abs(value):,.2f}"
-    if not currency:
-        return sign + amount
-    symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{currency.upper()} {amount}"
+    return f"{sign}{currency_prefix(currency)}{abs(value):,.2f}"
+
+
+def day(value: date | datetime | None, year: bool = True) -> str:
+    """A date as people write it: 2 Dec 2026 (2 Dec without the year)."""
+    if value is None:
+        return DASH
+    return f"{value.day} {value:%b %Y}" if year else f"{value.day} {value:%b}"
+
+
+def feature_value(value: float | None, unit: str, currency: str | None = None) -> str:
+    """A feature's mean in its unit: an amount with the currency, a rate in percent, days and counts rounded."""
+    if unit == "money":
+        return money(value, currency)
+    if unit == "ratio":
+        return pct(value)
+    return num(value, 0 if unit == "days" else 1)
 
 
 @jinja2.pass_context
@@ -68,6 +89,11 @@ def _signed_money_filter(context: jinja2.runtime.Context, value: float | None) -
 @jinja2.pass_context
 def _kpi_value_filter(context: jinja2.runtime.Context, kpi: Kpi, which: str = "current") -> str:
     return kpi_value(kpi, which, _currency(context))
+
+
+@jinja2.pass_context
+def _feature_value_filter(context: jinja2.runtime.Context, value: float | None, unit: str) -> str:
+    return feature_value(value, unit, _currency(context))
 
 
 def _currency(context: jinja2.runtime.Context) -> str | None:
@@ -147,13 +173,21 @@ def environment() -> jinja2.Environment:
         kpi_value=_kpi_value_filter,
         kpi_change=kpi_change,
         kpi_tone=kpi_tone,
+        day=day,
+        feature_value=_feature_value_filter,
     )
     env.tests["unavailable"] = lambda value: isinstance(value, Unavailable)
     return env
 
 
 def _context(data: ReportData, charts: list[Chart], **extra: Any) -> dict[str, Any]:
-    return {"data": data, "charts": charts, "chart": {c.key: c for c in charts}, **extra}
+    return {
+        "data": data,
+        "charts": charts,
+        "chart": {c.key: c for c in charts},
+        "gaps": chart_gaps(data),
+        **extra,
+    }
 
 
 def render_web(data: ReportData, charts: list[Chart]) -> str:
@@ -161,8 +195,13 @@ def render_web(data: ReportData, charts: list[Chart]) -> str:
     return environment().get_template(WEB_TEMPLATE).render(_context(data, charts))
 
 
-def render_email(data: ReportData, charts: list[Chart], *, web_path: str = "") -> tuple[str, str]:
-    """The email's HTML (inline CSS, table layout, charts by Content-ID) and its plain-text alternative."""
+def render_email(
+    data: ReportData, charts: list[Chart], *, report_url: str | None = None, attached: bool = False
+) -> tuple[str, str]:
+    """The email's HTML (inline CSS, table layout, charts by Content-ID) and its plain-text alternative.
+
+    The full report is linked at `report_url` ([report] url), or said to be `attached` as report.html.
+    """
     env = environment()
-    context = _context(data, charts, web_path=web_path)
+    context = _context(data, charts, report_url=report_url, attached=attached)
     return env.get_template(EMAIL_TEMPLATE).render(context), env.get_template(TEXT_TEMPLATE).render(context)
