@@ -103,8 +103,12 @@ def sizes_chart(history: SizeHistory, colors: dict[int, str]) -> bytes:
     with rc_context(_RC):
         fig = Figure(figsize=(WIDTH_IN, 3.2), layout="constrained")
         ax = fig.add_subplot()
-        x = np.arange(len(history.weeks))
-        for seg_id, sizes in history.sizes.items():
+        # From the first week with segments: empty weeks before it only squeeze the line to the right.
+        first = min(history.weeks.index(w) for w in _weeks_with_segments(history))
+        weeks = history.weeks[first:]
+        x = np.arange(len(weeks))
+        for seg_id, all_sizes in history.sizes.items():
+            sizes = all_sizes[first:]
             y = np.array([np.nan if v is None else v for v in sizes], dtype=float)
             ax.plot(
                 x,
@@ -115,7 +119,7 @@ def sizes_chart(history: SizeHistory, colors: dict[int, str]) -> bytes:
                 color=colors.get(seg_id, "#888"),
                 label=history.names[seg_id],
             )
-        ax.set_xticks(x, [_day(d) for d in history.weeks], rotation=0)
+        ax.set_xticks(*week_ticks(weeks), rotation=0)
         ax.tick_params(axis="x", labelsize=7)
         ax.set_ylabel("customers")
         ax.yaxis.set_major_formatter(lambda v, _pos: _short(v))
@@ -127,6 +131,17 @@ def sizes_chart(history: SizeHistory, colors: dict[int, str]) -> bytes:
 
 def _day(d: date) -> str:
     return f"{d.day} {d:%b}"
+
+
+MAX_DATE_TICKS = 6
+
+
+def week_ticks(weeks: list[date]) -> tuple[list[int], list[str]]:
+    """Positions and labels of a weekly axis: at most six dates written as people do ("2 Nov"), so they
+    never run into each other, never an ISO timestamp or an epoch number."""
+    step = max(1, -(-len(weeks) // MAX_DATE_TICKS))
+    positions = list(range(0, len(weeks), step))
+    return positions, [_day(weeks[i]) for i in positions]
 
 
 def migration_chart(migration: Migration) -> bytes:

@@ -6,6 +6,7 @@ product called `<script>alert(1)</script>` is shown as text in the web report an
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -96,6 +97,44 @@ def _feature_value_filter(context: jinja2.runtime.Context, value: float | None, 
     return feature_value(value, unit, _currency(context))
 
 
+# The stored sentences of earlier stages carry bare amounts (segment_profiles.description: "2.5 orders
+# of 70 on average"; anomalies.reason: "low avg_order_value 3.20 (median 48.55)"): shown with the currency
+# and in plain words, so every amount in the report names its currency.
+_AVERAGE_ORDER = re.compile(r"\b(orders of )(\d[\d,]*(?:\.\d+)?)( on average)")
+_ANOMALY_PART = re.compile(r"^(high|low) (\w+) (\S+) \(median (\S+)\)$")
+
+
+def with_currency(description: str, currency: str | None = None) -> str:
+    """A segment's stored description with its average order value in the shop's currency."""
+    return _AVERAGE_ORDER.sub(lambda m: f"{m[1]}{currency_prefix(currency)}{m[2]}{m[3]}", description)
+
+
+def anomaly_reason(reason: str, currency: str | None = None) -> str:
+    """An anomaly's stored reason in plain words: feature labels, amounts with the currency."""
+    from segmint.report.playbook import feature_label, feature_unit
+
+    def plain(part: str) -> str:
+        found = _ANOMALY_PART.match(part)
+        if found is None:
+            return part
+        direction, feature, value, median = found.groups()
+        if feature_unit(feature) == "money":
+            value, median = (currency_prefix(currency) + v for v in (value, median))
+        return f"{direction} {feature_label(feature)}: {value} (most customers: {median})"
+
+    return "; ".join(plain(p) for p in reason.split("; "))
+
+
+@jinja2.pass_context
+def _with_currency_filter(context: jinja2.runtime.Context, description: str) -> str:
+    return with_currency(description, _currency(context))
+
+
+@jinja2.pass_context
+def _anomaly_reason_filter(context: jinja2.runtime.Context, reason: str) -> str:
+    return anomaly_reason(reason, _currency(context))
+
+
 def _currency(context: jinja2.runtime.Context) -> str | None:
     data = context.get("data")
     return getattr(data, "currency", None)
@@ -175,6 +214,8 @@ def environment() -> jinja2.Environment:
         kpi_tone=kpi_tone,
         day=day,
         feature_value=_feature_value_filter,
+        with_currency=_with_currency_filter,
+        anomaly_reason=_anomaly_reason_filter,
     )
     env.tests["unavailable"] = lambda value: isinstance(value, Unavailable)
     return env
