@@ -222,7 +222,11 @@ def check_sender(settings: Settings) -> Check:
         )
     if alerts.sender:
         return Check("sender", True, f"mail comes from {sender}")
-    where = "smtp_user" if alerts.smtp_user and alerts.sender_address == alerts.smtp_user else "the first recipient"
+    where = (
+        "smtp_user"
+        if alerts.smtp_user and alerts.sender_address == alerts.smtp_user
+        else "the first recipient"
+    )
     return Check("sender", True, f"mail comes from {sender} ({where}; set [alerts] sender to change it)")
 
 

@@ -117,7 +117,11 @@ def test_without_a_sender_the_report_comes_from_the_first_recipient(
     settings = Settings(
         config_path=tmp_path / "segmint.toml",
         warehouse={"path": tmp_path / "warehouse.duckdb"},
-        alerts={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "recipients": ["Owner <owner@myshop.example>"]},
+        alerts={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "recipients": ["Owner <owner@myshop.example>"],
+        },
     )
     assert settings.alerts.sender is None
     assert send_report(settings, create_report(shop_con, settings, shop.AS_OF)) == []

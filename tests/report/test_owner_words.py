@@ -6,7 +6,6 @@ HTML and in headless chromium."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,10 +14,8 @@ from typing import Any
 
 import pytest
 
+import shops
 from segmint.report.render import SECTION_IDS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/shops.py
-import shops  # noqa: E402
 
 END = date(2026, 11, 8)
 NIGHTS = (END - timedelta(days=14), END - timedelta(days=7), END)
@@ -30,7 +27,7 @@ STALE = shops.ShopShape(customers=40, days=90, end=END, stale_days=30, events=Fa
 
 @pytest.fixture(scope="module")
 def night() -> Callable[[Path, date], Any]:
-    from report.conftest import load_helper
+    from tests.report.conftest import load_helper
 
     return load_helper("nightly").run_night  # type: ignore[no-any-return]
 
@@ -62,7 +59,10 @@ def main_view(html: str) -> str:
 
 
 def banners(html: str) -> list[str]:
-    return [re.sub(r"\s+", " ", b) for b in re.findall(r'<p class="banner banner-\w+" role="alert">(.*?)</p>', html)]
+    return [
+        re.sub(r"\s+", " ", b)
+        for b in re.findall(r'<p class="banner banner-\w+" role="alert">(.*?)</p>', html)
+    ]
 
 
 def test_stale_data_gets_a_banner_naming_the_newest_order(stale: Path) -> None:
@@ -100,7 +100,7 @@ def test_skipped_stages_say_why_in_plain_words(young: Path) -> None:
 
 
 def test_a_grown_shop_has_every_chart_and_amounts_in_euro(grown: dict[date, Path]) -> None:
-    from report.conftest import load_helper
+    from tests.report.conftest import load_helper
 
     html = grown[END].read_text(encoding="utf-8")
     ids = re.findall(r'<figure id="(chart|gap)-(\w+)"', html)
@@ -121,7 +121,7 @@ def test_the_first_week_says_what_the_trend_will_show(grown: dict[date, Path]) -
 def test_the_reports_in_chromium(
     grown: dict[date, Path], young: Path, stale: Path, cdp: ModuleType, tmp_path: Path
 ) -> None:
-    from report.conftest import load_helper
+    from tests.report.conftest import load_helper
 
     check = load_helper("test_browser")
     binary = cdp.chromium_path()

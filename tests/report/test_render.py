@@ -188,7 +188,9 @@ def assert_amounts_carry(rendered: str, prefix: str) -> None:
     """Every number with two decimals outside "How these segments were made" is money: it shows `prefix`
     (counts have none, averages and percentages one)."""
     main = rendered.split('<section id="how-made">')[0]
-    found = [(m.group(), main[max(0, m.start() - len(prefix) - 1) : m.start()]) for m in AMOUNT.finditer(main)]
+    found = [
+        (m.group(), main[max(0, m.start() - len(prefix) - 1) : m.start()]) for m in AMOUNT.finditer(main)
+    ]
     assert found, "the report shows amounts"
     bare = [amount for amount, before in found if not before.endswith((prefix, prefix + "-", prefix + "+"))]
     assert bare == [], f"amounts without {prefix.strip()}: {bare[:10]}"

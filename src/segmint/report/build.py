@@ -213,7 +213,9 @@ def build_report(
 
 def _data_age(ctx: _Ctx, limit: int) -> DataAge | None:
     """The newest order on or before the report day, and how many days before it (the freshness check's view)."""
-    row = ctx.one("select max(ordered_at)::date from orders where ordered_at < $end", {"end": ctx.period.end_exclusive})
+    row = ctx.one(
+        "select max(ordered_at)::date from orders where ordered_at < $end", {"end": ctx.period.end_exclusive}
+    )
     if row is None or row[0] is None:
         return None
     return DataAge(row[0], (ctx.day - row[0]).days, limit)
@@ -279,7 +281,9 @@ def _banners(ctx: _Ctx, run: SegmentRunInfo | Unavailable, age: DataAge | None) 
                 banners.append(
                     Banner(
                         "skipped",
-                        _sentence(f"New segments were not computed: {m.removeprefix('segments not computed: ')}")
+                        _sentence(
+                            f"New segments were not computed: {m.removeprefix('segments not computed: ')}"
+                        )
                         + f" The segments shown are from {_day(run.as_of)}.",
                     )
                 )

@@ -12,7 +12,6 @@ from segmint.mail import compose, smtp_send
 from segmint.report.charts import Chart
 from segmint.report.model import Period
 
-
 # The web report's name as an attachment: the same as on disk, so the owner recognises it.
 ATTACHMENT_NAME = "report.html"
 
