@@ -33,10 +33,14 @@ def night() -> Callable[[Path, date], Any]:
 
 
 @pytest.fixture(scope="module")
-def grown(tmp_path_factory: pytest.TempPathFactory, night: Callable[[Path, date], Any]) -> dict[date, Path]:
+def grown_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shops.write_shop(tmp_path_factory.mktemp("grown"), GROWN)
+
+
+@pytest.fixture(scope="module")
+def grown(grown_config: Path, night: Callable[[Path, date], Any]) -> dict[date, Path]:
     """Three weekly nights of a grown shop: each night's report.html."""
-    config = shops.write_shop(tmp_path_factory.mktemp("grown"), GROWN)
-    return {day: night(config, day)[1].report_path for day in NIGHTS}
+    return {day: night(grown_config, day)[1].report_path for day in NIGHTS}
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +150,83 @@ def test_weekly_dates_under_a_chart_are_few_and_read_like_2_nov() -> None:
     assert labels == ["23 Aug", "6 Sep", "20 Sep", "4 Oct", "18 Oct", "1 Nov"]
     assert positions == [0, 2, 4, 6, 8, 10]
     assert week_ticks(weeks[-3:]) == ([0, 1, 2], ["25 Oct", "1 Nov", "8 Nov"])
+
+
+def test_the_weekly_email_of_a_grown_shop_links_to_its_report_in_euro(
+    grown: dict[date, Path], grown_config: Path, smtp: Any
+) -> None:
+    from segmint.config import load_settings
+    from segmint.report import render, send_report
+    from tests.report.conftest import load_helper
+
+    settings = load_settings(grown_config)
+    settings.alerts.smtp_host, settings.alerts.smtp_port = "127.0.0.1", smtp.port
+    settings.alerts.recipients = ["owner@coffee.example"]
+    settings.report.url = "https://coffee.example/reports"
+    assert send_report(settings, render(settings, END)) == []
+    [got] = smtp.received
+    assert got.mail_from == "owner@coffee.example"  # no sender configured: the first recipient
+    assert got.message.get_content_type() == "multipart/alternative"  # linked, not attached
+    html = got.message.get_body(("html",)).get_content()
+    text = got.message.get_body(("plain",)).get_content()
+    assert 'href="https://coffee.example/reports/2026-11-08/report.html"' in html
+    assert "Full report: https://coffee.example/reports/2026-11-08/report.html" in text
+    check = load_helper("test_render")
+    for form in (html, text):
+        check.assert_amounts_carry(form, "€")
+    assert not re.search(r"silhouette|\bsd\b|\bPCA\b|\bAUC\b|\bARI\b|p-value", html + text, re.IGNORECASE)
+    assert [p.get_filename() for p in got.message.walk() if p.get_content_type() == "image/png"] == [
+        "sizes.png",
+        "migration.png",
+        "rfm.png",
+        "projection.png",
+    ]
+
+
+def test_the_email_of_a_young_shop_carries_its_banners(young: Path) -> None:
+    from email import message_from_bytes, policy
+
+    saved = message_from_bytes((young.parent / "email.eml").read_bytes(), policy=policy.default)
+    assert saved.get_content_type() == "multipart/mixed"  # no [report] url: report.html is attached
+    text = saved.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Note: No segments yet: Only " in text
+    assert "Note: Churn risk was not predicted: churn needs 270 days of orders" in text
+    assert "The full report is attached (report.html)" in text
+    assert "From" not in saved  # nothing configured to send from (nor to): saved, never sent
+
+
+@pytest.mark.slow
+def test_the_cdnow_sample_reads_in_dollars_and_plain_words(
+    tmp_path: Path, night: Callable[[Path, date], Any], cdp: ModuleType
+) -> None:
+    """The real CDNOW sample (2,357 customers), three weekly nights: every chart, predictions in words."""
+    from real_layouts import cdnow_sample_as_master
+    from tests.report.conftest import load_helper
+
+    export = cdnow_sample_as_master(tmp_path)
+    config = tmp_path / "segmint.toml"
+    config.write_text(
+        "[warehouse]\npath = 'warehouse.duckdb'\n"
+        f"[[sources]]\nname = 'shop'\nkind = 'orders'\npath = '{export}'\npreset = 'cdnow'\n",
+        encoding="utf-8",
+    )
+    nights = (date(1997, 9, 16), date(1997, 9, 23), date(1997, 9, 30))
+    report = [night(config, day)[1].report_path for day in nights][-1]
+    html = report.read_text(encoding="utf-8")
+    assert re.findall(r'<figure id="(chart|gap)-(\w+)"', html) == [
+        ("chart", "sizes"),
+        ("chart", "migration"),
+        ("chart", "rfm"),
+        ("chart", "projection"),
+    ]
+    assert banners(html) == []  # fresh data, every stage ran
+    load_helper("test_render").assert_amounts_carry(html, "$")
+    check = load_helper("test_browser")
+    binary = cdp.chromium_path()
+    if binary is None:
+        pytest.skip("chromium is not installed: `make test` installs it, or `sudo apt-get install chromium`")
+    seen, page, _ = check.open_report((cdp, binary), report, tmp_path / "browser")
+    check.check_clean_load(seen, report)
+    check.check_plain_main_view(page)
+    assert "Predicted on 30 Sep 1997." in page["text"]
+    assert "ROC AUC" in page["how_made"]["text"] and "Silhouette" in page["how_made"]["text"]
