@@ -155,9 +155,10 @@ def test_weekly_dates_under_a_chart_are_few_and_read_like_2_nov() -> None:
 def test_the_weekly_email_of_a_grown_shop_links_to_its_report_in_euro(
     grown: dict[date, Path], grown_config: Path, smtp: Any
 ) -> None:
+    from tests.report.conftest import load_helper
+
     from segmint.config import load_settings
     from segmint.report import render, send_report
-    from tests.report.conftest import load_helper
 
     settings = load_settings(grown_config)
     settings.alerts.smtp_host, settings.alerts.smtp_port = "127.0.0.1", smtp.port
@@ -200,8 +201,9 @@ def test_the_cdnow_sample_reads_in_dollars_and_plain_words(
     tmp_path: Path, night: Callable[[Path, date], Any], cdp: ModuleType
 ) -> None:
     """The real CDNOW sample (2,357 customers), three weekly nights: every chart, predictions in words."""
-    from real_layouts import cdnow_sample_as_master
     from tests.report.conftest import load_helper
+
+    from real_layouts import cdnow_sample_as_master
 
     export = cdnow_sample_as_master(tmp_path)
     config = tmp_path / "segmint.toml"
