@@ -393,7 +393,9 @@ def test_a_damaged_warehouse_is_one_sentence_and_a_backup_restores_it(
     for cmd in (command(config, "ingest"), nightly_command(config)):
         failed = run(cmd, env)
         assert failed.returncode == 6, failed.stderr[-3000:]
-        assert failed.stderr.strip().splitlines()[-1].startswith(expected), failed.stderr[-3000:]
+        # Prefect's event worker may add a line of its own after segmint's sentence on a busy machine.
+        errors = [line for line in failed.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and errors[0].startswith(expected), failed.stderr[-3000:]
         assert "Traceback" not in failed.stdout + failed.stderr, failed.stderr[-3000:]
     # Restore the backup as the sentence says; the night then runs.
     Path(f"{warehouse}.wal").unlink(missing_ok=True)

@@ -185,4 +185,4 @@ def test_the_weekly_report_shows_the_churn_check_of_one_horizon_ago(
     assert (check.actual_churn_rate, check.precision, check.recall) == (0.5, 0.5, 0.5)
     assert check.predicted_churn_rate == pytest.approx(outcome.predicted_churn_rate)
     html = render_web(data, [])
-    assert "on 2024-01-01 the churn scores expected" in html and "52.5% of 4 customers" in html
+    assert "on 1 Jan 2024 we expected" in html and "52.5% of 4 customers" in html
