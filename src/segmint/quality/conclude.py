@@ -70,7 +70,10 @@ def conclude(
         line = f"data quality FAILED: {len(alert.problems)} critical checks failed, {len(alert.held)} batches held"
     else:
         line = f"data quality OK, but {segments.summary() if segments else 'segments not published'}"
-    line += "; " + (
-        f"alert sent by {' and '.join(sent)}" if sent else "alert NOT delivered (see alerts_sent)"
-    )
+    if sent:
+        line += f"; alert sent by {' and '.join(sent)}"
+    elif not deliveries:  # nobody to tell: no recipients and no webhook in [alerts]
+        line += "; no alert sent: set [alerts] recipients or webhook_url to be told"
+    else:
+        line += "; alert NOT delivered (see alerts_sent)"
     return QualityOutcome(False, line, alert, deliveries, docs)
