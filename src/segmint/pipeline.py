@@ -13,7 +13,7 @@ import duckdb
 
 from segmint.config import Settings
 from segmint.ingest import FileResult, ingest
-from segmint.runs import enter_stage, finish_run, start_run
+from segmint.runs import end_stage, enter_stage, finish_run, start_run
 from segmint.warehouse import Writer, connect, storage_error, transaction, writer
 
 if TYPE_CHECKING:  # the models pull in scikit-learn; the CLI should start without it
@@ -136,8 +136,9 @@ def enter(settings: Settings, run_id: str, stage: str) -> None:
 
 
 def end_run(settings: Settings, run_id: str, status: str, message: str = "") -> None:
-    """Record the end of a run in `runs`."""
+    """Record the end of a run in `runs` (and the time of the stage it ended in, in run_stages)."""
     with warehouse(settings) as con:
+        end_stage(con, run_id)
         finish_run(con, run_id, status, message)
 
 
@@ -255,7 +256,10 @@ def render_report(
         with transaction(con):
             # First, so the report shows tonight's run with its final status.
             finish_run(con, run_id, status, message)
-            return create_report(con, settings, as_of).path
+            path = create_report(con, settings, as_of).path
+            # The report stage ends here: a completed run has every stage's row, committed with it.
+            end_stage(con, run_id)
+            return path
 
 
 def predict(settings: Settings, run_id: str, as_of: date) -> PredictionOutcome | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import socket
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -56,10 +58,43 @@ def start_run(
     return run_id
 
 
+@dataclass(frozen=True)
+class _OpenStage:
+    stage: str
+    started_at: datetime  # local wall time, as the ledger's other timestamps
+    clock: float  # time.monotonic() at the start: a clock change cannot skew the seconds
+
+
+# The stage each run of this process is in: a stage's row is written when it ends, from here.
+_OPEN_STAGES: dict[str, _OpenStage] = {}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (a high-water mark: it never goes down)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
 def enter_stage(con: duckdb.DuckDBPyConnection, run_id: str, stage: str) -> None:
-    """Record the stage a run is starting (a killed run is marked with it) and log one line."""
+    """Record the stage a run is starting (a killed run is marked with it), ending the one before in
+    run_stages, and log one line."""
+    end_stage(con, run_id)
     con.execute("update runs set stage = ? where run_id = ?", [stage, run_id])
+    _OPEN_STAGES[run_id] = _OpenStage(stage, datetime.now(), time.monotonic())
     logger.info("run %s: %s", run_id, stage)
+
+
+def end_stage(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Write the row of the stage the run is in to run_stages: its times, seconds and the process's peak
+    RSS so far (nothing when no stage is open in this process)."""
+    open_stage = _OPEN_STAGES.pop(run_id, None)
+    if open_stage is None:
+        return
+    seconds = time.monotonic() - open_stage.clock
+    con.execute(
+        "insert into run_stages values (?, ?, ?, ?, ?, ?)",
+        [run_id, open_stage.stage, open_stage.started_at, datetime.now(), seconds, peak_rss_mb()],
+    )
+    logger.info("run %s: %s took %.1f s (peak RSS %.0f MB)", run_id, open_stage.stage, seconds, peak_rss_mb())
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message: str = "") -> None:
