@@ -40,6 +40,16 @@ EVENTS_PER_CUSTOMER = 50
 LINES_PER_ORDER = 3
 
 
+def _first_day(i: str) -> str:
+    # Customer i's first day (days after START): the same expression for the customer and their orders.
+    return f"(hash({i}) % {DAYS - 30})::integer"
+
+
+def _active_days(i: str) -> str:
+    # How long customer i keeps buying, within the history.
+    return f"least({DAYS} - {_first_day(i)}, 30 + hash({i} + 1) % 400)"
+
+
 def _segment_bench() -> ModuleType:
     # bench/ is not a package: load the segmentation bench (its tutorial baseline) by path.
     spec = importlib.util.spec_from_file_location("bench_segment", Path(__file__).with_name("segment.py"))
@@ -64,21 +74,22 @@ def build_warehouse(path: Path, customers: int) -> None:
         f"""
         insert into customers
         select 'C' || lpad(i::varchar, 8, '0'), 'c' || i || '@example.com', 'DE',
-            timestamp '{START}' + to_seconds(cast(random() * {DAYS} * 86400 as bigint)), i % 3 > 0, 'bench'
+            timestamp '{START}' + to_days({_first_day("i")}) + to_seconds(cast(random() * 86399 as bigint)),
+            i % 3 > 0, 'bench'
         from range({customers}) t(i)
         """
     )
-    # Order j belongs to buyer floor(buyers * u^2) (a few buyers order often, most rarely), and orders
-    # grow towards the end of the history (sqrt): the last day has about twice the average day's.
+    # Order j belongs to buyer b = floor(buyers * u^2) (a few buyers order often, most rarely), at a
+    # random time within b's active span: from b's first day for 30-430 days, so that buyers drop out
+    # (the lifetime models fit a dropout rate; a guest's order is anywhere in the history).
     con.execute(
         f"""
         insert into orders
-        select 'O' || j,
-            case when j % 20 = 0 then null
-                 else 'C' || lpad(cast(floor({buyers} * pow(random(), 2)) as bigint)::varchar, 8, '0') end,
-            timestamp '{START}' + to_seconds(cast({DAYS} * 86400 * sqrt(random()) as bigint)),
+        select 'O' || j, case when j % 20 = 0 then null else 'C' || lpad(b::varchar, 8, '0') end,
+            timestamp '{START}' + to_seconds(cast(86400 * case when j % 20 = 0 then random() * {DAYS}
+                else {_first_day("b")} + random() * {_active_days("b")} end as bigint)),
             j % 33 = 0, 0, 'EUR', 'bench', 'DE', null, false
-        from range({orders}) t(j)
+        from (select j, cast(floor({buyers} * pow(random(), 2)) as bigint) as b from range({orders}) t(j))
         """
     )
     # Each customer has a price level (5-65 EUR a unit, from a hash of the id), each line varies around
@@ -126,8 +137,9 @@ def write_increment(folder: Path, customers: int) -> dict[str, int]:
     """NIGHT's export files (canonical columns): its orders, events and new customers; rows per kind."""
     orders = customers * LINES_PER_CUSTOMER // LINES_PER_ORDER
     events = customers * EVENTS_PER_CUSTOMER
-    # The last day of the history has twice the average day's volume (see build_warehouse): so has NIGHT.
-    night_orders = max(1, 2 * orders // DAYS)
+    # Orders spread about evenly over the history (see build_warehouse), events grow towards its end
+    # (sqrt): NIGHT has the average day's orders and twice the average day's events.
+    night_orders = max(1, orders // DAYS)
     night_events = max(5, 2 * events // DAYS) // 5 * 5
     new_customers = max(1, customers // DAYS)
     buyers = int(customers * 0.8)
