@@ -221,9 +221,9 @@ def write_config(folder: Path, warehouse: Path, memory_limit: str | None) -> Pat
 def run_nightly(config: Path, warehouse: Path) -> dict[str, object]:
     """`segmint run nightly` in a fresh process: its wall time, process-tree peak and run_stages rows."""
     started = time.perf_counter()
+    command = [sys.executable, "-c", "from segmint.cli import main; main()", "run", "nightly"]
     child = subprocess.Popen(
-        [sys.executable, "-c", "from segmint.cli import main; main()", "run", "nightly"]
-        + ["--config", str(config), "--as-of", NIGHT.isoformat()],
+        [*command, "--config", str(config), "--as-of", NIGHT.isoformat()],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -241,7 +241,8 @@ def run_nightly(config: Path, warehouse: Path) -> dict[str, object]:
         if run is None:
             raise SystemExit(f"segmint run nightly recorded no run (exit code {code}):\n{output}")
         stages = con.execute(
-            "select stage, seconds, peak_rss_mb from run_stages where run_id = ? order by started_at", [run[0]]
+            "select stage, seconds, peak_rss_mb from run_stages where run_id = ? order by started_at",
+            [run[0]],
         ).fetchall()
     return {
         "exit_code": code,
@@ -297,9 +298,13 @@ def report(customers: int, night: dict[str, int], ours: dict[str, object], their
 
 def main() -> None:
     """Build the warehouse and the night if missing, run the nightly and the baseline, print the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=1_000_000, help="scales order lines and events too")
-    parser.add_argument("--out", type=Path, default=None, help="default /tmp/segmint-bench-nightly/<customers>")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default /tmp/segmint-bench-nightly/<customers>"
+    )
     parser.add_argument("--memory-limit", default=None, help="[warehouse] memory_limit (default: segmint's)")
     parser.add_argument("--child", choices=["baseline"])
     parser.add_argument("--path", type=Path)
