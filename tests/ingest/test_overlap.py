@@ -51,7 +51,7 @@ def test_daily_exports_repeating_two_days_load_without_hold_and_update_changed_o
 ) -> None:
     days = [date(2024, 6, d) for d in range(1, 6)]
     by_day = {d: day_rows(d) for d in days}
-    audit = BatchAudit(Settings(config_path=tmp_path / "segmint.toml"), now=NOW)
+    audit = BatchAudit(Settings(config_path=tmp_path / "segmint.toml", data_dir=tmp_path / "out"), now=NOW)
     results = []
     for k in range(2, 5):  # exports of days 3, 4, 5, each with the two days before
         orders: dict[str, list[str]] = {}
@@ -172,6 +172,101 @@ def test_events_and_customers_repeat_or_update(duck: duckdb.DuckDBPyConnection, 
         "select email, marketing_consent from customers where customer_id = 'C2'"
     ).fetchone() == ("new@x.com", True)
     assert duck.execute("select email from customers_history").fetchall() == [("b@x.com",)]
+
+
+FULL = "order_id,line_no,customer_id,ordered_at,product_id,product_name,category,quantity,unit_price,currency,country"
+
+
+def test_an_overlapping_export_without_optional_columns_repeats_its_orders_and_keeps_their_values(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """A later export that leaves out names, categories, currency and country compares only what it has."""
+    lines = [
+        f"O{i},{j},C{i % 7},2024-06-0{1 + i % 5} 10:00:00,P{j},Product {j},Cat {j % 2},{1 + j},{2 + j}.50,EUR,FR"
+        for i in range(40)
+        for j in (1, 2)
+    ]
+    (tmp_path / "full.csv").write_text("\n".join([FULL, *lines]) + "\n")
+    audit = BatchAudit(Settings(config_path=tmp_path / "segmint.toml", data_dir=tmp_path / "out"), now=NOW)
+    assert load_file(duck, shop(), tmp_path / "full.csv", "r1", now=NOW, audit=audit).status == "loaded"
+
+    def narrow(line: str) -> str:
+        oid, no, cust, at, pid, _, _, qty, price, _, _ = line.split(",")
+        return ",".join([oid, no, cust, at, pid, qty, price])
+
+    slim = [narrow(line) for line in lines]
+    slim[1] = slim[1].replace(",3,4.50", ",5,4.50")  # O0's second line: the quantity changed since
+    (tmp_path / "slim.csv").write_text(
+        "\n".join(["order_id,line_no,customer_id,ordered_at,product_id,quantity,unit_price", *slim]) + "\n"
+    )
+    result = load_file(duck, shop(), tmp_path / "slim.csv", "r2", now=NOW, audit=audit)
+    assert result.status == "loaded", result.message
+    assert (result.rows_read, result.rows_loaded, result.rows_duplicate, result.rows_updated) == (
+        80,
+        2,
+        78,
+        2,
+    )
+    assert duck.execute("select count(*) from order_lines").fetchone() == (80,)
+    # The updated order keeps what the slim export does not say: names, categories, country.
+    assert duck.execute(
+        "select line_no, quantity, product_name, category from order_lines where order_id = 'O0' order by 1"
+    ).fetchall() == [(1, 2, "Product 1", "Cat 1"), (2, 5, "Product 2", "Cat 0")]
+    assert duck.execute("select country from orders where order_id = 'O0'").fetchone() == ("FR",)
+    assert duck.execute("select count(*) from orders_history").fetchone() == (1,)
+    assert not duck.execute("select 1 from held_batches").fetchall()
+    # The full export again is still a repeat of what is stored, O0 included as updated.
+    (tmp_path / "full2.csv").write_text(
+        "\n".join(
+            [
+                FULL,
+                *[
+                    line.replace(
+                        "O0,2,C0,2024-06-01 10:00:00,P2,Product 2,Cat 0,3,",
+                        "O0,2,C0,2024-06-01 10:00:00,P2,Product 2,Cat 0,5,",
+                    )
+                    for line in lines
+                ],
+            ]
+        )
+        + "\n"
+    )
+    again = load_file(duck, shop(), tmp_path / "full2.csv", "r3", now=NOW, audit=audit)
+    assert (again.rows_loaded, again.rows_duplicate, again.rows_updated) == (0, 80, 0)
+
+
+def test_files_without_optional_columns_keep_events_and_consent(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    web = SourceSettings(name="web", kind="events", path="*.csv")
+    (tmp_path / "e1.csv").write_text(
+        "event_id,occurred_at,customer_id,session_id,event_type,product_id,price,category\n"
+        "E1,2024-06-01 10:00:00,C1,S1,product_view,P1,2.50,Tea\nE2,2024-06-01 10:01:00,C1,S1,add_to_cart,P1,2.50,Tea\n"
+    )
+    (tmp_path / "e2.csv").write_text(
+        "event_id,occurred_at,customer_id,event_type,product_id\n"
+        "E1,2024-06-01 10:00:00,C1,product_view,P1\nE2,2024-06-01 10:01:00,C2,add_to_cart,P1\n"
+    )
+    load_file(duck, web, tmp_path / "e1.csv", "r1", now=NOW)
+    result = load_file(duck, web, tmp_path / "e2.csv", "r2", now=NOW)
+    assert (result.rows_loaded, result.rows_duplicate, result.rows_updated) == (1, 1, 1)
+    assert duck.execute(
+        "select customer_id, session_id, price::double, category from events where event_id = 'E2'"
+    ).fetchone() == ("C2", "S1", 2.5, "Tea")
+    crm = SourceSettings(name="crm", kind="customers", path="*.csv")
+    (tmp_path / "c1.csv").write_text(
+        "customer_id,email,marketing_consent\nC1,a@x.com,true\nC2,b@x.com,false\n"
+    )
+    (tmp_path / "c2.csv").write_text("customer_id,email\nC1,a@x.com\nC2,new@x.com\n")
+    load_file(duck, crm, tmp_path / "c1.csv", "r3", now=NOW)
+    result = load_file(duck, crm, tmp_path / "c2.csv", "r4", now=NOW)
+    assert (result.rows_loaded, result.rows_duplicate, result.rows_updated) == (1, 1, 1)
+    assert duck.execute(
+        "select customer_id, email, marketing_consent from customers order by 1"
+    ).fetchall() == [
+        ("C1", "a@x.com", True),
+        ("C2", "new@x.com", False),
+    ]
 
 
 def test_dates_are_read_with_one_layout_per_file(duck: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:

@@ -316,6 +316,45 @@ def _hash(*columns: str) -> str:
 # What makes an order the same order: its header fields and its lines as exported (before conversion).
 # Typed values (the line number given or derived, the integer quantity), so "2.0" and "2" are the same line.
 LINE_HASH = ("line", "product_id", "product_name", "category", "qty", "{price}", "{revenue}")
+# The canonical column behind each hashed value that an export may leave out. A file compares only the
+# columns it provides: an overlapping export without product names repeats its orders, it does not change them.
+_HASHED_OPTIONAL = {
+    "product_id": "product_id",
+    "product_name": "product_name",
+    "category": "category",
+    "{revenue}": "line_revenue",
+    "customer_id": "customer_id",
+    "is_voided": "is_voided",
+    "original_currency": "currency",
+    "country": "country",
+    "original_refunded_amount": "refunded_amount",
+}
+ORDER_HASH = (
+    "customer_id",
+    "ordered_at",
+    "is_cancellation",
+    "is_voided",
+    "original_currency",
+    "country",
+    "original_refunded_amount",
+)
+_EVENT_COMPARED = ("customer_id", "session_id", "product_id", "price", "category")
+
+
+def _masked(columns: Sequence[str], absent: frozenset[str]) -> list[str]:
+    """The hashed values with those of absent canonical columns left out (null on both sides)."""
+    return ["null" if _HASHED_OPTIONAL.get(c) in absent else c for c in columns]
+
+
+def hashed_absent(kind: SourceKind, provided: Iterable[str]) -> frozenset[str]:
+    """The optional columns a file lacks that a repeat or change is judged on."""
+    if kind == "orders":
+        judged: Iterable[str] = _HASHED_OPTIONAL.values()
+    elif kind == "events":
+        judged = _EVENT_COMPARED
+    else:
+        return frozenset()
+    return frozenset(judged) - set(provided)
 
 
 @dataclass(frozen=True)
@@ -324,6 +363,7 @@ class _Context:
 
     time_sql: str
     base: str | None
+    absent: frozenset[str] = frozenset()
 
 
 # Decimal arithmetic on an amount too large raises: only for rows whose amounts fit (the others are bad
@@ -352,15 +392,13 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         if "line_no" in mapping
         else "null"
     )
-    line_hash = _hash(
-        *(
-            c.format(
-                price="price",
-                revenue=f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)",
-            )
-            for c in LINE_HASH
-        )
-    )
+    revenue = f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)"
+
+    def line_hash(columns: Sequence[str]) -> str:
+        return _hash(*(c.format(price="price", revenue=revenue) for c in columns))
+
+    # The hash stored is of every column; files that lack some compare a second hash without them.
+    compared = f"{line_hash(_masked(LINE_HASH, ctx.absent))} as compare_line_hash," if ctx.absent else ""
     return f"""
         with typed as (
             select *,
@@ -437,7 +475,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
             currency_code as original_currency, price as original_unit_price,
             ({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4) as original_line_revenue,
             refunded_given as original_refunded_amount, fx as exchange_rate,
-            {line_hash} as line_hash
+            {compared} {line_hash(LINE_HASH)} as line_hash
         from checked left join repeats using (order_id, line)
     """
 
@@ -527,13 +565,27 @@ KEY: dict[SourceKind, str] = {"orders": "order_id", "events": "event_id", "custo
 _MERGED = "reason = '' and not dup_in_file and (state = 'new' or (state = 'changed' and getvariable('update_changed')))"
 
 
+def _absent(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The compared columns the batch's file lacks (set by _type_batch)."""
+    row = con.execute("select getvariable('absent_columns')").fetchone()
+    return frozenset(row[0] or ()) if row else frozenset()
+
+
 def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
     """batch_orders: one row per order id of the good lines, for the audit and the merge alike.
 
     The order's fields come from its lines in the file less repeated lines; the conflict columns
-    (customers_differ, first and last line time, line_count) see every good line.
+    (customers_differ, first and last line time, line_count) see every good line. compare_hash is
+    content_hash without the columns the file lacks.
     """
     once = "filter (where not dup_in_file)"
+    absent = _absent(con)
+    compared = (
+        f"string_agg(compare_line_hash, ',' order by line_no) {once} as compare_lines_hash,"
+        if absent
+        else "null as compare_lines_hash,"
+    )
+    compare_hash = _hash(*_masked(ORDER_HASH, absent), "compare_lines_hash") if absent else "content_hash"
     con.execute(
         f"""
         create or replace temp table {ORDERS} as
@@ -551,63 +603,85 @@ def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
                 max(refunded_amount) {once} as refunded_amount,
                 max(original_refunded_amount) {once} as original_refunded_amount,
                 coalesce(bool_or(is_voided) {once}, false) as is_voided,
-                string_agg(line_hash, ',' order by line_no) {once} as lines_hash,
+                string_agg(line_hash, ',' order by line_no) {once} as lines_hash, {compared}
                 min(coalesce(customer_id, '')) <> max(coalesce(customer_id, '')) as customers_differ,
                 min(ordered_at) as first_line_at, max(ordered_at) as last_line_at, count(*) as line_count
             from {TYPED} where reason = ''
             group by order_id
-        )
-        select * exclude (lines_hash),
-            {_hash("customer_id", "ordered_at", "is_cancellation", "is_voided", "original_currency", "country", "original_refunded_amount", "lines_hash")}
-                as content_hash
-        from agg
+        ),
+        hashed as (select *, {_hash(*ORDER_HASH, "lines_hash")} as content_hash from agg)
+        select * exclude (lines_hash, compare_lines_hash), {compare_hash} as compare_hash
+        from hashed
         """
     )
 
 
-def _stored_order_hash() -> str:
-    """Content hashes of stored orders without one (loaded before 007), computed as a batch computes them."""
+def _stored_hash(absent: frozenset[str], keys: str) -> str:
+    """The content hash of the stored versions of the orders in `keys`, as a file without `absent` has it."""
     line = _hash(
-        "l.line_no",
-        "l.product_id",
-        "l.product_name",
-        "l.category",
-        "l.quantity",
-        "l.unit_price",
-        "l.line_revenue",
-    )
+        *_masked(
+            (
+                "l.line_no",
+                "product_id",
+                "product_name",
+                "category",
+                "l.quantity",
+                "coalesce(x.original_unit_price, l.unit_price)",
+                "{revenue}",
+            ),
+            absent,
+        )
+    ).replace("{revenue}", "coalesce(x.original_line_revenue, l.line_revenue)")
     header = _hash(
-        "o.customer_id",
-        "o.ordered_at",
-        "o.is_cancellation",
-        "coalesce(o.is_voided, false)",
-        "upper(o.currency)",
-        "o.country",
-        "o.refunded_amount",
-        "h.lines_hash",
+        *_masked(
+            (
+                "customer_id",
+                "o.ordered_at",
+                "o.is_cancellation",
+                "is_voided",
+                "original_currency",
+                "country",
+                "original_refunded_amount",
+            ),
+            absent,
+        ),
+        "s.lines_hash",
     )
     return f"""
-        insert into order_originals
-        select o.order_id, {header}, upper(o.currency), o.revenue, o.refunded_amount, 1
-        from orders o join (
-            select l.order_id, string_agg({line}, ',' order by l.line_no) as lines_hash from order_lines l
-            where l.order_id in (select order_id from legacy_orders)
+        select o.order_id, {header} as content_hash
+        from (
+            select o.order_id, o.customer_id, o.ordered_at, o.is_cancellation, coalesce(o.is_voided, false) as is_voided,
+                coalesce(h.original_currency, upper(o.currency)) as original_currency, o.country,
+                -- Orders loaded before 007 have no originals: they were stored in the base currency.
+                case when h.order_id is null then o.refunded_amount else h.original_refunded_amount end
+                    as original_refunded_amount
+            from orders o left join order_originals h using (order_id)
+            where o.order_id in (select order_id from {keys})
+        ) o join (
+            select l.order_id, string_agg({line}, ',' order by l.line_no) as lines_hash
+            from order_lines l left join order_line_originals x using (order_id, line_no)
+            where l.order_id in (select order_id from {keys})
             group by l.order_id
-        ) h using (order_id)
+        ) s using (order_id)
     """
 
 
-_SAME: dict[SourceKind, str] = {
-    "events": " and ".join(
-        f"s.{c} is not distinct from b.{c}"
-        for c in ("occurred_at", "customer_id", "session_id", "event_type", "product_id", "price", "category")
-    ),
-    # A customers row is the same when loading it would change nothing.
-    "customers": "coalesce(b.email, s.email) is not distinct from s.email "
-    "and coalesce(b.country, s.country) is not distinct from s.country "
-    "and least(b.first_seen_at, s.first_seen_at) is not distinct from s.first_seen_at "
-    "and b.marketing_consent is not distinct from s.marketing_consent",
-}
+def _same(kind: SourceKind, absent: frozenset[str]) -> str:
+    """When a stored row s and the file's row b with the same key are the same row."""
+    if kind == "events":
+        return " and ".join(
+            f"s.{c} is not distinct from b.{c}"
+            for c in ("occurred_at", "event_type", *_EVENT_COMPARED)
+            if c not in absent
+        )
+    # A customers row is the same when loading it would change nothing (empty values keep the stored ones).
+    return (
+        " and ".join(
+            f"coalesce(b.{c}, s.{c}) is not distinct from s.{c}"
+            for c in ("email", "country", "marketing_consent")
+        )
+        + " and least(b.first_seen_at, s.first_seen_at) is not distinct from s.first_seen_at"
+    )
 
 
 def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
@@ -630,15 +704,28 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
             f"create or replace temp table legacy_orders as select order_id from {KNOWN} where content_hash is null"
         )
         if _count(con, "select count(*) from legacy_orders"):
-            con.execute(_stored_order_hash())
+            con.execute(
+                f"""
+                insert into order_originals
+                select o.order_id, s.content_hash, upper(o.currency), o.revenue, o.refunded_amount, 1
+                from orders o join ({_stored_hash(frozenset(), "legacy_orders")}) s using (order_id)
+                """
+            )
             con.execute(
                 f"update {KNOWN} k set content_hash = h.content_hash from order_originals h "
                 "where k.order_id = h.order_id and k.content_hash is null"
             )
+        absent = _absent(con)
+        if absent:
+            # Recomputed from the stored rows without the columns this file lacks.
+            con.execute(
+                f"update {KNOWN} k set content_hash = s.content_hash from ({_stored_hash(absent, KNOWN)}) s "
+                "where k.order_id = s.order_id"
+            )
         con.execute(
             f"""
             create or replace temp table {KNOWN} as
-            select k.order_id, case when k.content_hash = b.content_hash then 'same' else 'changed' end as state,
+            select k.order_id, case when k.content_hash = b.compare_hash then 'same' else 'changed' end as state,
                 k.stored_file
             from {KNOWN} k join {ORDERS} b using (order_id)
             """
@@ -649,7 +736,7 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
         con.execute(
             f"""
             create or replace temp table {KNOWN} as
-            select s.{key}, case when {_SAME[kind]} then 'same' else 'changed' end as state,
+            select s.{key}, case when {_same(kind, _absent(con))} then 'same' else 'changed' end as state,
                 s.source_file as stored_file
             from (select * from {kind} {only_files}) s
             join (select * from {TYPED} where reason = '' and not dup_in_file) b using ({key})
@@ -729,7 +816,42 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         from {ROWS} where {_MERGED} and exchange_rate <> 1
         """
     )
+    if changed:
+        _keep_absent(con, batch, changed)
     _register_customers(con, "ordered_at")
+
+
+# What an updated row keeps from its stored version when the new file lacks the column.
+_KEPT: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "orders": ("order_id", (), ("customer_id", "country", "refunded_amount", "is_voided")),
+    "order_lines": ("order_id", ("line_no",), ("product_id", "product_name", "category")),
+    "events": ("event_id", (), _EVENT_COMPARED),
+}
+
+
+def _keep_absent(con: duckdb.DuckDBPyConnection, batch: Batch, changed: str) -> None:
+    """Updated rows keep the stored values of the columns their file lacks, from the history just written."""
+    absent = _absent(con)
+    tables = ("orders", "order_lines") if batch.source.kind == "orders" else ("events",)
+    for table in tables:
+        key, more, columns = _KEPT[table]
+        kept = [c for c in columns if c in absent]
+        if not kept:
+            continue
+        joined = " and ".join(f"t.{c} = h.{c}" for c in (key, *more))
+        con.execute(
+            f"""
+            update {table} t set {", ".join(f"{c} = h.{c}" for c in kept)}
+            from {table}_history h
+            where {joined} and t.{key} in {changed} and h.replaced_by_run = ? and h.replaced_by_file = ?
+            """,
+            [batch.run_id, str(batch.path)],
+        )
+    if "is_voided" in absent and batch.source.kind == "orders":
+        # An order voided before stays void: worth nothing, left out like a cancellation.
+        con.execute(
+            f"update orders set revenue = 0, is_cancellation = true where is_voided and order_id in {changed}"
+        )
 
 
 def _merge_events(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
@@ -755,6 +877,8 @@ def _merge_events(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         """,
         [path],
     )
+    if changed:
+        _keep_absent(con, batch, changed)
     _register_customers(con, "occurred_at")
 
 
@@ -815,7 +939,7 @@ def _merge_customers(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         f"""
         update customers c set email = coalesce(b.email, c.email), country = coalesce(b.country, c.country),
             first_seen_at = least(b.first_seen_at, c.first_seen_at),
-            marketing_consent = b.marketing_consent, source_file = ?
+            marketing_consent = coalesce(b.marketing_consent, c.marketing_consent), source_file = ?
         from {good} b where c.customer_id = b.customer_id
         """,
         [path],
@@ -957,7 +1081,9 @@ def _type_batch(
         if row:
             base = str(row[0])
             record_base_currency(con, base, str(path))
-    ctx = _Context(time_sql, base)
+    absent = hashed_absent(source.kind, mapping)
+    con.execute("set variable absent_columns = ?::varchar[]", [sorted(absent)])
+    ctx = _Context(time_sql, base, absent)
     con.execute(
         f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping, ctx)}"
     )
