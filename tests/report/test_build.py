@@ -11,6 +11,7 @@ import pytest
 
 from segmint.config import Settings
 from segmint.report import build_report
+from segmint.report.render import render_email, render_web
 from segmint.report.model import Migration, Projection, RfmGrid, SizeHistory, Unavailable
 from segmint.segment.scaling import FeatureTransform
 from segmint.warehouse import connect
@@ -255,6 +256,22 @@ def test_data_quality_of_the_week(shop_con: duckdb.DuckDBPyConnection, shop: Mod
     ]
     assert q.quarantine_reasons == [("shop", "negative unit_price", 3), ("shop", "duplicate order_id", 2)]
     assert q.failed_checks == [] and q.checks_run == 0
+    assert q.partial_orders == (0, 0)
+
+
+def test_orders_loaded_without_some_lines_are_named_in_every_report(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop_con.execute(
+        "insert into order_quarantined_lines values ('o1', 'a.csv', 'r_sun', 2, 1, now()), "
+        "('o2', 'a.csv', 'r_sun', 1, 2, now())"
+    )
+    data = build_report(shop_con, shop.AS_OF)
+    assert data.quality.partial_orders == (2, 3)
+    sentence = "2 orders were loaded without 3 of their lines (quarantined)"
+    html, text = render_email(data, [])
+    for page in (render_web(data, []), html, text):
+        assert sentence in " ".join(page.split())
 
 
 def test_failed_checks_held_batches_and_unpublished_nights(

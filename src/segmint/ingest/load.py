@@ -71,6 +71,9 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
     # Optional canonical columns that the source's previous file had and this one lacks: rows without.
     absent_columns: dict[str, int] = field(default_factory=dict)
+    # Orders loaded with some of their lines in quarantine (order_quarantined_lines), and those lines.
+    orders_partial: int = 0
+    lines_missing: int = 0
 
 
 @dataclass(frozen=True)
@@ -1193,6 +1196,7 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
             + ("" if update else " or (state = 'changed' and reason = '' and not dup_in_file)"),
         )
     _MERGE[batch.source.kind](con, batch)
+    partial, missing = _record_partial_orders(con, batch) if batch.source.kind == "orders" else (0, 0)
     loaded = rows_read - quarantined - dups
     updated = changed if update else 0
     absent = _absent_columns(con, batch.source, typed.canonical)
@@ -1219,6 +1223,8 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
         f"{batch.path.name}: {absent_sentence(batch.source.kind, column, rows)}"
         for column, rows in absent.items()
     ]
+    if partial:
+        warnings.append(f"{batch.path.name}: {partial_sentence(partial, missing)}")
     return FileResult(
         batch.source.name,
         batch.path,
@@ -1230,6 +1236,37 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
         rows_updated=updated,
         warnings=warnings,
         absent_columns=absent,
+        orders_partial=partial,
+        lines_missing=missing,
+    )
+
+
+def _record_partial_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[int, int]:
+    """Mark the orders this batch merged without some of their lines (bad lines, quarantined); return
+    (orders, lines). An order merged whole clears an earlier mark."""
+    con.execute(
+        f"delete from order_quarantined_lines where order_id in (select order_id from {ROWS} where {_MERGED})"
+    )
+    row = con.execute(
+        f"""
+        insert into order_quarantined_lines
+        select order_id, ?, ?, count(*) filter (where {_MERGED}), count(*) filter (where reason <> ''),
+            current_localtimestamp()
+        from {ROWS}
+        where order_id in (select order_id from {ROWS} where {_MERGED}) and not dup_in_file
+        group by order_id having count(*) filter (where reason <> '') > 0
+        returning lines_quarantined
+        """,
+        [str(batch.path), batch.run_id],
+    ).fetchall()
+    return len(row), sum(int(r[0]) for r in row)
+
+
+def partial_sentence(orders: int, lines: int) -> str:
+    """The warning for orders loaded while some of their lines were quarantined."""
+    return (
+        f"{orders:,} orders loaded without {lines:,} of their lines (they are in the quarantine table with their reasons): "
+        "their revenue is short until the lines are fixed in the export and the file is loaded again"
     )
 
 

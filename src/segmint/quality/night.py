@@ -17,7 +17,7 @@ import duckdb
 
 from segmint.config import QualitySettings, Settings, SourceSettings
 from segmint.ingest import FileResult
-from segmint.ingest.load import absent_sentence
+from segmint.ingest.load import absent_sentence, partial_sentence
 from segmint.quality.results import CheckResult
 from segmint.quality.suites import NightCheck, load_suite
 
@@ -270,6 +270,18 @@ def _absent(
     )
 
 
+def _partial(
+    table: str, check: NightCheck, source: SourceSettings, files: Sequence[FileResult]
+) -> CheckResult:
+    partial = [f for f in files if f.source == source.name and f.orders_partial]
+    sample: list[dict[str, object]] = [
+        {"file": str(f.path), "orders": f.orders_partial, "lines_quarantined": f.lines_missing} for f in partial
+    ]
+    orders, lines = sum(f.orders_partial for f in partial), sum(f.lines_missing for f in partial)
+    summary = partial_sentence(orders, lines) if partial else "every order loaded with all of its lines"
+    return _night_result(table, source, check, not partial, {"summary": summary}, sample)
+
+
 def night_checks(
     con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, files: Sequence[FileResult]
 ) -> list[CheckResult]:
@@ -293,4 +305,6 @@ def night_checks(
                 results += [_waiting(con, run_id, table, check, s) for s in sources]
             elif check.check == "absent_columns":
                 results += [_absent(table, check, s, files) for s in sources]
+            elif check.check == "partial_orders":
+                results += [_partial(table, check, s, files) for s in sources]
     return results

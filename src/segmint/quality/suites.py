@@ -22,8 +22,16 @@ SCOPES: tuple[Scope, ...] = ("batch", "table")
 # One suite per table; orders files feed both orders and order_lines.
 TABLES = ("orders", "order_lines", "customers", "events", "customer_features")
 # Night checks are SQL over the warehouse (volume, rejected files, batches waiting for replay) or judge
-# tonight's files (optional columns gone from an export).
-NIGHT_CHECKS = ("volume_low", "volume_high", "freshness", "rejected_files", "held_batches", "absent_columns")
+# tonight's files (optional columns gone from an export, orders loaded without some of their lines).
+NIGHT_CHECKS = (
+    "volume_low",
+    "volume_high",
+    "freshness",
+    "rejected_files",
+    "held_batches",
+    "absent_columns",
+    "partial_orders",
+)
 
 
 @dataclass(frozen=True)

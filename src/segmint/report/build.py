@@ -941,7 +941,9 @@ def _quality(ctx: _Ctx) -> Quality:
                 params,
             )
         ]
+    partial = ctx.one("select count(*), coalesce(sum(lines_quarantined), 0) from order_quarantined_lines", {})
     return Quality(
+        partial_orders=(int(partial[0]), int(partial[1])) if partial else (0, 0),
         runs=runs,
         loads=loads,
         quarantine_reasons=reasons,

@@ -317,6 +317,8 @@ class Quality:
     checks_run: int = 0
     not_published: list[tuple[date, str]] = field(default_factory=list)  # (night, why)
     held_batches: list[tuple[str, str, str, int]] = field(default_factory=list)  # (source, file, why, rows)
+    # Orders in the warehouse now that were loaded without some of their lines: (orders, lines).
+    partial_orders: tuple[int, int] = (0, 0)
 
     @property
     def status_counts(self) -> dict[str, int]:
