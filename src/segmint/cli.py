@@ -19,6 +19,7 @@ import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from segmint.config import PRESETS, Settings, load_settings
 from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, ConfigError, SegmintError
@@ -45,7 +46,15 @@ def _console_width() -> int | None:
     return None if sys.stdout.isatty() or os.environ.get("COLUMNS") else WIDE
 
 
-console = Console(width=_console_width())
+# No markup: printed text holds users' own words and config keys ("[shop] exchange_rates"), which Rich
+# would take for style tags. Colour is given as Text styles.
+console = Console(width=_console_width(), markup=False)
+
+
+def styled(label: str, style: str, rest: str = "") -> Text:
+    """`label` in `style`, then `rest` as it is."""
+    return Text.assemble((label, style), rest)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -149,9 +158,9 @@ def print_files(results: Sequence[FileResult]) -> None:
     console.print(table)
     for r in results:
         if r.status in {"rejected", "held"}:
-            console.print(f"[red]{r.status}[/red]: {r.message}", soft_wrap=True, highlight=False)
+            console.print(styled(r.status, "red", f": {r.message}"), soft_wrap=True, highlight=False)
         for warning in r.warnings:
-            console.print(f"[yellow]warning[/yellow]: {warning}", soft_wrap=True, highlight=False)
+            console.print(styled("warning", "yellow", f": {warning}"), soft_wrap=True, highlight=False)
     by_source: dict[str, list[int]] = {}
     for r in results:
         sums = by_source.setdefault(r.source, [0, 0, 0, 0, 0])
@@ -336,9 +345,7 @@ def print_checks(results: Sequence[CheckResult]) -> None:
     for r in results:
         if not r.success:
             colour = "red" if r.blocking else "yellow"
-            console.print(
-                f"[{colour}]{r.severity}[/{colour}] {r.describe()}", highlight=False, soft_wrap=True
-            )
+            console.print(styled(r.severity, colour, f" {r.describe()}"), highlight=False, soft_wrap=True)
             for row in r.sample[:3]:
                 console.print(f"    {row}", highlight=False, soft_wrap=True)
 
@@ -679,7 +686,7 @@ def run_weekly_report(
     if outcome.sent_to:
         console.print(f"sent to {', '.join(outcome.sent_to)}")
     if outcome.refused:
-        console.print(f"[red]refused by the SMTP server[/red]: {', '.join(outcome.refused)}")
+        console.print(styled("refused by the SMTP server", "red", f": {', '.join(outcome.refused)}"))
     typer.echo(f"email: {outcome.email_path}")
     typer.echo(str(outcome.path))
 
@@ -727,8 +734,12 @@ def serve(
     url = serving.api_url()
     if url is None:
         console.print(
-            "[yellow]PREFECT_API_URL is not set[/yellow]: using a temporary Prefect server that lives only as "
-            "long as this process; start one with `prefect server start` (see README, Scheduling)."
+            styled(
+                "PREFECT_API_URL is not set",
+                "yellow",
+                ": using a temporary Prefect server that lives only as long as this process; start one with "
+                "`prefect server start` (see README, Scheduling).",
+            )
         )
     else:
         console.print(f"Prefect server: {url}")

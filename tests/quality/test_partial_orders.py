@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+from tests.quality.conftest import check_accounting
 
 from segmint.config import Settings
 from segmint.ingest import FileResult
 from segmint.ingest.load import ingest_files
 from segmint.quality.night import night_checks
 from segmint.runs import start_run
-from tests.quality.conftest import check_accounting
 
 HEADER = "order_id,line_no,customer_id,ordered_at,product_id,quantity,unit_price"
 
@@ -40,15 +40,21 @@ def test_an_order_missing_a_quarantined_line_is_marked_until_it_loads_whole(
     run_id = start_run(con, "nightly", None)
     files = ingest(con, settings, run_id)
     (a,) = files
-    assert (a.status, a.rows_loaded, a.rows_quarantined, a.orders_partial, a.lines_missing) == ("loaded", 29, 1, 1, 1)
+    assert (a.status, a.rows_loaded, a.rows_quarantined, a.orders_partial, a.lines_missing) == (
+        "loaded",
+        29,
+        1,
+        1,
+        1,
+    )
     sentence = (
         "1 orders loaded without 1 of their lines (they are in the quarantine table with their reasons): "
         "their revenue is short until the lines are fixed in the export and the file is loaded again"
     )
     assert a.warnings == [f"a.csv: {sentence}"]
-    assert con.execute("select order_id, lines_loaded, lines_quarantined from order_quarantined_lines").fetchall() == [
-        ("O3", 2, 1)
-    ]
+    assert con.execute(
+        "select order_id, lines_loaded, lines_quarantined from order_quarantined_lines"
+    ).fetchall() == [("O3", 2, 1)]
     assert con.execute("select revenue::double from orders where order_id = 'O3'").fetchone() == (5.0,)
     (check,) = [r for r in night_checks(con, settings, run_id, files) if r.key == "orders_complete"]
     assert (check.success, check.severity, check.observed["summary"]) == (False, "warning", sentence)
@@ -67,9 +73,13 @@ def test_an_order_missing_a_quarantined_line_is_marked_until_it_loads_whole(
     check_accounting(con)
 
 
-def test_an_order_whose_every_line_is_bad_is_not_marked(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def test_an_order_whose_every_line_is_bad_is_not_marked(
+    con: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
     path = settings.base_dir / "orders" / "a.csv"
-    path.write_text(f"{HEADER}\nO1,1,C1,2026-11-20 10:00:00,P1,1,abc\nO2,1,C2,2026-11-20 10:00:00,P1,1,2.00\n")
+    path.write_text(
+        f"{HEADER}\nO1,1,C1,2026-11-20 10:00:00,P1,1,abc\nO2,1,C2,2026-11-20 10:00:00,P1,1,2.00\n"
+    )
     (a,) = ingest(con, settings, start_run(con, "nightly", None))
     assert (a.rows_loaded, a.rows_quarantined, a.orders_partial) == (1, 1, 0)
     assert con.execute("select count(*) from order_quarantined_lines").fetchone() == (0,)

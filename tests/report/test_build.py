@@ -11,8 +11,8 @@ import pytest
 
 from segmint.config import Settings
 from segmint.report import build_report
-from segmint.report.render import render_email, render_web
 from segmint.report.model import Migration, Projection, RfmGrid, SizeHistory, Unavailable
+from segmint.report.render import render_email, render_web
 from segmint.segment.scaling import FeatureTransform
 from segmint.warehouse import connect
 

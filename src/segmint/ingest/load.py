@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1299,7 +1300,7 @@ def _load_batch(
             if verdict is not None:
                 held = verdict.wait()
                 if held is not None:
-                    raise _HeldBackError(held)
+                    raise _HeldBackError(_held_sentence(con, batch, held))
                 # Recorded inside the load transaction: the results commit with the merge.
                 verdict.record(con)
     except (_HeldBackError, _AmbiguousDatesError) as exc:
@@ -1325,6 +1326,39 @@ def _load_batch(
     for warning in result.warnings:
         log.warning("%s: %s", source.name, warning)
     return result
+
+
+def _held_sentence(con: duckdb.DuckDBPyConnection, batch: Batch, checks: str) -> str:
+    """Why a batch is held: its rows' own reasons first (what to fix), then the checks that failed."""
+    # Reasons differing only in a quoted value or a day ('unparseable unit_price "2,50"') are one cause.
+    found = con.execute(
+        f"""
+        select min(reason), count(*), sum(count(*)) over (), (select count(*) from {TYPED})
+        from {TYPED} where reason <> ''
+        group by regexp_replace(regexp_replace(reason, '"[^"]*"', '""', 'g'), '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}', '', 'g')
+        order by 2 desc, 1 limit 3
+        """
+    ).fetchall()
+    if not found:
+        return checks
+    bad, total = int(found[0][2]), int(found[0][3])
+    causes = "; ".join(f"{reason} ({n:,} row{'s' if n != 1 else ''})" for reason, n, _, _ in found)
+    hint = _separator_hint(batch.source, [str(r[0]) for r in found])
+    return (
+        f"{batch.path.name} held back: {bad:,} of {total:,} rows cannot be loaded: {causes}{hint}. "
+        f"Failed checks: {checks.split(' held back: ', 1)[-1]}"
+    )
+
+
+def _separator_hint(source: SourceSettings, reasons: Sequence[str]) -> str:
+    """A hint when amounts fail to parse because the export writes decimal commas."""
+    comma = re.compile(r'unparseable \w+ "-?[0-9.\s]*[0-9],[0-9]{1,4}"')
+    if source.decimal_separator == "." and any(comma.match(r) for r in reasons):
+        return (
+            f' (the export writes decimal commas: set decimal_separator = "," and thousands_separator = "." '
+            f"on source '{source.name}')"
+        )
+    return ""
 
 
 def held_by(con: duckdb.DuckDBPyConnection, sha: str) -> str | None:

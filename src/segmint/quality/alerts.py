@@ -91,6 +91,12 @@ class HeldBatch:
     source: str
     rows: int
     run_id: str
+    reason: str = ""  # why, beginning with what to fix ("no exchange rate for USD ...")
+
+    @property
+    def cause(self) -> str:
+        """The reason without the file name it starts with."""
+        return self.reason.split(" held back: ", 1)[-1]
 
     @property
     def replay(self) -> str:
@@ -144,9 +150,9 @@ def build_alert(
         return None
     warnings = [r.describe() for r in results if r.severity == "warning" and not r.success]
     held = [
-        HeldBatch(Path(row[0]).name, row[0], row[1], int(row[2]), row[3])
+        HeldBatch(Path(row[0]).name, row[0], row[1], int(row[2]), row[3], str(row[4] or ""))
         for row in con.execute(
-            "select path, source, rows_read, run_id from held_batches where run_id = ? order by held_at",
+            "select path, source, rows_read, run_id, reason from held_batches where run_id = ? order by held_at",
             [run_id],
         ).fetchall()
     ]

@@ -275,7 +275,8 @@ def _partial(
 ) -> CheckResult:
     partial = [f for f in files if f.source == source.name and f.orders_partial]
     sample: list[dict[str, object]] = [
-        {"file": str(f.path), "orders": f.orders_partial, "lines_quarantined": f.lines_missing} for f in partial
+        {"file": str(f.path), "orders": f.orders_partial, "lines_quarantined": f.lines_missing}
+        for f in partial
     ]
     orders, lines = sum(f.orders_partial for f in partial), sum(f.lines_missing for f in partial)
     summary = partial_sentence(orders, lines) if partial else "every order loaded with all of its lines"

@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from segmint.errors import SegmintError
 from segmint.features import query_frame, query_one
@@ -46,8 +47,10 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
             f"Segment run {run_id} does not exist; run `segmint segments` to see the current one."
         )
     (as_of, algorithm, mode, k, criterion, sil, db, ch, n, previous, ari, kept, published, reason) = run
-    state = "[green]published[/green]" if published else f"[yellow]{reason}[/yellow]"
-    console.print(f"Segments of run {run_id} for {as_of}: {n:,} customers, {state}", highlight=False)
+    state = ("published", "green") if published else (str(reason), "yellow")
+    console.print(
+        Text.assemble(f"Segments of run {run_id} for {as_of}: {n:,} customers, ", state), highlight=False
+    )
     console.print(
         f"{algorithm} ({mode}), k={k}: {criterion}; silhouette {_num(sil)}, Davies-Bouldin {_num(db)}, "
         f"Calinski-Harabasz {_num(ch, 0)}",
@@ -97,7 +100,9 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
         )
     console.print(table)
     for row in profiles.iter_rows(named=True):
-        console.print(f"[bold]{row['segment_name']}[/bold]: {row['description']}", highlight=False)
+        console.print(
+            Text.assemble((row["segment_name"], "bold"), f": {row['description']}"), highlight=False
+        )
     if previous:
         _print_moves(console, con, previous, run_id)
     return run_id
