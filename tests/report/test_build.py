@@ -31,7 +31,7 @@ def test_kpis_compare_the_week_with_the_week_before(
         "new_customers": (2, 1),  # c4 and c5 / c3
         "orders": (5, 4),  # cancellations are not orders
         "revenue": (245, 200),  # net: o10's -200 counts
-        "average_order_value": (89, 50),  # 445 / 5 and 200 / 4, cancellations aside
+        "average_order_value": (49, 50),  # net, as in the features: 245 / 5 and 200 / 4
         "repeat_rate": (0.5, 0.5),  # c1, c2 of 4 had ordered before / c1 of 2
         "guest_share": (0.2, 0.25),
     }
@@ -39,6 +39,19 @@ def test_kpis_compare_the_week_with_the_week_before(
     assert guest.higher_is_better is False and guest.delta == pytest.approx(-0.05)
     orders = next(k for k in data.kpis if k.key == "orders")
     assert orders.change == pytest.approx(0.25)
+
+
+def test_revenue_and_average_order_value_are_net_of_cancellations_and_refunds(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    # o8 (c2, this week) is partly refunded: the refund comes off revenue and the order value alike.
+    shop_con.execute("update orders set refunded_amount = 20 where order_id = 'o8'")
+    data = build_report(shop_con, shop.AS_OF)
+    kpis = {k.key: k for k in data.kpis}
+    assert kpis["revenue"].current == 225  # 445 - 200 (o10 cancels o9) - 20
+    assert kpis["average_order_value"].current == 45  # the same net revenue over the 5 kept orders
+    assert kpis["average_order_value"].label == "Average order value (net)"
+    assert kpis["revenue"].label == "Revenue (net)"
 
 
 def test_the_published_run_is_the_latest_published_on_or_before_the_day(

@@ -149,12 +149,13 @@ def test_profile_table_and_description() -> None:
     )
     table = profile_table(frame)
     rows = {r["segment_id"]: r for r in table.iter_rows(named=True)}
+    # The description's order value is net revenue over orders (400 / 6), not the mean of 50 and 75.
     assert (rows[1]["size"], rows[1]["share"], rows[1]["revenue_share"]) == (2, 0.5, 1.0)
     assert rows[2]["prospect_share"] == 1.0 and rows[2]["mean_sessions_90d"] == 10.0
     assert rows[1]["mean_monetary"] == 200.0 and rows[1]["mean_recency_days"] == 20.0
     text = describe(rows[1], [{"feature": "frequency", "z": 1.2}, {"feature": "recency_days", "z": -0.7}])
     assert text == (
-        "2 customers (50% of the base, 100% of revenue); 3.0 orders of 62 on average, the last 20 days ago; "
+        "2 customers (50% of the base, 100% of revenue); 3.0 orders of 67 on average (net), the last 20 days ago; "
         "2.0 visits in the last 90 days, last visit 6 days ago; stands out by more orders, shorter days "
         "since the last order than the base."
     )

@@ -316,8 +316,11 @@ def _base_currency(ctx: _Ctx) -> str | None:
 def _kpis(ctx: _Ctx) -> list[Kpi]:
     # One pass over the two weeks' orders; "new" = first non-cancelled order ever falls in the week,
     # "returning" = ordered in the week and also before it.
+    # Net revenue (the features' definition, int_orders_valued): cancellations and refunds come off.
+    refunded = "coalesce(o.refunded_amount, 0)" if ctx.has("orders", "refunded_amount") else "0"
+    voided = "coalesce(o.is_voided, false)" if ctx.has("orders", "is_voided") else "false"
     rows = ctx.rows(
-        """
+        f"""
         with firsts as (
             select customer_id, min(ordered_at) as first_at
             from orders
@@ -327,6 +330,8 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
         weekly as (
             select
                 o.*,
+                {refunded} as refunded,
+                {voided} as voided,
                 case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
                 case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
             from orders as o
@@ -340,8 +345,7 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
             count(distinct w.customer_id) filter (
                 where not w.is_cancellation and f.first_at < w.week_start) as returning,
             count(*) filter (where not w.is_cancellation) as orders,
-            coalesce(sum(w.revenue), 0) as revenue,
-            coalesce(sum(w.revenue) filter (where not w.is_cancellation), 0) as order_revenue,
+            coalesce(sum(w.revenue), 0) - coalesce(sum(w.refunded) filter (where not w.voided), 0) as revenue,
             count(*) filter (where not w.is_cancellation and w.customer_id is null) as guest_orders
         from weekly as w
         left join firsts as f on f.customer_id = w.customer_id
@@ -354,13 +358,14 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
         },
     )
     by_week: dict[str, dict[str, float | None]] = {}
-    for week, active, new, returning, orders, revenue, order_revenue, guests in rows:
+    for week, active, new, returning, orders, revenue, guests in rows:
         by_week[week] = {
             "active_customers": float(active),
             "new_customers": float(new),
             "orders": float(orders),
             "revenue": float(revenue),
-            "average_order_value": float(order_revenue) / orders if orders else None,
+            # One definition everywhere (features, segment descriptions): net revenue / kept orders.
+            "average_order_value": float(revenue) / orders if orders else None,
             "repeat_rate": float(returning) / active if active else None,
             "guest_share": float(guests) / orders if orders else None,
         }
@@ -379,7 +384,7 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
         ("new_customers", "New customers", "count"),
         ("orders", "Orders", "count"),
         ("revenue", "Revenue (net)", "money"),
-        ("average_order_value", "Average order value", "money"),
+        ("average_order_value", "Average order value (net)", "money"),
         ("repeat_rate", "Repeat rate", "ratio"),
         ("guest_share", "Guest orders", "ratio"),
     ]

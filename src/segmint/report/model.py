@@ -285,7 +285,7 @@ class RunRow:
 
 @dataclass(frozen=True)
 class LoadRow:
-    """Rows read, loaded and quarantined for one source over the week."""
+    """Rows read, loaded, quarantined and skipped as duplicates (a separate count) for one source over the week."""
 
     source: str
     files: int
@@ -330,6 +330,11 @@ class Quality:
     def rows_quarantined(self) -> int:
         """Rows quarantined this week over all sources."""
         return sum(x.rows_quarantined for x in self.loads)
+
+    @property
+    def rows_duplicate(self) -> int:
+        """Rows skipped this week as identical to rows already loaded (not quarantined: nothing is wrong)."""
+        return sum(x.rows_duplicate for x in self.loads)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ FEATURE_LABELS: dict[str, str] = {
     "recency_days": "days since last order",
     "frequency": "orders",
     "monetary": "revenue to date",
-    "avg_order_value": "average order value",
+    "avg_order_value": "average order value (net)",
     "tenure_days": "days since first order",
     "return_rate": "return rate",
     "distinct_products": "distinct products bought",

@@ -27,7 +27,7 @@ LABELS: Mapping[str, str] = {
     "recency_days": "days since the last order",
     "frequency": "orders",
     "monetary": "net revenue",
-    "avg_order_value": "order value",
+    "avg_order_value": "net order value",
     "tenure_days": "days since the first order",
     "return_rate": "return rate",
     "distinct_products": "distinct products",
@@ -416,8 +416,11 @@ def describe(profile: Mapping[str, object], defining: Sequence[Mapping[str, obje
     if prospects >= 0.5:
         parts.append(f"{prospects:.0%} have never ordered")
     else:
+        # Net revenue over kept orders: the report's and the features' one definition of order value.
+        frequency, monetary = num("mean_frequency"), num("mean_monetary")
+        aov = monetary / frequency if frequency and monetary is not None else None
         parts.append(
-            f"{_fmt(num('mean_frequency'), 1)} orders of {_fmt(num('mean_avg_order_value'))} on average, "
+            f"{_fmt(frequency, 1)} orders of {_fmt(aov)} on average (net), "
             f"the last {_fmt(num('mean_recency_days'))} days ago"
         )
     parts.append(
