@@ -84,8 +84,26 @@ def test_segment_table(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) ->
     assert regulars.mean_clv is None  # no predictions yet
     window = rows["Window shoppers"]  # c6: a prospect, recency unknown
     assert window.mean_recency is None and window.mean_frequency == 0
-    assert window.action is not None and window.action.segment_type == "browsers"
+    # The shop has no clickstream: no browse-based action, whatever an earlier night named the segment.
+    assert window.action is not None and window.action.segment_type == "sign_ups"
+    assert "viewed" not in window.action.offer
     assert all(s.action is not None and s.action.source == "default" for s in data.segments)
+
+
+def test_browsers_get_a_browse_based_action_only_in_a_shop_with_a_clickstream(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop.insert(
+        shop_con,
+        "events",
+        [{"event_id": "e1", "occurred_at": shop.ts("2026-11-06 10:00:00"), "customer_id": "c6",
+          "session_id": "s1", "event_type": "product_view", "product_id": "p1", "source_file": "web.csv"}],
+    )  # fmt: skip
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    types = {s.name: s.action.segment_type for s in data.segments if s.action is not None}
+    assert types["Window shoppers"] == "browsers"
+    assert types["Regulars"] == "loyal"  # the type follows the rule-checked name
 
 
 def test_defining_features_are_the_largest_z_scores(

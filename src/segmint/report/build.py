@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from segmint.config import QualitySettings
+from segmint.features import has_clickstream
 from segmint.predict.churn import churn_outcomes
 from segmint.report import playbook
 from segmint.report.model import (
@@ -482,13 +483,16 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
             if int(seg_id) in segments:
                 segments[int(seg_id)].previous_size = int(size)
     means, base, z = _segment_stats(ctx, run)
+    clickstream = ctx.has("events") and has_clickstream(ctx.con, run.as_of)
     for seg in segments.values():
         m = means.get(seg.segment_id, {})
         seg.mean_recency = m.get("recency_days")
         seg.mean_frequency = m.get("frequency")
         seg.mean_monetary = m.get("monetary")
         seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
-        seg.action = playbook.default_action(playbook.segment_type(m, z.get(seg.segment_id, {})))
+        seg.action = playbook.default_action(
+            playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
+        )
     for seg_id, products in _top_products(ctx, run).items():
         if seg_id in segments:
             segments[seg_id].top_products = products
