@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import date, datetime, timedelta
 from types import ModuleType
 
@@ -12,6 +13,7 @@ import pytest
 from segmint.config import Settings
 from segmint.report import build_report
 from segmint.report.model import Migration, Projection, RfmGrid, SizeHistory, Unavailable
+from segmint.report.render import render_web
 from segmint.segment.scaling import FeatureTransform
 from segmint.warehouse import connect
 
@@ -415,6 +417,63 @@ def test_campaigns_replace_the_default_action_and_results_show(
     assert newcomers.campaigns == ["Win back (email): 1 targeted, 1 held out"]
 
 
+PASSED_CLV_CHECK = {"run_id": "p1", "as_of": date(2026, 11, 7), "calibration_end": date(2026, 8, 9),
+                    "holdout_days": 90, "n_customers": 5, "actual_purchases": 10.0, "predicted_purchases": 11.0,
+                    "purchases_ratio": 1.1, "purchases_mae": 0.5, "baseline_predicted_purchases": 9.0,
+                    "baseline_ratio": 0.9, "baseline_mae": 0.6, "actual_revenue": 500.0}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("check", "message", "reason"),
+    [
+        (None, None, "has not been checked against held-out purchases yet"),
+        ({"purchases_ratio": 3.4, "purchases_mae": 2.0}, None, "it expected 3.4 times the purchases"),
+        ({"purchases_mae": 0.9}, None, "less well than each customer's past buying rate"),
+        ({"message": "dropout at its bound"}, None, "failed its holdout check (dropout at its bound)"),
+        (
+            {},
+            "churn skipped: x; CLV not reliable for this shop: spend has no finite mean",
+            "spend has no finite mean",
+        ),
+    ],
+)
+def test_clv_not_validated_or_not_reliable_is_shown_as_a_dash_with_the_reason(
+    shop_con: duckdb.DuckDBPyConnection,
+    shop: ModuleType,
+    check: dict[str, object] | None,
+    message: str | None,
+    reason: str,
+) -> None:
+    con = shop_con
+    shop.insert(
+        con,
+        "prediction_runs",
+        [
+            {
+                "run_id": "p1",
+                "as_of": date(2026, 11, 7),
+                "created_at": datetime(2026, 11, 8),
+                "message": message,
+            }
+        ],
+    )
+    shop.insert(
+        con,
+        "customer_predictions",
+        [
+            {"run_id": "p1", "as_of": date(2026, 11, 7), "customer_id": c, "clv_12m": 100.0}
+            for c in ("c1", "c2")
+        ],
+    )
+    if check is not None:
+        shop.insert(con, "clv_validation", [PASSED_CLV_CHECK | check])
+    data = build_report(con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    assert all(s.mean_clv is None and s.clv_withheld and reason in s.clv_withheld for s in data.segments)
+    web = html.unescape(render_web(data, []))
+    assert "Expected spend is shown as — because the lifetime-value model" in web and reason in web
+
+
 def test_predictions_add_clv_per_segment_and_anomalies(
     shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
 ) -> None:
@@ -451,6 +510,8 @@ def test_predictions_add_clv_per_segment_and_anomalies(
         [{"run_id": "p1", "as_of": date(2026, 11, 7), "model": "gradient_boosting", "f1": 0.75, "roc_auc": 0.86,
           "baseline_roc_auc": 0.7}],
     )  # fmt: skip
+    # The night's holdout check backed the lifetime values: they are shown as numbers.
+    shop.insert(con, "clv_validation", [PASSED_CLV_CHECK])
     data = build_report(con, shop.AS_OF)
     assert isinstance(data.segments, list)
     means = {s.name: s.mean_clv for s in data.segments}

@@ -23,6 +23,7 @@ import polars as pl
 from segmint.config import QualitySettings
 from segmint.features import has_clickstream
 from segmint.predict.churn import churn_outcomes
+from segmint.predict.runner import clv_unreliable
 from segmint.report import playbook
 from segmint.report.model import (
     Action,
@@ -619,6 +620,8 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
     if latest is None or not ctx.has("customer_predictions", "run_id", "customer_id", "clv_12m"):
         return
     churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
+    # Lifetime values the night's holdout check did not back are not shown as numbers (predict stored it).
+    withheld = clv_unreliable(ctx.con, latest[0])
     for seg_id, clv, churn_score in ctx.rows(
         f"""
         -- Customers who never bought have no lifetime-value model (BG/NBD starts at a first purchase):
@@ -632,7 +635,8 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
         {"run": run.run_id, "pred": latest[0]},
     ):
         if int(seg_id) in segments:
-            segments[int(seg_id)].mean_clv = _f(clv)
+            segments[int(seg_id)].mean_clv = None if withheld else _f(clv)
+            segments[int(seg_id)].clv_withheld = withheld
             segments[int(seg_id)].mean_churn = _f(churn_score)
 
 

@@ -166,6 +166,8 @@ class SegmentRow:
     mean_frequency: float | None = None
     mean_monetary: float | None = None
     mean_clv: float | None = None
+    # why mean_clv is not shown (the lifetime-value model not validated or not reliable), in plain words
+    clv_withheld: str | None = None
     mean_churn: float | None = None
     defining: list[DefiningFeature] = field(default_factory=list)
     top_products: list[ProductRow] = field(default_factory=list)
