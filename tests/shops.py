@@ -10,7 +10,7 @@ One call writes one shop's export files and its segmint.toml into a folder:
 
 Shapes (each a ShopShape field): `customers`, `days` of history ending `end - stale_days`,
 `events` (a clickstream source beside the orders), `products` (1 = a single-product shop),
-`one_order_each` (everyone bought exactly once). The data are deterministic (numpy Generator seeded
+`one_order_each` (everyone bought exactly once), `cancelled_only` (customers who cancelled their only order). The data are deterministic (numpy Generator seeded
 with `seed`) and realistic: several products and prices, repeat buyers with gaps between orders,
 guest checkouts, a few cancellations, consent and e-mail in the customers file.
 """
@@ -47,6 +47,8 @@ class ShopShape:
     stale_days: int = 0
     guest_share: float = 0.1
     cancellation_share: float = 0.03
+    # customers who placed one order and cancelled all of it (a "C" order taking every line off)
+    cancelled_only: int = 0
     seed: int = 7
 
     @property
@@ -93,6 +95,18 @@ def order_rows(shape: ShopShape) -> list[dict[str, object]]:
                 first_line |= {"order_id": f"C{number:05d}", "ordered_at": (at + timedelta(days=2)).isoformat(sep=" "),
                                "quantity": -int(str(first_line["quantity"])), "is_cancellation": "true"}  # fmt: skip
                 rows.append(first_line)
+    for c in range(shape.cancelled_only):
+        number += 1
+        at = datetime.combine(shape.first_day + timedelta(days=int(rng.integers(0, max(shape.days - 3, 1)))),
+                              datetime.min.time()) + timedelta(hours=int(rng.integers(8, 22)))  # fmt: skip
+        product = catalogue[int(rng.integers(0, len(catalogue)))]
+        line = {"order_id": f"O{number:05d}", "ordered_at": at.isoformat(sep=" "), "customer_id": f"X{c:04d}",
+                "line_no": 1, "product_id": product[0], "product_name": product[1], "category": product[2],
+                "quantity": 1, "unit_price": product[3], "currency": "EUR", "is_cancellation": "false",
+                "country": "DE"}  # fmt: skip
+        cancel = line | {"order_id": f"C{number:05d}", "ordered_at": (at + timedelta(days=1)).isoformat(sep=" "),
+                         "quantity": -1, "is_cancellation": "true"}  # fmt: skip
+        rows += [line, cancel]
     return sorted(rows, key=lambda r: (str(r["ordered_at"]), str(r["order_id"]), int(str(r["line_no"]))))
 
 

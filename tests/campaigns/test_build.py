@@ -174,3 +174,27 @@ def test_build_needs_features_for_the_day(shop: Shop) -> None:
     con, settings = shop
     with pytest.raises(SegmintError, match="No customer features for 2024-04-01"):
         build_campaigns(con, settings, AS_OF.replace(day=1, month=4), playbook=playbook(VIP))
+
+
+def test_rules_on_unchecked_clv_or_browsing_without_a_clickstream_warn(shop: Shop) -> None:
+    con, settings = shop
+    # pred1 has no holdout check of its lifetime values, and the shop has no web events.
+    book = playbook(
+        {"name": "valuable", "rule": "clv_12m >= 20"},
+        {"name": "carts", "rule": "sessions_90d > 2"},
+        VIP,
+    )
+    builds = build_campaigns(con, settings, AS_OF, playbook=book)
+    valuable = [w for w in builds.warnings if "'valuable'" in w]
+    assert len(valuable) == 1 and "lifetime-value model has not been checked" in valuable[0]
+    assert [w for w in builds.warnings if "'carts'" in w and "no web events" in w]
+    assert not [w for w in builds.warnings if "'vip'" in w]
+    # Once the night's holdout check backs the values, the rule is used without a warning.
+    con.execute(
+        "insert into clv_validation (run_id, as_of, calibration_end, holdout_days, n_customers, actual_purchases, "
+        "predicted_purchases, purchases_ratio, purchases_mae, baseline_predicted_purchases, baseline_ratio, "
+        "baseline_mae, actual_revenue) values ('pred1', ?, ?, 90, 10, 10, 11, 1.1, 0.5, 9, 0.9, 0.6, 500)",
+        [AS_OF, AS_OF],
+    )
+    again = build_campaigns(con, settings, AS_OF, playbook=book)
+    assert not [w for w in again.warnings if "'valuable'" in w]

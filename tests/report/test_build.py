@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import date, datetime, timedelta
 from types import ModuleType
 
@@ -32,7 +33,7 @@ def test_kpis_compare_the_week_with_the_week_before(
         "new_customers": (2, 1),  # c4 and c5 / c3
         "orders": (5, 4),  # cancellations are not orders
         "revenue": (245, 200),  # net: o10's -200 counts
-        "average_order_value": (89, 50),  # 445 / 5 and 200 / 4, cancellations aside
+        "average_order_value": (49, 50),  # net, as in the features: 245 / 5 and 200 / 4
         "repeat_rate": (0.5, 0.5),  # c1, c2 of 4 had ordered before / c1 of 2
         "guest_share": (0.2, 0.25),
     }
@@ -40,6 +41,19 @@ def test_kpis_compare_the_week_with_the_week_before(
     assert guest.higher_is_better is False and guest.delta == pytest.approx(-0.05)
     orders = next(k for k in data.kpis if k.key == "orders")
     assert orders.change == pytest.approx(0.25)
+
+
+def test_revenue_and_average_order_value_are_net_of_cancellations_and_refunds(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    # o8 (c2, this week) is partly refunded: the refund comes off revenue and the order value alike.
+    shop_con.execute("update orders set refunded_amount = 20 where order_id = 'o8'")
+    data = build_report(shop_con, shop.AS_OF)
+    kpis = {k.key: k for k in data.kpis}
+    assert kpis["revenue"].current == 225  # 445 - 200 (o10 cancels o9) - 20
+    assert kpis["average_order_value"].current == 45  # the same net revenue over the 5 kept orders
+    assert kpis["average_order_value"].label == "Average order value (net)"
+    assert kpis["revenue"].label == "Revenue (net)"
 
 
 def test_the_published_run_is_the_latest_published_on_or_before_the_day(
@@ -72,8 +86,26 @@ def test_segment_table(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) ->
     assert regulars.mean_clv is None  # no predictions yet
     window = rows["Window shoppers"]  # c6: a prospect, recency unknown
     assert window.mean_recency is None and window.mean_frequency == 0
-    assert window.action is not None and window.action.segment_type == "browsers"
+    # The shop has no clickstream: no browse-based action, whatever an earlier night named the segment.
+    assert window.action is not None and window.action.segment_type == "sign_ups"
+    assert "viewed" not in window.action.offer
     assert all(s.action is not None and s.action.source == "default" for s in data.segments)
+
+
+def test_browsers_get_a_browse_based_action_only_in_a_shop_with_a_clickstream(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop.insert(
+        shop_con,
+        "events",
+        [{"event_id": "e1", "occurred_at": shop.ts("2026-11-06 10:00:00"), "customer_id": "c6",
+          "session_id": "s1", "event_type": "product_view", "product_id": "p1", "source_file": "web.csv"}],
+    )  # fmt: skip
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    types = {s.name: s.action.segment_type for s in data.segments if s.action is not None}
+    assert types["Window shoppers"] == "browsers"
+    assert types["Regulars"] == "loyal"  # the type follows the rule-checked name
 
 
 def test_defining_features_are_the_largest_z_scores(
@@ -401,6 +433,63 @@ def test_campaigns_replace_the_default_action_and_results_show(
     assert newcomers.campaigns == ["Win back (email): 1 targeted, 1 held out"]
 
 
+PASSED_CLV_CHECK = {"run_id": "p1", "as_of": date(2026, 11, 7), "calibration_end": date(2026, 8, 9),
+                    "holdout_days": 90, "n_customers": 5, "actual_purchases": 10.0, "predicted_purchases": 11.0,
+                    "purchases_ratio": 1.1, "purchases_mae": 0.5, "baseline_predicted_purchases": 9.0,
+                    "baseline_ratio": 0.9, "baseline_mae": 0.6, "actual_revenue": 500.0}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("check", "message", "reason"),
+    [
+        (None, None, "has not been checked against held-out purchases yet"),
+        ({"purchases_ratio": 3.4, "purchases_mae": 2.0}, None, "it expected 3.4 times the purchases"),
+        ({"purchases_mae": 0.9}, None, "less well than each customer's past buying rate"),
+        ({"message": "dropout at its bound"}, None, "failed its holdout check (dropout at its bound)"),
+        (
+            {},
+            "churn skipped: x; CLV not reliable for this shop: spend has no finite mean",
+            "spend has no finite mean",
+        ),
+    ],
+)
+def test_clv_not_validated_or_not_reliable_is_shown_as_a_dash_with_the_reason(
+    shop_con: duckdb.DuckDBPyConnection,
+    shop: ModuleType,
+    check: dict[str, object] | None,
+    message: str | None,
+    reason: str,
+) -> None:
+    con = shop_con
+    shop.insert(
+        con,
+        "prediction_runs",
+        [
+            {
+                "run_id": "p1",
+                "as_of": date(2026, 11, 7),
+                "created_at": datetime(2026, 11, 8),
+                "message": message,
+            }
+        ],
+    )
+    shop.insert(
+        con,
+        "customer_predictions",
+        [
+            {"run_id": "p1", "as_of": date(2026, 11, 7), "customer_id": c, "clv_12m": 100.0}
+            for c in ("c1", "c2")
+        ],
+    )
+    if check is not None:
+        shop.insert(con, "clv_validation", [PASSED_CLV_CHECK | check])
+    data = build_report(con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    assert all(s.mean_clv is None and s.clv_withheld and reason in s.clv_withheld for s in data.segments)
+    web = html.unescape(render_web(data, []))
+    assert "Expected spend is shown as — because the lifetime-value model" in web and reason in web
+
+
 def test_predictions_add_clv_per_segment_and_anomalies(
     shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
 ) -> None:
@@ -437,6 +526,8 @@ def test_predictions_add_clv_per_segment_and_anomalies(
         [{"run_id": "p1", "as_of": date(2026, 11, 7), "model": "gradient_boosting", "f1": 0.75, "roc_auc": 0.86,
           "baseline_roc_auc": 0.7}],
     )  # fmt: skip
+    # The night's holdout check backed the lifetime values: they are shown as numbers.
+    shop.insert(con, "clv_validation", [PASSED_CLV_CHECK])
     data = build_report(con, shop.AS_OF)
     assert isinstance(data.segments, list)
     means = {s.name: s.mean_clv for s in data.segments}

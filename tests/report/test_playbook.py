@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from segmint.report.playbook import SEGMENT_TYPES, default_action, feature_label, segment_type
+from segmint.report.playbook import SEGMENT_TYPES, default_action, feature_label, segment_type, type_for
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,28 @@ def test_segment_type(means: dict[str, float], z: dict[str, float | None], expec
     assert segment_type(means, z) == expected
 
 
+def test_no_browse_based_action_without_a_clickstream() -> None:
+    assert segment_type({"frequency": 0.0}, {"sessions_90d": 2.0}, has_events=False) == "sign_ups"
+    assert segment_type({"frequency": 0.0, "sessions_90d": 0.0}, {}) == "sign_ups"
+    assert type_for("Window shoppers", {"frequency": 0.0}, {}, has_events=False) == "sign_ups"
+    assert type_for("Window shoppers", {"frequency": 0.0}, {}, has_events=True) == "browsers"
+
+
+def test_the_type_follows_the_rule_checked_name() -> None:
+    # Recent one-time buyers are new, whatever their recency's z-score against an old base says.
+    lapsed_looking = {"recency_days": 1.2, "monetary": -0.4}
+    assert type_for("New customers", {"frequency": 1.0}, lapsed_looking) == "new"
+    assert type_for("One-time buyers, bought more recently", {"frequency": 1.0}, lapsed_looking) == "one_time"
+    assert type_for("Customers who cancelled every order", {"frequency": 0.0}, {}) == "cancelled"
+    assert type_for("Mostly customers who cancelled every order", {"frequency": 0.4}, {}) == "cancelled"
+    assert type_for("Sign-ups who never bought", {"frequency": 0.0}, {"sessions_90d": 1.0}) == "sign_ups"
+    assert type_for("Lapsed one-time buyers", {"frequency": 1.0}, {}) == "lapsed"
+    # A name no rule gives (renamed by hand) is typed from its profile.
+    assert type_for("Our VIPs", {"frequency": 9.0}, {"recency_days": -0.8, "monetary": 2.1}) == "champions"
+    cancelled = default_action("cancelled")
+    assert "cancel" in cancelled.why and "viewed" not in cancelled.offer
+
+
 def test_every_type_has_a_concrete_action() -> None:
     for kind in SEGMENT_TYPES:
         action = default_action(kind)
@@ -36,4 +58,5 @@ def test_every_type_has_a_concrete_action() -> None:
 
 def test_feature_labels() -> None:
     assert feature_label("recency_days") == "days since last order"
+    assert feature_label("avg_order_value") == "average order value (net)"
     assert feature_label("some_new_feature") == "some new feature"

@@ -194,3 +194,14 @@ def assert_amounts_carry(rendered: str, prefix: str) -> None:
     assert found, "the report shows amounts"
     bare = [amount for amount, before in found if not before.endswith((prefix, prefix + "-", prefix + "+"))]
     assert bare == [], f"amounts without {prefix.strip()}: {bare[:10]}"
+
+
+def test_duplicates_are_their_own_line_not_quarantined(rendered: tuple[str, str, str]) -> None:
+    # This week: 5 rows quarantined and, apart from them, 2 rows skipped as already loaded.
+    web, html, text = rendered
+    line = "2 duplicate rows skipped (already loaded from an earlier, overlapping export; not quarantined)."
+    for out in (web, html, text):
+        assert "5 rows quarantined." in out and line in " ".join(out.split())
+        assert "of which duplicates" not in out
+    assert '<th class="n">Duplicates skipped</th>' in web
+    assert "Average order value (net)" in web and "Average order value (net)" in html

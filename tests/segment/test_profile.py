@@ -149,12 +149,13 @@ def test_profile_table_and_description() -> None:
     )
     table = profile_table(frame)
     rows = {r["segment_id"]: r for r in table.iter_rows(named=True)}
+    # The description's order value is net revenue over orders (400 / 6), not the mean of 50 and 75.
     assert (rows[1]["size"], rows[1]["share"], rows[1]["revenue_share"]) == (2, 0.5, 1.0)
     assert rows[2]["prospect_share"] == 1.0 and rows[2]["mean_sessions_90d"] == 10.0
     assert rows[1]["mean_monetary"] == 200.0 and rows[1]["mean_recency_days"] == 20.0
     text = describe(rows[1], [{"feature": "frequency", "z": 1.2}, {"feature": "recency_days", "z": -0.7}])
     assert text == (
-        "2 customers (50% of the base, 100% of revenue); 3.0 orders of 62 on average, the last 20 days ago; "
+        "2 customers (50% of the base, 100% of revenue); 3.0 orders of 67 on average (net), the last 20 days ago; "
         "2.0 visits in the last 90 days, last visit 6 days ago; stands out by more orders, shorter days "
         "since the last order than the base."
     )
@@ -168,3 +169,56 @@ def test_zscores_and_defining_features() -> None:
     z = zscores(x, [1, 1, 2, 2], [1, 2])
     np.testing.assert_allclose(z, [[-1.0, 0.0], [1.0, 0.0]])
     assert defining_features(z[1], ["frequency", "monetary"]) == [{"feature": "frequency", "z": 1.0}]
+
+
+def test_cancellation_only_customers_are_not_called_sign_ups() -> None:
+    # Ordered and then cancelled everything: prospects (no kept order), but not "never bought".
+    cancelled = facts(prospect_share=0.95, no_order_share=0.0, cancelled_only_share=0.95)
+    assert segment_name(cancelled) == "Customers who cancelled every order"
+    assert not name_holds("Sign-ups who never bought", cancelled)
+    assert segment_name(facts(prospect_share=0.6, no_order_share=0.0, cancelled_only_share=0.6)) == (
+        "Mostly customers who cancelled every order"
+    )
+    mixed = facts(prospect_share=0.7, no_order_share=0.35, cancelled_only_share=0.35)
+    assert segment_name(mixed) == "Mostly customers without a kept order"
+    assert segment_name(facts(prospect_share=0.95, no_order_share=0.95)) == "Sign-ups who never bought"
+
+
+def test_nobody_browses_in_a_shop_without_a_clickstream() -> None:
+    no_events = replace(BASE, has_events=False, browsing_share=0.0)
+    assert segment_name(facts(prospect_share=0.95, browsing_share=0.7, base=no_events)) == (
+        "Sign-ups who never bought"
+    )
+
+
+def test_lapsed_is_measured_against_the_shops_purchase_cycle() -> None:
+    # 100 days is long against the base's 60, but the shop's customers come back every 80 days.
+    slow_shop = replace(BASE, purchase_cycle=80.0)
+    assert segment_name(facts(one_time_share=0.9, median_recency=100.0, base=slow_shop)) == "One-time buyers"
+    assert segment_name(facts(one_time_share=0.9, median_recency=200.0, base=slow_shop)) == (
+        "Lapsed one-time buyers"
+    )
+
+
+def test_member_facts_tell_cancellations_from_no_order_and_describe_them() -> None:
+    frame = pl.DataFrame(
+        {
+            "segment_id": [1, 1, 1, 1, 2, 2],
+            "is_prospect": [True, True, True, False, False, False],
+            "orders_total": [1, 2, 1, 1, 3, 2],
+            "monetary": [0.0, 0.0, 0.0, 40.0, 300.0, 100.0],
+            "frequency": [0, 0, 0, 1, 3, 2],
+            "recency_days": [None, None, None, 10, 5, 30],
+            "avg_order_value": [None, None, None, 40.0, 100.0, 50.0],
+            "mean_days_between_orders": [None, None, None, None, 20.0, 40.0],
+            "sessions_90d": [0, 0, 0, 0, 0, 0],
+        }
+    )
+    got = member_facts(frame, has_events=False)
+    assert got[1].cancelled_only_share == 0.75 and got[1].without_order == 0.0
+    assert got[1].base.purchase_cycle == 30.0 and not got[1].base.has_events
+    assert segment_name(got[1]) == "Mostly customers who cancelled every order"
+    row = {r["segment_id"]: r for r in profile_table(frame).iter_rows(named=True)}[1]
+    text = describe(row, [], got[1])
+    assert "75% ordered and then cancelled every order" in text
+    assert "never ordered" not in text and "visits" not in text  # no clickstream, no words about visits

@@ -15,6 +15,7 @@ import polars as pl
 
 from segmint.campaigns.exports import FORMATS, write_audience
 from segmint.campaigns.playbook import (
+    FEATURE_COLUMNS,
     PREDICTION_COLUMNS,
     Campaign,
     Playbook,
@@ -24,8 +25,8 @@ from segmint.campaigns.playbook import (
 )
 from segmint.config import Settings
 from segmint.errors import ConfigError
-from segmint.features import query_frame, require_features
-from segmint.predict.runner import latest_prediction_run, published_segment_run
+from segmint.features import has_clickstream, query_frame, require_features
+from segmint.predict.runner import clv_unreliable, latest_prediction_run, published_segment_run
 from segmint.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,46 @@ def unevaluable(
     return reasons
 
 
+# Rule names that read the clickstream: in a shop without web events they are 0 or empty for everyone.
+CLICKSTREAM_COLUMNS = frozenset(
+    c
+    for c in FEATURE_COLUMNS
+    if c.startswith(("sessions_", "product_views_", "add_to_carts_", "cart_", "view_"))
+) | {"days_since_last_visit"}
+
+
+def untrusted(
+    con: duckdb.DuckDBPyConnection,
+    playbook: Playbook,
+    as_of: date,
+    prediction_run_id: str | None,
+    skipped: dict[str, str],
+) -> list[str]:
+    """A warning for each campaign that is built on numbers that cannot carry it (one sentence each).
+
+    Lifetime value the night's holdout check did not back (clv_12m in the rule or the message), and
+    browsing in a shop without a clickstream, would otherwise pick or word an audience silently.
+    """
+    active = [c for c in playbook.active() if c.name not in skipped]
+    uses_clv = [c for c in active if "clv_12m" in c.needs() or "clv_12m" in c.message]
+    withheld = clv_unreliable(con, prediction_run_id) if uses_clv else None
+    warnings = [
+        f"campaign {c.name!r} uses clv_12m, but {withheld}: its audience and message rest on lifetime values "
+        "that cannot be trusted yet; check who it picks, or target by orders and recency instead."
+        for c in uses_clv
+        if withheld
+    ]
+    browsing = [c for c in active if CLICKSTREAM_COLUMNS & set(c.needs())]
+    if browsing and not has_clickstream(con, as_of):
+        for c in browsing:
+            used = ", ".join(n for n in c.needs() if n in CLICKSTREAM_COLUMNS)
+            warnings.append(
+                f"campaign {c.name!r} targets by browsing ({used}), but the shop has no web events: "
+                "nobody has visits to match; add an events source or change its rule."
+            )
+    return warnings
+
+
 def _recommendations(con: duckdb.DuckDBPyConnection, prediction_run_id: str | None) -> dict[str, list[str]]:
     rows = query_frame(
         con,
@@ -351,7 +392,8 @@ def build_campaigns(
     prediction_run_id = latest_prediction_run(con, as_of)
     segment_run_id = published_segment_run(con, as_of)
     skipped = unevaluable(con, playbook, as_of, prediction_run_id, segment_run_id)
-    for reason in skipped.values():
+    cautions = untrusted(con, playbook, as_of, prediction_run_id, skipped)
+    for reason in [*skipped.values(), *cautions]:
         log.warning(reason)
     pool = candidates(con, playbook, as_of, prediction_run_id, segment_run_id)
     recommended = _recommendations(con, prediction_run_id)
@@ -419,4 +461,4 @@ def build_campaigns(
                 built_at,
             )
             builds.append(build)
-    return CampaignBuilds(builds, list(skipped.values()))
+    return CampaignBuilds(builds, [*skipped.values(), *cautions])

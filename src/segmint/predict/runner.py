@@ -485,3 +485,58 @@ def latest_prediction_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | 
         [as_of],
     )
     return str(row[0]) if row else None
+
+
+# Lifetime value is shown and used only when the night's holdout check passed: its purchase forecast for
+# the held-out days is within a factor of two of what happened and no worse than each customer's past rate.
+CLV_RATIO_RANGE = (0.5, 2.0)
+
+
+def clv_unreliable(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str | None:
+    """Why the lifetime values of prediction run `run_id` are not to be trusted (plain words), or None."""
+    if run_id is None:
+        return "no lifetime values have been predicted yet"
+
+    def table(name: str) -> bool:
+        found = query_one(con, "select count(*) from information_schema.tables where table_name = ?", [name])
+        return bool(found and found[0])
+
+    run = (
+        query_one(con, "select message from prediction_runs where run_id = ?", [run_id])
+        if table("prediction_runs")
+        else None
+    )
+    message = str(run[0]) if run and run[0] else ""
+    prefix = "CLV not reliable for this shop: "
+    said = next((part.removeprefix(prefix) for part in message.split("; ") if part.startswith(prefix)), None)
+    if said:
+        return f"the lifetime-value model is not reliable for this shop ({said})"
+    row = (
+        query_one(
+            con,
+            "select holdout_days, purchases_ratio, purchases_mae, baseline_mae, message "
+            "from clv_validation where run_id = ? limit 1",
+            [run_id],
+        )
+        if table("clv_validation")
+        else None
+    )
+    if row is None:
+        return "the lifetime-value model has not been checked against held-out purchases yet (too little history)"
+    days, ratio, mae, baseline_mae, why = row
+    if why:
+        return f"the lifetime-value model failed its holdout check ({why})"
+    if ratio is None or mae is None:
+        return "the lifetime-value model made no forecast to check against held-out purchases"
+    low, high = CLV_RATIO_RANGE
+    if not low <= float(ratio) <= high:
+        return (
+            f"the lifetime-value model failed its holdout check: it expected {float(ratio):.1f} times "
+            f"the purchases that happened in the last {int(days)} days"
+        )
+    if float(mae) > float(baseline_mae):
+        return (
+            f"the lifetime-value model failed its holdout check: it forecast the last {int(days)} days' "
+            "purchases less well than each customer's past buying rate"
+        )
+    return None

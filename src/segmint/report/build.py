@@ -21,7 +21,9 @@ import numpy as np
 import polars as pl
 
 from segmint.config import QualitySettings
+from segmint.features import has_clickstream
 from segmint.predict.churn import churn_outcomes
+from segmint.predict.runner import clv_unreliable
 from segmint.report import playbook
 from segmint.report.model import (
     Action,
@@ -316,8 +318,11 @@ def _base_currency(ctx: _Ctx) -> str | None:
 def _kpis(ctx: _Ctx) -> list[Kpi]:
     # One pass over the two weeks' orders; "new" = first non-cancelled order ever falls in the week,
     # "returning" = ordered in the week and also before it.
+    # Net revenue (the features' definition, int_orders_valued): cancellations and refunds come off.
+    refunded = "coalesce(o.refunded_amount, 0)" if ctx.has("orders", "refunded_amount") else "0"
+    voided = "coalesce(o.is_voided, false)" if ctx.has("orders", "is_voided") else "false"
     rows = ctx.rows(
-        """
+        f"""
         with firsts as (
             select customer_id, min(ordered_at) as first_at
             from orders
@@ -327,6 +332,8 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
         weekly as (
             select
                 o.*,
+                {refunded} as refunded,
+                {voided} as voided,
                 case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
                 case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
             from orders as o
@@ -340,8 +347,7 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
             count(distinct w.customer_id) filter (
                 where not w.is_cancellation and f.first_at < w.week_start) as returning,
             count(*) filter (where not w.is_cancellation) as orders,
-            coalesce(sum(w.revenue), 0) as revenue,
-            coalesce(sum(w.revenue) filter (where not w.is_cancellation), 0) as order_revenue,
+            coalesce(sum(w.revenue), 0) - coalesce(sum(w.refunded) filter (where not w.voided), 0) as revenue,
             count(*) filter (where not w.is_cancellation and w.customer_id is null) as guest_orders
         from weekly as w
         left join firsts as f on f.customer_id = w.customer_id
@@ -354,13 +360,14 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
         },
     )
     by_week: dict[str, dict[str, float | None]] = {}
-    for week, active, new, returning, orders, revenue, order_revenue, guests in rows:
+    for week, active, new, returning, orders, revenue, guests in rows:
         by_week[week] = {
             "active_customers": float(active),
             "new_customers": float(new),
             "orders": float(orders),
             "revenue": float(revenue),
-            "average_order_value": float(order_revenue) / orders if orders else None,
+            # One definition everywhere (features, segment descriptions): net revenue / kept orders.
+            "average_order_value": float(revenue) / orders if orders else None,
             "repeat_rate": float(returning) / active if active else None,
             "guest_share": float(guests) / orders if orders else None,
         }
@@ -379,7 +386,7 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
         ("new_customers", "New customers", "count"),
         ("orders", "Orders", "count"),
         ("revenue", "Revenue (net)", "money"),
-        ("average_order_value", "Average order value", "money"),
+        ("average_order_value", "Average order value (net)", "money"),
         ("repeat_rate", "Repeat rate", "ratio"),
         ("guest_share", "Guest orders", "ratio"),
     ]
@@ -477,13 +484,16 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
             if int(seg_id) in segments:
                 segments[int(seg_id)].previous_size = int(size)
     means, base, z = _segment_stats(ctx, run)
+    clickstream = ctx.has("events") and has_clickstream(ctx.con, run.as_of)
     for seg in segments.values():
         m = means.get(seg.segment_id, {})
         seg.mean_recency = m.get("recency_days")
         seg.mean_frequency = m.get("frequency")
         seg.mean_monetary = m.get("monetary")
         seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
-        seg.action = playbook.default_action(playbook.segment_type(m, z.get(seg.segment_id, {})))
+        seg.action = playbook.default_action(
+            playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
+        )
     for seg_id, products in _top_products(ctx, run).items():
         if seg_id in segments:
             segments[seg_id].top_products = products
@@ -610,6 +620,8 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
     if latest is None or not ctx.has("customer_predictions", "run_id", "customer_id", "clv_12m"):
         return
     churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
+    # Lifetime values the night's holdout check did not back are not shown as numbers (predict stored it).
+    withheld = clv_unreliable(ctx.con, latest[0])
     for seg_id, clv, churn_score in ctx.rows(
         f"""
         -- Customers who never bought have no lifetime-value model (BG/NBD starts at a first purchase):
@@ -623,7 +635,8 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
         {"run": run.run_id, "pred": latest[0]},
     ):
         if int(seg_id) in segments:
-            segments[int(seg_id)].mean_clv = _f(clv)
+            segments[int(seg_id)].mean_clv = None if withheld else _f(clv)
+            segments[int(seg_id)].clv_withheld = withheld
             segments[int(seg_id)].mean_churn = _f(churn_score)
 
 

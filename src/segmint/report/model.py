@@ -166,6 +166,8 @@ class SegmentRow:
     mean_frequency: float | None = None
     mean_monetary: float | None = None
     mean_clv: float | None = None
+    # why mean_clv is not shown (the lifetime-value model not validated or not reliable), in plain words
+    clv_withheld: str | None = None
     mean_churn: float | None = None
     defining: list[DefiningFeature] = field(default_factory=list)
     top_products: list[ProductRow] = field(default_factory=list)
@@ -285,7 +287,7 @@ class RunRow:
 
 @dataclass(frozen=True)
 class LoadRow:
-    """Rows read, loaded and quarantined for one source over the week."""
+    """Rows read, loaded, quarantined and skipped as duplicates (a separate count) for one source over the week."""
 
     source: str
     files: int
@@ -332,6 +334,11 @@ class Quality:
     def rows_quarantined(self) -> int:
         """Rows quarantined this week over all sources."""
         return sum(x.rows_quarantined for x in self.loads)
+
+    @property
+    def rows_duplicate(self) -> int:
+        """Rows skipped this week as identical to rows already loaded (not quarantined: nothing is wrong)."""
+        return sum(x.rows_duplicate for x in self.loads)
 
 
 @dataclass(frozen=True)

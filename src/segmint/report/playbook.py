@@ -1,8 +1,8 @@
 """Default actions per segment type, used until a campaign playbook covers a segment.
 
-Segment names differ from shop to shop and night to night, so the type is read from the segment's
-profile (how its recency, frequency, spend and tenure compare with the whole customer base), not from
-its name.
+A segment's name is chosen by rules whose claims were checked against its members (segment.profile),
+so the type, and with it the action, follows the name; a name no rule gives (an older run's) falls back to
+the segment's profile against the whole base. Browse-based actions only go to shops with a clickstream.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ FEATURE_LABELS: dict[str, str] = {
     "recency_days": "days since last order",
     "frequency": "orders",
     "monetary": "revenue to date",
-    "avg_order_value": "average order value",
+    "avg_order_value": "average order value (net)",
     "tenure_days": "days since first order",
     "return_rate": "return rate",
     "distinct_products": "distinct products bought",
@@ -68,7 +68,7 @@ _ACTIONS: dict[str, Action] = {
         "Reward and retain",
         "email",
         "Early access to new products or a thank-you gift; no discount needed.",
-        "They bought recently, often and spend the most: keep them close without training them to wait for discounts.",
+        "They order again and again and spend far more than most: keep them close without training them to wait for discounts.",
     ),
     "loyal": Action(
         "loyal",
@@ -112,6 +112,27 @@ _ACTIONS: dict[str, Action] = {
         "A first-order offer (free shipping) and a reminder of the products they viewed or left in the cart.",
         "They visit and look but have not bought: remove the last hurdle to a first order.",
     ),
+    "sign_ups": Action(
+        "sign_ups",
+        "Welcome towards a first order",
+        "email",
+        "A welcome email with the best sellers and a first-order offer (free shipping).",
+        "They signed up but have no order yet: a reason to place the first one is the whole job.",
+    ),
+    "cancelled": Action(
+        "cancelled",
+        "Ask what went wrong",
+        "email (personal)",
+        "A short personal note asking why the order was cancelled (stock, delivery, price), with help to order again; no discount blast.",
+        "They ordered and then cancelled every order: learn the reason and fix it before offering anything.",
+    ),
+    "high_value": Action(
+        "high_value",
+        "Thank and look after",
+        "email",
+        "A personal thank-you and first access to new or premium products; no discount needed.",
+        "Their orders bring far more revenue than their head count: their next order matters most.",
+    ),
     "bargain": Action(
         "bargain",
         "Sale alerts and bundles",
@@ -129,7 +150,9 @@ _ACTIONS: dict[str, Action] = {
 }
 
 
-def segment_type(means: Mapping[str, float | None], z: Mapping[str, float | None]) -> str:
+def segment_type(
+    means: Mapping[str, float | None], z: Mapping[str, float | None], has_events: bool = True
+) -> str:
     """Classify a segment from its feature means and their z-scores against the whole base."""
 
     def zs(feature: str) -> float:
@@ -137,7 +160,9 @@ def segment_type(means: Mapping[str, float | None], z: Mapping[str, float | None
 
     frequency = means.get("frequency")
     if frequency is not None and frequency < 0.5:
-        return "browsers"  # most of the segment has never ordered
+        # most of the segment has never ordered: browsers only if the shop sees them browse
+        visits = (means.get("sessions_90d") or 0.0) > 0 or zs("sessions_90d") > 0
+        return "browsers" if has_events and visits else "sign_ups"
     recency, monetary = zs("recency_days"), zs("monetary")
     if recency > 0.5:
         return "lapsed_high_value" if monetary > 0.3 else "lapsed"
@@ -152,6 +177,18 @@ def segment_type(means: Mapping[str, float | None], z: Mapping[str, float | None
     if zs("avg_order_value") < -0.5:
         return "bargain"
     return "regular"
+
+
+def type_for(
+    name: str, means: Mapping[str, float | None], z: Mapping[str, float | None], has_events: bool = True
+) -> str:
+    """The type of a segment: the one its rule-checked name stands for, else read from its profile."""
+    from segmint.segment.profile import name_type
+
+    kind = name_type(name)
+    if kind == "browsers" and not has_events:
+        kind = "sign_ups"  # no clickstream, no browse-based action (a name from before the events went)
+    return kind or segment_type(means, z, has_events)
 
 
 def default_action(kind: str) -> Action:

@@ -27,7 +27,7 @@ LABELS: Mapping[str, str] = {
     "recency_days": "days since the last order",
     "frequency": "orders",
     "monetary": "net revenue",
-    "avg_order_value": "order value",
+    "avg_order_value": "net order value",
     "tenure_days": "days since the first order",
     "return_rate": "return rate",
     "distinct_products": "distinct products",
@@ -107,6 +107,10 @@ class BaseFacts:
     median_monetary: float | None
     median_aov: float | None
     browsing_share: float
+    # whether the shop has a clickstream at all: without one, nobody is named or treated as a browser
+    has_events: bool = True
+    # the shop's purchase cycle: the median of repeat buyers' usual days between orders
+    purchase_cycle: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,15 @@ class MemberFacts:
     median_overdue: float | None  # recency / usual days between orders, over repeat buyers
     browsing_share: float  # members with a visit in the last 90 days
     base: BaseFacts
+    # prospect_share splits into members with no order at all and members who cancelled every order
+    # (None: not known apart, all counted as without an order)
+    no_order_share: float | None = None
+    cancelled_only_share: float = 0.0  # ordered, and cancelled all of it (kept order or not)
+
+    @property
+    def without_order(self) -> float:
+        """The share of members who never placed any order (not even a cancelled one)."""
+        return self.prospect_share if self.no_order_share is None else self.no_order_share
 
 
 # The thresholds of the naming rules (README "Segment names"): a name is given only when its claim holds.
@@ -136,6 +149,7 @@ HIGH_VALUE_RATIO = 2.0  # median spend at least twice the base's, and revenue sh
 BIG_TICKET_RATIO = 1.5
 BARGAIN_RATIO = 0.67
 OVERDUE_INTERVALS = 3.0
+LAPSED_CYCLES = 2.0  # lapsed: the last order at least two of the shop's purchase cycles ago
 
 
 def _ge(value: float | None, limit: float | None) -> bool:
@@ -147,18 +161,33 @@ def _le(value: float | None, limit: float | None) -> bool:
 
 
 def never_bought(f: MemberFacts) -> bool:
-    """(Nearly) all members have no order."""
-    return f.prospect_share >= NEARLY_ALL
+    """(Nearly) all members have no order at all (a cancelled order is an order)."""
+    return f.without_order >= NEARLY_ALL
 
 
 def mostly_never_bought(f: MemberFacts) -> bool:
-    """Most members have no order."""
-    return f.prospect_share >= 0.5
+    """Most members have no order at all."""
+    return f.without_order >= 0.5
+
+
+def cancelled_all(f: MemberFacts) -> bool:
+    """(Nearly) all members ordered and then cancelled every order."""
+    return f.cancelled_only_share >= NEARLY_ALL
+
+
+def mostly_cancelled_all(f: MemberFacts) -> bool:
+    """Most members ordered and then cancelled every order."""
+    return f.cancelled_only_share >= 0.5
+
+
+def mostly_no_kept_order(f: MemberFacts) -> bool:
+    """Most members have no order they kept: a mix of never ordered and cancelled everything."""
+    return max(f.prospect_share, f.without_order + f.cancelled_only_share) >= 0.5
 
 
 def browses(f: MemberFacts) -> bool:
-    """Most members visited in the last 90 days, more than in the base."""
-    return f.browsing_share >= 0.5 and f.browsing_share > f.base.browsing_share
+    """The shop has a clickstream and most members visited in the last 90 days, more than in the base."""
+    return f.base.has_events and f.browsing_share >= 0.5 and f.browsing_share > f.base.browsing_share
 
 
 def one_time(f: MemberFacts) -> bool:
@@ -170,6 +199,9 @@ def lapsed(f: MemberFacts) -> bool:
     """The members' last orders are long ago: against the base, or against their own usual rhythm."""
     b = f.base
     if not _ge(f.median_recency, LAPSED_MIN_DAYS) or b.median_recency is None:
+        return False
+    # Nobody is lapsed before the shop's customers usually come back (its purchase cycle, twice over).
+    if b.purchase_cycle is not None and not _ge(f.median_recency, LAPSED_CYCLES * b.purchase_cycle):
         return False
     # Against the base: half again the base's median, or its last quarter where the base is old itself.
     far = min(1.5 * b.median_recency, b.recency_p75 if b.recency_p75 is not None else np.inf)
@@ -254,7 +286,10 @@ FALLBACK_NAME = "Other customers"
 NAME_RULES: tuple[tuple[str, Callable[[MemberFacts], bool]], ...] = (
     ("Window shoppers", _all(never_bought, browses)),
     ("Sign-ups who never bought", never_bought),
+    ("Customers who cancelled every order", cancelled_all),
     ("Mostly sign-ups without an order", mostly_never_bought),
+    ("Mostly customers who cancelled every order", mostly_cancelled_all),
+    ("Mostly customers without a kept order", mostly_no_kept_order),
     ("One-time buyers who still browse", _all(one_time, browses)),
     ("Lapsed one-time buyers", _all(one_time, lapsed)),
     ("New customers", _all(one_time, recent)),
@@ -270,6 +305,36 @@ NAME_RULES: tuple[tuple[str, Callable[[MemberFacts], bool]], ...] = (
     ("Occasional buyers", occasional),
     (FALLBACK_NAME, lambda f: True),
 )
+
+
+# What each name says the members are, as the type of action they get (report.playbook's actions).
+NAME_TYPES: Mapping[str, str] = {
+    "Window shoppers": "browsers",
+    "Sign-ups who never bought": "sign_ups",
+    "Customers who cancelled every order": "cancelled",
+    "Mostly sign-ups without an order": "sign_ups",
+    "Mostly customers who cancelled every order": "cancelled",
+    "Mostly customers without a kept order": "sign_ups",
+    "One-time buyers who still browse": "one_time",
+    "Lapsed one-time buyers": "lapsed",
+    "New customers": "new",
+    "One-time buyers": "one_time",
+    "Lapsed big spenders": "lapsed_high_value",
+    "Lapsed regulars": "lapsed",
+    "Lapsed customers": "lapsed",
+    "High-value regulars": "champions",
+    "Big-ticket buyers": "high_value",
+    "High-value customers": "high_value",
+    "Bargain hunters": "bargain",
+    "Regulars": "loyal",
+    "Occasional buyers": "regular",
+    FALLBACK_NAME: "regular",
+}
+
+
+def name_type(name: str) -> str | None:
+    """The segment type a (possibly qualified) rule name stands for; None for a name no rule gives."""
+    return NAME_TYPES.get(base_name(name))
 
 
 def segment_name(facts: MemberFacts) -> str:
@@ -306,10 +371,21 @@ def _share(flags: pl.Series) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def member_facts(frame: pl.DataFrame) -> dict[int, MemberFacts]:
-    """The facts of each segment_id of `frame` (customer features with a segment_id column)."""
+def member_facts(frame: pl.DataFrame, has_events: bool | None = None) -> dict[int, MemberFacts]:
+    """The facts of each segment_id of `frame` (customer features with a segment_id column).
+
+    `has_events`: whether the shop has a clickstream (None: whether anyone in `frame` visited).
+    """
     buyers = frame.filter(~pl.col("is_prospect"))
     sessions = frame["sessions_90d"] if "sessions_90d" in frame.columns else pl.Series([0] * frame.height)
+    visited = sessions.cast(pl.Float64).fill_null(0) > 0
+    if has_events is None:
+        has_events = bool(visited.any())
+    cycle = (
+        _median(buyers.filter(pl.col("frequency") >= 2)["mean_days_between_orders"])
+        if "mean_days_between_orders" in buyers.columns
+        else None
+    )
     base = BaseFacts(
         _median(buyers["recency_days"]),
         _quantile(buyers["recency_days"], 1 / 3),
@@ -317,7 +393,9 @@ def member_facts(frame: pl.DataFrame) -> dict[int, MemberFacts]:
         _median(buyers["frequency"]),
         _median(buyers["monetary"]),
         _median(buyers["avg_order_value"]),
-        _share(sessions.cast(pl.Float64).fill_null(0) > 0),
+        _share(visited),
+        has_events=has_events,
+        purchase_cycle=cycle if cycle is not None and cycle > 0 else None,
     )
     revenue = frame["monetary"].cast(pl.Float64).fill_null(0).clip(lower_bound=0)
     total = float(revenue.sum())
@@ -329,6 +407,18 @@ def member_facts(frame: pl.DataFrame) -> dict[int, MemberFacts]:
     for seg, seg_revenue in by_segment.items():
         members = frame.filter(pl.col("segment_id") == seg)
         bought = members.filter(~pl.col("is_prospect"))
+        # Who cancelled everything: orders placed but none kept, or every kept order's value taken back
+        # by a cancellation (Online Retail's "C" invoices: the order stays, a cancelling order nets it to 0).
+        known_apart = "orders_total" in members.columns
+        placed = members["orders_total"].fill_null(0) > 0 if known_apart else None
+        cancelled = None
+        if placed is not None:
+            cancelled = placed & members["is_prospect"]
+            if "cancelled_orders" in members.columns:
+                cancelled = cancelled | (
+                    (members["cancelled_orders"].fill_null(0) > 0)
+                    & (members["monetary"].cast(pl.Float64).fill_null(0) <= 0)
+                )
         repeaters = bought.filter(pl.col("frequency") >= 2)
         overdue = (
             repeaters["recency_days"].cast(pl.Float64)
@@ -356,6 +446,8 @@ def member_facts(frame: pl.DataFrame) -> dict[int, MemberFacts]:
             median_overdue=_median(overdue) if overdue.len() else None,
             browsing_share=_share(seg_sessions > 0),
             base=base,
+            no_order_share=None if placed is None else _share(members["is_prospect"] & ~placed),
+            cancelled_only_share=0.0 if cancelled is None else _share(cancelled),
         )
     return facts
 
@@ -401,8 +493,14 @@ def _phrase(feature: str, z: float) -> str:
     return f"{'more' if z > 0 else 'fewer'} {label}"
 
 
-def describe(profile: Mapping[str, object], defining: Sequence[Mapping[str, object]]) -> str:
-    """One line a shop owner can read: who is in the segment, in numbers and the words of its profile."""
+def describe(
+    profile: Mapping[str, object], defining: Sequence[Mapping[str, object]], facts: MemberFacts | None = None
+) -> str:
+    """One line a shop owner can read: who is in the segment, in numbers and the words of its profile.
+
+    With the members' `facts`, members who cancelled every order are told apart from those who never
+    ordered, and a shop without a clickstream gets no words about visits.
+    """
 
     def num(key: str) -> float | None:
         value = profile.get(key)
@@ -413,17 +511,26 @@ def describe(profile: Mapping[str, object], defining: Sequence[Mapping[str, obje
     parts = [f"{int(num('size') or 0):,} customers ({share:.0%} of the base"]
     parts[0] += f", {revenue:.0%} of revenue)" if revenue is not None else ")"
     prospects = num("prospect_share") or 0.0
-    if prospects >= 0.5:
+    cancelled = facts.cancelled_only_share if facts is not None else 0.0
+    if cancelled > 0 and facts is not None and facts.without_order + cancelled >= 0.5:
+        words = [f"{facts.without_order:.0%} have never ordered"] if facts.without_order > 0 else []
+        words.append(f"{cancelled:.0%} ordered and then cancelled every order")
+        parts.append(", ".join(words))
+    elif prospects >= 0.5:
         parts.append(f"{prospects:.0%} have never ordered")
     else:
+        # Net revenue over kept orders: the report's and the features' one definition of order value.
+        frequency, monetary = num("mean_frequency"), num("mean_monetary")
+        aov = monetary / frequency if frequency and monetary is not None else None
         parts.append(
-            f"{_fmt(num('mean_frequency'), 1)} orders of {_fmt(num('mean_avg_order_value'))} on average, "
+            f"{_fmt(frequency, 1)} orders of {_fmt(aov)} on average (net), "
             f"the last {_fmt(num('mean_recency_days'))} days ago"
         )
-    parts.append(
-        f"{_fmt(num('mean_sessions_90d'), 1)} visits in the last 90 days, "
-        f"last visit {_fmt(num('mean_days_since_last_visit'))} days ago"
-    )
+    if facts is None or facts.base.has_events:
+        parts.append(
+            f"{_fmt(num('mean_sessions_90d'), 1)} visits in the last 90 days, "
+            f"last visit {_fmt(num('mean_days_since_last_visit'))} days ago"
+        )
     line = "; ".join(parts)
     if defining:
         words = [_phrase(str(d["feature"]), float(str(d["z"]))) for d in defining[:3]]

@@ -127,7 +127,11 @@ def _numeric_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def load_frame(con: duckdb.DuckDBPyConnection, as_of: date, features: Sequence[str]) -> pl.DataFrame:
     """The columns segmentation needs of customer_features for `as_of`, ordered by customer_id."""
-    wanted = list(dict.fromkeys(["customer_id", "is_prospect", "monetary", *MEAN_COLUMNS, *features]))
+    # Order counts tell customers who cancelled every order from those who never ordered (names).
+    counts = ["orders_total", "cancelled_orders"]
+    wanted = list(
+        dict.fromkeys(["customer_id", "is_prospect", "monetary", *counts, *MEAN_COLUMNS, *features])
+    )
     columns = ", ".join(wanted)
     return query_frame(
         con, f"select {columns} from customer_features where as_of = ? order by customer_id", [as_of]
@@ -294,7 +298,7 @@ def _stability(
 
 
 def _profiles(
-    frame: pl.DataFrame, outcome: _Outcome, features: Sequence[str]
+    frame: pl.DataFrame, outcome: _Outcome, features: Sequence[str], has_events: bool | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """segment_profiles rows (without run_id) and segment_features rows."""
     with_ids = frame.with_columns(pl.Series("segment_id", outcome.segment_ids))
@@ -305,7 +309,7 @@ def _profiles(
     naming_z = naming_zscores(frame, outcome.segment_ids, ids)
     base_means = transformed.mean(axis=0)
     by_match = {m.segment_id: m for m in outcome.alignment.matches}
-    facts = member_facts(with_ids)
+    facts = member_facts(with_ids, has_events)
     # A segment keeps yesterday's name only while the name's claims still hold for tonight's members.
     kept_names = {
         s: outcome.names[s] for s in ids if s in outcome.names and name_holds(outcome.names[s], facts[s])
@@ -332,7 +336,7 @@ def _profiles(
             {
                 **row,
                 "segment_name": name,
-                "description": describe(row, defining),
+                "description": describe(row, defining, facts[seg]),
                 "defining_features": defining_json(defining),
                 "top_features": defining_json(top),
                 "rf_precision": quality.precision if quality else None,
@@ -451,7 +455,7 @@ def _segment(
     cent_matrix = np.vstack([centroids[s] for s in ids])
     # dense is each customer's index into the sorted ids, i.e. into cent_matrix's rows
     distances = cluster.distances_to(outcome.scaled, cent_matrix, dense.astype(np.int64))
-    profiles, feature_rows = _profiles(frame, outcome, features)
+    profiles, feature_rows = _profiles(frame, outcome, features, has_clickstream(con, as_of))
     names = dict(zip(profiles["segment_id"].to_list(), profiles["segment_name"].to_list(), strict=True))
     assigned = pl.DataFrame(
         {
