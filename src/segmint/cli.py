@@ -262,7 +262,7 @@ def init(
     if orders is None and ask:
         orders = _ask(
             "Orders export (a file, or a glob such as exports/*.csv)" + (" (empty: none)" if events else ""),
-            required=events is None,
+            required=not events,
         )
     if not orders and not events:
         raise ConfigError(

@@ -284,12 +284,19 @@ def date_layout(values: Iterable[str]) -> DateLayout:
             return DateLayout()  # ISO (any zone) or compact: read as they are; unreadable: the load says so
         day = _single_format(con, distinct, True) if parsed["day_first"] == best else None
         month = _single_format(con, distinct, False) if parsed["month_first"] == best else None
+        if parsed["day_first"] == parsed["month_first"] == best:
+            example = next((v for v in distinct if _parses(con, [v], FAMILIES["day_first"])), distinct[0])
+            return DateLayout(day_first=day or "%d/%m/%Y", month_first=month or "%m/%d/%Y", example=example)
+        # The example shown is one that only the chosen order reads (a day above 12).
+        chosen, other = ("day_first", "month_first") if day else ("month_first", "day_first")
         example = next(
-            (v for v in distinct if _parses(con, [v], FAMILIES["day_first"]) and re.search(r"\d", v)),
+            (
+                v
+                for v in distinct
+                if _parses(con, [v], FAMILIES[chosen]) and not _parses(con, [v], FAMILIES[other])
+            ),
             distinct[0],
         )
-    if parsed["day_first"] == parsed["month_first"] == best:
-        return DateLayout(day_first=day or "%d/%m/%Y", month_first=month or "%m/%d/%Y", example=example)
     return DateLayout(fmt=day or month, example=example)
 
 
