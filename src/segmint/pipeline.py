@@ -179,9 +179,12 @@ NO_ORDERS_PREDICTIONS = (
 )
 
 
-def has_orders_source(settings: Settings) -> bool:
-    """Whether the config names an orders export (an events-only shop has none)."""
-    return any(source.kind == "orders" for source in settings.sources)
+def events_only(settings: Settings, con: duckdb.DuckDBPyConnection) -> bool:
+    """The config's sources are all events and customers, and no order was ever loaded."""
+    if not settings.sources or any(source.kind == "orders" for source in settings.sources):
+        return False
+    row = con.execute("select count(*) from orders").fetchone()
+    return row is not None and row[0] == 0
 
 
 def segment_or_reason(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | str:
@@ -195,7 +198,7 @@ def segment_or_reason(settings: Settings, run_id: str, as_of: date) -> Segmentat
         except TooFewCustomersError as exc:
             # Too few customers, too few informative features, or no features at all (nothing loadable
             # yet): the flow says why. Any other error is a real failure of the night.
-            if not has_orders_source(settings):
+            if events_only(settings, con):
                 return f"segments not computed: {NO_ORDERS_SEGMENTS}"
             return f"segments not computed: {exc}"
 
@@ -287,7 +290,8 @@ def predict(settings: Settings, run_id: str, as_of: date) -> PredictionOutcome |
 
     with warehouse(settings) as con:
         outcome = run_predictions(con, settings.predict, run_id, as_of)
-    if not has_orders_source(settings):
+        no_orders = events_only(settings, con)
+    if no_orders:
         # One sentence instead of each model's own reason for having no purchases to learn from.
         learnt = ("lifetime value", "churn", "anomalies left out")
         outcome.messages = [
