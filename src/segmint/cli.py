@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import duckdb
 import typer
@@ -26,6 +26,9 @@ from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, Confi
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
+
+if TYPE_CHECKING:
+    from segmint.scaffold import Draft, Export
 
 app = typer.Typer(
     name="segmint",
@@ -231,6 +234,21 @@ def init(
             "--preset", help=f"How to read the orders export: {', '.join(PRESETS)} (default: guessed)."
         ),
     ] = None,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="canonical=Header: the export's column for one of segmint's (e.g. unit_price='Unit Price'); "
+            "repeatable; orders.customer_id=... for one kind of export.",
+        ),
+    ] = None,
+    timestamp_format: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamp-format",
+            help="How the exports write dates, e.g. '%d/%m/%Y %H:%M' (needed when day and month could swap).",
+        ),
+    ] = None,
     timezone: Annotated[
         str | None, typer.Option("--timezone", help="The shop's timezone (default: this machine's).")
     ] = None,
@@ -247,22 +265,38 @@ def init(
     from segmint import scaffold as scaffolding
 
     ask = not no_input
+    # Questions about columns and dates need someone at a terminal; piped answers cover the rest.
+    at_terminal = ask and sys.stdin.isatty()
+    maps = scaffolding.parse_maps(column_map or [])
     if orders is None and ask:
-        orders = _ask("Orders export (a file, or a glob such as exports/*.csv)", required=True)
-    if not orders:
-        raise ConfigError("segmint init needs the orders export; pass --orders PATH (a file or a glob).")
-    exports = [scaffolding.export(folder, "orders", orders, preset)]
-    if preset is None and ask:
-        chosen = _ask(f"How to read it ({', '.join(PRESETS)})", required=False, default=exports[0].preset)
-        if chosen and chosen != exports[0].preset:
-            exports = [scaffolding.export(folder, "orders", orders, chosen)]
-    if events is None and ask:
+        orders = _ask(
+            "Orders export (a file, or a glob such as exports/*.csv)" + (" (empty: none)" if events else ""),
+            required=not events,
+        )
+    if not orders and not events:
+        raise ConfigError(
+            "segmint init needs the orders export; pass --orders PATH (a file or a glob), "
+            "or --events PATH for a shop that only has web events."
+        )
+    drafts = []
+    if orders:
+        drafts.append(scaffolding.draft(folder, "orders", orders, preset, maps))
+        if preset is None and ask:
+            guessed = drafts[0].preset
+            chosen = _ask(f"How to read it ({', '.join(PRESETS)})", required=False, default=guessed)
+            if chosen and chosen != guessed:
+                drafts = [scaffolding.draft(folder, "orders", orders, chosen, maps)]
+    if events is None and ask and orders:
         events = _ask("Web-events export (empty: none)", required=False)
     if customers is None and ask:
         customers = _ask("Customers export (empty: none)", required=False)
     for kind, pattern in (("events", events), ("customers", customers)):
         if pattern:
-            exports.append(scaffolding.export(folder, kind, pattern, None))  # type: ignore[arg-type]
+            drafts.append(scaffolding.draft(folder, kind, pattern, None, maps))  # type: ignore[arg-type]
+    unused = scaffolding.unused_maps(drafts, maps)
+    if unused:
+        raise ConfigError(unused)
+    exports = [_settle_export(d, timestamp_format, at_terminal) for d in drafts]
     if timezone is None:
         timezone = scaffolding.local_timezone()
         if ask:
@@ -272,11 +306,78 @@ def init(
     plan = scaffolding.Scaffold(folder, exports, timezone, email or None)
     written = scaffolding.write(plan, force=force)
     for e in exports:
-        console.print(f"{e.kind}: {e.path} (preset {e.preset})", highlight=False)
+        how = f"preset {e.preset}" if not e.notes else f"{len(e.columns)} columns mapped by name"
+        console.print(f"{e.kind}: {e.path} ({how})", highlight=False)
+    if not any(e.kind == "orders" for e in exports):
+        typer.echo(
+            "no orders export: nights load the web events only; segments, lifetime value and churn "
+            'need orders (add a [[sources]] block with kind = "orders" when you have them)'
+        )
     for path in written:
         typer.echo(f"wrote {path}")
     config_arg = "" if folder.resolve() == Path.cwd().resolve() else f" --config {written[0]}"
     typer.echo(f"next: segmint doctor{config_arg}, then segmint run nightly{config_arg}")
+
+
+def _settle_export(draft: Draft, timestamp_format: str | None, at_terminal: bool) -> Export:
+    """The export as written; at a terminal, the columns found are shown and the owner confirms or fills
+    them in, and picks day- or month-first dates; elsewhere a gap is an error naming the flag to pass."""
+    from segmint import scaffold as scaffolding
+    from segmint.ingest.presets import CANONICAL
+
+    if not draft.mapped or not at_terminal:
+        return scaffolding.finish(draft, timestamp_format)
+    required, optional = CANONICAL[draft.kind]
+    console.print(
+        f"{draft.kind} export {draft.file.name}: columns {', '.join(draft.headers)}", highlight=False
+    )
+    for canonical in draft.missing:
+        draft.columns[canonical] = _ask_header(draft, canonical, required=True) or ""
+    for canonical in (*required, *optional):
+        if canonical in draft.columns:
+            console.print(f"  {canonical:<18} <- {draft.columns[canonical]}", highlight=False, markup=False)
+    if not typer.confirm("Use these columns?", default=True):
+        for canonical in (*required, *optional):
+            header = _ask_header(draft, canonical, required=canonical in required)
+            if header:
+                draft.columns[canonical] = header
+            else:
+                draft.columns.pop(canonical, None)
+    layout = draft.dates()
+    if layout.ambiguous and timestamp_format is None:
+        answer = ""
+        while answer not in ("d", "m"):
+            answer = (
+                str(
+                    typer.prompt(
+                        f"Dates such as {layout.example!r} fit day first and month first: which is it? "
+                        f"(d: {layout.day_first}, m: {layout.month_first})"
+                    )
+                )
+                .strip()[:1]
+                .lower()
+            )
+        timestamp_format = layout.day_first if answer == "d" else layout.month_first
+    return scaffolding.finish(draft, timestamp_format)
+
+
+def _ask_header(draft: Draft, canonical: str, *, required: bool) -> str | None:
+    """Ask which header holds `canonical` until the answer is one of the export's headers (or empty)."""
+    current = draft.columns.get(canonical)
+    lowered = {h.lower(): h for h in draft.headers}
+    while True:
+        answer = typer.prompt(
+            f"Column of {draft.file.name} holding {canonical}" + ("" if required else " (empty: none)"),
+            default=current or ("" if not required else None),
+            show_default=bool(current),
+        ).strip()
+        if not answer and not required:
+            return None
+        if answer.lower() in lowered:
+            return lowered[answer.lower()]
+        console.print(
+            f"{answer!r} is not a column of {draft.file.name}; pick one of {', '.join(draft.headers)}"
+        )
 
 
 @app.command()

@@ -74,12 +74,22 @@ def check_sources(settings: Settings) -> list[Check]:
             checks.append(Check(name, False, str(exc)))
             continue
         count = "1 file matches" if len(files) == 1 else f"{len(files):,} files match"
+        how = source.preset + (f" with {len(source.columns)} mapped columns" if source.columns else "")
         changed = _age(time.time() - newest.stat().st_mtime)
         checks.append(
             Check(
                 name,
                 True,
-                f"{count} {source.path!r}, read as {source.preset}; the newest, {newest.name}, changed {changed}",
+                f"{count} {source.path!r}, read as {how}; the newest, {newest.name}, changed {changed}",
+            )
+        )
+    if not any(source.kind == "orders" for source in settings.sources):
+        checks.append(
+            Check(
+                "orders",
+                None,
+                "no orders source: nights load web events only; segments, lifetime value and churn need "
+                'orders (add a [[sources]] block with kind = "orders" when you have the export)',
             )
         )
     return checks

@@ -169,6 +169,24 @@ def build_features(settings: Settings, as_of: date) -> FeatureBuild:
         return build(con, as_of, settings.features)
 
 
+# Why a shop that sends only web events gets no segments or predictions, in the owner's words.
+NO_ORDERS_SEGMENTS = (
+    "segmint.toml has no orders source, and segments group customers by what they buy; add your "
+    'orders export as a [[sources]] block with kind = "orders".'
+)
+NO_ORDERS_PREDICTIONS = (
+    "lifetime value and churn skipped: they are learnt from purchases, and segmint.toml has no orders source"
+)
+
+
+def events_only(settings: Settings, con: duckdb.DuckDBPyConnection) -> bool:
+    """The config's sources are all events and customers, and no order was ever loaded."""
+    if not settings.sources or any(source.kind == "orders" for source in settings.sources):
+        return False
+    row = con.execute("select count(*) from orders").fetchone()
+    return row is not None and row[0] == 0
+
+
 def segment_or_reason(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | str:
     """Cluster tonight's customers (stored pending the gate), or the sentence saying why the night cannot be."""
     from segmint.segment import TooFewCustomersError
@@ -180,6 +198,8 @@ def segment_or_reason(settings: Settings, run_id: str, as_of: date) -> Segmentat
         except TooFewCustomersError as exc:
             # Too few customers, too few informative features, or no features at all (nothing loadable
             # yet): the flow says why. Any other error is a real failure of the night.
+            if events_only(settings, con):
+                return f"segments not computed: {NO_ORDERS_SEGMENTS}"
             return f"segments not computed: {exc}"
 
 
@@ -269,4 +289,13 @@ def predict(settings: Settings, run_id: str, as_of: date) -> PredictionOutcome |
     from segmint.predict.runner import run_predictions
 
     with warehouse(settings) as con:
-        return run_predictions(con, settings.predict, run_id, as_of)
+        outcome = run_predictions(con, settings.predict, run_id, as_of)
+        no_orders = events_only(settings, con)
+    if no_orders:
+        # One sentence instead of each model's own reason for having no purchases to learn from.
+        learnt = ("lifetime value", "churn", "anomalies left out")
+        outcome.messages = [
+            NO_ORDERS_PREDICTIONS,
+            *(m for m in outcome.messages if not m.startswith(learnt)),
+        ]
+    return outcome

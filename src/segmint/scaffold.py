@@ -9,8 +9,18 @@ from pathlib import Path
 
 from segmint.config import PRESETS, SourceKind
 from segmint.errors import ConfigError
-from segmint.ingest.presets import PRESET_KINDS, fitting_presets
-from segmint.ingest.read import read_columns
+from segmint.ingest.detect import (
+    NUMBER_COLUMNS,
+    TIME_COLUMNS,
+    DateLayout,
+    Separators,
+    date_layout,
+    detect_columns,
+    missing_required,
+    separators,
+)
+from segmint.ingest.presets import CANONICAL, PRESET_KINDS, fitting_presets
+from segmint.ingest.read import read_columns, read_sample
 from segmint.resources import template_path
 
 GLOB_CHARS = re.compile(r"[*?\[]")
@@ -18,11 +28,17 @@ GLOB_CHARS = re.compile(r"[*?\[]")
 
 @dataclass(frozen=True)
 class Export:
-    """One export the shop sends: its kind, its file or glob (as given) and the preset that reads it."""
+    """One export the shop sends: its kind, its file or glob (as given), the preset that reads it, and for
+    a layout no preset knows, the column mapping and reading options init found (with a note on each)."""
 
     kind: SourceKind
     path: str
     preset: str
+    columns: dict[str, str] = field(default_factory=dict)
+    timestamp_format: str | None = None
+    decimal_separator: str = "."
+    thousands_separator: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # option -> the comment written above it
 
     @property
     def name(self) -> str:
@@ -87,46 +103,252 @@ def config_path_of(folder: Path, pattern: str) -> str:
         return path.as_posix()
 
 
-def guess_preset(kind: SourceKind, files: list[Path]) -> str | None:
-    """The preset that reads the newest file's columns, or None when none fits."""
-    columns = read_columns(files[-1])
-    fits = fitting_presets(kind, columns)
-    return fits[0] if fits else None
+@dataclass(frozen=True)
+class ColumnMap:
+    """One --map flag: `[kind.]canonical=Header` (without a kind, every export with that header)."""
+
+    kind: SourceKind | None
+    canonical: str
+    header: str
+
+    @property
+    def flag(self) -> str:
+        """The flag as typed."""
+        return f"--map {self.kind + '.' if self.kind else ''}{self.canonical}={self.header}"
 
 
-def export(folder: Path, kind: SourceKind, pattern: str, preset: str | None) -> Export:
-    """Check an export given to init: its files exist and a preset fits; one sentence when not."""
+def parse_maps(flags: list[str]) -> list[ColumnMap]:
+    """The --map flags, each checked to name a canonical column segmint reads; one sentence when not."""
+    kinds: tuple[SourceKind, ...] = ("orders", "events", "customers")
+    maps = []
+    for flag in flags:
+        target, sep, header = flag.partition("=")
+        kind_text, dot, canonical = target.strip().rpartition(".")
+        kind = kind_text if dot else None
+        if not sep or not canonical or not header.strip() or (kind is not None and kind not in kinds):
+            raise ConfigError(
+                f"--map {flag!r} is not canonical=Header; write it as --map unit_price='Unit Price' "
+                "(or orders.unit_price='Unit Price' for one kind of export)."
+            )
+        known = {c for k in kinds if kind in (None, k) for c in (*CANONICAL[k][0], *CANONICAL[k][1])}
+        if canonical not in known:
+            raise ConfigError(
+                f"--map {flag!r}: {canonical!r} is not a column segmint reads; use one of "
+                f"{', '.join(sorted(known))}."
+            )
+        maps.append(ColumnMap(kind, canonical, header.strip()))  # type: ignore[arg-type]
+    return maps
+
+
+@dataclass
+class Draft:
+    """An export as init first reads it: the preset or the columns found, and its sampled dates and numbers.
+
+    For a layout no preset reads, `columns` is the whole mapping (found by name, then the --map flags);
+    for a preset, only the --map flags that override it.
+    """
+
+    kind: SourceKind
+    path: str
+    file: Path
+    preset: str
+    headers: list[str]
+    columns: dict[str, str]
+    mapped: bool  # read through a column mapping, not a preset
+    sample: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[str]:
+        """Required canonical columns no header was found for (none for a preset: it knows them)."""
+        return missing_required(self.kind, self.columns) if self.mapped else []
+
+    def dates(self) -> DateLayout:
+        """How the dates of the export's time column are written."""
+        header = self.columns.get(TIME_COLUMNS[self.kind])
+        return date_layout(self.sample.get(header, [])) if self.mapped and header else DateLayout()
+
+    def numbers(self) -> Separators:
+        """The separators its amounts use."""
+        if not self.mapped:
+            return Separators()
+        headers = [self.columns[c] for c in NUMBER_COLUMNS[self.kind] if c in self.columns]
+        return separators(v for h in headers for v in self.sample.get(h, []))
+
+
+def _header_of(headers: list[str], wanted: str) -> str | None:
+    lowered = {h.lower(): h for h in headers}
+    return lowered.get(wanted.strip().lower())
+
+
+def draft(
+    folder: Path, kind: SourceKind, pattern: str, preset: str | None, maps: list[ColumnMap] | None = None
+) -> Draft:
+    """Read an export given to init: its files exist, then a preset that fits or the columns found by name."""
     files = matched_files(pattern)
     if not files:
         raise ConfigError(f"No file matches the {kind} export {pattern!r}; give the path of an export file.")
-    if preset is None:
-        preset = guess_preset(kind, files)
-        if preset is None:
-            raise ConfigError(
-                f"No preset reads {files[-1]} as {kind}; pass --preset (one of {', '.join(PRESETS)}) "
-                "or map its columns in segmint.toml afterwards."
-            )
-    elif preset not in PRESETS:
+    if preset is not None and preset not in PRESETS:
         raise ConfigError(f"Unknown preset {preset!r}; use one of {', '.join(PRESETS)}.")
-    elif kind not in PRESET_KINDS[preset]:
+    if preset is not None and kind not in PRESET_KINDS[preset]:
         raise ConfigError(
             f"Preset '{preset}' reads {' or '.join(PRESET_KINDS[preset])} files, not {kind}; pick another."
         )
-    return Export(kind, config_path_of(folder, pattern), preset)
+    newest = files[-1]
+    headers = read_columns(newest)
+    if preset is None:
+        fits = [p for p in fitting_presets(kind, headers) if p != "canonical"]
+        preset = fits[0] if fits else None
+    mapped = preset in (None, "canonical")
+    columns = detect_columns(kind, headers) if mapped else {}
+    for flag in maps or []:
+        if flag.kind not in (None, kind) or flag.canonical not in {*CANONICAL[kind][0], *CANONICAL[kind][1]}:
+            continue
+        header = _header_of(headers, flag.header)
+        if header is not None:
+            columns[flag.canonical] = header
+        elif flag.kind == kind:
+            raise ConfigError(
+                f"{flag.flag}: {newest.name} has no column {flag.header!r}; its columns are "
+                f"{', '.join(headers)}."
+            )
+    sample = read_sample(newest) if mapped else {}
+    return Draft(
+        kind, config_path_of(folder, pattern), newest, preset or "canonical", headers, columns, mapped, sample
+    )
+
+
+def unused_maps(drafts: list[Draft], maps: list[ColumnMap]) -> str | None:
+    """The sentence for a --map flag that named a header no export has, else None."""
+    for flag in maps:
+        if not any(d.columns.get(flag.canonical) == _header_of(d.headers, flag.header) for d in drafts):
+            files = "; ".join(f"{d.file.name}: {', '.join(d.headers)}" for d in drafts)
+            return f"{flag.flag}: no export has a column {flag.header!r} for it ({files})."
+    return None
+
+
+def missing_sentence(d: Draft) -> str:
+    """One sentence naming the required columns not found and the --map flags that give them."""
+    flags = " ".join(f"--map {c}=<header>" for c in d.missing)
+    return (
+        f"{d.file.name} has no column init recognises as {' or '.join(d.missing)} (required for {d.kind}); "
+        f"pass {flags}, naming one of its columns: {', '.join(d.headers)}."
+    )
+
+
+def ambiguous_sentence(d: Draft, layout: DateLayout) -> str:
+    """One sentence saying the dates fit both orders and how to choose."""
+    return (
+        f"{d.file.name}: dates such as {layout.example!r} fit both day-first and month-first; pass "
+        f"--timestamp-format '{layout.day_first}' (day first) or '{layout.month_first}' (month first)."
+    )
+
+
+def _reads_all(fmt: str, values: list[str]) -> bool:
+    import duckdb
+
+    with duckdb.connect() as con:
+        row = con.execute(
+            "select count(*) = count(try_strptime(x, $fmt)) from (select unnest($values) as x)",
+            {"fmt": fmt, "values": values},
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def finish(d: Draft, timestamp_format: str | None = None) -> Export:
+    """The export as written: a preset as it is; a mapping with its dates' format and its separators.
+
+    `timestamp_format` is the owner's choice (--timestamp-format or the answer to init's question); it is
+    needed when the sampled dates fit both day-first and month-first, and must read them.
+    """
+    if not d.mapped:
+        return Export(d.kind, d.path, d.preset, dict(d.columns))
+    if d.missing:
+        raise ConfigError(missing_sentence(d))
+    notes: dict[str, str] = {}
+    layout = d.dates()
+    time_header = d.columns.get(TIME_COLUMNS[d.kind], "")
+    values = d.sample.get(time_header, [])
+    fmt = layout.fmt
+    if timestamp_format is not None and (layout.ambiguous or layout.fmt or not values):
+        if values and not _reads_all(timestamp_format, sorted(set(values))):
+            raise ConfigError(
+                f"--timestamp-format {timestamp_format!r} does not read the dates of {d.file.name} such as "
+                f"{layout.example or values[0]!r}; pass a format that does (strftime codes, e.g. '%d/%m/%Y %H:%M')."
+            )
+        fmt = timestamp_format
+        example = layout.example or (values[0] if values else "")
+        notes["timestamp_format"] = (
+            f"Dates such as {example!r} fit both day-first and month-first: read as the owner told init."
+            if layout.ambiguous
+            else f"Dates such as {example!r}: the format the owner gave init."
+        )
+    elif layout.ambiguous:
+        raise ConfigError(ambiguous_sentence(d, layout))
+    elif fmt:
+        notes["timestamp_format"] = (
+            f"Dates such as {layout.example!r} are {'day' if fmt.startswith('%d') else 'month'} first "
+            "(found by init in the export); every later file is read the same way."
+        )
+    numbers = d.numbers()
+    if numbers.decimal != "." or numbers.thousands:
+        comma = "decimal comma" if numbers.decimal == "," else "decimal point"
+        grouped = f" and {numbers.thousands!r} between thousands" if numbers.thousands else ""
+        notes["decimal_separator"] = (
+            f"Amounts such as {numbers.example!r} use a {comma}{grouped} (found by init in the export)."
+        )
+    notes["columns"] = (
+        f"segmint's column = the header in {d.file.name}, found by init by name; fix any that is wrong."
+    )
+    required, optional = CANONICAL[d.kind]
+    return Export(
+        d.kind,
+        d.path,
+        "canonical",
+        {c: d.columns[c] for c in (*required, *optional) if c in d.columns},
+        fmt,
+        numbers.decimal,
+        numbers.thousands,
+        notes,
+    )
+
+
+def export(folder: Path, kind: SourceKind, pattern: str, preset: str | None) -> Export:
+    """Check an export given to init and read it without questions (see `draft` and `finish`)."""
+    return finish(draft(folder, kind, pattern, preset))
 
 
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _comment(text: str | None) -> str:
+    return f"# {text}\n" if text else ""
+
+
+def _source_block(e: Export) -> str:
+    """One [[sources]] block, with its reading options and column mapping when it has them."""
+    block = (
+        f"[[sources]]\nname = {_toml_string(e.name)}\nkind = {_toml_string(e.kind)}\n"
+        f"path = {_toml_string(e.path)}\npreset = {_toml_string(e.preset)}\n"
+    )
+    if e.timestamp_format:
+        block += _comment(e.notes.get("timestamp_format"))
+        block += f"timestamp_format = {_toml_string(e.timestamp_format)}\n"
+    if e.decimal_separator != "." or e.thousands_separator:
+        block += _comment(e.notes.get("decimal_separator"))
+        block += f"decimal_separator = {_toml_string(e.decimal_separator)}\n"
+        if e.thousands_separator:
+            block += f"thousands_separator = {_toml_string(e.thousands_separator)}\n"
+    if e.columns:
+        block += _comment(e.notes.get("columns")) + "[sources.columns]\n"
+        block += "".join(f"{c} = {_toml_string(h)}\n" for c, h in e.columns.items())
+    return block
+
+
 def render_config(scaffold: Scaffold) -> str:
     """segmint.example.toml with the shop's exports, timezone and address filled in."""
     text = template_path("segmint.example.toml").read_text(encoding="utf-8")
-    blocks = "\n".join(
-        f"[[sources]]\nname = {_toml_string(e.name)}\nkind = {_toml_string(e.kind)}\n"
-        f"path = {_toml_string(e.path)}\npreset = {_toml_string(e.preset)}\n"
-        for e in scaffold.exports
-    )
+    blocks = "\n".join(_source_block(e) for e in scaffold.exports)
     # The example's [[sources]] blocks run from the first one to the comment on per-source options.
     first = re.search(r"(?m)^\[\[sources\]\]", text)
     end = text.find("# Per source, optional")

@@ -124,7 +124,8 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _family_formats(day_first: bool) -> list[str]:
+def family_formats(day_first: bool) -> list[str]:
+    """The day-first (or month-first) date formats, with seconds, minutes or no time."""
     dates = [f"%d{sep}%m{sep}%Y" if day_first else f"%m{sep}%d{sep}%Y" for sep in ("/", ".", "-")]
     return [d + t for d in dates for t in (" %H:%M:%S", " %H:%M", "")]
 
@@ -135,8 +136,8 @@ def _family_formats(day_first: bool) -> list[str]:
 FAMILIES: dict[str, str] = {
     "iso": "coalesce(try_cast({x} as timestamptz)::timestamp, try_strptime({x}, '%Y-%m-%d %H:%M:%S %z')::timestamp)",
     "compact": "try_strptime({x}, ['%Y%m%d', '%Y%m%d%H%M%S', '%Y%m%d %H:%M:%S'])",
-    "day_first": "try_strptime({x}, [" + ", ".join(f"'{f}'" for f in _family_formats(True)) + "])",
-    "month_first": "try_strptime({x}, [" + ", ".join(f"'{f}'" for f in _family_formats(False)) + "])",
+    "day_first": "try_strptime({x}, [" + ", ".join(f"'{f}'" for f in family_formats(True)) + "])",
+    "month_first": "try_strptime({x}, [" + ", ".join(f"'{f}'" for f in family_formats(False)) + "])",
 }
 
 
@@ -181,7 +182,7 @@ def decide_timestamp(con: duckdb.DuckDBPyConnection, source: SourceSettings, col
         example = str(example_row[0]) if example_row else ""
         fits = [
             f
-            for f in _family_formats(True) + _family_formats(False)
+            for f in family_formats(True) + family_formats(False)
             if con.execute("select try_strptime(?, ?) is not null", [example, f]).fetchone() == (True,)
         ]
         day, month = (fits[0], fits[1]) if len(fits) >= 2 else ("%d/%m/%Y", "%m/%d/%Y")

@@ -415,3 +415,45 @@ def read_columns(path: Path, *, delimiter: str | None = None) -> list[str]:
             return [str(row[0]) for row in con.execute(f"describe select * from {scans[fmt]}").fetchall()]
     except duckdb.Error as exc:
         raise SourceFileError(path, _explain(exc, path, path)) from None
+
+
+def read_sample(path: Path, *, delimiter: str | None = None, limit: int = 5000) -> dict[str, list[str]]:
+    """Up to `limit` opening values of each column, as text (empty values left out): for init's guesses."""
+    fmt = file_format(path)
+    if fmt == "csv":
+        dialect = decide_dialect(path, path, delimiter)
+        text, cut = _sample(path, path)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar='"')
+        values: dict[str, list[str]] = {c: [] for c in dialect.columns}
+        rows: list[list[str]] = []
+        try:
+            for record in reader:
+                rows.append(record)
+                if len(rows) > limit:
+                    break
+        except csv.Error:
+            pass  # the records before the odd one decide
+        if cut and len(rows) > 1:
+            rows = rows[:-1]  # the sample's last line may be cut short
+        for record in rows[1:]:
+            for column, value in zip(dialect.columns, record, strict=False):
+                if value.strip():
+                    values[column].append(value.strip())
+        return values
+    if fmt == "whitespace":
+        return {"line": []}
+    scans = {
+        "parquet": f"read_parquet({_sql_text(str(path))})",
+        "jsonl": f"read_json({_sql_text(str(path))}, format = 'newline_delimited')",
+    }
+    try:
+        with duckdb.connect() as con:
+            relation = con.sql(f"select * from {scans[fmt]} limit {int(limit)}")
+            columns = [str(c) for c in relation.columns]
+            rows_ = relation.fetchall()
+    except duckdb.Error as exc:
+        raise SourceFileError(path, _explain(exc, path, path)) from None
+    return {
+        c: [str(r[i]).strip() for r in rows_ if r[i] is not None and str(r[i]).strip()]
+        for i, c in enumerate(columns)
+    }

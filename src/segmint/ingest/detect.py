@@ -1,0 +1,330 @@
+"""Guesses for an export no preset reads: which header holds which canonical column (by synonym), how its
+dates are written and which decimal separator its numbers use. `segmint init` writes them into segmint.toml
+as a [sources.columns] mapping, timestamp_format and decimal_separator, where the owner can check them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+from segmint.config import SourceKind
+from segmint.ingest.load import FAMILIES, family_formats
+from segmint.ingest.presets import CANONICAL
+
+# Header spellings per canonical column, compared lowercased with everything but letters and digits
+# removed ("Order ID", "order_id" and "OrderID" are one spelling), the most telling first. A header is
+# given to one column only, the first that names it in canonical order (required columns first).
+_CUSTOMER = (
+    "customerid",
+    "customerno",
+    "customernumber",
+    "customercode",
+    "clientid",
+    "clientnumber",
+    "userid",
+    "buyerid",
+    "accountid",
+    "memberid",
+    "shopperid",
+    "visitorid",
+    "customer",
+    "client",
+    "user",
+    "buyer",
+)
+_EMAIL = ("email", "emailaddress", "customeremail", "buyeremail", "useremail", "mail", "contactemail")
+_PRODUCT = (
+    "productid",
+    "sku",
+    "stockcode",
+    "productcode",
+    "productsku",
+    "itemid",
+    "itemcode",
+    "itemsku",
+    "articleid",
+    "articlenumber",
+    "articleno",
+    "variantid",
+    "lineitemsku",
+    "ean",
+    "product",
+    "item",
+    "article",
+)
+_CATEGORY = ("category", "productcategory", "categoryname", "categorycode", "department", "producttype")
+_COUNTRY = ("country", "billingcountry", "shippingcountry", "countrycode", "customercountry")
+_CONSENT = ("marketingconsent", "acceptsmarketing", "emailoptin", "optin", "newsletter", "subscribed")
+
+SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
+    "orders": {
+        "order_id": (
+            "orderid",
+            "ordernumber",
+            "orderno",
+            "ordernr",
+            "ordercode",
+            "orderref",
+            "orderreference",
+            "invoiceno",
+            "invoicenumber",
+            "invoiceid",
+            "invoice",
+            "transactionid",
+            "receiptno",
+            "receiptnumber",
+            "order",
+        ),
+        "ordered_at": (
+            "orderedat",
+            "orderdate",
+            "orderdatetime",
+            "ordertime",
+            "orderplacedat",
+            "placedat",
+            "createdat",
+            "created",
+            "creationdate",
+            "invoicedate",
+            "purchasedate",
+            "purchasedat",
+            "transactiondate",
+            "saledate",
+            "datetime",
+            "timestamp",
+            "date",
+            "time",
+        ),
+        "quantity": (
+            "quantity",
+            "qty",
+            "quantityordered",
+            "orderedquantity",
+            "itemquantity",
+            "lineitemquantity",
+            "units",
+            "pieces",
+            "numberofitems",
+            "count",
+        ),
+        "unit_price": (
+            "unitprice",
+            "priceperunit",
+            "priceeach",
+            "itemprice",
+            "lineitemprice",
+            "saleprice",
+            "sellingprice",
+            "unitcost",
+            "price",
+        ),
+        "customer_id": _CUSTOMER,
+        "email": _EMAIL,
+        "product_id": _PRODUCT,
+        "product_name": (
+            "productname",
+            "itemname",
+            "articlename",
+            "producttitle",
+            "lineitemname",
+            "itemdescription",
+            "productdescription",
+            "description",
+            "title",
+        ),
+        "category": _CATEGORY,
+        "currency": ("currency", "currencycode", "curr", "cur"),
+        "country": _COUNTRY,
+        "line_no": ("lineno", "linenumber", "lineid", "orderline", "position"),
+        "line_revenue": ("linerevenue", "linetotal", "lineamount", "lineitemtotal", "linesubtotal"),
+        "refunded_amount": ("refundedamount", "refundamount", "refunded", "refund"),
+        "marketing_consent": _CONSENT,
+        "is_cancellation": ("iscancellation", "iscancelled", "iscanceled", "cancelled", "canceled"),
+        "is_voided": ("isvoided", "voided"),
+    },
+    "events": {
+        "occurred_at": (
+            "occurredat",
+            "eventtime",
+            "eventtimestamp",
+            "eventdate",
+            "eventdatetime",
+            "timestamp",
+            "datetime",
+            "createdat",
+            "time",
+            "date",
+            "ts",
+        ),
+        "event_type": ("eventtype", "eventname", "event", "action", "type"),
+        "event_id": ("eventid", "hitid"),
+        "customer_id": _CUSTOMER,
+        "session_id": ("sessionid", "usersession", "session", "visitid", "visit"),
+        "product_id": _PRODUCT,
+        "price": ("price", "unitprice", "itemprice", "productprice", "value"),
+        "category": _CATEGORY,
+    },
+    "customers": {
+        "customer_id": _CUSTOMER,
+        "email": _EMAIL,
+        "country": _COUNTRY,
+        "first_seen_at": (
+            "firstseenat",
+            "firstseen",
+            "signupdate",
+            "signedupat",
+            "registeredat",
+            "registrationdate",
+            "createdat",
+            "created",
+            "joined",
+            "since",
+        ),
+        "marketing_consent": _CONSENT,
+    },
+}
+
+# Columns whose values are numbers, per kind: their separators are guessed from the sample.
+NUMBER_COLUMNS: dict[SourceKind, tuple[str, ...]] = {
+    "orders": ("quantity", "unit_price", "line_revenue", "refunded_amount"),
+    "events": ("price",),
+    "customers": (),
+}
+# The column that dates a row of each kind.
+TIME_COLUMNS: dict[SourceKind, str] = {
+    "orders": "ordered_at",
+    "events": "occurred_at",
+    "customers": "first_seen_at",
+}
+
+
+def normalised(header: str) -> str:
+    """A header as synonyms are written: lowercased, only letters and digits."""
+    return re.sub(r"[^0-9a-z]", "", header.lower())
+
+
+def detect_columns(kind: SourceKind, headers: Iterable[str]) -> dict[str, str]:
+    """canonical column -> header, for the canonical columns a header names (by synonym)."""
+    by_spelling: dict[str, str] = {}
+    for name in headers:
+        by_spelling.setdefault(normalised(name), name)
+    found: dict[str, str] = {}
+    used: set[str] = set()
+    # A header spelling a canonical name ("Order ID", "unit_price") is that column, whatever the synonyms.
+    for canonical in SYNONYMS[kind]:
+        exact = by_spelling.get(normalised(canonical))
+        if exact is not None and exact not in used:
+            found[canonical] = exact
+            used.add(exact)
+    for canonical, spellings in SYNONYMS[kind].items():
+        if canonical in found:
+            continue
+        for spelling in spellings:
+            header = by_spelling.get(spelling)
+            if header is not None and header not in used:
+                found[canonical] = header
+                used.add(header)
+                break
+    if kind == "orders" and "customer_id" not in found and "email" in found:
+        # No customer number: the address is the customer (as the Shopify preset does).
+        found["customer_id"] = found["email"]
+    return found
+
+
+def missing_required(kind: SourceKind, mapping: Mapping[str, str]) -> list[str]:
+    """The required canonical columns of `kind` that the mapping leaves out."""
+    required, _ = CANONICAL[kind]
+    return [name for name in required if name not in mapping]
+
+
+@dataclass(frozen=True)
+class DateLayout:
+    """How a column's dates are written: `fmt` to write as timestamp_format (None: the loader reads them
+    as they are), or, when day-first and month-first both fit, the two formats to choose from."""
+
+    fmt: str | None = None
+    day_first: str | None = None
+    month_first: str | None = None
+    example: str | None = None
+
+    @property
+    def ambiguous(self) -> bool:
+        """Day-first and month-first both read every sampled value."""
+        return self.day_first is not None and self.month_first is not None
+
+
+def _parses(con: duckdb.DuckDBPyConnection, values: list[str], sql: str) -> int:
+    row = con.execute(
+        f"select count({sql.format(x='x')}) from (select unnest($values) as x)", {"values": values}
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _single_format(con: duckdb.DuckDBPyConnection, values: list[str], day_first: bool) -> str | None:
+    # The one format that reads every value, so every later file is read the same way.
+    for fmt in family_formats(day_first):
+        if _parses(con, values, f"try_strptime({{x}}, '{fmt}')") == len(values):
+            return fmt
+    return None
+
+
+def date_layout(values: Iterable[str]) -> DateLayout:
+    """How these sampled dates are written, tried the way the loader tries them (load.FAMILIES)."""
+    distinct = sorted(set(values))
+    if not distinct:
+        return DateLayout()
+    with duckdb.connect() as con:
+        parsed = {name: _parses(con, distinct, sql) for name, sql in FAMILIES.items()}
+        best = max(parsed.values())
+        if best == 0 or parsed["iso"] == best or parsed["compact"] == best:
+            return DateLayout()  # ISO (any zone) or compact: read as they are; unreadable: the load says so
+        day = _single_format(con, distinct, True) if parsed["day_first"] == best else None
+        month = _single_format(con, distinct, False) if parsed["month_first"] == best else None
+        if parsed["day_first"] == parsed["month_first"] == best:
+            example = next((v for v in distinct if _parses(con, [v], FAMILIES["day_first"])), distinct[0])
+            return DateLayout(day_first=day or "%d/%m/%Y", month_first=month or "%m/%d/%Y", example=example)
+        # The example shown is one that only the chosen order reads (a day above 12).
+        chosen, other = ("day_first", "month_first") if day else ("month_first", "day_first")
+        example = next(
+            (
+                v
+                for v in distinct
+                if _parses(con, [v], FAMILIES[chosen]) and not _parses(con, [v], FAMILIES[other])
+            ),
+            distinct[0],
+        )
+    return DateLayout(fmt=day or month, example=example)
+
+
+_COMMA_DECIMAL = re.compile(r"[+-]?(\d+,\d{1,2}|\d+,\d{4,}|\d{1,3}(\.\d{3})+,\d+|,\d+)")
+_DOT_DECIMAL = re.compile(r"[+-]?(\d+\.\d{1,2}|\d+\.\d{4,}|\d{1,3}(,\d{3})+\.\d+|\.\d+)")
+_DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?")
+_COMMA_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Separators:
+    """The decimal and thousands separators the sampled numbers use (None: no thousands separator)."""
+
+    decimal: str = "."
+    thousands: str | None = None
+    example: str | None = None
+
+
+def separators(values: Iterable[str]) -> Separators:
+    """ "12,50" and "1.234,56" mean a decimal comma; "1,234.56" a thousands comma; else plain numbers."""
+    sample = [v.strip().replace("\u00a0", "") for v in values if v and v.strip()]
+    comma = next((v for v in sample if _COMMA_DECIMAL.fullmatch(v)), None)
+    dot = next((v for v in sample if _DOT_DECIMAL.fullmatch(v)), None)
+    if comma is not None and dot is None:
+        dotted = any(_DOT_THOUSANDS.fullmatch(v) and "." in v for v in sample)
+        return Separators(",", "." if dotted else None, comma)
+    if comma is None:
+        grouped = next((v for v in sample if _COMMA_THOUSANDS.fullmatch(v) and "," in v), None)
+        if grouped is not None:
+            return Separators(".", ",", grouped)
+    return Separators()
