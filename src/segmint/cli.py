@@ -19,6 +19,7 @@ import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from segmint.config import PRESETS, Settings, load_settings
 from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, ConfigError, SegmintError
@@ -534,7 +535,7 @@ def status(
                 f"{r.started_at:%Y-%m-%d %H:%M}",
                 took,
                 r.status,
-                r.message or "",
+                Text(r.message or ""),  # plain text: a message may quote a config section like [alerts]
             )
         console.print(table)
         for h in state.held:
@@ -542,6 +543,15 @@ def status(
             typer.echo(f"  after fixing the export: {h.replay}")
         if not state.held:
             typer.echo("held batches: none")
+        if state.held_night is not None:
+            night = state.held_night
+            typer.echo(
+                f"night {night.as_of} (run {night.run_id}) was held by {len(night.checks)} failed critical check(s):"
+            )
+            for check in night.checks:
+                typer.echo(f"  {check}")
+            if night.advice:
+                typer.echo(f"  nothing was held back to replay; if the numbers are right: {night.advice}")
         if state.data is None:
             typer.echo("data: no orders or events loaded yet")
         else:
@@ -591,7 +601,18 @@ def stale_data_line(settings: Settings, night: date) -> str | None:
 
 
 @run_app.command("nightly")
-def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
+def run_nightly(
+    config: ConfigOption = None,
+    as_of: AsOfOption = None,
+    accept: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept",
+            help="A night check whose failure you accept tonight, as SUITE.KEY (e.g. orders.volume_not_low): "
+            "it is reported as a warning and does not hold the night. Repeat for several.",
+        ),
+    ] = None,
+) -> None:
     """Run the nightly refresh flow now, as a real Prefect flow run."""
     from segmint.errors import WarehouseBusyError
     from segmint.pipeline import default_night
@@ -602,7 +623,9 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     day = requested or default_night(settings)
     configure_prefect(settings.output_dir, settings.prefect_home)
     flows = load_flow_module("nightly")
-    outcome: NightlyOutcome = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
+    outcome: NightlyOutcome = flows.nightly(
+        config=str(settings.config_path), as_of=day.isoformat(), accept=list(accept or [])
+    )
     if outcome.status == "busy":
         raise WarehouseBusyError(outcome.messages[0])
     print_files(outcome.files)
@@ -625,20 +648,52 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     for message in dict.fromkeys(m for m in outcome.messages if m and m != quality_line):
         typer.echo(message)
     if quality_line:
-        console.print(quality_line, highlight=False, soft_wrap=True)
+        # No markup: the line quotes config sections such as [alerts].
+        console.print(quality_line, highlight=False, soft_wrap=True, markup=False)
     if outcome.report_path is not None:
         # Plain echo: a path must never be wrapped by the console width.
         typer.echo(f"report: {outcome.report_path}")
     code = nightly_exit_code(outcome)
     if code == EXIT_DATA_HELD:
-        typer.echo(
-            f"tonight's data was held; after fixing the export, `segmint replay {outcome.run_id}` "
-            f"publishes it (exit code {code})"
-        )
+        for line in held_night_advice(outcome, settings):
+            typer.echo(line)
+        typer.echo(f"tonight's data was held (exit code {code})")
     elif code == EXIT_NOT_PUBLISHED:
         typer.echo(f"tonight's segments were not published (exit code {code})")
     if code:
         raise typer.Exit(code)
+
+
+def held_night_advice(outcome: NightlyOutcome, settings: Settings) -> list[str]:
+    """What the owner can do about a held night, each line a command that works for what held it."""
+    alert = outcome.quality.alert if outcome.quality is not None else None
+    if alert is None:
+        return []
+    cfg = f" --config {settings.config_path}"
+    night = f"segmint run nightly --as-of {outcome.as_of}{cfg}"
+    lines = [f"held by {p.name}: {p.summary}" for p in alert.problems]
+    if alert.held:
+        files = ", ".join(h.file for h in alert.held)
+        lines.append(
+            f"held back: {files}; after fixing the export, `segmint replay {outcome.run_id}{cfg}` publishes it"
+        )
+    waiting = [p for p in alert.problems if p.key == "no_batch_waiting"]
+    for command in dict.fromkeys(str(row["replay"]) for p in waiting for row in p.samples if "replay" in row):
+        lines.append(f"an earlier night's batch is waiting: fix its export, then `{command}{cfg}`")
+    # A night check on the loaded data (volume, freshness, ...): nothing was held back, so replay has
+    # nothing to publish. The owner either accepts the numbers or fixes the export and runs the night again.
+    judged = [p for p in alert.problems if p.night and p.key not in ("no_batch_waiting", "files_readable")]
+    if judged:
+        names = " ".join(f"--accept {p.name}" for p in judged)
+        lines.append(
+            "no batch was held back for these checks (tonight's rows are loaded, so `segmint replay` has "
+            f"nothing to publish): if the numbers are right, `{night} {names}` publishes tonight's "
+            f"segments; otherwise fix the export and run `{night}` again"
+        )
+    others = [p for p in alert.problems if not p.night and not alert.held]
+    if others or any(p.key == "files_readable" for p in alert.problems):
+        lines.append(f"fix the export, then run `{night}` again")
+    return lines
 
 
 def nightly_exit_code(outcome: NightlyOutcome) -> int:
