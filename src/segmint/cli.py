@@ -584,7 +584,9 @@ def backup(
 
 def stale_data_line(settings: Settings, night: date) -> str | None:
     """One line when the warehouse's newest order ends more than max_data_age_days before the night."""
-    from segmint.quality.night import newest_data_day, stale_sentence
+    from datetime import timedelta
+
+    from segmint.quality.night import newest_data_day
     from segmint.warehouse import connect
 
     if not settings.warehouse.path.exists():
@@ -596,8 +598,15 @@ def stale_data_line(settings: Settings, night: date) -> str | None:
         return None
     if newest is None or (night - newest[1]).days <= settings.quality.max_data_age_days:
         return None
-    line = stale_sentence(newest[0], newest[1], night, tonight=True)
-    return line[0].upper() + line[1:]
+    noun, day = newest
+    # The default night is yesterday: "today" is the day after it, in the schedule's timezone.
+    today = night + timedelta(days=1)
+    return (
+        f"Your data ends {day} (the newest {noun}), {(today - day).days:,} days before today "
+        f"({today}): the export may have stopped, and the night of {night} has no data of its own; "
+        f"to compute the last night with data, run `segmint run nightly --as-of {day} "
+        f"--config {settings.config_path}`"
+    )
 
 
 @run_app.command("nightly")
@@ -712,9 +721,7 @@ def run_weekly_report(
     config: ConfigOption = None,
     as_of: Annotated[
         str | None,
-        typer.Option(
-            "--as-of", help="Last day of the week, YYYY-MM-DD (default: yesterday in schedule.timezone)."
-        ),
+        typer.Option("--as-of", help="Last day of the week, YYYY-MM-DD (default: the last published night)."),
     ] = None,
     send: Annotated[
         bool, typer.Option("--send", help="Email the report to alerts.report_recipients.")
@@ -744,7 +751,7 @@ def report(
     config: ConfigOption = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Last day of the week, YYYY-MM-DD (default: the last night refreshed)."),
+        typer.Option("--as-of", help="Last day of the week, YYYY-MM-DD (default: the last published night)."),
     ] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in a web browser.")] = False,
 ) -> None:
@@ -823,7 +830,7 @@ def campaigns_build(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", help="Choose audiences from data up to this day (default: the latest night)."
+            "--as-of", help="Choose audiences from data up to this day (default: the last published night)."
         ),
     ] = None,
     playbook: Annotated[
@@ -850,7 +857,11 @@ def campaigns_build(
         dates = feature_dates(con)
         if as_of is None and not dates:
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
-        day = parse_day(as_of) or dates[-1]
+        from segmint.report import default_report_day
+
+        # Without --as-of: the night whose segments are in force, not a later night that was held.
+        published = default_report_day(con) if as_of is None else None
+        day = parse_day(as_of) or (published if published in dates else dates[-1])
         builds = build_campaigns(con, settings, day, playbook=plays, format=format.value)
     if as_json:
         from dataclasses import asdict

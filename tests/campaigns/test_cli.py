@@ -169,3 +169,26 @@ def test_campaigns_build_writes_upload_files_per_platform(small_shop: tuple[Path
             "select sum(n_treatment), sum(n_holdout) from campaigns where as_of = ?", [day]
         ).fetchone()
     assert ledger == (total_sent, total_held)
+
+
+def test_build_without_a_date_targets_the_last_published_night_not_a_held_one(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import timedelta
+
+    held = AS_OF + timedelta(days=1)
+    with connect(config.parent / "warehouse.duckdb") as con:
+        # The next night was computed but held: its features exist, its segments were not published.
+        con.execute(
+            "insert into customer_features by name "
+            "select * replace (cast(? as date) as as_of) from customer_features",
+            [held],
+        )
+        con.execute(
+            "insert into segment_runs by name select * replace ('seg2' as run_id, cast(? as date) as as_of, "
+            "false as published, 'held' as status_reason) from segment_runs",
+            [held],
+        )
+    assert run(["campaigns", "build", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"Campaigns for {AS_OF}" in out and f"Campaigns for {held}" not in out

@@ -31,13 +31,16 @@ def test_stale_data_is_held_by_freshness_with_one_sentence_and_its_exit_code(
     assert code == EXIT_DATA_HELD, out
     with connect(tmp_path / "warehouse.duckdb") as con:
         last = con.execute("select max(ordered_at)::date from orders").fetchall()[0][0]
-    age = (night - last).days
-    assert age >= 40
+    age = (date.today() - last).days
+    assert age >= 41
     assert (
-        f"Your newest order is {last}, {age} days before tonight: the export may have stopped; "
-        f"pass --as-of {last} to compute that night"
-    ) in out
-    assert "Traceback" not in out and "segmint replay" in out
+        f"Your data ends {last} (the newest order), {age} days before today ({date.today()}): the export "
+        f"may have stopped, and the night of {night} has no data of its own; to compute the last night with "
+        f"data, run `segmint run nightly --as-of {last} --config {config}`"
+    ) in out, out
+    assert "Traceback" not in out and "held by orders.data_fresh: " in out
+    # Nothing was held back for a stale export: replay is not offered as the way out.
+    assert "segmint replay " not in out.replace("`segmint replay` has nothing to publish", "")
     with connect(tmp_path / "warehouse.duckdb") as con:
         status, message = con.execute("select status, message from runs").fetchall()[0]
         failed = con.execute(

@@ -166,7 +166,17 @@ def record_sent(con: duckdb.DuckDBPyConnection, report_id: str, recipients: list
 
 
 def default_report_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The last night the nightly refresh completed (what `segmint report` shows by default)."""
+    """The last night whose segments were published (what `segmint report`, `campaigns build` and the
+    weekly report show by default); before any was published, the last night the nightly refreshed."""
+    from segmint.runs import published_run
+
+    try:
+        published = published_run(con)
+    except duckdb.CatalogException:  # no segment_runs yet (a warehouse older than segmentation)
+        published = None
+    if published is not None:
+        # A held night is not the default: its segments are not the ones in force.
+        return published[1]
     row = con.execute(
         "select max(as_of) from runs where flow = 'nightly' and status in ('completed', 'held')"
     ).fetchone()
