@@ -66,7 +66,9 @@ def weekly_report(
     result = render(settings, requested)
     day = result.as_of
     outcome = WeeklyOutcome(day, result.path, result.email_path, reporting.subject(result.data.period))
-    if send:
+    # SMTP never set up: one sentence for the owner, no retries (nothing would change between them).
+    outcome.not_sent = reporting.smtp_not_configured(settings.alerts, settings.config_path) if send else None
+    if send and outcome.not_sent is None:
         alerts = settings.alerts
         refused = deliver.with_options(
             retries=alerts.retries,
@@ -81,6 +83,7 @@ def weekly_report(
         logger.info("sent to %s", ", ".join(outcome.sent_to))
     if outcome.refused:
         logger.warning("the SMTP server refused %s", ", ".join(outcome.refused))
+    # Not logged: the CLI prints the not-sent sentence once; the run's artifact records it.
     run_artifacts.publish_weekly(outcome)
     return outcome
 

@@ -744,6 +744,9 @@ def run_weekly_report(
         console.print(f"[red]refused by the SMTP server[/red]: {', '.join(outcome.refused)}")
     typer.echo(f"email: {outcome.email_path}")
     typer.echo(str(outcome.path))
+    if outcome.not_sent:
+        # The report is written (its path above); sending waits for the owner's SMTP settings.
+        raise ConfigError(outcome.not_sent)
 
 
 @app.command()

@@ -19,7 +19,7 @@ from segmint.config import Settings
 from segmint.errors import SegmintError
 from segmint.report.build import build_report
 from segmint.report.charts import Chart, render_charts
-from segmint.report.mail import build_message, send_message, subject
+from segmint.report.mail import build_message, send_message, smtp_not_configured, subject
 from segmint.report.model import ReportData
 from segmint.report.render import render_email, render_web
 
@@ -36,6 +36,7 @@ __all__ = [
     "render",
     "report_dir",
     "send_report",
+    "smtp_not_configured",
     "subject",
 ]
 
@@ -70,6 +71,7 @@ class WeeklyOutcome:
     subject: str
     sent_to: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    not_sent: str | None = None  # why --send sent nothing (SMTP not configured), one sentence
 
 
 def report_dir(settings: Settings, as_of: date) -> Path:
