@@ -892,7 +892,8 @@ def campaigns_build(
         console.print(f"send to the treatment: {b.export_path}", soft_wrap=True)
         console.print(f"holdout, do not upload: {b.holdout_path}", soft_wrap=True)
     for warning in builds.warnings:
-        Console(stderr=True).print(f"warning: {warning}", highlight=False, soft_wrap=True)
+        # No markup: a warning may name a config section such as [sources.columns].
+        Console(stderr=True).print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _pct(value: object) -> str:
