@@ -19,7 +19,7 @@ from segmint.report import WeeklyOutcome
 
 # Rendering writes its files atomically and records one row, so a retry after an I/O failure is safe.
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, timeout_seconds=1800)
-def render(settings: Settings, day: date) -> reporting.ReportResult:
+def render(settings: Settings, day: date | None) -> reporting.ReportResult:
     """Render the week; waits for a running nightly refresh to release the warehouse."""
     return reporting.render(settings, day, lock_wait_seconds=settings.schedule.report_lock_wait_seconds)
 
@@ -52,18 +52,23 @@ def _last_day(config: Path) -> date:
 def weekly_report(
     config: str = "segmint.toml", as_of: str | None = None, send: bool = False
 ) -> WeeklyOutcome:
-    """Render the weekly report for the week ending `as_of` (default: yesterday) and email it if `send`."""
+    """Render the weekly report for the week ending `as_of` (default: the last published night) and email it
+    if `send`."""
     log_package_at_info()
     settings = load_settings(Path(config))
-    day = date.fromisoformat(as_of) if as_of else reporting.last_complete_day(settings.schedule.timezone)
+    # Without a day: the last published night (render picks it under the lock), never a held one.
+    requested = date.fromisoformat(as_of) if as_of else None
     if send and not settings.alerts.weekly_report_recipients:
         raise ConfigError(
             f"{settings.config_path}: no recipients for the weekly report; "
             "set alerts.report_recipients (or alerts.recipients), or run without --send."
         )
-    result = render(settings, day)
+    result = render(settings, requested)
+    day = result.as_of
     outcome = WeeklyOutcome(day, result.path, result.email_path, reporting.subject(result.data.period))
-    if send:
+    # SMTP never set up: one sentence for the owner, no retries (nothing would change between them).
+    outcome.not_sent = reporting.smtp_not_configured(settings.alerts, settings.config_path) if send else None
+    if send and outcome.not_sent is None:
         alerts = settings.alerts
         refused = deliver.with_options(
             retries=alerts.retries,
@@ -78,6 +83,7 @@ def weekly_report(
         logger.info("sent to %s", ", ".join(outcome.sent_to))
     if outcome.refused:
         logger.warning("the SMTP server refused %s", ", ".join(outcome.refused))
+    # Not logged: the CLI prints the not-sent sentence once; the run's artifact records it.
     run_artifacts.publish_weekly(outcome)
     return outcome
 

@@ -196,3 +196,16 @@ def write_unloadable(folder: Path, name: str = "broken.csv") -> Path:
     """An orders file that cannot load at all: the required column ordered_at is missing."""
     rows = [{"order_id": "X1", "customer_id": "C9", "quantity": 1, "unit_price": 5.0}]
     return _write(folder / "orders" / name, ["order_id", "customer_id", "quantity", "unit_price"], rows)
+
+
+def thin_day(folder: Path, day: date, keep_every: int) -> Path:
+    """Keep one order in `keep_every` of `day` in that day's daily orders export (a quiet or cut-off day)."""
+    path = folder / "orders" / f"orders_{day:%Y%m%d}.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        rows: list[dict[str, object]] = list(csv.DictReader(f))
+    kept = [
+        r
+        for r in rows
+        if str(r["ordered_at"])[:10] != day.isoformat() or int(str(r["order_id"])[1:]) % keep_every == 0
+    ]
+    return _write(path, ORDER_COLUMNS, kept)

@@ -642,7 +642,7 @@ def status(
                 f"{r.started_at:%Y-%m-%d %H:%M}",
                 took,
                 r.status,
-                r.message or "",
+                Text(r.message or ""),  # plain text: a message may quote a config section like [alerts]
             )
         console.print(table)
         for h in state.held:
@@ -650,6 +650,15 @@ def status(
             typer.echo(f"  after fixing the export: {h.replay}")
         if not state.held:
             typer.echo("held batches: none")
+        if state.held_night is not None:
+            night = state.held_night
+            typer.echo(
+                f"night {night.as_of} (run {night.run_id}) was held by {len(night.checks)} failed critical check(s):"
+            )
+            for check in night.checks:
+                typer.echo(f"  {check}")
+            if night.advice:
+                typer.echo(f"  nothing was held back to replay; if the numbers are right: {night.advice}")
         if state.data is None:
             typer.echo("data: no orders or events loaded yet")
         else:
@@ -682,7 +691,9 @@ def backup(
 
 def stale_data_line(settings: Settings, night: date) -> str | None:
     """One line when the warehouse's newest order ends more than max_data_age_days before the night."""
-    from segmint.quality.night import newest_data_day, stale_sentence
+    from datetime import timedelta
+
+    from segmint.quality.night import newest_data_day
     from segmint.warehouse import connect
 
     if not settings.warehouse.path.exists():
@@ -694,12 +705,30 @@ def stale_data_line(settings: Settings, night: date) -> str | None:
         return None
     if newest is None or (night - newest[1]).days <= settings.quality.max_data_age_days:
         return None
-    line = stale_sentence(newest[0], newest[1], night, tonight=True)
-    return line[0].upper() + line[1:]
+    noun, day = newest
+    # The default night is yesterday: "today" is the day after it, in the schedule's timezone.
+    today = night + timedelta(days=1)
+    return (
+        f"Your data ends {day} (the newest {noun}), {(today - day).days:,} days before today "
+        f"({today}): the export may have stopped, and the night of {night} has no data of its own; "
+        f"to compute the last night with data, run `segmint run nightly --as-of {day} "
+        f"--config {settings.config_path}`"
+    )
 
 
 @run_app.command("nightly")
-def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
+def run_nightly(
+    config: ConfigOption = None,
+    as_of: AsOfOption = None,
+    accept: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept",
+            help="A night check whose failure you accept tonight, as SUITE.KEY (e.g. orders.volume_not_low): "
+            "it is reported as a warning and does not hold the night. Repeat for several.",
+        ),
+    ] = None,
+) -> None:
     """Run the nightly refresh flow now, as a real Prefect flow run."""
     from segmint.errors import WarehouseBusyError
     from segmint.pipeline import default_night
@@ -710,7 +739,9 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     day = requested or default_night(settings)
     configure_prefect(settings.output_dir, settings.prefect_home)
     flows = load_flow_module("nightly")
-    outcome: NightlyOutcome = flows.nightly(config=str(settings.config_path), as_of=day.isoformat())
+    outcome: NightlyOutcome = flows.nightly(
+        config=str(settings.config_path), as_of=day.isoformat(), accept=list(accept or [])
+    )
     if outcome.status == "busy":
         raise WarehouseBusyError(outcome.messages[0])
     print_files(outcome.files)
@@ -733,20 +764,52 @@ def run_nightly(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     for message in dict.fromkeys(m for m in outcome.messages if m and m != quality_line):
         typer.echo(message)
     if quality_line:
-        console.print(quality_line, highlight=False, soft_wrap=True)
+        # No markup: the line quotes config sections such as [alerts].
+        console.print(quality_line, highlight=False, soft_wrap=True, markup=False)
     if outcome.report_path is not None:
         # Plain echo: a path must never be wrapped by the console width.
         typer.echo(f"report: {outcome.report_path}")
     code = nightly_exit_code(outcome)
     if code == EXIT_DATA_HELD:
-        typer.echo(
-            f"tonight's data was held; after fixing the export, `segmint replay {outcome.run_id}` "
-            f"publishes it (exit code {code})"
-        )
+        for line in held_night_advice(outcome, settings):
+            typer.echo(line)
+        typer.echo(f"tonight's data was held (exit code {code})")
     elif code == EXIT_NOT_PUBLISHED:
         typer.echo(f"tonight's segments were not published (exit code {code})")
     if code:
         raise typer.Exit(code)
+
+
+def held_night_advice(outcome: NightlyOutcome, settings: Settings) -> list[str]:
+    """What the owner can do about a held night, each line a command that works for what held it."""
+    alert = outcome.quality.alert if outcome.quality is not None else None
+    if alert is None:
+        return []
+    cfg = f" --config {settings.config_path}"
+    night = f"segmint run nightly --as-of {outcome.as_of}{cfg}"
+    lines = [f"held by {p.name}: {p.summary}" for p in alert.problems]
+    if alert.held:
+        files = ", ".join(h.file for h in alert.held)
+        lines.append(
+            f"held back: {files}; after fixing the export, `segmint replay {outcome.run_id}{cfg}` publishes it"
+        )
+    waiting = [p for p in alert.problems if p.key == "no_batch_waiting"]
+    for command in dict.fromkeys(str(row["replay"]) for p in waiting for row in p.samples if "replay" in row):
+        lines.append(f"an earlier night's batch is waiting: fix its export, then `{command}{cfg}`")
+    # A night check on the loaded data (volume, freshness, ...): nothing was held back, so replay has
+    # nothing to publish. The owner either accepts the numbers or fixes the export and runs the night again.
+    judged = [p for p in alert.problems if p.night and p.key not in ("no_batch_waiting", "files_readable")]
+    if judged:
+        names = " ".join(f"--accept {p.name}" for p in judged)
+        lines.append(
+            "no batch was held back for these checks (tonight's rows are loaded, so `segmint replay` has "
+            f"nothing to publish): if the numbers are right, `{night} {names}` publishes tonight's "
+            f"segments; otherwise fix the export and run `{night}` again"
+        )
+    others = [p for p in alert.problems if not p.night and not alert.held]
+    if others or any(p.key == "files_readable" for p in alert.problems):
+        lines.append(f"fix the export, then run `{night}` again")
+    return lines
 
 
 def nightly_exit_code(outcome: NightlyOutcome) -> int:
@@ -765,9 +828,7 @@ def run_weekly_report(
     config: ConfigOption = None,
     as_of: Annotated[
         str | None,
-        typer.Option(
-            "--as-of", help="Last day of the week, YYYY-MM-DD (default: yesterday in schedule.timezone)."
-        ),
+        typer.Option("--as-of", help="Last day of the week, YYYY-MM-DD (default: the last published night)."),
     ] = None,
     send: Annotated[
         bool, typer.Option("--send", help="Email the report to alerts.report_recipients.")
@@ -790,6 +851,9 @@ def run_weekly_report(
         console.print(styled("refused by the SMTP server", "red", f": {', '.join(outcome.refused)}"))
     typer.echo(f"email: {outcome.email_path}")
     typer.echo(str(outcome.path))
+    if outcome.not_sent:
+        # The report is written (its path above); sending waits for the owner's SMTP settings.
+        raise ConfigError(outcome.not_sent)
 
 
 @app.command()
@@ -797,7 +861,7 @@ def report(
     config: ConfigOption = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Last day of the week, YYYY-MM-DD (default: the last night refreshed)."),
+        typer.Option("--as-of", help="Last day of the week, YYYY-MM-DD (default: the last published night)."),
     ] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in a web browser.")] = False,
 ) -> None:
@@ -880,7 +944,7 @@ def campaigns_build(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", help="Choose audiences from data up to this day (default: the latest night)."
+            "--as-of", help="Choose audiences from data up to this day (default: the last published night)."
         ),
     ] = None,
     playbook: Annotated[
@@ -907,7 +971,11 @@ def campaigns_build(
         dates = feature_dates(con)
         if as_of is None and not dates:
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
-        day = parse_day(as_of) or dates[-1]
+        from segmint.report import default_report_day
+
+        # Without --as-of: the night whose segments are in force, not a later night that was held.
+        published = default_report_day(con) if as_of is None else None
+        day = parse_day(as_of) or (published if published in dates else dates[-1])
         builds = build_campaigns(con, settings, day, playbook=plays, format=format.value)
     if as_json:
         from dataclasses import asdict
@@ -935,7 +1003,8 @@ def campaigns_build(
         console.print(f"send to the treatment: {b.export_path}", soft_wrap=True)
         console.print(f"holdout, do not upload: {b.holdout_path}", soft_wrap=True)
     for warning in builds.warnings:
-        Console(stderr=True).print(f"warning: {warning}", highlight=False, soft_wrap=True)
+        # No markup: a warning may name a config section such as [sources.columns].
+        Console(stderr=True).print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _pct(value: object) -> str:

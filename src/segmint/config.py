@@ -206,6 +206,10 @@ class QualitySettings(_Section):
     volume_band: float = Field(default=0.5, gt=0)
     volume_nights: int = Field(default=7, ge=1)
     volume_min_nights: int = Field(default=3, ge=1)
+    # Below the band, tonight's rows hold the night (critical) only when they are under this share of the
+    # median: a missing or cut-off export. An ordinary quiet day (a weekend dip to a quarter of the
+    # median) is a warning, so it never holds the segments.
+    volume_hold_share: float = Field(default=0.1, ge=0, le=1)
     max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
     max_guest_share: float = Field(default=0.5, ge=0, le=1)
     # Row-level critical expectations tolerate this share of failing rows in a batch (those rows are

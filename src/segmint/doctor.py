@@ -9,6 +9,7 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from segmint.config import Settings
@@ -116,24 +117,68 @@ def check_data_age(settings: Settings) -> Check:
     from segmint.warehouse import connect
 
     path = settings.warehouse.path
-    if not path.exists():
-        return Check("data age", None, f"no warehouse yet at {path}; `segmint run nightly` creates it")
-    try:
-        with connect(path, read_only=True) as con:
-            newest = newest_data_day(con)
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        return Check("data age", None, f"the warehouse cannot be read now ({first}); try again after the run")
+    newest: tuple[str, date] | None = None
+    if path.exists():
+        try:
+            with connect(path, read_only=True) as con:
+                newest = newest_data_day(con)
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            return Check(
+                "data age", None, f"the warehouse cannot be read now ({first}); try again after the run"
+            )
+    where = ""
     if newest is None:
-        return Check("data age", None, "the warehouse has no orders or events yet; run `segmint run nightly`")
+        # Before the first run: the age of the exports themselves, so a years-old export is caught now.
+        newest = newest_in_sources(settings)
+        where = "source files, nothing loaded yet: "
+    if newest is None:
+        return Check("data age", None, "no orders or events could be read yet; run `segmint run nightly`")
     noun, day = newest
     night = default_night(settings)
     age = (night - day).days
     limit = settings.quality.max_data_age_days
     if age > limit:
         sentence = stale_sentence(noun, day, night, tonight=True)
-        return Check("data age", False, f"{sentence} (limit {limit} days, [quality] max_data_age_days)")
-    return Check("data age", True, f"newest {noun} {day}, {age} days before tonight (limit {limit})")
+        return Check(
+            "data age", False, f"{where}{sentence} (limit {limit} days, [quality] max_data_age_days)"
+        )
+    return Check("data age", True, f"{where}newest {noun} {day}, {age} days before tonight (limit {limit})")
+
+
+def newest_in_sources(settings: Settings) -> tuple[str, date] | None:
+    """The newest order day in the configured orders files (else events files), read with DuckDB in memory."""
+    import duckdb
+
+    from segmint.ingest.load import FAMILIES, _timestamp
+    from segmint.ingest.presets import canonical_mapping
+    from segmint.ingest.read import LINE, MALFORMED, RAW, read_raw
+
+    for kind, column, noun in (("orders", "ordered_at", "order"), ("events", "occurred_at", "event")):
+        days: list[date] = []
+        for source in (s for s in settings.sources if s.kind == kind):
+            for path in settings.source_files(source):
+                with duckdb.connect() as con:
+                    try:
+                        raw = read_raw(con, path, delimiter=source.delimiter)
+                        text = canonical_mapping(source, [c for c in raw if c not in (LINE, MALFORMED)], path)
+                    except SegmintError:  # the sources check names the file
+                        continue
+                    expr = text.get(column)
+                    if expr is None:
+                        continue
+                    # The layout the load would pick is decided per file; any that parses is enough here.
+                    parse = (
+                        _timestamp(expr, source.timestamp_format)
+                        if source.timestamp_format
+                        else "coalesce(" + ", ".join(f.format(x=expr) for f in FAMILIES.values()) + ")"
+                    )
+                    row = con.execute(f"select max(({parse})::date) from {RAW}").fetchone()
+                if row and row[0] is not None:
+                    days.append(row[0])
+        if days:
+            return noun, max(days)
+    return None
 
 
 def prefect_home(settings: Settings) -> Path:

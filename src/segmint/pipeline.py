@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -150,13 +150,16 @@ def ingest_sources(settings: Settings, run_id: str) -> list[FileResult]:
         return ingest(con, settings, run_id, audit=BatchAudit(settings))
 
 
-def check_night(settings: Settings, run_id: str, files: list[FileResult]) -> list[CheckResult]:
-    """Tonight's volume per source, rejected files, batches still waiting for replay (recorded)."""
+def check_night(
+    settings: Settings, run_id: str, files: list[FileResult], accept: Sequence[str] = ()
+) -> list[CheckResult]:
+    """Tonight's volume per source, rejected files, batches still waiting for replay (recorded); the
+    checks named in `accept` (`run nightly --accept`) only warn."""
     from segmint.quality.night import night_checks
     from segmint.quality.results import record
 
     with warehouse(settings) as con:
-        results = night_checks(con, settings, run_id, files)
+        results = night_checks(con, settings, run_id, files, accept)
         record(con, run_id, results)
         return results
 

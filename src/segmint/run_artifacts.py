@@ -119,6 +119,8 @@ def publish_weekly(outcome: WeeklyOutcome) -> None:
     from prefect.artifacts import create_link_artifact
 
     reached = f"; sent to {', '.join(outcome.sent_to)}" if outcome.sent_to else ""
+    if outcome.not_sent:
+        reached = f"; not sent: {outcome.not_sent}"
     create_link_artifact(
         key=WEEKLY_REPORT,
         link=report_link(outcome.path),

@@ -39,6 +39,16 @@ class DataAge:
 
 
 @dataclass(frozen=True)
+class HeldNight:
+    """The last nightly run, when a failed critical check held it: which checks, with their numbers."""
+
+    run_id: str
+    as_of: date
+    checks: list[str]  # "suite.key: what was measured"
+    advice: str  # the command that publishes the night, for checks on loaded data (empty: replay or fix)
+
+
+@dataclass(frozen=True)
 class NextRun:
     """A scheduled flow's next start."""
 
@@ -58,6 +68,7 @@ class Status:
     runs: list[RunRow] = field(default_factory=list)
     held: list[HeldBatch] = field(default_factory=list)
     data: DataAge | None = None
+    held_night: HeldNight | None = None
     schedules: list[NextRun] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +81,38 @@ class Status:
 
 def _replay_command(settings: Settings, run_id: str) -> str:
     return f"segmint replay {run_id} --config {settings.config_path}"
+
+
+def _held_night(con: Any, settings: Settings) -> HeldNight | None:
+    """The last nightly run's failed critical checks, when they held it."""
+    import json
+
+    last = con.execute(
+        "select run_id, as_of, status from runs where flow = 'nightly' and as_of is not null "
+        "order by started_at desc limit 1"
+    ).fetchone()
+    if last is None or last[2] != "held":
+        return None
+    failed = con.execute(
+        "select suite, expectation, observed, batch from validation_results "
+        "where run_id = ? and severity = 'critical' and not success order by suite, expectation",
+        [last[0]],
+    ).fetchall()
+    checks, judged = [], []
+    for suite, key, observed, batch in failed:
+        try:
+            summary = str((json.loads(observed) or {}).get("summary") or "")
+        except (TypeError, ValueError, AttributeError):
+            summary = ""
+        checks.append(f"{suite}.{key}: {summary}" if summary else f"{suite}.{key}")
+        if str(batch).endswith("(tonight)") and key not in ("no_batch_waiting", "files_readable"):
+            judged.append(f"{suite}.{key}")
+    advice = ""
+    if judged:
+        # A check on loaded data: nothing to replay; accepting the numbers publishes the night.
+        accept = " ".join(f"--accept {name}" for name in judged)
+        advice = f"segmint run nightly --as-of {last[1]} --config {settings.config_path} {accept}"
+    return HeldNight(str(last[0]), last[1], checks, advice)
 
 
 def read_status(settings: Settings, *, last: int = 10) -> Status:
@@ -101,6 +144,7 @@ def read_status(settings: Settings, *, last: int = 10) -> Status:
             HeldBatch(str(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], _replay_command(settings, str(r[0])))
             for r in held
         ]
+        status.held_night = _held_night(con, settings)
         newest = newest_data_day(con)
     if newest is not None:
         night = default_night(settings)

@@ -169,3 +169,69 @@ def test_campaigns_build_writes_upload_files_per_platform(small_shop: tuple[Path
             "select sum(n_treatment), sum(n_holdout) from campaigns where as_of = ?", [day]
         ).fetchone()
     assert ledger == (total_sent, total_held)
+
+
+def test_build_without_a_date_targets_the_last_published_night_not_a_held_one(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import timedelta
+
+    held = AS_OF + timedelta(days=1)
+    with connect(config.parent / "warehouse.duckdb") as con:
+        # The next night was computed but held: its features exist, its segments were not published.
+        con.execute(
+            "insert into customer_features by name "
+            "select * replace (cast(? as date) as as_of) from customer_features",
+            [held],
+        )
+        con.execute(
+            "insert into segment_runs by name select * replace ('seg2' as run_id, cast(? as date) as as_of, "
+            "false as published, 'held' as status_reason) from segment_runs",
+            [held],
+        )
+    assert run(["campaigns", "build", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"Campaigns for {AS_OF}" in out and f"Campaigns for {held}" not in out
+
+
+def test_an_export_without_email_addresses_warns_per_campaign_once(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from segmint import pipeline
+    from segmint.config import load_settings
+
+    shape = ShopShape(customers=150, days=200, events=False)
+    config = write_shop(tmp_path, shape, extra="[campaigns]\nplaybook = 'campaigns.toml'\n")
+    shutil.copy(Path(__file__).parents[2] / "campaigns.example.toml", tmp_path / "campaigns.toml")
+    customers = tmp_path / "customers" / "customers.csv"
+    with customers.open(newline="", encoding="utf-8") as f:
+        rows = [r | {"email": ""} for r in csv.DictReader(f)]  # the shop exports no addresses
+    with customers.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    settings = load_settings(config)
+    run_id = pipeline.begin_run(settings, "nightly", shape.last_day)
+    pipeline.ingest_sources(settings, run_id)
+    pipeline.build_features(settings, shape.last_day)
+    pipeline.end_run(settings, run_id, "completed")
+
+    done = _cli("campaigns", "build", "--config", str(config))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(lines) == len(set(lines)), "each warning is printed once"
+    empty = [line for line in lines if "audience members have an e-mail address" in line]
+    assert empty, done.stderr
+    assert any(
+        line.startswith("warning: campaign second-purchase: 0 of ")
+        and "add an e-mail column to the customers export of source 'crm'" in line
+        for line in empty
+    ), empty
+    assert sum("win-back-valuable" in line for line in lines) == 1
+
+    as_json = _cli("campaigns", "build", "--config", str(config), "--json")
+    warnings = json.loads(as_json.stdout)["warnings"]
+    assert [w for w in warnings if "audience members have an e-mail address" in w] == [
+        line.removeprefix("warning: ") for line in empty
+    ]

@@ -11,13 +11,19 @@ from cli.conftest import REAL, Cli, clean_env
 from report.smtp import free_port, smtp_sink
 
 
-def shop_folder(tmp_path: Path, cli: Cli, *extra: str) -> Path:
+def shop_folder(tmp_path: Path, cli: Cli, *extra: str, old_data_ok: bool = True) -> Path:
+    """The CDNOW sample (1997-1998) set up by `segmint init`; `old_data_ok` lets its age pass doctor."""
     export = tmp_path / "exports" / "CDNOW_sample.txt"
     export.parent.mkdir()
     shutil.copy(REAL / "cdnow" / "CDNOW_sample.txt", export)
     done = cli("init", "--orders", "exports/*.txt", "--no-input", *extra)
     assert done.returncode == 0, done.stderr
-    return tmp_path / "segmint.toml"
+    config = tmp_path / "segmint.toml"
+    if old_data_ok:
+        config.write_text(
+            config.read_text().replace("[quality]\n", "[quality]\nmax_data_age_days = 20000\n", 1)
+        )
+    return config
 
 
 def lines(output: str) -> dict[str, str]:
@@ -31,20 +37,49 @@ def lines(output: str) -> dict[str, str]:
     return found
 
 
-def test_a_fresh_folder_passes_and_says_what_is_skipped(cli: Cli, tmp_path: Path) -> None:
-    shop_folder(tmp_path, cli)
+def test_a_fresh_folder_checks_the_exports_age_and_says_what_is_skipped(cli: Cli, tmp_path: Path) -> None:
+    shop_folder(tmp_path, cli, old_data_ok=False)
     done = cli("doctor")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # only the 1998 export's age fails
     checks = lines(done.stdout)
     assert checks["config"] == f"ok {tmp_path / 'segmint.toml'}"
     assert checks["source 'shop'"].startswith("ok 1 file matches 'exports/*.txt', read as cdnow; the newest")
     assert checks["playbook"] == f"ok {tmp_path / 'campaigns.toml'} (4 campaigns)"
     assert checks["warehouse folder"] == f"ok {tmp_path / 'data'} (will be created)"
-    assert checks["data age"].startswith("skip no warehouse yet")
     assert checks["smtp"] == "skip no [alerts] recipients: alerts and the weekly report are not emailed"
     assert checks["sender"].startswith("skip alerts and the weekly report need a sender: set [alerts] sender")
     assert checks["prefect"].startswith("skip no PREFECT_API_URL: each run starts a temporary Prefect server")
-    assert done.stdout.splitlines()[-1].startswith("all 9 checks passed or were skipped")
+    # Before the first run the data's age comes from the export itself: CDNOW ends in June 1998.
+    assert checks["data age"].startswith(
+        "FAIL source files, nothing loaded yet: your newest order is 1998-06-30, "
+    ), checks["data age"]
+    assert "pass --as-of 1998-06-30 to compute that night (limit 3 days" in checks["data age"]
+    assert done.stdout.splitlines()[-1] == "1 of 9 checks failed; fix them and run `segmint doctor` again"
+
+
+def test_the_data_age_of_fresh_source_files_passes_before_the_first_run(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    import shops
+    from segmint.config import load_settings
+    from segmint.doctor import check_data_age
+
+    yesterday = date.today() - timedelta(days=1)
+    config = shops.write_shop(tmp_path, shops.ShopShape(customers=20, days=30, end=yesterday))
+    check = check_data_age(load_settings(config))
+    newest = max(
+        str(r["ordered_at"])[:10]
+        for r in shops.order_rows(shops.ShopShape(customers=20, days=30, end=yesterday))
+    )
+    age = (yesterday - date.fromisoformat(newest)).days
+    assert check.ok is (age <= 3) and check.detail.startswith(
+        f"source files, nothing loaded yet: newest order {newest}, {age} days before tonight"
+    ), check.detail
+    stale = shops.ShopShape(customers=20, days=30, end=yesterday, stale_days=400, events=False)
+    config = shops.write_shop(tmp_path / "old", stale)
+    check = check_data_age(load_settings(config))
+    newest = max(str(r["ordered_at"])[:10] for r in shops.order_rows(stale))
+    assert check.ok is False and f"your newest order is {newest}, " in check.detail, check.detail
 
 
 def test_every_failure_is_one_line_with_what_to_do_and_exit_1(cli: Cli, tmp_path: Path) -> None:

@@ -31,13 +31,16 @@ def test_stale_data_is_held_by_freshness_with_one_sentence_and_its_exit_code(
     assert code == EXIT_DATA_HELD, out
     with connect(tmp_path / "warehouse.duckdb") as con:
         last = con.execute("select max(ordered_at)::date from orders").fetchall()[0][0]
-    age = (night - last).days
-    assert age >= 40
+    age = (date.today() - last).days
+    assert age >= 41
     assert (
-        f"Your newest order is {last}, {age} days before tonight: the export may have stopped; "
-        f"pass --as-of {last} to compute that night"
-    ) in out
-    assert "Traceback" not in out and "segmint replay" in out
+        f"Your data ends {last} (the newest order), {age} days before today ({date.today()}): the export "
+        f"may have stopped, and the night of {night} has no data of its own; to compute the last night with "
+        f"data, run `segmint run nightly --as-of {last} --config {config}`"
+    ) in out, out
+    assert "Traceback" not in out and "held by orders.data_fresh: " in out
+    # Nothing was held back for a stale export: replay is not offered as the way out.
+    assert "segmint replay " not in out.replace("`segmint replay` has nothing to publish", "")
     with connect(tmp_path / "warehouse.duckdb") as con:
         status, message = con.execute("select status, message from runs").fetchall()[0]
         failed = con.execute(
@@ -89,3 +92,25 @@ def test_a_first_night_with_nothing_loadable_names_the_file(tmp_path: Path, pref
     # The report still renders (its sections say "Not yet available"); naming the rejected file in the
     # report itself is not done yet.
     assert code in (0, EXIT_FAILED) and "Traceback" not in out, out
+
+
+def test_a_night_held_by_a_night_check_names_it_and_its_accept_command_publishes_the_night(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    end = date(2026, 11, 8)
+    shape = shops.ShopShape(customers=1500, days=40, end=end, events=False)
+    config = shops.write_shop(tmp_path, shape, daily_exports=True)
+    shops.thin_day(tmp_path, end, keep_every=40)  # the export was cut off: a few orders of the day left
+    code, out = run(prefect_api_url, "run", "nightly", "--config", str(config), "--as-of", str(end))
+    assert code == EXIT_DATA_HELD and "Traceback" not in out, out
+    assert "held by orders.volume_not_low: " in out and "recent nights' median" in out, out
+    accept = f"segmint run nightly --as-of {end} --config {config} --accept orders.volume_not_low"
+    assert f"`{accept}` publishes tonight's segments" in out
+    assert "segmint replay " not in out.replace("`segmint replay` has nothing to publish", ""), out
+    code, status = run(prefect_api_url, "status", "--config", str(config))
+    assert "was held by 1 failed critical check(s):\n  orders.volume_not_low: " in status, status
+    assert accept in status
+    report = next((tmp_path / "reports").glob("*/report.html")).read_text()
+    assert "recent nights&#39; median" in report
+    code, out = run(prefect_api_url, *accept.split()[1:])
+    assert code == 0 and "segments published" in out, out

@@ -142,3 +142,34 @@ def test_run_weekly_report_command(shop_config: Path, smtp: Any, prefect_api_url
     assert [r.message["Subject"] for r in smtp.received] == [
         "Your customers, week 2026-W45 (2 Nov – 8 Nov 2026)"
     ]
+
+
+def test_send_without_smtp_set_up_prints_the_path_and_one_sentence_and_is_not_retried(
+    shop_config: Path, prefect_api_url: str
+) -> None:
+    import socket
+
+    from segmint.errors import EXIT_USAGE
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("localhost", 25)) == 0:
+            pytest.skip("a mail server listens on localhost:25 here")
+    # The shipped placeholder: [alerts] with recipients but smtp_host localhost:25 and no login.
+    done = subprocess.run(
+        [sys.executable, "-c", "from segmint.cli import main; main()", "run", "weekly-report",
+         "--config", str(shop_config), "--as-of", "2026-11-08", "--send"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PREFECT_API_URL": prefect_api_url, "COLUMNS": "300"},
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == EXIT_USAGE, out
+    path = shop_config.parent / "reports" / "2026-11-08" / "report.html"
+    assert str(path) in done.stdout.splitlines() and path.is_file()
+    sentence = (
+        "SMTP is not configured (nothing accepts mail at localhost:25), so the weekly report was not sent: "
+        f"set smtp_host, smtp_port, smtp_user and smtp_starttls under [alerts] in {shop_config}"
+    )
+    assert out.count(sentence) == 1, out
+    assert "did not accept" not in out and "Traceback" not in out
+    with connect(shop_config.parent / "warehouse.duckdb") as con:
+        assert con.execute("select sent_at from reports").fetchall() == [(None,)]

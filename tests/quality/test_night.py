@@ -170,3 +170,57 @@ def test_freshness_fails_when_the_newest_order_is_older_than_max_data_age_days(
     )
     night(duck, "ok", 3)
     assert {r.key: r for r in night_checks(duck, settings, "ok", [])}["data_fresh"].success
+
+
+def _quiet_night(duck: duckdb.DuckDBPyConnection, tmp_path: Path, tonight: int) -> dict[str, object]:
+    """Seven nights of about 142 orders, then `tonight` orders; the orders volume_not_low result."""
+    settings = Settings(
+        config_path=tmp_path / "segmint.toml",
+        sources=[SourceSettings(name="shop", kind="orders", path="o/*.csv")],
+    )
+    for day, rows in enumerate((140, 150, 142, 138, 145, 142, 139)):
+        night(duck, f"n{day}", day)
+        delivered(duck, f"n{day}", "shop", rows, table="orders")
+    night(duck, "n7", 7)
+    delivered(duck, "n7", "shop", tonight, table="orders")
+    results = {r.key: r for r in night_checks(duck, settings, "n7", [])}
+    low = results["volume_not_low"]
+    return {"success": low.success, "blocking": low.blocking, "summary": low.observed["summary"]}
+
+
+def test_an_ordinary_quiet_day_warns_but_does_not_hold_the_night(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    low = _quiet_night(duck, tmp_path, 32)  # a weekend dip: 32 orders against a median of 142
+    assert low["success"] is False and low["blocking"] is False
+    assert low["summary"] == (
+        "32 rows tonight from source 'shop'; recent nights' median 142, expected 71 to 213; a quiet day, "
+        "not held (only fewer than 14 rows, 10% of the median, hold the night)"
+    )
+
+
+def test_a_missing_or_cut_off_export_still_holds_the_night(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    low = _quiet_night(duck, tmp_path, 9)  # under a tenth of the median: the export was cut off
+    assert low["blocking"] is True
+    assert (
+        low["summary"] == "9 rows tonight from source 'shop'; recent nights' median 142, expected 71 to 213"
+    )
+
+
+def test_an_accepted_night_check_is_recorded_as_a_warning(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    settings = Settings(
+        config_path=tmp_path / "segmint.toml",
+        sources=[SourceSettings(name="shop", kind="orders", path="o/*.csv")],
+    )
+    for day in range(5):
+        night(duck, f"n{day}", day)
+        delivered(duck, f"n{day}", "shop", 140, table="orders")
+    night(duck, "n5", 5)
+    for accept, blocking in (((), True), (("volume_not_low",), False), (("orders.volume_not_low",), False)):
+        low = {r.key: r for r in night_checks(duck, settings, "n5", [], accept)}["volume_not_low"]
+        assert not low.success and low.blocking is blocking, accept
+    assert low.observed["summary"].endswith("; accepted with --accept orders.volume_not_low")

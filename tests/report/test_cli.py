@@ -41,11 +41,11 @@ def test_report_prints_its_path_on_the_last_line(shop_config: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     path = Path(lines[-1])
-    # Default week: the last night refreshed (r_sun, 2026-11-08), under the warehouse's folder.
-    assert path == shop_config.parent / "reports" / "2026-11-08" / "report.html"
+    # Default week: the last published night (r_sat, 2026-11-07; r_sun was held), under the warehouse's folder.
+    assert path == shop_config.parent / "reports" / "2026-11-07" / "report.html"
     assert path.is_file() and "Your customers this week" in path.read_text(encoding="utf-8")
     assert f"email: {path.with_name('email.eml')}" in lines
-    assert lines[0].startswith("week 2026-W45 (2 Nov – 8 Nov 2026), rendered in ")
+    assert lines[0].startswith("week 2026-W45 (1 Nov – 7 Nov 2026), rendered in ")
 
 
 def test_report_for_a_given_week_and_open(shop_config: Path, tmp_path: Path) -> None:

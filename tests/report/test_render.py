@@ -145,8 +145,11 @@ def test_create_report_writes_files_and_records_them(
     assert shop_con.execute("select count(*) from reports").fetchone() == (2,)
 
 
-def test_default_report_day_is_the_last_completed_night(shop_con: duckdb.DuckDBPyConnection) -> None:
-    # r_sun (2026-11-08) was held: its data did not pass, but it is still the last night refreshed.
+def test_default_report_day_is_the_last_published_night(shop_con: duckdb.DuckDBPyConnection) -> None:
+    # r_sun (2026-11-08) was held: its data did not pass, so the default is the night in force.
+    assert default_report_day(shop_con) == date(2026, 11, 7)
+    shop_con.execute("update segment_runs set published = false")
+    # Before any night was published: the last night refreshed, held or not.
     assert default_report_day(shop_con) == date(2026, 11, 8)
 
 

@@ -393,8 +393,10 @@ def build_campaigns(
     segment_run_id = published_segment_run(con, as_of)
     skipped = unevaluable(con, playbook, as_of, prediction_run_id, segment_run_id)
     cautions = untrusted(con, playbook, as_of, prediction_run_id, skipped)
-    for reason in [*skipped.values(), *cautions]:
-        log.warning(reason)
+    # The reasons are the result's warnings, printed once by the caller: logging them too printed each twice.
+    warnings = [*skipped.values(), *cautions]
+    for reason in warnings:
+        log.debug(reason)
     pool = candidates(con, playbook, as_of, prediction_run_id, segment_run_id)
     recommended = _recommendations(con, prediction_run_id)
     names = _product_names(con)
@@ -461,4 +463,22 @@ def build_campaigns(
                 built_at,
             )
             builds.append(build)
-    return CampaignBuilds(builds, [*skipped.values(), *cautions])
+            eligible = build.n_excluded_no_email + chosen.height
+            if channel == "email" and eligible and not chosen.height:
+                warnings.append(no_email_warning(settings, campaign.name, eligible))
+    return CampaignBuilds(builds, warnings)
+
+
+def no_email_warning(settings: Settings, campaign: str, eligible: int) -> str:
+    """One sentence: an e-mail campaign whose audience has no address at all, and where addresses come from."""
+    sources = [s.name for s in settings.sources if s.kind == "customers"]
+    where = (
+        f"add an e-mail column to the customers export of source '{sources[0]}' (or map it under its "
+        "[sources.columns] as email = 'YOUR_COLUMN')"
+        if sources
+        else "add a customers source with an e-mail column ([[sources]] kind = 'customers')"
+    )
+    return (
+        f"campaign {campaign}: 0 of {eligible:,} audience members have an e-mail address; its send file is "
+        f"empty: {where}, then run `segmint run nightly` and `segmint campaigns build` again"
+    )

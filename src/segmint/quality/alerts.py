@@ -45,6 +45,13 @@ class Problem:
     summary: str
     columns: list[str]
     samples: list[dict[str, Any]]
+    key: str = ""  # the check's key in its suite (`suite.key` names it for `run nightly --accept`)
+    night: bool = False  # a night check (on the warehouse tonight), not a check of one file's batch
+
+    @property
+    def name(self) -> str:
+        """`suite.key`, as `run nightly --accept` takes it."""
+        return f"{self.table}.{self.key}"
 
     @classmethod
     def of(cls, result: CheckResult) -> Problem:
@@ -69,6 +76,8 @@ class Problem:
             summary=summary,
             columns=columns,
             samples=samples,
+            key=result.key,
+            night=result.batch.endswith("(tonight)"),
         )
 
 

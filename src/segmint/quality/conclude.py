@@ -67,7 +67,13 @@ def conclude(
     deliveries = dispatch(con, settings.alerts, alert)
     sent = [d.channel for d in deliveries if d.success]
     if alert.problems:
-        line = f"data quality FAILED: {len(alert.problems)} critical checks failed, {len(alert.held)} batches held"
+        # Each failed check by name with its numbers: the line is the run's message in status and the report.
+        named = "; ".join(f"{p.name}: {p.summary}" if p.summary else p.name for p in alert.problems)
+        count = len(alert.problems)
+        line = (
+            f"data quality FAILED: {count} critical check{'s' if count != 1 else ''} failed ({named}), "
+            f"{len(alert.held)} batch{'es' if len(alert.held) != 1 else ''} held"
+        )
     else:
         line = f"data quality OK, but {segments.summary() if segments else 'segments not published'}"
     if sent:

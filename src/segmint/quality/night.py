@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import duckdb
@@ -201,6 +201,16 @@ def _volume(
             f"{v.median:,.0f}, expected {max(v.low, 0):,.0f} to {v.high:,.0f}"
         )
         success = v.tonight >= v.low if check.check == "volume_low" else v.tonight <= v.high
+        if not success and check.check == "volume_low" and v.median is not None:
+            # Only an extreme drop (a missing or cut-off export) holds the night; a quiet day is a warning.
+            floor = q.volume_hold_share * v.median
+            observed["hold_below"] = round(floor, 1)
+            if v.tonight >= floor:
+                observed["summary"] = f"{observed['summary']}" + (
+                    f"; a quiet day, not held (only fewer than {floor:,.0f} rows, "
+                    f"{q.volume_hold_share:.0%} of the median, hold the night)"
+                )
+                check = replace(check, severity="warning")
     return _night_result(table, source, check, success, observed)
 
 
@@ -283,10 +293,34 @@ def _partial(
     return _night_result(table, source, check, not partial, {"summary": summary}, sample)
 
 
+def accepted(result: CheckResult, accept: Sequence[str]) -> bool:
+    """Whether `accept` (from `run nightly --accept`) names the check, as `suite.key` or `key`."""
+    return result.key in accept or f"{result.suite}.{result.key}" in accept
+
+
 def night_checks(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    files: Sequence[FileResult],
+    accept: Sequence[str] = (),
+) -> list[CheckResult]:
+    """Run every suite's night checks for tonight's run; a failed check named in `accept` only warns."""
+    results = _night_checks(con, settings, run_id, files)
+    for r in results:
+        if r.blocking and accepted(r, accept):
+            # The owner looked at the numbers and says the data is right: recorded, reported, not holding.
+            r.severity = "warning"
+            r.observed["accepted"] = True
+            r.observed["summary"] = (
+                f"{r.observed.get('summary', '')}; accepted with --accept {r.suite}.{r.key}"
+            )
+    return results
+
+
+def _night_checks(
     con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, files: Sequence[FileResult]
 ) -> list[CheckResult]:
-    """Run every suite's night checks for tonight's run."""
     results: list[CheckResult] = []
     # volume_low and volume_high judge the same counts: one volume query per source.
     volumes: dict[str, Volume] = {}

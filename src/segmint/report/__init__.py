@@ -19,7 +19,7 @@ from segmint.config import Settings
 from segmint.errors import SegmintError
 from segmint.report.build import build_report
 from segmint.report.charts import Chart, render_charts
-from segmint.report.mail import build_message, send_message, subject
+from segmint.report.mail import build_message, send_message, smtp_not_configured, subject
 from segmint.report.model import ReportData
 from segmint.report.render import render_email, render_web
 
@@ -36,6 +36,7 @@ __all__ = [
     "render",
     "report_dir",
     "send_report",
+    "smtp_not_configured",
     "subject",
 ]
 
@@ -70,6 +71,7 @@ class WeeklyOutcome:
     subject: str
     sent_to: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    not_sent: str | None = None  # why --send sent nothing (SMTP not configured), one sentence
 
 
 def report_dir(settings: Settings, as_of: date) -> Path:
@@ -166,7 +168,17 @@ def record_sent(con: duckdb.DuckDBPyConnection, report_id: str, recipients: list
 
 
 def default_report_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The last night the nightly refresh completed (what `segmint report` shows by default)."""
+    """The last night whose segments were published (what `segmint report`, `campaigns build` and the
+    weekly report show by default); before any was published, the last night the nightly refreshed."""
+    from segmint.runs import published_run
+
+    try:
+        published = published_run(con)
+    except duckdb.CatalogException:  # no segment_runs yet (a warehouse older than segmentation)
+        published = None
+    if published is not None:
+        # A held night is not the default: its segments are not the ones in force.
+        return published[1]
     row = con.execute(
         "select max(as_of) from runs where flow = 'nightly' and status in ('completed', 'held')"
     ).fetchone()

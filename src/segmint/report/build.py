@@ -920,10 +920,18 @@ def _quality(ctx: _Ctx) -> Quality:
         counted = ctx.one(f"select count(*) from validation_results where run_id in ({week_runs})", params)
         checks_run = int(counted[0]) if counted else 0
         checks = [
-            FailedCheck(str(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), None if r[4] is None else int(r[4]))
+            FailedCheck(
+                str(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3] or ""),
+                None if r[4] is None else int(r[4]),
+                _observed_summary(r[5]),
+            )
             for r in ctx.rows(
                 f"""
-                select run_id, suite, expectation, {ctx.col(t, "severity")}, {ctx.col(t, "unexpected_count")}
+                select run_id, suite, expectation, {ctx.col(t, "severity")}, {ctx.col(t, "unexpected_count")},
+                    {ctx.col(t, "observed")}
                 from validation_results
                 where run_id in ({week_runs}) and not success
                 order by severity = 'critical' desc, unexpected_count desc nulls last, suite, expectation
@@ -965,6 +973,15 @@ def _quality(ctx: _Ctx) -> Quality:
         not_published=not_published,
         held_batches=held,
     )
+
+
+def _observed_summary(value: Any) -> str:
+    """The one-line summary a night check stores in `observed` (JSON), else empty."""
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return ""
+    return str(parsed.get("summary") or "") if isinstance(parsed, dict) else ""
 
 
 def _sentences(value: Any) -> str:

@@ -306,6 +306,7 @@ class FailedCheck:
     expectation: str
     severity: str
     unexpected_count: int | None
+    summary: str = ""  # what was measured, for checks without failing rows (a night's volume, freshness)
 
 
 @dataclass
