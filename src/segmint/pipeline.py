@@ -203,7 +203,20 @@ def segment_or_reason(settings: Settings, run_id: str, as_of: date) -> Segmentat
             # yet): the flow says why. Any other error is a real failure of the night.
             if events_only(settings, con):
                 return f"segments not computed: {NO_ORDERS_SEGMENTS}"
-            return f"segments not computed: {exc}"
+            return f"segments not computed: {nothing_loaded(con) or exc}"
+
+
+def nothing_loaded(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why there is nobody to segment when no order or event is loaded at all (held or rejected files)."""
+    row = con.execute("select (select count(*) from orders) + (select count(*) from events)").fetchone()
+    if row is None or row[0]:
+        return None
+    held = con.execute("select path from held_batches where status = 'held' order by held_at").fetchall()
+    names = ", ".join(Path(p).name for (p,) in held)
+    if held:
+        verb = "is" if len(held) == 1 else "are"
+        return f"no order or event is loaded yet: {names} {verb} held back until its cause is fixed and it is replayed."
+    return "no order or event is loaded yet: every file was rejected, each with its reason."
 
 
 def segment_customers(settings: Settings, run_id: str, as_of: date) -> SegmentationResult | None:

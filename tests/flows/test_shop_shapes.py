@@ -88,10 +88,15 @@ def test_a_first_night_with_nothing_loadable_names_the_file(tmp_path: Path, pref
     config = shops.write_config(tmp_path, events=False, customers=False)
     code, out = run(prefect_api_url, "run", "nightly", "--config", str(config), "--as-of", "2026-11-08")
     assert code != 0 and str(broken) in out and "Traceback" not in out, out
+    # Not the advice to run the nightly that just ran.
+    assert "segments not computed: no order or event is loaded yet: every file was rejected" in out, out
+    assert "No customer features" not in out
     code, out = run(prefect_api_url, "report", "--config", str(config), "--as-of", "2026-11-08")
-    # The report still renders (its sections say "Not yet available"); naming the rejected file in the
-    # report itself is not done yet.
+    # The report still renders (its sections say "Not yet available") and names the rejected file.
     assert code in (0, EXIT_FAILED) and "Traceback" not in out, out
+    page = (tmp_path / "reports" / "2026-11-08" / "report.html").read_text(encoding="utf-8")
+    assert broken.name in page
+    assert "No segments yet: no order or event is loaded yet: every file was rejected" in page
 
 
 def test_a_night_held_by_a_night_check_names_it_and_its_accept_command_publishes_the_night(
