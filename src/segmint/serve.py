@@ -159,6 +159,9 @@ def build_pool_deployments(
             work_pool_name=work_pool,
             job_variables=job_variables,
             entrypoint_type=EntrypointType.MODULE_PATH,
+            # The warehouse's writer lock holds only on one machine: Prefect keeps a second run of the
+            # same deployment waiting, whichever worker picked the first one up.
+            concurrency_limit=1,
         )
         # The flow was loaded from a file under a private module name; a worker imports it by this one.
         deployment.entrypoint = f"{ENTRYPOINT_MODULE}.{s.function}"

@@ -56,6 +56,7 @@ def test_pool_deployments_carry_the_shop_and_the_schedules_of_segmint_serve(tmp_
         assert d.parameters == s.parameters
         assert [(x.schedule.cron, x.schedule.timezone) for x in d.schedules] == [(s.cron, "Europe/Berlin")]
         assert d.job_variables == {"env": FLOW_RUN_ENV, "image": "registry.example/segmint:1"}
+        assert d.concurrency_limit == 1
     assert built[0].parameters == {"config": str(config)}
 
 

@@ -235,6 +235,8 @@ def test_three_shops_on_one_work_pool_run_at_once_each_in_its_own_warehouse(tmp_
                         assert [(s.schedule.cron, s.schedule.timezone) for s in d.schedules] == [(cron, zone)]
                         assert d.job_variables == {"env": FLOW_RUN_ENV}
                         assert d.pull_steps in (None, [])  # nothing to clone or copy
+                        assert d.global_concurrency_limit is not None
+                        assert d.global_concurrency_limit.limit == 1
                     assert nightly.parameters == {"config": str(config)}
                     assert weekly.parameters == {"config": str(config), "send": True}
 
