@@ -5,6 +5,8 @@ process against a Prefect server; `segmint serve --register-only` creates or upd
 returns. prefect.yaml declares the same two deployments for `prefect deploy` with a work pool; its build
 steps ask this module for every value that comes from settings (`python -m segmint.serve nightly-cron`),
 so both ways schedule the same crons in the same timezone (tests/flows/test_serve.py checks the rest).
+`segmint deploy --work-pool` registers the same two per shop on a work pool, named after the shop, with
+flows any worker imports from the installed package (segmint.entrypoints).
 """
 
 from __future__ import annotations
