@@ -10,7 +10,8 @@ One call writes one shop's export files and its segmint.toml into a folder:
 
 Shapes (each a ShopShape field): `customers`, `days` of history ending `end - stale_days`,
 `events` (a clickstream source beside the orders), `products` (1 = a single-product shop),
-`one_order_each` (everyone bought exactly once), `cancelled_only` (customers who cancelled their only order). The data are deterministic (numpy Generator seeded
+`one_order_each` (everyone bought exactly once), `cancelled_only` (customers who cancelled their only order),
+`id_prefix` (before every customer id, to tell several shops apart). The data are deterministic (numpy Generator seeded
 with `seed`) and realistic: several products and prices, repeat buyers with gaps between orders,
 guest checkouts, a few cancellations, consent and e-mail in the customers file.
 """
@@ -50,6 +51,8 @@ class ShopShape:
     # customers who placed one order and cancelled all of it (a "C" order taking every line off)
     cancelled_only: int = 0
     seed: int = 7
+    # put before every customer id, so that several shops' customers can be told apart
+    id_prefix: str = ""
 
     @property
     def last_day(self) -> date:
@@ -69,7 +72,7 @@ def order_rows(shape: ShopShape) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     number = 0
     for c in range(shape.customers):
-        customer = f"C{c:04d}"
+        customer = f"{shape.id_prefix}C{c:04d}"
         # Repeat buyers: a Poisson count of orders with gaps; one-order shops stop at one.
         n_orders = 1 if shape.one_order_each else 1 + int(rng.poisson(1.5))
         first = int(rng.integers(0, shape.days))
@@ -100,7 +103,7 @@ def order_rows(shape: ShopShape) -> list[dict[str, object]]:
         at = datetime.combine(shape.first_day + timedelta(days=int(rng.integers(0, max(shape.days - 3, 1)))),
                               datetime.min.time()) + timedelta(hours=int(rng.integers(8, 22)))  # fmt: skip
         product = catalogue[int(rng.integers(0, len(catalogue)))]
-        line = {"order_id": f"O{number:05d}", "ordered_at": at.isoformat(sep=" "), "customer_id": f"X{c:04d}",
+        line = {"order_id": f"O{number:05d}", "ordered_at": at.isoformat(sep=" "), "customer_id": f"{shape.id_prefix}X{c:04d}",
                 "line_no": 1, "product_id": product[0], "product_name": product[1], "category": product[2],
                 "quantity": 1, "unit_price": product[3], "currency": "EUR", "is_cancellation": "false",
                 "country": "DE"}  # fmt: skip

@@ -922,6 +922,55 @@ def serve(
     serving.serve(settings)
 
 
+@app.command()
+def deploy(
+    work_pool: Annotated[
+        str,
+        typer.Option(
+            "--work-pool",
+            help="The Prefect work pool the deployments run on (a process pool is created if missing).",
+        ),
+    ],
+    config: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="A shop's settings file; repeat it for each shop (default ./segmint.toml).",
+        ),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="Container image with segmint installed, for a docker or kubernetes pool (which must exist).",
+        ),
+    ] = None,
+) -> None:
+    """Register each shop's nightly and weekly deployments on a Prefect work pool, for any worker to run."""
+    from segmint import serve as serving
+
+    shops = [_settings(path) for path in config] if config else [_settings(None)]
+    url = serving.api_url()
+    if url is None:
+        raise ConfigError(
+            "PREFECT_API_URL is not set: a work pool needs a Prefect server that every worker reaches; start "
+            "one with `prefect server start`, set PREFECT_API_URL to its /api address and deploy again."
+        )
+    console.print(f"Prefect server: {url}")
+    created, done = serving.deploy_to_pool(shops, work_pool, image)
+    if created:
+        typer.echo(f"created work pool {work_pool} (process)")
+    for shop in done:
+        for name in shop.deployments:
+            typer.echo(f"registered {name} (shop {shop.shop}, {shop.config})")
+    console.print(
+        f"Run them on any machine with segmint installed and these config paths: "
+        f"prefect worker start --pool {work_pool}",
+        markup=False,
+    )
+
+
 class AudienceFormat(StrEnum):
     """Layout of the audience send files."""
 

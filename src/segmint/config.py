@@ -28,6 +28,8 @@ from segmint.redact import register_settings
 DEFAULT_CONFIG = Path("segmint.toml")
 SourceKind = Literal["orders", "events", "customers"]
 PRESETS = ("canonical", "online_retail", "cdnow", "rees46", "shopify_orders")
+# A shop's name as it appears in its deployments' names and tags.
+SHOP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 THOUSANDS_SEPARATORS = (",", ".", " ", "'", "\u00a0", "\u202f", "_")
 
 
@@ -117,13 +119,25 @@ class IngestSettings(_Section):
 
 
 class ShopSettings(_Section):
-    """The shop itself: its base currency and the exchange rates into it."""
+    """The shop itself: its name, its base currency and the exchange rates into it."""
 
+    # Names the shop's deployments on a work pool (`segmint deploy`); None: the config folder's name.
+    name: str | None = None
     # The currency every amount is stored in; None: the most common currency of the first orders
     # file loaded (recorded in the warehouse table base_currency).
     currency: str | None = None
     # A CSV of date, currency, rate, where rate = units of the base currency per 1 unit of `currency`.
     exchange_rates: Path | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _deployment_name(cls, value: str | None) -> str | None:
+        # Prefect names a deployment <flow>/<name>: a slash or a space would split or blur it.
+        if value is not None and not SHOP_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a shop name; use letters, digits, '-', '_' or '.', starting with a letter or digit"
+            )
+        return value
 
     @field_validator("currency")
     @classmethod
@@ -500,6 +514,14 @@ class Settings(BaseSettings):
     def base_dir(self) -> Path:
         """The folder relative paths are resolved against: the config file's folder."""
         return self.config_path.parent
+
+    @property
+    def shop_name(self) -> str:
+        """The shop's name: [shop] name, else the config folder's name made fit for a deployment name."""
+        if self.shop.name:
+            return self.shop.name
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.config_path.parent.name).strip("-.")
+        return folder or "shop"
 
     @property
     def prefect_home(self) -> Path:

@@ -5,6 +5,8 @@ process against a Prefect server; `segmint serve --register-only` creates or upd
 returns. prefect.yaml declares the same two deployments for `prefect deploy` with a work pool; its build
 steps ask this module for every value that comes from settings (`python -m segmint.serve nightly-cron`),
 so both ways schedule the same crons in the same timezone (tests/flows/test_serve.py checks the rest).
+`segmint deploy --work-pool` registers the same two per shop on a work pool, named after the shop, with
+flows any worker imports from the installed package (segmint.entrypoints).
 """
 
 from __future__ import annotations
@@ -122,6 +124,131 @@ def register(settings: Settings) -> list[str]:
     for deployment in build_deployments(settings):
         deployment.apply()
     return [s.full_name for s in schedules(settings)]
+
+
+# Where a worker imports each flow from: the installed package (see segmint.entrypoints).
+ENTRYPOINT_MODULE = "segmint.entrypoints"
+
+
+def pool_deployment_name(schedule: Schedule, shop: str) -> str:
+    """A shop's deployment on a work pool: the schedule's name and the shop's, e.g. `nightly-berlin`."""
+    return f"{schedule.deployment}-{shop}"
+
+
+def build_pool_deployments(
+    settings: Settings, work_pool: str, image: str | None = None
+) -> list[RunnerDeployment]:
+    """The shop's two deployments for a work pool: the crons and timezone of `segmint serve`, the shop's
+    name in each deployment's name and tags, and the flow imported from the installed package."""
+    from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
+
+    from segmint.prefect_env import FLOW_RUN_ENV
+
+    shop = settings.shop_name
+    job_variables: dict[str, Any] = {"env": dict(FLOW_RUN_ENV)}
+    if image:
+        job_variables["image"] = image
+    deployments = []
+    for s in schedules(settings):
+        flow_obj = getattr(load_entrypoints(), s.function)
+        deployment = flow_obj.to_deployment(
+            name=pool_deployment_name(s, shop),
+            schedule=Cron(s.cron, timezone=s.timezone, slug=s.deployment),
+            parameters=s.parameters,
+            description=f"{s.description} Shop: {shop}.",
+            tags=["segmint", shop],
+            work_pool_name=work_pool,
+            job_variables=job_variables,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            # The warehouse's writer lock holds only on one machine: Prefect keeps a second run of the
+            # same deployment waiting, whichever worker picked the first one up.
+            concurrency_limit=1,
+        )
+        # The flow was loaded from a file under a private module name; a worker imports it by this one.
+        deployment.entrypoint = f"{ENTRYPOINT_MODULE}.{s.function}"
+        deployments.append(deployment)
+    return deployments
+
+
+def load_entrypoints() -> Any:
+    """segmint.entrypoints, imported on first use (it loads both flows, and with them Prefect)."""
+    import importlib
+
+    return importlib.import_module(ENTRYPOINT_MODULE)
+
+
+@dataclass(frozen=True)
+class PoolDeployment:
+    """What `segmint deploy` did for one shop: its name, its config and its deployments' full names."""
+
+    shop: str
+    config: Path
+    deployments: list[str]
+
+
+def ensure_process_pool(work_pool: str, create: bool = True) -> bool:
+    """True when the work pool was created now (a process pool); False when it exists already.
+
+    Without `create`, a missing pool is a ConfigError that says how to create it.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    from segmint.errors import ConfigError
+
+    async def ensure() -> bool:
+        async with get_client() as client:
+            try:
+                await client.read_work_pool(work_pool)
+                return False
+            except ObjectNotFound:
+                if not create:
+                    raise ConfigError(
+                        f"Work pool {work_pool!r} does not exist; create it with "
+                        f"`prefect work-pool create {work_pool} --type docker` (or kubernetes), then deploy again."
+                    ) from None
+            try:
+                await client.create_work_pool(
+                    WorkPoolCreate(
+                        name=work_pool,
+                        type="process",
+                        base_job_template=ProcessWorker.get_default_base_job_template(),
+                    )
+                )
+            except ObjectAlreadyExists:  # another deploy made it meanwhile
+                return False
+            return True
+
+    return _run_sync(ensure())
+
+
+def deploy_to_pool(
+    shops: list[Settings], work_pool: str, image: str | None = None
+) -> tuple[bool, list[PoolDeployment]]:
+    """Register each shop's nightly and weekly deployments on `work_pool` (created as a process pool when
+    missing, unless an image asks for a container pool); whether the pool was created, and what was done."""
+    from segmint.errors import ConfigError
+
+    seen: dict[str, Path] = {}
+    for settings in shops:
+        other = seen.setdefault(settings.shop_name, settings.config_path)
+        if other != settings.config_path:
+            raise ConfigError(
+                f"{other} and {settings.config_path} are both shop {settings.shop_name!r}; give one of them "
+                "its own [shop] name, so that neither replaces the other's deployments."
+            )
+    created = ensure_process_pool(work_pool, create=image is None)
+    done = []
+    for settings in shops:
+        names = []
+        for deployment in build_pool_deployments(settings, work_pool, image):
+            deployment.apply()
+            names.append(f"{deployment.flow_name}/{deployment.name}")
+        done.append(PoolDeployment(settings.shop_name, settings.config_path, names))
+    return created, done
 
 
 def serve(settings: Settings) -> None:
