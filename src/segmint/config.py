@@ -224,6 +224,9 @@ class QualitySettings(_Section):
     price_history_days: int = Field(default=30, ge=1)
     future_tolerance_hours: int = 24
     sample_rows: int = Field(default=10, ge=1, le=100)
+    # Great Expectations validates pandas frames: a batch or table of more rows is checked this many rows
+    # at a time and the results combined (a 10-million-row table peaked at 6.8 GB whole; bench/RESULTS.md).
+    chunk_rows: int = Field(default=1_000_000, ge=1)
     # Data docs keep this many days of validation results (the warehouse keeps all of them).
     docs_keep_days: int = Field(default=30, ge=1)
 
