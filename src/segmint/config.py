@@ -435,6 +435,9 @@ class PredictSettings(_Section):
     # bought products say most about what comes next (hit rate at 5 on Online Retail: bench/RESULTS.md).
     basket_recency_days: float = Field(default=30.0, gt=0)
     anomaly_contamination: float = Field(default=0.01, gt=0.0, le=0.5)
+    # Churn and CLV learn from a seeded sample of this many customers when a period has more (stratified by
+    # the churn label, and by repeat buyer for CLV); every customer is still scored (bench/RESULTS.md).
+    max_training_rows: int = Field(default=200_000, ge=1000)
     seed: int = 42
 
 
