@@ -127,3 +127,11 @@ def test_a_chunked_validation_is_stored_once_with_the_combined_result(gx: Engine
     assert price.result["unexpected_count"] == 3 and price.result["element_count"] == 20
     assert stored.success is False
     assert stored.statistics["unsuccessful_expectations"] == 1
+
+
+def test_a_missing_key_column_fails_its_checks_in_chunks_too(gx: Engine) -> None:
+    frame = good("customers", "batch").drop(columns=["customer_id"])
+    results = run(gx, "customers", "batch", frame, CHUNK)
+    assert not results["required_columns"].success
+    unique = results["customer_id_unique"]
+    assert not unique.success and unique.observed.get("error")

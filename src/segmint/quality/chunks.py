@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
     import pyarrow as pa
 
@@ -100,36 +101,46 @@ def whole_table_facts(
     try:
         con.register("checked", rows)
         for expect in wanted:
-            kwargs = resolved(expect.kwargs, parameters)
-            if expect.type == ROW_COUNT:
-                facts[expect.key] = WholeFacts(observed_value=total)
-            elif expect.type == MEDIAN:
-                column = str(kwargs["column"])
-                row = con.execute(f"select median({_q(column)}) from checked").fetchone()
-                value = row[0] if row else None
-                facts[expect.key] = WholeFacts(observed_value=None if value is None else float(value))
-            else:
-                columns = [str(kwargs["column"])] if "column" in kwargs else list(kwargs["column_list"])
-                # GX's column map skips nulls; its compound check skips rows as ignore_row_if says.
-                where = _considered(columns, str(kwargs.get("ignore_row_if") or "all_values_are_missing"))
-                keys = ", ".join(_q(c) for c in columns)
-                counted = f"select {keys}, count(*) as n from checked where {where} group by all"
-                considered, unexpected = con.execute(
-                    f"select coalesce(sum(n), 0), coalesce(sum(n) filter (where n > 1), 0) from ({counted})"
-                ).fetchone() or (0, 0)
-                duplicates = con.execute(
-                    f"select {keys} from ({counted}) where n > 1 limit {int(sample_rows)}"
-                ).fetchall()
-                facts[expect.key] = WholeFacts(
-                    element_count=total,
-                    missing_count=total - int(considered),
-                    unexpected_count=int(unexpected),
-                    duplicate_keys=[tuple(d) for d in duplicates],
-                    columns=columns,
+            try:
+                facts[expect.key] = _facts(
+                    con, expect, resolved(expect.kwargs, parameters), total, sample_rows
                 )
+            except duckdb.Error:
+                continue  # a column missing from the rows: GX's own result on the first chunk says so
     finally:
         con.close()
     return facts
+
+
+def _facts(
+    con: duckdb.DuckDBPyConnection, expect: Expect, kwargs: dict[str, Any], total: int, sample_rows: int
+) -> WholeFacts:
+    """One whole-table expectation's facts (see whole_table_facts)."""
+    if expect.type == ROW_COUNT:
+        return WholeFacts(observed_value=total)
+    if expect.type == MEDIAN:
+        row = con.execute(f"select median({_q(str(kwargs['column']))}) from checked").fetchone()
+        value = row[0] if row else None
+        return WholeFacts(observed_value=None if value is None else float(value))
+    columns = [str(kwargs["column"])] if "column" in kwargs else list(kwargs["column_list"])
+    # GX's column map skips nulls; its compound check skips rows as ignore_row_if says.
+    where = _considered(columns, str(kwargs.get("ignore_row_if") or "all_values_are_missing"))
+    keys = ", ".join(_q(c) for c in columns)
+    # Materialised once: the counts and the sample of duplicated keys both read it.
+    con.execute(
+        f"create or replace temp table counted as select {keys}, count(*) as n from checked where {where} group by all"
+    )
+    considered, unexpected = con.execute(
+        "select coalesce(sum(n), 0), coalesce(sum(n) filter (where n > 1), 0) from counted"
+    ).fetchone() or (0, 0)
+    duplicates = con.execute(f"select {keys} from counted where n > 1 limit {int(sample_rows)}").fetchall()
+    return WholeFacts(
+        element_count=total,
+        missing_count=total - int(considered),
+        unexpected_count=int(unexpected),
+        duplicate_keys=[tuple(d) for d in duplicates],
+        columns=columns,
+    )
 
 
 @dataclass

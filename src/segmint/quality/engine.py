@@ -90,6 +90,9 @@ class Engine:
         source = self.context.data_sources.add_or_update_pandas(DATASOURCE)
         self.suites: dict[str, Suite] = load_suites()
         self._checkpoints: dict[str, Any] = {}
+        # Per suite and scope with whole-table expectations, the suite without them: chunks after the first
+        # need not compute what SQL computes on the whole table (chunks.py).
+        self._row_definitions: dict[str, Any] = {}
         update_docs = UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])
         for suite in self.suites.values():
             for scope in ("batch", "table"):
@@ -105,6 +108,18 @@ class Engine:
                 definition = self.context.validation_definitions.add_or_update(
                     gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
                 )
+                rows_only = [
+                    dict(e.config) for e in suite.for_scope(scope) if e.type not in chunks.WHOLE_TABLE
+                ]
+                if len(rows_only) < len(suite.for_scope(scope)):
+                    rows_suite = self.context.suites.add_or_update(
+                        ExpectationSuite(
+                            name=f"{name}.rows", expectations=rows_only, meta={"segmint_rows_of": name}
+                        )
+                    )
+                    self._row_definitions[name] = self.context.validation_definitions.add_or_update(
+                        gx.ValidationDefinition(name=f"{name}.rows", data=batch, suite=rows_suite)
+                    )
                 self._checkpoints[name] = self.context.checkpoints.add_or_update(
                     gx.Checkpoint(
                         name=name,
@@ -193,6 +208,7 @@ class Engine:
         tallies = {e.key: chunks.Tally() for e in expects}
         identifier = _run_identifier(run_id, batch)
         outcome: Any = None
+        rows_only = self._row_definitions.get(suite.gx_name(scope))
         for offset in range(0, len(rows), chunk_rows):
             piece = (
                 rows.slice(offset, chunk_rows)
@@ -203,26 +219,34 @@ class Engine:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # The validation definition alone (no docs page per chunk); the combined result gets one below.
-                outcome = definition.run(
+                # The first chunk gives a result for every expectation; later ones skip the whole-table ones.
+                run = definition if offset == 0 or rows_only is None else rows_only
+                checked = run.run(
                     checkpoint_id=checkpoint.id,
                     batch_parameters={"dataframe": _vectorised(chunk)},
                     expectation_parameters=parameters,
                     result_format=checkpoint.result_format,
                     run_id=identifier,
                 )
-            for item in outcome.results:
+            if run is definition:
+                outcome = checked
+            else:
+                self._forget(run, checked, identifier)
+            for item in checked.results:
                 key = _key(item)
                 tally = tallies[key]
                 raw = dict(item.result or {})
                 tally.add(raw, bool(item.success), dict(item.exception_info or {}), offset, sample_rows)
-                if len(tally.sample) < sample_rows:
-                    facts = whole.get(key)
-                    positions = (
-                        chunks.duplicate_rows(chunk, facts)
-                        if facts is not None and by_key[key].type in chunks.UNIQUE
-                        else raw.get("partial_unexpected_index_list")
-                    )
+                if len(tally.sample) < sample_rows and by_key[key].type not in chunks.WHOLE_TABLE:
+                    positions = raw.get("partial_unexpected_index_list")
                     room = sample_rows - len(tally.sample)
+                    tally.sample += _sample(chunk, by_key[key], index_columns, positions, room)
+            for key, facts in whole.items():
+                # Duplicates SQL found: their first rows, whichever chunks they are in.
+                tally = tallies[key]
+                if by_key[key].type in chunks.UNIQUE and len(tally.sample) < sample_rows:
+                    room = sample_rows - len(tally.sample)
+                    positions = chunks.duplicate_rows(chunk, facts)
                     tally.sample += _sample(chunk, by_key[key], index_columns, positions, room)
             del chunk, piece
             gc.collect()  # as in validate(): GX's metrics hold copies of the chunk in reference cycles
@@ -235,6 +259,22 @@ class Engine:
             _check_result(table, batch, by_key[_key(item)], item, parameters, tallies[_key(item)].sample)
             for item in outcome.results
         ]
+
+    def _forget(self, definition: Any, checked: Any, identifier: Any) -> None:
+        """Drop a later chunk's stored result: only the combined one belongs in the store and the docs."""
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
+            run_id=identifier,
+            batch_identifier=checked.batch_id,
+        )
+        store: Any = self.context.validation_results_store  # untyped in GX
+        if store.has_key(key):
+            store.remove_key(key)
 
     def _publish(self, checkpoint: Any, definition: Any, outcome: Any, identifier: Any) -> None:
         """Store the combined result over the last chunk's and render its page, as Checkpoint.run does."""
@@ -377,7 +417,14 @@ def _combine(
     if tally.exception is not None:
         item.exception_info, item.success = tally.exception, False
         return
-    if facts is not None and expect.type in chunks.UNIQUE:
+    if expect.type in chunks.WHOLE_TABLE and facts is None:
+        item.success = False
+        item.exception_info = {
+            "raised_exception": True,
+            "exception_message": f"{expect.type} could not be computed on the whole table",
+            "exception_traceback": None,
+        }
+    elif facts is not None and expect.type in chunks.UNIQUE:
         considered = int(facts.element_count or 0) - int(facts.missing_count or 0)
         unexpected = int(facts.unexpected_count or 0)
         item.success = chunks.mostly_success(considered, unexpected, kwargs.get("mostly"))
