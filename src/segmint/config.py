@@ -242,6 +242,9 @@ class QualitySettings(_Section):
     price_history_days: int = Field(default=30, ge=1)
     future_tolerance_hours: int = 24
     sample_rows: int = Field(default=10, ge=1, le=100)
+    # Great Expectations validates pandas frames: a batch or table of more rows is checked this many rows
+    # at a time and the results combined (a 10-million-row table peaked at 6.8 GB whole; bench/RESULTS.md).
+    chunk_rows: int = Field(default=1_000_000, ge=1)
     # Data docs keep this many days of validation results (the warehouse keeps all of them).
     docs_keep_days: int = Field(default=30, ge=1)
 
@@ -450,6 +453,9 @@ class PredictSettings(_Section):
     # bought products say most about what comes next (hit rate at 5 on Online Retail: bench/RESULTS.md).
     basket_recency_days: float = Field(default=30.0, gt=0)
     anomaly_contamination: float = Field(default=0.01, gt=0.0, le=0.5)
+    # Churn and CLV learn from a seeded sample of this many customers when a period has more (stratified by
+    # the churn label, and by repeat buyer for CLV); every customer is still scored (bench/RESULTS.md).
+    max_training_rows: int = Field(default=200_000, ge=1000)
     seed: int = 42
 
 

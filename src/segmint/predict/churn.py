@@ -25,6 +25,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 from segmint.features import BEHAVIOUR_FEATURES, query_frame, query_one
 from segmint.predict.informative import informative
 from segmint.predict.parallel import n_jobs, threads_for
+from segmint.predict.sampling import training_rows
 
 ChurnModel = Literal["gradient_boosting", "random_forest"]
 FloatArray = npt.NDArray[np.float64]
@@ -194,6 +195,12 @@ def _fit_with_threshold(
     return clf, best_threshold(y[tune], clf.predict_proba(x[tune])[:, 1])
 
 
+def sample_labelled(frame: pl.DataFrame, max_rows: int | None, seed: int) -> pl.DataFrame:
+    """At most `max_rows` labelled buyers, churned and active in their shares (all of them when fewer)."""
+    rows = training_rows(frame["churned"].to_numpy(), max_rows, seed)
+    return frame if rows is None else frame[rows]
+
+
 def train_and_validate(
     train: pl.DataFrame,
     valid: pl.DataFrame,
@@ -203,8 +210,12 @@ def train_and_validate(
     valid_as_of: date,
     model: ChurnModel = "gradient_boosting",
     seed: int = 42,
+    max_training_rows: int | None = None,
 ) -> ChurnReport:
-    """Fit on `train`, report model and recency baseline on the later `valid` period (both labelled)."""
+    """Fit on `train`, report model and recency baseline on the later `valid` period (both labelled).
+
+    Past `max_training_rows` buyers both learn from a stratified sample of `train`; `valid` is scored whole.
+    """
     _check(train, train_as_of, horizon_days)
     _check(valid, valid_as_of, horizon_days)
     # Only features with information in both periods: the model is fitted on each of them in turn.
@@ -213,6 +224,8 @@ def train_and_validate(
         raise InsufficientHistoryError(
             f"churn needs features that differ between buyers; all {len(CHURN_FEATURES)} are empty or constant"
         )
+    n_train = train.height
+    train = sample_labelled(train, max_training_rows, seed)
     with threads_for(max(train.height, valid.height)):
         started = time.perf_counter()
         y_train = train["churned"].to_numpy().astype(np.int_)
@@ -231,7 +244,7 @@ def train_and_validate(
         horizon_days=horizon_days,
         train_as_of=train_as_of,
         valid_as_of=valid_as_of,
-        n_train=train.height,
+        n_train=n_train,
         n_valid=valid.height,
         churn_rate_valid=float(y_valid.mean()),
         threshold=threshold,
@@ -250,11 +263,14 @@ def score(
     model: ChurnModel = "gradient_boosting",
     seed: int = 42,
     features: tuple[str, ...] = CHURN_FEATURES,
+    max_training_rows: int | None = None,
 ) -> pl.DataFrame:
-    """Fit on the latest labelled period and score the buyers of `current`: customer_id, churn_score."""
+    """Fit on the latest labelled period (a stratified sample past `max_training_rows`) and score the
+    buyers of `current`: customer_id, churn_score."""
     buyers = current.filter(~pl.col("is_prospect")) if "is_prospect" in current.columns else current
     if buyers.height == 0:
         return pl.DataFrame(schema={"customer_id": pl.String, "churn_score": pl.Float64})
+    labelled = sample_labelled(labelled, max_training_rows, seed)
     with threads_for(max(labelled.height, buyers.height)):
         clf = _classifier(model, seed, labelled.height)
         clf.fit(matrix(labelled, features), labelled["churned"].to_numpy().astype(np.int_))
@@ -270,8 +286,12 @@ def fit_churn(
     horizon_days: int = 90,
     model: ChurnModel = "gradient_boosting",
     seed: int = 42,
+    max_training_rows: int | None = None,
 ) -> ChurnResult:
-    """Train at as_of - 2N, validate at as_of - N, refit on the latter and score the buyers at `as_of`."""
+    """Train at as_of - 2N, validate at as_of - N, refit on the latter and score the buyers at `as_of`.
+
+    Each fit learns from at most `max_training_rows` buyers (stratified by the label); all are scored.
+    """
     valid_as_of = as_of - timedelta(days=horizon_days)
     train_as_of = valid_as_of - timedelta(days=horizon_days)
     train = label(features_at(train_as_of), active_after(train_as_of, horizon_days))
@@ -284,9 +304,17 @@ def fit_churn(
         valid_as_of=valid_as_of,
         model=model,
         seed=seed,
+        max_training_rows=max_training_rows,
     )
     started = time.perf_counter()
-    scores = score(valid, features_at(as_of), model=model, seed=seed, features=report.features)
+    scores = score(
+        valid,
+        features_at(as_of),
+        model=model,
+        seed=seed,
+        features=report.features,
+        max_training_rows=max_training_rows,
+    )
     report = replace(report, fit_seconds=report.fit_seconds + time.perf_counter() - started)
     dropped = tuple(c for c in CHURN_FEATURES if c in train.columns and c not in report.features)
     return ChurnResult(report=report, scores=scores, dropped=dropped)

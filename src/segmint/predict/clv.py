@@ -947,17 +947,27 @@ def fit_clv_checked(
     months: int = 12,
     monthly_discount_rate: float = 0.01,
     history: History | None = None,
+    max_training_rows: int | None = None,
+    seed: int = 42,
 ) -> CheckedClv:
     """Fit BG/NBD (MBG/NBD when it degenerates) and Gamma-Gamma (on trimmed spend when it degenerates).
 
+    Past `max_training_rows` customers the models are fitted on a seeded sample of them (one-time and
+    repeat buyers in their shares); the checks and the scores always cover every customer.
     Raises ValueError only when no purchase model can be fitted at all (no repeat purchase).
     """
+    from segmint.predict.sampling import training_rows
+
     if summary.height == 0:
         raise ValueError("summary is empty: need at least one customer")
     x = summary["frequency"].cast(pl.Float64).to_numpy()
     t_x = summary["recency"].cast(pl.Float64).to_numpy()
     t_cal = summary["T"].cast(pl.Float64).to_numpy()
     m = summary["monetary_value"].cast(pl.Float64).to_numpy()
+    rows = training_rows(x > 0, max_training_rows, seed)
+    fit_x, fit_t_x, fit_t_cal, fit_m = (
+        (x, t_x, t_cal, m) if rows is None else (x[rows], t_x[rows], t_cal[rows], m[rows])
+    )
     fits: list[FittedModel] = []
     purchase: PurchaseParams | None = None
     problems: list[str] = []
@@ -970,7 +980,7 @@ def fit_clv_checked(
         if name == "bgnbd" and not np.any(x > 0):
             raise ValueError("no customer has a repeat purchase: BG/NBD parameters are not identifiable")
         try:
-            params = fitter(x, t_x, t_cal)
+            params = fitter(fit_x, fit_t_x, fit_t_cal)
         except ValueError as exc:
             problems.append(f"{name}: {exc}")
             continue
@@ -995,7 +1005,7 @@ def fit_clv_checked(
         ("gamma_gamma_trimmed", fit_gamma_gamma_trimmed),
     ):
         try:
-            gg = spend_fitter(x, m)
+            gg = spend_fitter(fit_x, fit_m)
         except ValueError as exc:
             spend_problems.append(str(exc))
             break  # trimming does not add repeat buyers

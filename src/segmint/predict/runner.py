@@ -134,6 +134,8 @@ def _fit_clv(
             months=settings.clv_months,
             monthly_discount_rate=settings.clv_monthly_discount_rate,
             history=shop_history(transactions),
+            max_training_rows=settings.max_training_rows,
+            seed=settings.seed,
         )
     except ValueError as exc:
         outcome.messages.append(f"lifetime value skipped: {exc}")
@@ -173,8 +175,17 @@ def holdout_days(first_purchase: date, as_of: date) -> int:
     return min(CLV_HOLDOUT_DAYS, ((as_of - first_purchase).days + 1) // 3)
 
 
-def validate_clv(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[dict[str, object] | None, str | None]:
-    """Fit on net purchases up to as_of - H, predict purchases in (as_of - H, as_of]: (clv_validation row, message)."""
+def validate_clv(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    *,
+    max_training_rows: int | None = None,
+    seed: int = 42,
+) -> tuple[dict[str, object] | None, str | None]:
+    """Fit on net purchases up to as_of - H, predict purchases in (as_of - H, as_of]: (clv_validation row, message).
+
+    The fit samples customers as the night's own fit does (`max_training_rows`), so the check judges it.
+    """
     everything = clv_transactions(con, as_of)
     if everything.height == 0:
         return None, None
@@ -190,7 +201,13 @@ def validate_clv(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[dict[str,
     calibration = clv_transactions(con, calibration_end)
     summary = _summary(calibration, calibration_end)
     try:
-        checked = clv.fit_clv_checked(summary, horizon_days=holdout, history=shop_history(calibration))
+        checked = clv.fit_clv_checked(
+            summary,
+            horizon_days=holdout,
+            history=shop_history(calibration),
+            max_training_rows=max_training_rows,
+            seed=seed,
+        )
     except ValueError as exc:
         return None, f"lifetime value not validated: {exc}"
     later = (
@@ -286,7 +303,13 @@ def _fit_churn(
         return None
     try:
         result = fit_churn(
-            features, active, as_of, horizon_days=horizon, model=settings.churn_model, seed=settings.seed
+            features,
+            active,
+            as_of,
+            horizon_days=horizon,
+            model=settings.churn_model,
+            seed=settings.seed,
+            max_training_rows=settings.max_training_rows,
         )
     except InsufficientHistoryError as exc:
         outcome.messages.append(f"churn skipped: {exc}")
@@ -416,7 +439,9 @@ def run_predictions(
         )
     outcome.messages.extend(_dropped_messages(con, as_of, outcome))
     started_validation = time.perf_counter()
-    outcome.clv_validation, validation_message = validate_clv(con, as_of)
+    outcome.clv_validation, validation_message = validate_clv(
+        con, as_of, max_training_rows=settings.max_training_rows, seed=settings.seed
+    )
     outcome.seconds["clv_validation"] = time.perf_counter() - started_validation
     if validation_message:
         outcome.messages.append(validation_message)

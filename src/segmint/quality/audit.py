@@ -13,7 +13,7 @@ from segmint.config import Settings
 from segmint.ingest.load import Batch
 from segmint.quality.engine import Engine, engine
 from segmint.quality.failing import row_checks
-from segmint.quality.frames import BATCH_TABLES, INDEX_COLUMNS, batch_frame, batch_parameters
+from segmint.quality.frames import BATCH_TABLES, INDEX_COLUMNS, batch_parameters, batch_table
 from segmint.quality.results import CheckResult, record
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ class BatchAudit:
         frames = []
         failing: list[tuple[str, str]] = []
         for table in BATCH_TABLES[batch.source.kind]:
-            frame = batch_frame(con, table)
+            # Arrow, not pandas: GX sees it `chunk_rows` rows at a time on the worker thread.
+            frame = batch_table(con, table)
             parameters = batch_parameters(con, table, quality, now, len(frame))
             frames.append((table, frame, parameters))
             # Forced, the owner publishes the batch as it is: only rows that could not be typed are kept back.
@@ -66,6 +67,7 @@ class BatchAudit:
                     run_id=batch.run_id,
                     index_columns=INDEX_COLUMNS[table],
                     sample_rows=quality.sample_rows,
+                    chunk_rows=quality.chunk_rows,
                 )
             for result in found:
                 result.batch = str(batch.path)

@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segmint.quality import chunks
 from segmint.quality.results import CheckResult, plain
 from segmint.quality.suites import SEVERITIES, Expect, Scope, Severity, Suite, load_suites
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from great_expectations.data_context.data_context.file_data_context import FileDataContext
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,9 @@ class Engine:
         source = self.context.data_sources.add_or_update_pandas(DATASOURCE)
         self.suites: dict[str, Suite] = load_suites()
         self._checkpoints: dict[str, Any] = {}
+        # Per suite and scope with whole-table expectations, the suite without them: chunks after the first
+        # need not compute what SQL computes on the whole table (chunks.py).
+        self._row_definitions: dict[str, Any] = {}
         update_docs = UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])
         for suite in self.suites.values():
             for scope in ("batch", "table"):
@@ -103,6 +108,18 @@ class Engine:
                 definition = self.context.validation_definitions.add_or_update(
                     gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
                 )
+                rows_only = [
+                    dict(e.config) for e in suite.for_scope(scope) if e.type not in chunks.WHOLE_TABLE
+                ]
+                if len(rows_only) < len(suite.for_scope(scope)):
+                    rows_suite = self.context.suites.add_or_update(
+                        ExpectationSuite(
+                            name=f"{name}.rows", expectations=rows_only, meta={"segmint_rows_of": name}
+                        )
+                    )
+                    self._row_definitions[name] = self.context.validation_definitions.add_or_update(
+                        gx.ValidationDefinition(name=f"{name}.rows", data=batch, suite=rows_suite)
+                    )
                 self._checkpoints[name] = self.context.checkpoints.add_or_update(
                     gx.Checkpoint(
                         name=name,
@@ -116,28 +133,38 @@ class Engine:
         self,
         table: str,
         scope: Scope,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | pa.Table,
         parameters: dict[str, Any],
         *,
         batch: str,
         run_id: str,
         index_columns: list[str],
         sample_rows: int = 10,
+        chunk_rows: int | None = None,
     ) -> list[CheckResult]:
-        """Validate a frame against a table's suite for one scope; one result per expectation."""
-        from great_expectations.core.run_identifier import RunIdentifier
+        """Validate a frame against a table's suite for one scope; one result per expectation.
 
+        Past `chunk_rows` rows (`[quality] chunk_rows`), GX sees the rows in chunks of that size and the
+        results are combined as if it had seen them whole (chunks.py).
+        """
+        import pyarrow as pa
+
+        from segmint.quality.frames import arrow_frame
+
+        if chunk_rows is not None and len(frame) > chunk_rows:
+            return self._validate_chunks(
+                table, scope, frame, parameters, batch, run_id, index_columns, sample_rows, chunk_rows
+            )
+        whole = arrow_frame(frame) if isinstance(frame, pa.Table) else frame
         suite = self.suites[table]
         checkpoint = self._checkpoints[suite.gx_name(scope)]
-        result_format = _result_format(sample_rows)
-        if checkpoint.result_format != result_format:
-            checkpoint.result_format = result_format
+        self._set_result_format(checkpoint, sample_rows)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             checked = checkpoint.run(
-                batch_parameters={"dataframe": _vectorised(frame)},
+                batch_parameters={"dataframe": _vectorised(whole)},
                 expectation_parameters=parameters,
-                run_id=RunIdentifier(run_name=f"{run_id} {batch}", run_time=datetime.now(UTC)),
+                run_id=_run_identifier(run_id, batch),
             )
         (outcome,) = checked.run_results.values()
         # GX leaves its metrics (filtered copies of the frame) in reference cycles that Python's collector
@@ -146,37 +173,139 @@ class Engine:
         by_key = {e.key: e for e in suite.for_scope(scope)}
         results = []
         for item in outcome.results:
-            config = item.expectation_config
-            meta = (config.meta if config is not None else None) or {}
-            expect = by_key[str(meta.get("key"))]
-            raw: dict[str, Any] = dict(item.result or {})
-            observed: dict[str, Any] = {k: raw[k] for k in _OBSERVED_KEYS if k in raw}
-            observed["kwargs"] = {
-                k: parameters.get(v["$PARAMETER"]) if isinstance(v, dict) and "$PARAMETER" in v else v
-                for k, v in expect.kwargs.items()
-            }
-            exception = dict(item.exception_info or {})
-            if exception.get("raised_exception"):
-                # A broken expectation must not pass silently: it fails, with GX's message.
-                observed["error"] = str(exception.get("exception_message"))
-            results.append(
-                CheckResult(
-                    suite=table,
-                    batch=batch,
-                    key=expect.key,
-                    title=expect.title,
-                    # GX's own field, as the suite file sets it (suites.py checks it is one of ours).
-                    severity=_severity(config, expect),
-                    success=bool(item.success) and not observed.get("error"),
-                    unexpected_count=raw.get("unexpected_count"),
-                    element_count=raw.get("element_count"),
-                    observed=observed,
-                    sample=_sample(
-                        frame, expect, index_columns, raw.get("partial_unexpected_index_list"), sample_rows
-                    ),
-                )
+            expect = by_key[_key(item)]
+            raw = dict(item.result or {})
+            sample = _sample(
+                whole, expect, index_columns, raw.get("partial_unexpected_index_list"), sample_rows
             )
+            results.append(_check_result(table, batch, expect, item, parameters, sample))
         return results
+
+    def _validate_chunks(
+        self,
+        table: str,
+        scope: Scope,
+        rows: pd.DataFrame | pa.Table,
+        parameters: dict[str, Any],
+        batch: str,
+        run_id: str,
+        index_columns: list[str],
+        sample_rows: int,
+        chunk_rows: int,
+    ) -> list[CheckResult]:
+        """GX on `chunk_rows` rows at a time; one combined result per expectation, stored and rendered once."""
+        import pyarrow as pa
+
+        from segmint.quality.frames import arrow_frame
+
+        suite = self.suites[table]
+        checkpoint = self._checkpoints[suite.gx_name(scope)]
+        (definition,) = checkpoint.validation_definitions
+        self._set_result_format(checkpoint, sample_rows)
+        expects = suite.for_scope(scope)
+        by_key = {e.key: e for e in expects}
+        whole = chunks.whole_table_facts(rows, expects, parameters, sample_rows)
+        tallies = {e.key: chunks.Tally() for e in expects}
+        identifier = _run_identifier(run_id, batch)
+        outcome: Any = None
+        rows_only = self._row_definitions.get(suite.gx_name(scope))
+        for offset in range(0, len(rows), chunk_rows):
+            piece = (
+                rows.slice(offset, chunk_rows)
+                if isinstance(rows, pa.Table)
+                else rows.iloc[offset : offset + chunk_rows]
+            )
+            chunk = arrow_frame(piece) if isinstance(piece, pa.Table) else piece.reset_index(drop=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # The validation definition alone (no docs page per chunk); the combined result gets one below.
+                # The first chunk gives a result for every expectation; later ones skip the whole-table ones.
+                run = definition if offset == 0 or rows_only is None else rows_only
+                checked = run.run(
+                    checkpoint_id=checkpoint.id,
+                    batch_parameters={"dataframe": _vectorised(chunk)},
+                    expectation_parameters=parameters,
+                    result_format=checkpoint.result_format,
+                    run_id=identifier,
+                )
+            if run is definition:
+                outcome = checked
+            else:
+                self._forget(run, checked, identifier)
+            for item in checked.results:
+                key = _key(item)
+                tally = tallies[key]
+                raw = dict(item.result or {})
+                tally.add(raw, bool(item.success), dict(item.exception_info or {}), offset, sample_rows)
+                if len(tally.sample) < sample_rows and by_key[key].type not in chunks.WHOLE_TABLE:
+                    positions = raw.get("partial_unexpected_index_list")
+                    room = sample_rows - len(tally.sample)
+                    tally.sample += _sample(chunk, by_key[key], index_columns, positions, room)
+            for key, facts in whole.items():
+                # Duplicates SQL found: their first rows, whichever chunks they are in.
+                tally = tallies[key]
+                if by_key[key].type in chunks.UNIQUE and len(tally.sample) < sample_rows:
+                    room = sample_rows - len(tally.sample)
+                    positions = chunks.duplicate_rows(chunk, facts)
+                    tally.sample += _sample(chunk, by_key[key], index_columns, positions, room)
+            del chunk, piece
+            gc.collect()  # as in validate(): GX's metrics hold copies of the chunk in reference cycles
+        for item in outcome.results:
+            key = _key(item)
+            _combine(item, by_key[key], tallies[key], whole.get(key), parameters)
+        _restate(outcome, chunk_rows, len(rows))
+        self._publish(checkpoint, definition, outcome, identifier)
+        return [
+            _check_result(table, batch, by_key[_key(item)], item, parameters, tallies[_key(item)].sample)
+            for item in outcome.results
+        ]
+
+    def _forget(self, definition: Any, checked: Any, identifier: Any) -> None:
+        """Drop a later chunk's stored result: only the combined one belongs in the store and the docs."""
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
+            run_id=identifier,
+            batch_identifier=checked.batch_id,
+        )
+        store: Any = self.context.validation_results_store  # untyped in GX
+        if store.has_key(key):
+            store.remove_key(key)
+
+    def _publish(self, checkpoint: Any, definition: Any, outcome: Any, identifier: Any) -> None:
+        """Store the combined result over the last chunk's and render its page, as Checkpoint.run does."""
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        suite_id = ExpectationSuiteIdentifier(name=definition.suite.name)
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id, run_id=identifier, batch_identifier=outcome.batch_id
+        )
+        store: Any = self.context.validation_results_store  # untyped in GX
+        store.store_validation_results(
+            suite_validation_result=outcome,
+            suite_validation_result_identifier=key,
+            expectation_suite_identifier=suite_id,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            checkpoint._run_actions(
+                checkpoint._construct_result(run_id=identifier, run_results={key: outcome})
+            )
+
+    @staticmethod
+    def _set_result_format(checkpoint: Any, sample_rows: int) -> None:
+        result_format = _result_format(sample_rows)
+        if checkpoint.result_format != result_format:
+            # Saved, or GX refuses to run a Checkpoint changed since it was stored ([quality] sample_rows).
+            checkpoint.result_format = result_format
+            checkpoint.save()
 
     def build_docs(self, run_id: str | None = None, *, keep_days: int = 30) -> Path:
         """Drop results older than keep_days from the docs and refresh the index (all pages when run_id is None).
@@ -230,6 +359,110 @@ def _result_format(sample_rows: int) -> dict[str, Any]:
         "partial_unexpected_count": sample_rows,
         "return_unexpected_index_query": False,
     }
+
+
+def _run_identifier(run_id: str, batch: str) -> Any:
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    return RunIdentifier(run_name=f"{run_id} {batch}", run_time=datetime.now(UTC))
+
+
+def _key(item: Any) -> str:
+    """segmint's key of a GX expectation result (in its meta)."""
+    config = item.expectation_config
+    meta = (config.meta if config is not None else None) or {}
+    return str(meta.get("key"))
+
+
+def _check_result(
+    table: str,
+    batch: str,
+    expect: Expect,
+    item: Any,
+    parameters: dict[str, Any],
+    sample: list[dict[str, Any]],
+) -> CheckResult:
+    """segmint's record of one GX expectation result."""
+    raw: dict[str, Any] = dict(item.result or {})
+    observed: dict[str, Any] = {k: raw[k] for k in _OBSERVED_KEYS if k in raw}
+    observed["kwargs"] = chunks.resolved(expect.kwargs, parameters)
+    exception = dict(item.exception_info or {})
+    if exception.get("raised_exception"):
+        # A broken expectation must not pass silently: it fails, with GX's message.
+        observed["error"] = str(exception.get("exception_message"))
+    return CheckResult(
+        suite=table,
+        batch=batch,
+        key=expect.key,
+        title=expect.title,
+        # GX's own field, as the suite file sets it (suites.py checks it is one of ours).
+        severity=_severity(item.expectation_config, expect),
+        success=bool(item.success) and not observed.get("error"),
+        unexpected_count=raw.get("unexpected_count"),
+        element_count=raw.get("element_count"),
+        observed=observed,
+        sample=sample,
+    )
+
+
+def _combine(
+    item: Any,
+    expect: Expect,
+    tally: chunks.Tally,
+    facts: chunks.WholeFacts | None,
+    parameters: dict[str, Any],
+) -> None:
+    """Turn the last chunk's GX result for an expectation into the whole table's."""
+    kwargs = chunks.resolved(expect.kwargs, parameters)
+    if tally.exception is not None:
+        item.exception_info, item.success = tally.exception, False
+        return
+    if expect.type in chunks.WHOLE_TABLE and facts is None:
+        item.success = False
+        item.exception_info = {
+            "raised_exception": True,
+            "exception_message": f"{expect.type} could not be computed on the whole table",
+            "exception_traceback": None,
+        }
+    elif facts is not None and expect.type in chunks.UNIQUE:
+        considered = int(facts.element_count or 0) - int(facts.missing_count or 0)
+        unexpected = int(facts.unexpected_count or 0)
+        item.success = chunks.mostly_success(considered, unexpected, kwargs.get("mostly"))
+        values = [
+            tuple(s.get(c) for c in facts.columns) if len(facts.columns) > 1 else s.get(facts.columns[0])
+            for s in tally.sample
+        ]
+        item.result = chunks.map_result(
+            int(facts.element_count or 0), facts.missing_count, unexpected, values, []
+        )
+    elif facts is not None:  # median, row count
+        item.success = chunks.between(facts.observed_value, kwargs.get("min_value"), kwargs.get("max_value"))
+        item.result = {"observed_value": facts.observed_value}
+    elif expect.type in chunks.SAME_EVERY_CHUNK:
+        item.success, item.result = tally.first_success, dict(tally.first or {})
+    elif tally.map_like:
+        item.success, item.result = tally.combined(kwargs.get("mostly"))
+    else:
+        item.success = False
+        item.exception_info = {
+            "raised_exception": True,
+            "exception_message": f"{expect.type} cannot be combined over chunks; raise [quality] chunk_rows",
+            "exception_traceback": None,
+        }
+
+
+def _restate(outcome: Any, chunk_rows: int, rows: int) -> None:
+    """The suite result's success and statistics from its combined expectation results."""
+    results = outcome.results
+    passed = sum(bool(r.success) for r in results)
+    outcome.success = passed == len(results)
+    outcome.statistics = {
+        "evaluated_expectations": len(results),
+        "successful_expectations": passed,
+        "unsuccessful_expectations": len(results) - passed,
+        "success_percent": passed / len(results) * 100 if results else None,
+    }
+    outcome.meta["segmint_chunks"] = {"rows": rows, "chunk_rows": chunk_rows}
 
 
 def _severity(config: Any, expect: Expect) -> Severity:

@@ -46,17 +46,26 @@ def _ts(column: str) -> str:
     return f"case when {column} between timestamp '1678-01-01' and timestamp '2261-12-31' then {column} end"
 
 
-def to_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-    """Run a query and return a pandas frame GX can validate quickly (timestamps in nanoseconds)."""
-    import pandas as pd
-
+def to_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pa.Table:
+    """Run a query and return its rows as Arrow: compact, and sliced into pandas chunks for GX (engine.py)."""
     # execute() rather than sql(): DuckDB 2 refuses a relation while an earlier result is unfetched.
     # Through Arrow rather than .df(): DuckDB's own pandas conversion builds every string in Python
     # (about 2 s for a million events); Arrow hands pandas its buffers.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DuckDB notes the copy Arrow makes of an execute() result
-        table: pa.Table = con.execute(sql, params or []).to_arrow_table()
+        return con.execute(sql, params or []).to_arrow_table()
+
+
+def arrow_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table (or a slice of one) as a pandas frame GX validates quickly (timestamps in nanoseconds)."""
+    import pandas as pd
+
     return pd.DataFrame({name: _series(table[name]) for name in table.column_names})
+
+
+def to_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """Run a query and return a pandas frame GX can validate quickly (timestamps in nanoseconds)."""
+    return arrow_frame(to_arrow(con, sql, params))
 
 
 def _series(column: pa.ChunkedArray) -> pd.Series[Any]:
@@ -173,19 +182,29 @@ def batch_sql(table: str) -> str:
 
 def batch_frame(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """The typed batch as the rows `table` would receive (orders: one row per order id)."""
-    return to_frame(con, _BATCH_SQL[table])
+    return arrow_frame(batch_table(con, table))
+
+
+def batch_table(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
+    """batch_frame's rows as Arrow, for validation in chunks."""
+    return to_arrow(con, _BATCH_SQL[table])
 
 
 def table_frame(con: duckdb.DuckDBPyConnection, table: str, as_of: date | None = None) -> pd.DataFrame:
     """A warehouse table as a frame; customer_features for one as-of date."""
+    return arrow_frame(warehouse_table(con, table, as_of))
+
+
+def warehouse_table(con: duckdb.DuckDBPyConnection, table: str, as_of: date | None = None) -> pa.Table:
+    """table_frame's rows as Arrow, for validation in chunks."""
     if table == "customer_features":
         # Money columns are decimals in the warehouse: GX compares floats.
         columns = [
             f"{name}::double as {name}" if kind.startswith("DECIMAL") else name
             for name, kind, *_ in con.execute("describe customer_features").fetchall()
         ]
-        return to_frame(con, f"select {', '.join(columns)} from customer_features where as_of = ?", [as_of])
-    return to_frame(con, _TABLE_SQL[table])
+        return to_arrow(con, f"select {', '.join(columns)} from customer_features where as_of = ?", [as_of])
+    return to_arrow(con, _TABLE_SQL[table])
 
 
 def _newest(con: duckdb.DuckDBPyConnection, table: str) -> datetime | None:
