@@ -22,7 +22,14 @@ from rich.table import Table
 from rich.text import Text
 
 from segmint.config import PRESETS, Settings, load_settings
-from segmint.errors import EXIT_DATA_HELD, EXIT_NOT_PUBLISHED, EXIT_USAGE, ConfigError, SegmintError
+from segmint.errors import (
+    EXIT_DATA_HELD,
+    EXIT_NOT_PUBLISHED,
+    EXIT_USAGE,
+    ConfigError,
+    SegmintError,
+    UsageError,
+)
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
@@ -137,7 +144,8 @@ def parse_day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise SegmintError(f"--as-of {value!r} is not a date; write it as YYYY-MM-DD.") from None
+        # A wrong option value is a usage error (exit 2), like an unknown option.
+        raise UsageError(f"--as-of {value!r} is not a date; write it as YYYY-MM-DD.") from None
 
 
 def print_files(results: Sequence[FileResult]) -> None:
@@ -500,8 +508,11 @@ def replay(
     from segmint.warehouse import writer_lock
 
     settings = _settings(config)
+    from segmint.quality.night import run_night
+
     with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
         outcome = run_replay(con, settings, run_id, force=force)
+        night = run_night(con, run_id)
     build_docs(settings, outcome.run_id)
     print_files(outcome.files)
     failed = [r for r in outcome.results if not r.success]
@@ -519,6 +530,14 @@ def replay(
     console.print(
         f"replay {outcome.run_id}: every batch of run {run_id} is published{forced}", highlight=False
     )
+    if night is not None:
+        # Replay loads rows; the night's features, segments and report were computed without them.
+        console.print(
+            f"the night of {night} was computed without them: run `segmint run nightly --as-of {night} "
+            f"--config {settings.config_path}` to compute it again with them",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 class DataFormat(StrEnum):
@@ -737,6 +756,12 @@ def run_nightly(
     settings = _settings(config)
     requested = parse_day(as_of)
     day = requested or default_night(settings)
+    if requested is not None and requested > default_night(settings):
+        # A night is computed once its day is over: a later one would be recorded with no data.
+        raise UsageError(
+            f"--as-of {requested} is not over yet (the last complete day in {settings.schedule.timezone} "
+            f"is {default_night(settings)}); pass that day or an earlier one."
+        )
     configure_prefect(settings.output_dir, settings.prefect_home)
     flows = load_flow_module("nightly")
     outcome: NightlyOutcome = flows.nightly(
@@ -771,7 +796,7 @@ def run_nightly(
         typer.echo(f"report: {outcome.report_path}")
     code = nightly_exit_code(outcome)
     if code == EXIT_DATA_HELD:
-        for line in held_night_advice(outcome, settings):
+        for line in held_night_advice(outcome, settings, stale_said=stale is not None):
             typer.echo(line)
         typer.echo(f"tonight's data was held (exit code {code})")
     elif code == EXIT_NOT_PUBLISHED:
@@ -780,25 +805,37 @@ def run_nightly(
         raise typer.Exit(code)
 
 
-def held_night_advice(outcome: NightlyOutcome, settings: Settings) -> list[str]:
+def held_night_advice(outcome: NightlyOutcome, settings: Settings, *, stale_said: bool = False) -> list[str]:
     """What the owner can do about a held night, each line a command that works for what held it."""
     alert = outcome.quality.alert if outcome.quality is not None else None
     if alert is None:
         return []
     cfg = f" --config {settings.config_path}"
     night = f"segmint run nightly --as-of {outcome.as_of}{cfg}"
-    lines = [f"held by {p.name}: {p.summary}" for p in alert.problems]
+    # "No customer features" follows from the others when there are others: not a cause of its own.
+    causes = [p for p in alert.problems if p.key != "features_computed"] or alert.problems
+    lines = [f"held by {p.name}: {p.summary}" for p in causes]
+    for h in alert.held:
+        lines.append(f"held back: {h.file}: {h.cause or 'see its checks above'}")
     if alert.held:
-        files = ", ".join(h.file for h in alert.held)
         lines.append(
-            f"held back: {files}; after fixing the export, `segmint replay {outcome.run_id}{cfg}` publishes it"
+            f"once that is fixed (the export, or the setting it names), `segmint replay {outcome.run_id}{cfg}` "
+            f"loads the held files; then `{night}` computes the night with them"
         )
     waiting = [p for p in alert.problems if p.key == "no_batch_waiting"]
     for command in dict.fromkeys(str(row["replay"]) for p in waiting for row in p.samples if "replay" in row):
         lines.append(f"an earlier night's batch is waiting: fix its export, then `{command}{cfg}`")
     # A night check on the loaded data (volume, freshness, ...): nothing was held back, so replay has
     # nothing to publish. The owner either accepts the numbers or fixes the export and runs the night again.
-    judged = [p for p in alert.problems if p.night and p.key not in ("no_batch_waiting", "files_readable")]
+    judged = [
+        p
+        for p in alert.problems
+        if p.night and p.key not in ("no_batch_waiting", "files_readable", "data_fresh")
+    ]
+    if any(p.key == "data_fresh" for p in alert.problems) and not stale_said:
+        # Accepting stale data would publish segments for a night with no data: compute the last day instead.
+        stale = stale_data_line(settings, outcome.as_of)
+        lines.append(stale or f"the data is older than [quality] max_data_age_days before {outcome.as_of}")
     if judged:
         names = " ".join(f"--accept {p.name}" for p in judged)
         lines.append(

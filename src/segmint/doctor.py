@@ -138,12 +138,34 @@ def check_data_age(settings: Settings) -> Check:
     night = default_night(settings)
     age = (night - day).days
     limit = settings.quality.max_data_age_days
+    computed = _computed_night(settings, day) if not where else None
+    if age > limit and computed:
+        # The owner has computed the last night with data: nothing to fix here until new exports come.
+        return Check(
+            "data age",
+            True,
+            f"your newest {noun} is {day}, {age:,} days before tonight; the night of {day} is computed "
+            f"(run {computed}); later nights need newer exports",
+        )
     if age > limit:
         sentence = stale_sentence(noun, day, night, tonight=True)
         return Check(
             "data age", False, f"{where}{sentence} (limit {limit} days, [quality] max_data_age_days)"
         )
     return Check("data age", True, f"{where}newest {noun} {day}, {age} days before tonight (limit {limit})")
+
+
+def _computed_night(settings: Settings, day: date) -> str | None:
+    """The completed nightly run of `day` or later, if any: the last night with data is computed."""
+    from segmint.warehouse import connect
+
+    with connect(settings.warehouse.path, read_only=True) as con:
+        row = con.execute(
+            "select run_id from runs where flow = 'nightly' and status = 'completed' and as_of >= ? "
+            "order by started_at desc limit 1",
+            [day],
+        ).fetchone()
+    return str(row[0]) if row else None
 
 
 def newest_in_sources(settings: Settings) -> tuple[str, date] | None:

@@ -32,6 +32,12 @@ class ConfigError(SegmintError):
     exit_code = 2
 
 
+class UsageError(SegmintError):
+    """A command-line option has a value the command cannot take."""
+
+    exit_code = EXIT_USAGE
+
+
 class SourceFileError(SegmintError):
     """A source file cannot be read at all; nothing of it is loaded."""
 

@@ -105,7 +105,11 @@ def _held_night(con: Any, settings: Settings) -> HeldNight | None:
         except (TypeError, ValueError, AttributeError):
             summary = ""
         checks.append(f"{suite}.{key}: {summary}" if summary else f"{suite}.{key}")
-        if str(batch).endswith("(tonight)") and key not in ("no_batch_waiting", "files_readable"):
+        if str(batch).endswith("(tonight)") and key not in (
+            "no_batch_waiting",
+            "files_readable",
+            "data_fresh",
+        ):
             judged.append(f"{suite}.{key}")
     advice = ""
     if judged:

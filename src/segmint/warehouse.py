@@ -116,6 +116,8 @@ def connect(
     try:
         # Timestamps are naive UTC throughout; pin the session so now() agrees on every machine.
         con.execute("set timezone = 'UTC'")
+        # Progress bars are for an interactive shell: in a nightly's redirected output they are noise.
+        con.execute("set enable_progress_bar = false")
         if not read_only:
             migrate(con)
     except duckdb.Error as exc:

@@ -80,6 +80,23 @@ def test_the_data_age_of_fresh_source_files_passes_before_the_first_run(tmp_path
     check = check_data_age(load_settings(config))
     newest = max(str(r["ordered_at"])[:10] for r in shops.order_rows(stale))
     assert check.ok is False and f"your newest order is {newest}, " in check.detail, check.detail
+    # Once the owner has computed the last night with data, doctor stops failing on the old export.
+    from segmint.warehouse import connect
+
+    settings = load_settings(config)
+    with connect(settings.warehouse.path) as con:
+        con.execute(
+            "insert into orders (order_id, customer_id, ordered_at, is_cancellation, revenue, currency, source_file) "
+            "values ('O1', 'C1', ?::timestamp, false, 5, 'EUR', 'a.csv')",
+            [newest],
+        )
+        con.execute(
+            "insert into runs (run_id, flow, as_of, started_at, finished_at, status) "
+            "values ('r1', 'nightly', ?, now(), now(), 'completed')",
+            [newest],
+        )
+    check = check_data_age(settings)
+    assert check.ok is True and f"the night of {newest} is computed (run r1)" in check.detail, check.detail
 
 
 def test_every_failure_is_one_line_with_what_to_do_and_exit_1(cli: Cli, tmp_path: Path) -> None:

@@ -39,6 +39,8 @@ def test_stale_data_is_held_by_freshness_with_one_sentence_and_its_exit_code(
         f"data, run `segmint run nightly --as-of {last} --config {config}`"
     ) in out, out
     assert "Traceback" not in out and "held by orders.data_fresh: " in out
+    # Accepting stale data would publish segments for a night without data: not offered.
+    assert "--accept orders.data_fresh" not in out and out.count("Your data ends") == 1, out
     # Nothing was held back for a stale export: replay is not offered as the way out.
     assert "segmint replay " not in out.replace("`segmint replay` has nothing to publish", "")
     with connect(tmp_path / "warehouse.duckdb") as con:
@@ -119,3 +121,23 @@ def test_a_night_held_by_a_night_check_names_it_and_its_accept_command_publishes
     assert "recent nights&#39; median" in report
     code, out = run(prefect_api_url, *accept.split()[1:])
     assert code == 0 and "segments published" in out, out
+
+
+def test_a_tiny_shop_says_why_it_has_no_segments_and_nights_not_over_are_refused(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    end = date(2026, 11, 8)
+    config = shops.write_shop(tmp_path, shops.ShopShape(customers=25, days=60, end=end, events=False))
+    code, out = run(prefect_api_url, "run", "nightly", "--config", str(config), "--as-of", str(end))
+    assert code == 0 and "Traceback" not in out, out
+    code, out = run(prefect_api_url, "segments", "--config", str(config))
+    assert code == 1, out
+    assert (
+        "No segmentation has been published yet: " in out and "run `segmint run nightly` first" not in out
+    ), out
+    assert "customers" in out.split("published yet: ", 1)[1], out
+    tomorrow = date.today() + timedelta(days=1)
+    code, out = run(prefect_api_url, "run", "nightly", "--config", str(config), "--as-of", str(tomorrow))
+    assert code == 2 and f"--as-of {tomorrow} is not over yet" in out and "Traceback" not in out, out
+    code, out = run(prefect_api_url, "report", "--config", str(config), "--as-of", "2026-13-01")
+    assert code == 2 and "'2026-13-01' is not a date" in out, out

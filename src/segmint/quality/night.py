@@ -157,12 +157,24 @@ def _freshness(
     age = (night - newest).days
     observed |= {"newest": str(newest), "age_days": age, "max_data_age_days": q.max_data_age_days}
     noun = "order" if table == "orders" else "event"
+    # With orders loaded, an old clickstream is no reason to compute an older night: the orders decide it.
+    has_orders = table == "events" and _count_rows(con, "orders") > 0
     observed["summary"] = (
-        stale_sentence(noun, newest, night)
+        (
+            f"your newest event is {newest}, {age:,} days before the night of {night}: the clickstream "
+            "export may have stopped (orders are not affected)"
+            if has_orders
+            else stale_sentence(noun, newest, night)
+        )
         if age > q.max_data_age_days
         else (f"newest {noun} from source '{source.name}' is {newest}, {age} days before the night")
     )
     return _night_result(table, source, check, age <= q.max_data_age_days, observed)
+
+
+def _count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"select count(*) from {table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def stale_sentence(noun: str, newest: date, night: date, tonight: bool = False) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import polars as pl
@@ -28,11 +29,30 @@ def _features(text: str, key: str) -> str:
     )
 
 
+def not_published(con: duckdb.DuckDBPyConnection) -> str:
+    """Why there is no published segmentation: the latest nightly's own reason, else that none ran."""
+    row = con.execute(
+        "select as_of, status, message from runs where flow = 'nightly' and as_of is not null "
+        "order by started_at desc limit 1"
+    ).fetchone()
+    if row is None:
+        return "No segmentation has been published yet; run `segmint run nightly` first."
+    as_of, status, message = row
+    found = re.search(r"segments not computed: (.*?)(?:; [a-z ]+: |$)", str(message or ""))
+    why = found.group(1).rstrip(".") if found else f"the nightly of {as_of} ended {status}"
+    held = con.execute(
+        "select as_of, status_reason from segment_runs where not published order by created_at desc limit 1"
+    ).fetchone()
+    if held is not None and held[1]:
+        why = f"the segments computed for {held[0]} were held back ({held[1]})"
+    return f"No segmentation has been published yet: {why} (see `segmint status`)."
+
+
 def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> str:
     """Print a run's segments (default: the published run in force); return the run id shown."""
     run_id = run_id or current_run(con)
     if run_id is None:
-        raise SegmintError("No segmentation has been published yet; run `segmint run nightly` first.")
+        raise SegmintError(not_published(con))
     run = query_one(
         con,
         """
@@ -130,7 +150,7 @@ def segments_summary(con: duckdb.DuckDBPyConnection, run_id: str | None = None) 
     """A run's segments as plain data (default: the published run in force), for `segmint segments --json`."""
     run_id = run_id or current_run(con)
     if run_id is None:
-        raise SegmintError("No segmentation has been published yet; run `segmint run nightly` first.")
+        raise SegmintError(not_published(con))
     runs = query_frame(
         con,
         """
