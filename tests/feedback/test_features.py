@@ -4,13 +4,14 @@ without feedback gets the same features as before, with the feedback columns nul
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
 from tests.feedback.conftest import AS_OF, load_shop
 
 from segmint.campaigns.build import candidates, unevaluable
-from segmint.campaigns.playbook import Playbook
+from segmint.campaigns.playbook import Playbook, load_playbook
 from segmint.config import SegmentationSettings
 from segmint.features import FEEDBACK_FEATURES, build_features, has_feedback
 from segmint.ingest.load import FileResult
@@ -63,6 +64,23 @@ def test_a_rule_selects_the_detractors(reviews_shop: tuple[duckdb.DuckDBPyConnec
         {"campaigns": [{"name": "service", "rule": "is_detractor and days_since_feedback <= 30"}]}
     )
     assert unevaluable(con, playbook, AS_OF, None, None) == {}
+    frame = candidates(con, playbook, AS_OF, None, None)
+    assert sorted(frame.filter(frame["match_0"])["customer_id"].to_list()) == ["C2", "C3"]
+
+
+def test_the_example_service_campaign_selects_the_detractors(
+    reviews_shop: tuple[duckdb.DuckDBPyConnection, FileResult], tmp_path: Path
+) -> None:
+    con, _ = reviews_shop
+    text = (Path(__file__).parents[2] / "campaigns.example.toml").read_text(encoding="utf-8")
+    start = text.index('# [[campaigns]]\n# name = "detractor-service-follow-up"')
+    block = text[start : text.index("\n\n", start)]
+    uncommented = (
+        text[:start] + "\n".join(line[2:] for line in block.splitlines()) + text[start + len(block) :]
+    )
+    (tmp_path / "campaigns.toml").write_text(uncommented, encoding="utf-8")
+    playbook = load_playbook(tmp_path / "campaigns.toml")
+    assert playbook.active()[0].name == "detractor-service-follow-up"
     frame = candidates(con, playbook, AS_OF, None, None)
     assert sorted(frame.filter(frame["match_0"])["customer_id"].to_list()) == ["C2", "C3"]
 

@@ -112,6 +112,9 @@ def test_a_review_app_shop_through_the_nightly(tmp_path: Path, prefect_api_url: 
     report = (tmp_path / "reports" / END.isoformat() / "report.html").read_text(encoding="utf-8")
     assert '<section id="satisfaction">' in report and "1-5 stars" in report
 
+    code, out = run(prefect_api_url, "segments", "--config", str(config))
+    assert code == 0 and "mean rating" in out and "detractors" in out, out
+
     code, out = run(prefect_api_url, "campaigns", "build", "--as-of", str(END), "--config", str(config))
     assert code == 0, out
     with connect(tmp_path / "warehouse.duckdb", read_only=True) as con:
