@@ -4,6 +4,8 @@
 -- monetary 0 (or negative if they only cancelled); recency, tenure, avg_order_value,
 -- mean_days_between_orders, first/last_order_at and the RFM columns are null for them.
 -- Activity counts are 0 without sessions; rates and days_since_last_visit are then null.
+-- feedback_count is 0 without feedback, and null for everyone while the shop has none at all; the other
+-- feedback columns are null without feedback.
 with
 
 customers as (
@@ -24,6 +26,14 @@ rfm as (
 
 rules as (
     select * from rfm_segments
+),
+
+feedback as (
+    select * from int_customer_feedback_aggregated
+),
+
+has_feedback as (
+    select count(*) > 0 as any_feedback from feedback
 ),
 
 joined as (
@@ -65,11 +75,19 @@ joined as (
         coalesce(order_features.monetary_90d, 0) as monetary_90d,
         customers.first_seen_at,
         customers.country,
-        customers.marketing_consent
+        customers.marketing_consent,
+        case when has_feedback.any_feedback then coalesce(feedback.feedback_count, 0) end as feedback_count,
+        feedback.rating_mean,
+        feedback.rating_last,
+        feedback.is_detractor,
+        feedback.is_promoter,
+        feedback.days_since_feedback
     from customers
+    cross join has_feedback
     left join order_features on customers.customer_id = order_features.customer_id
     left join activity on customers.customer_id = activity.customer_id
     left join rfm on customers.customer_id = rfm.customer_id
+    left join feedback on customers.customer_id = feedback.customer_id
 ),
 
 final as (

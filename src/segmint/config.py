@@ -26,10 +26,14 @@ from segmint.errors import ConfigError
 from segmint.redact import register_settings
 
 DEFAULT_CONFIG = Path("segmint.toml")
-SourceKind = Literal["orders", "events", "customers"]
-PRESETS = ("canonical", "online_retail", "cdnow", "rees46", "shopify_orders")
 # A shop's name as it appears in its deployments' names and tags.
 SHOP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+SourceKind = Literal["orders", "events", "customers", "feedback"]
+PRESETS = ("canonical", "online_retail", "cdnow", "rees46", "shopify_orders", "judgeme", "nps_survey")
+# How a feedback source's ratings are scored: 1-5 stars (review apps) or 0-10 (Net Promoter surveys).
+FeedbackScale = Literal["stars", "nps"]
+# The scale a feedback preset's exports use, when the source does not set `scale`.
+PRESET_SCALES: dict[str, FeedbackScale] = {"judgeme": "stars", "nps_survey": "nps"}
 THOUSANDS_SEPARATORS = (",", ".", " ", "'", "\u00a0", "\u202f", "_")
 
 
@@ -71,6 +75,13 @@ class SourceSettings(_Section):
     # A row whose key was loaded before with other content: update the stored row (the earlier
     # version goes to the history tables) or quarantine the new one.
     on_changed: Literal["update", "quarantine"] = "update"
+    # Feedback sources only: "stars" (1-5) or "nps" (0-10); None: the preset's scale, else stars.
+    scale: FeedbackScale | None = None
+
+    @property
+    def rating_scale(self) -> FeedbackScale:
+        """The scale this source's ratings are on: its own setting, else its preset's, else stars."""
+        return self.scale or PRESET_SCALES.get(self.preset, "stars")
 
     @field_validator("preset")
     @classmethod
@@ -96,6 +107,14 @@ class SourceSettings(_Section):
                 + "; use one of those or leave it out"
             )
         return value
+
+    @model_validator(mode="after")
+    def _scale_for_feedback(self) -> SourceSettings:
+        if self.scale is not None and self.kind != "feedback":
+            raise ValueError(
+                f"scale = {self.scale!r} is only read for kind = 'feedback' (this source is {self.kind}); remove it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _separators_differ(self) -> SourceSettings:
@@ -502,6 +521,23 @@ class Settings(BaseSettings):
     predict: PredictSettings = Field(default_factory=PredictSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+
+    @model_validator(mode="after")
+    def _one_feedback_scale(self) -> Settings:
+        # rating_mean and rating_last average ratings as given: stars and NPS scores do not mix.
+        scales = {s.name: s.rating_scale for s in self.sources if s.kind == "feedback"}
+        if len(set(scales.values())) > 1:
+            listed = ", ".join(f"{name} ({scale})" for name, scale in scales.items())
+            raise ValueError(
+                f"feedback sources use different scales: {listed}; a shop's ratings are averaged on one "
+                "scale, so give them one `scale` (or keep one of them)"
+            )
+        return self
+
+    @property
+    def feedback_scale(self) -> FeedbackScale | None:
+        """The scale of the shop's feedback sources (None without any)."""
+        return next((s.rating_scale for s in self.sources if s.kind == "feedback"), None)
 
     @classmethod
     def settings_customise_sources(

@@ -45,6 +45,29 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
 )
 
 
+#: Features computed from reviews and survey answers (kind = "feedback" sources): null for everyone in a
+#: shop without feedback. Profiles and campaign rules carry them; churn and segmentation by default do
+#: not, so that shops without feedback are segmented and scored as before.
+FEEDBACK_FEATURES: tuple[str, ...] = (
+    "feedback_count",
+    "rating_mean",
+    "rating_last",
+    "is_detractor",
+    "is_promoter",
+    "days_since_feedback",
+)
+
+
+def has_feedback(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
+    """Whether any feedback submitted up to the end of `as_of` is in the warehouse."""
+    row = query_one(
+        con,
+        "select exists (select 1 from feedback where submitted_at < cast(? as date) + interval 1 day)",
+        [as_of],
+    )
+    return bool(row and row[0])
+
+
 #: Features computed from web events: null or zero for everyone in a shop without clickstream.
 WEB_FEATURES: frozenset[str] = frozenset(
     c
@@ -90,12 +113,14 @@ FEATURE_MODELS: tuple[Model, ...] = (
     Model("staging/stg_warehouse__order_lines.sql", "table"),
     Model("staging/stg_warehouse__events.sql", "view"),
     Model("staging/stg_warehouse__customers.sql", "view"),
+    Model("staging/stg_warehouse__feedback.sql", "view"),
     Model("intermediate/int_orders_valued.sql", "table"),
     Model("intermediate/int_customer_orders_aggregated.sql", "table"),
     Model("intermediate/int_sessions_summarised.sql", "table"),
     Model("intermediate/int_customer_activity_windowed.sql", "table"),
     Model("intermediate/int_customers_unioned.sql", "table"),
     Model("intermediate/int_customer_rfm_scored.sql", "table"),
+    Model("intermediate/int_customer_feedback_aggregated.sql", "table"),
     Model("marts/rfm_segments.sql", "replace"),
     Model("marts/customer_features.sql", "append"),
 )

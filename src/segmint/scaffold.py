@@ -43,7 +43,7 @@ class Export:
     @property
     def name(self) -> str:
         """The source's name in segmint.toml."""
-        return {"orders": "shop", "events": "web", "customers": "customers"}[self.kind]
+        return {"orders": "shop", "events": "web", "customers": "customers", "feedback": "reviews"}[self.kind]
 
 
 @dataclass

@@ -96,6 +96,20 @@ def good(table: str, scope: Scope) -> pd.DataFrame:
         if scope == "batch":
             frame["quarantine_reason"] = pd.Series([None] * N, dtype="object")
             frame["loaded_before"] = pd.Series([None] * N, dtype="object")
+    elif table == "feedback":
+        frame = pd.DataFrame(
+            {
+                "feedback_id": [f"F{i}" for i in ids],
+                "submitted_at": minutes(),
+                "rating": [i % 5 + 1 for i in range(N)],
+                "scale": ["stars"] * N,
+                "customer_id": [f"C{i}" for i in ids],
+                "email": [f"c{i}@example.com" for i in ids],
+                "rating_off_scale": pd.Series([None] * N, dtype="object"),
+            }
+        )
+        if scope == "batch":
+            frame["quarantine_reason"] = pd.Series([None] * N, dtype="object")
     else:
         frame = features()
     if "customer_id" in frame and scope == "batch":
@@ -134,6 +148,8 @@ def features() -> pd.DataFrame:
             "cart_abandonment_rate_90d": rng.uniform(0, 1, N),
             "view_to_purchase_rate_90d": rng.uniform(0, 1, N),
             "days_since_last_visit": rng.integers(0, 60, N),
+            "rating_mean": rng.uniform(1, 5, N),
+            "days_since_feedback": rng.integers(0, 90, N),
             "r_score": rng.integers(1, 6, N),
             "f_score": rng.integers(1, 6, N),
             "m_score": rng.integers(1, 6, N),
@@ -227,6 +243,17 @@ CASES: dict[tuple[str, str], Mutation] = {
     ("events", "customer_known"): set_at("unknown_customer", "C999"),
     ("events", "session_id_present"): set_at("session_id", None),
     ("events", "quarantine_share"): set_at("quarantine_reason", "unknown event_type"),
+    ("feedback", "required_columns"): drop("scale"),
+    ("feedback", "feedback_id_not_null"): set_at("feedback_id", None),
+    ("feedback", "feedback_id_unique"): copy_row("feedback_id"),
+    ("feedback", "submitted_at_not_null"): set_at("submitted_at", pd.NaT),
+    ("feedback", "submitted_at_not_future"): set_at("submitted_at", FUTURE),
+    ("feedback", "rating_in_scale"): set_at("rating_off_scale", 6),
+    ("feedback", "scale_known"): set_at("scale", "percent"),
+    ("feedback", "customer_found"): guests,
+    ("feedback", "quarantine_share"): set_at("quarantine_reason", "rating 6 is outside the stars scale 1-5"),
+    ("customer_features", "rating_mean_on_a_scale"): set_at("rating_mean", 11.0),
+    ("customer_features", "last_feedback_not_future"): set_at("days_since_feedback", -1),
     ("customer_features", "required_columns"): drop("rfm_segment"),
     ("customer_features", "features_computed"): lambda frame: frame.iloc[0:0],
     ("customer_features", "customer_id_not_null"): set_at("customer_id", None),

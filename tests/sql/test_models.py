@@ -14,7 +14,7 @@ from tests.sql.conftest import add_customer, add_events, add_order
 from segmint.features import FEATURE_MODELS, Model, _drop_temporaries, model_references, run_model
 from segmint.resources import resource_dir
 
-WAREHOUSE = {"orders", "order_lines", "customers", "events", "rfm_segments"}
+WAREHOUSE = {"orders", "order_lines", "customers", "events", "feedback", "rfm_segments"}
 AS_OF = date(2024, 1, 31)
 TESTS = Path(__file__).parent
 

@@ -25,7 +25,7 @@ from segmint.campaigns.playbook import (
 )
 from segmint.config import Settings
 from segmint.errors import ConfigError
-from segmint.features import has_clickstream, query_frame, require_features
+from segmint.features import FEEDBACK_FEATURES, has_clickstream, query_frame, require_features
 from segmint.predict.runner import clv_unreliable, latest_prediction_run, published_segment_run
 from segmint.warehouse import transaction
 
@@ -204,6 +204,8 @@ def unevaluable(
             why = "no prediction run yet; `segmint run nightly` makes one when [predict] enabled = true"
         elif missing == ["segment_name"]:
             why = "no published segmentation yet; `segmint run nightly` publishes one"
+        elif all(n in FEEDBACK_FEATURES for n in missing):
+            why = "the shop has no reviews or survey answers yet; add a [[sources]] entry with kind = 'feedback'"
         else:
             why = f"the prediction run {prediction_run_id} computed none (see the night's messages)"
         reasons[campaign.name] = (

@@ -12,12 +12,13 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from segmint.errors import ConfigError
-from segmint.features import BEHAVIOUR_FEATURES
+from segmint.features import BEHAVIOUR_FEATURES, FEEDBACK_FEATURES
 
 #: Columns a targeting rule may use: customer features (customer_features) and predictions
 #: (customer_predictions) of the as-of date. Anything else in a rule is rejected.
 FEATURE_COLUMNS = (
     *BEHAVIOUR_FEATURES,
+    *FEEDBACK_FEATURES,
     "r_score",
     "f_score",
     "m_score",

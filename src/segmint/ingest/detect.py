@@ -186,6 +186,16 @@ SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
         ),
         "marketing_consent": _CONSENT,
     },
+    "feedback": {
+        "feedback_id": ("feedbackid", "reviewid", "responseid", "surveyresponseid"),
+        "submitted_at": ("submittedat", "reviewdate", "createdat", "created", "date", "submitdateutc"),
+        "rating": ("rating", "stars", "score", "npsscore", "nps"),
+        "customer_id": _CUSTOMER,
+        "email": (*_EMAIL, "revieweremail"),
+        "order_id": ("orderid", "ordernumber", "order"),
+        "product_id": _PRODUCT,
+        "text": ("text", "body", "comment", "review", "feedback"),
+    },
 }
 
 # Columns whose values are numbers, per kind: their separators are guessed from the sample.
@@ -193,12 +203,14 @@ NUMBER_COLUMNS: dict[SourceKind, tuple[str, ...]] = {
     "orders": ("quantity", "unit_price", "line_revenue", "refunded_amount"),
     "events": ("price",),
     "customers": (),
+    "feedback": (),
 }
 # The column that dates a row of each kind.
 TIME_COLUMNS: dict[SourceKind, str] = {
     "orders": "ordered_at",
     "events": "occurred_at",
     "customers": "first_seen_at",
+    "feedback": "submitted_at",
 }
 
 

@@ -117,7 +117,10 @@ TIME_COLUMN: dict[SourceKind, str] = {
     "orders": "ordered_at",
     "events": "occurred_at",
     "customers": "first_seen_at",
+    "feedback": "submitted_at",
 }
+# The ratings each feedback scale allows.
+SCALE_RANGE = {"stars": (1, 5), "nps": (0, 10)}
 
 
 def _lit(text: str) -> str:
@@ -560,12 +563,88 @@ def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, 
     """
 
 
-_TYPED_SQL = {"orders": _orders_sql, "events": _events_sql, "customers": _customers_sql}
+def _feedback_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
+    scale = source.rating_scale
+    low, high = SCALE_RANGE[scale]
+    # Review exports (Judge.me) carry no review id: one from the row's content, numbered among identical
+    # rows, so the same reviews exported again are recognised as repeats.
+    content = "md5(concat_ws('|', submitted_at, rating, customer_id, email, order_id, product_id, text))"
+    feedback_id = (
+        "feedback_id"
+        if "feedback_id" in mapping
+        else f"{content} || '-' || row_number() over (partition by {content} order by {ROW})"
+    )
+    return f"""
+        with typed as (
+            select * exclude (feedback_id, customer_id, email),
+                {feedback_id} as feedback_id,
+                {_customer_key("customer_id")} as given_customer,
+                lower(email) as email,
+                {ctx.time_sql} as submitted_ts,
+                {_integer(_number("rating", source))} as rating_typed
+            from {MAPPED}
+        ),
+        -- The customer of a row without an id: the one whose e-mail address it names (the first id when
+        -- several customers share the address). Rows it finds nobody for are loaded and matched again
+        -- when features are built, once that customer is loaded.
+        addresses as (
+            select lower(trim(email)) as email, min(customer_id) as customer_id
+            from customers where email is not null group by 1
+        ),
+        matched as (
+            select t.*, coalesce(t.given_customer, a.customer_id) as customer_id
+            from typed t left join addresses a on t.given_customer is null and t.email = a.email
+        ),
+        checked as (
+            select *,
+                {_REASONS}
+                    {_missing("feedback_id")},
+                    {_missing("submitted_at")},
+                    {_unparseable("submitted_at", "submitted_ts")},
+                    {_future("submitted_ts", "submitted_at", now)},
+                    {_missing("rating")},
+                    {_bad_integer("rating", _number("rating", source), "rating_typed")},
+                    case when rating_typed not between {low} and {high} then 'rating ' || rating_typed
+                        || ' is outside the {scale} scale {low}-{high} (scale = "{scale}" on source '
+                        || {_lit(source.name)} || ')' end,
+                    case when given_customer is null and email is null then 'missing customer_id and email' end
+                )) as reason
+            from matched
+        ),
+        {_repeats("feedback_id")}
+        select {ROW}, feedback_id, submitted_ts as submitted_at, customer_id, email, rating_typed as rating,
+            {_lit(scale)} as scale, order_id, product_id, text, reason,
+            {_REPEATED}
+        from checked left join repeats using (feedback_id)
+    """
+
+
+_TYPED_SQL = {
+    "orders": _orders_sql,
+    "events": _events_sql,
+    "customers": _customers_sql,
+    "feedback": _feedback_sql,
+}
 
 
 KNOWN = "batch_known"
 ROWS = "batch_rows"
-KEY: dict[SourceKind, str] = {"orders": "order_id", "events": "event_id", "customers": "customer_id"}
+KEY: dict[SourceKind, str] = {
+    "orders": "order_id",
+    "events": "event_id",
+    "customers": "customer_id",
+    "feedback": "feedback_id",
+}
+_FEEDBACK_COMPARED = (
+    "submitted_at",
+    "rating",
+    "scale",
+    "customer_id",
+    "email",
+    "order_id",
+    "product_id",
+    "text",
+)
 # Rows a batch merges: good, first of their key in the file, and new (or changed, when updated).
 _MERGED = "reason = '' and not dup_in_file and (state = 'new' or (state = 'changed' and getvariable('update_changed')))"
 
@@ -679,6 +758,8 @@ def _same(kind: SourceKind, absent: frozenset[str]) -> str:
             for c in ("occurred_at", "event_type", *_EVENT_COMPARED)
             if c not in absent
         )
+    if kind == "feedback":
+        return " and ".join(f"s.{c} is not distinct from b.{c}" for c in _FEEDBACK_COMPARED)
     # A customers row is the same when loading it would change nothing (empty values keep the stored ones).
     return (
         " and ".join(
@@ -959,7 +1040,32 @@ def _merge_customers(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     )
 
 
-_MERGE = {"orders": _merge_orders, "events": _merge_events, "customers": _merge_customers}
+def _merge_feedback(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    path = str(batch.path)
+    changed = _keys_to_update(con, "feedback_id")
+    columns = ", ".join(("feedback_id", *_FEEDBACK_COMPARED))
+    if changed:
+        con.execute(
+            f"""
+            insert into feedback_history by name
+            select {columns}, source_file, ? as replaced_by_run, ? as replaced_by_file,
+                current_localtimestamp() as replaced_at
+            from feedback where feedback_id in {changed}
+            """,
+            [batch.run_id, path],
+        )
+        con.execute(f"delete from feedback where feedback_id in {changed}")
+    con.execute(
+        f"insert into feedback by name select {columns}, ? as source_file from {ROWS} where {_MERGED}", [path]
+    )
+
+
+_MERGE = {
+    "orders": _merge_orders,
+    "events": _merge_events,
+    "customers": _merge_customers,
+    "feedback": _merge_feedback,
+}
 
 
 def _raw_record(con: duckdb.DuckDBPyConnection) -> str:
@@ -1128,7 +1234,7 @@ def _mark_failing(
 
 
 # Nouns for the rows of a kind and for what an absent optional column leaves them without.
-_ROWS = {"orders": "lines", "events": "events", "customers": "rows"}
+_ROWS = {"orders": "lines", "events": "events", "customers": "rows", "feedback": "reviews and answers"}
 _WITHOUT = {
     "product_name": "names",
     "product_id": "products",
@@ -1141,6 +1247,8 @@ _WITHOUT = {
     "price": "prices",
     "first_seen_at": "first-seen times",
     "marketing_consent": "marketing consent",
+    "text": "texts",
+    "order_id": "orders",
 }
 
 
@@ -1227,6 +1335,10 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
     ]
     if partial:
         warnings.append(f"{batch.path.name}: {partial_sentence(partial, missing)}")
+    if batch.source.kind == "feedback":
+        unmatched = _count(con, f"select count(*) from {ROWS} where {_MERGED} and customer_id is null")
+        if unmatched:
+            warnings.append(f"{batch.path.name}: {unmatched_sentence(unmatched)}")
     return FileResult(
         batch.source.name,
         batch.path,
@@ -1262,6 +1374,14 @@ def _record_partial_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> tupl
         [str(batch.path), batch.run_id],
     ).fetchall()
     return len(row), sum(int(r[0]) for r in row)
+
+
+def unmatched_sentence(rows: int) -> str:
+    """The warning for feedback whose e-mail address no loaded customer has (yet)."""
+    return (
+        f"{rows:,} reviews or answers name an e-mail address no customer has yet: they count for a customer "
+        "once one with that address is loaded (list feedback sources after orders and customers)"
+    )
 
 
 def partial_sentence(orders: int, lines: int) -> str:

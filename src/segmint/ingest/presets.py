@@ -41,6 +41,12 @@ CANONICAL: dict[SourceKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("customer_id",),
         ("email", "country", "first_seen_at", "marketing_consent"),
     ),
+    # A review or survey answer. The customer is found by customer_id or else by e-mail against the
+    # customers; rating is on the source's scale (stars 1-5 or NPS 0-10, [[sources]] scale).
+    "feedback": (
+        ("submitted_at", "rating"),
+        ("feedback_id", "customer_id", "email", "order_id", "product_id", "text"),
+    ),
 }
 
 Mapping_ = dict[str, str]  # canonical column -> SQL expression over raw_batch
@@ -173,6 +179,58 @@ def _shopify_orders(columns: list[str], kind: SourceKind) -> Mapping_:
     return mapping
 
 
+def _pick(columns: list[str], pick: Mapping[str, tuple[str, ...]]) -> Mapping_:
+    mapping: Mapping_ = {}
+    for canonical, candidates in pick.items():
+        found = _first_present(columns, *candidates)
+        if found is not None:
+            mapping[canonical] = q(found)
+    return mapping
+
+
+def _judgeme(columns: list[str], kind: SourceKind) -> Mapping_:
+    # Judge.me's review CSV (export and import share it): title, body, rating, review_date, source,
+    # curated, reviewer_name, reviewer_email, product_id, product_handle, reply, reply_date, picture_urls,
+    # ip_address, location. It has no review id: load.py numbers identical rows, as for events.
+    mapping = _pick(
+        columns,
+        {
+            "submitted_at": ("review_date",),
+            "rating": ("rating",),
+            "email": ("reviewer_email",),
+            "product_id": ("product_id", "product_handle"),
+        },
+    )
+    title, body = _first_present(columns, "title"), _first_present(columns, "body")
+    parts = [f"nullif(trim({q(c)}), '')" for c in (title, body) if c]
+    if parts:
+        mapping["text"] = f"concat_ws(' - ', {', '.join(parts)})" if len(parts) > 1 else parts[0]
+    return mapping
+
+
+def _nps_survey(columns: list[str], kind: SourceKind) -> Mapping_:
+    # An NPS survey's response export: Delighted's CSV (Response ID, Score, Comment, Email, Created
+    # plus person properties) and the like; Typeform names the time "Submit Date (UTC)" and the id "#".
+    return _pick(
+        columns,
+        {
+            "feedback_id": ("Response ID", "Response Id", "#", "Token"),
+            "submitted_at": (
+                "Created",
+                "Created At",
+                "Response Timestamp",
+                "Submit Date (UTC)",
+                "Submitted At",
+            ),
+            "rating": ("Score", "NPS", "NPS Score"),
+            "email": ("Email", "E-mail", "Person Email"),
+            "customer_id": ("Customer ID", "Customer Id", "Person Properties: customer_id"),
+            "order_id": ("Order ID", "Order Id", "Person Properties: order_id"),
+            "text": ("Comment", "Reason", "Feedback"),
+        },
+    )
+
+
 def _canonical(columns: list[str], kind: SourceKind) -> Mapping_:
     return {}
 
@@ -183,13 +241,17 @@ PRESET_MAPPERS: dict[str, Callable[[list[str], SourceKind], Mapping_]] = {
     "cdnow": _cdnow,
     "rees46": _rees46,
     "shopify_orders": _shopify_orders,
+    "judgeme": _judgeme,
+    "nps_survey": _nps_survey,
 }
 PRESET_KINDS: dict[str, tuple[SourceKind, ...]] = {
-    "canonical": ("orders", "events", "customers"),
+    "canonical": ("orders", "events", "customers", "feedback"),
     "online_retail": ("orders",),
     "cdnow": ("orders",),
     "rees46": ("events",),
     "shopify_orders": ("orders",),
+    "judgeme": ("feedback",),
+    "nps_survey": ("feedback",),
 }
 PRESET_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
     # Raw columns a preset needs, as alternatives (any one of each tuple).
@@ -215,6 +277,11 @@ PRESET_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("Lineitem quantity",),
         ("Lineitem price",),
         ("Lineitem name",),
+    ),
+    "judgeme": (("review_date",), ("rating",), ("reviewer_email",)),
+    "nps_survey": (
+        ("Score", "NPS", "NPS Score"),
+        ("Created", "Created At", "Response Timestamp", "Submit Date (UTC)", "Submitted At"),
     ),
 }
 

@@ -26,18 +26,21 @@ INDEX_COLUMNS: dict[str, list[str]] = {
     "order_lines": ["__row", "order_id", "line_no"],
     "customers": ["__row", "customer_id"],
     "events": ["__row", "event_id"],
+    "feedback": ["__row", "feedback_id"],
     "customer_features": ["customer_id"],
 }
 BATCH_TABLES: dict[SourceKind, tuple[str, ...]] = {
     "orders": ("orders", "order_lines"),
     "events": ("events",),
     "customers": ("customers",),
+    "feedback": ("feedback",),
 }
 # Where each table keeps the time that dates a row, for the window and price-scale parameters.
 _TIME = {
     "orders": ("orders", "ordered_at"),
     "order_lines": ("orders", "ordered_at"),
     "events": ("events", "occurred_at"),
+    "feedback": ("feedback", "submitted_at"),
 }
 
 
@@ -144,6 +147,14 @@ _BATCH_SQL = {
             marketing_consent, nullif(reason, '') as quarantine_reason
         from {TYPED} order by __row
     """,
+    # A rating off its scale is typed as given, so the check sees it (its row is quarantined too).
+    "feedback": f"""
+        select __row, feedback_id, {_ts("submitted_at")} as submitted_at, rating, scale, customer_id, email,
+            case when (scale = 'stars' and rating not between 1 and 5) or (scale = 'nps' and rating not between 0 and 10)
+                then rating end as rating_off_scale,
+            nullif(reason, '') as quarantine_reason
+        from {TYPED} order by __row
+    """,
 }
 
 _TABLE_SQL = {
@@ -171,6 +182,12 @@ _TABLE_SQL = {
     "customers": f"""
         select customer_id, email, country, {_ts("first_seen_at")} as first_seen_at, marketing_consent
         from customers
+    """,
+    "feedback": f"""
+        select feedback_id, {_ts("submitted_at")} as submitted_at, rating, scale, customer_id, email,
+            case when (scale = 'stars' and rating not between 1 and 5) or (scale = 'nps' and rating not between 0 and 10)
+                then rating end as rating_off_scale
+        from feedback
     """,
 }
 

@@ -336,7 +336,7 @@ def _night_checks(
     results: list[CheckResult] = []
     # volume_low and volume_high judge the same counts: one volume query per source.
     volumes: dict[str, Volume] = {}
-    for table in ("orders", "events", "customers"):
+    for table in ("orders", "events", "customers", "feedback"):
         sources = [s for s in settings.sources if s.kind == table]
         for check in load_suite(table).night_checks:
             if check.check in ("volume_low", "volume_high"):

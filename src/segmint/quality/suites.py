@@ -20,7 +20,7 @@ Scope = Literal["batch", "table"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
 SCOPES: tuple[Scope, ...] = ("batch", "table")
 # One suite per table; orders files feed both orders and order_lines.
-TABLES = ("orders", "order_lines", "customers", "events", "customer_features")
+TABLES = ("orders", "order_lines", "customers", "events", "feedback", "customer_features")
 # Night checks are SQL over the warehouse (volume, rejected files, batches waiting for replay) or judge
 # tonight's files (optional columns gone from an export, orders loaded without some of their lines).
 NIGHT_CHECKS = (

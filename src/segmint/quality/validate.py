@@ -13,7 +13,7 @@ from segmint.quality.engine import engine
 from segmint.quality.frames import INDEX_COLUMNS, table_parameters, warehouse_table
 from segmint.quality.results import CheckResult, record
 
-WAREHOUSE_TABLES = ("orders", "order_lines", "customers", "events")
+WAREHOUSE_TABLES = ("orders", "order_lines", "customers", "events", "feedback")
 
 
 @dataclass

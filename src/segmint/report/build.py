@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from segmint.config import QualitySettings
-from segmint.features import has_clickstream
+from segmint.features import has_clickstream, has_feedback
 from segmint.predict.churn import churn_outcomes
 from segmint.predict.runner import clv_unreliable
 from segmint.report import playbook
@@ -49,6 +49,8 @@ from segmint.report.model import (
     ReportData,
     RfmGrid,
     RunRow,
+    Satisfaction,
+    SatisfactionRow,
     SegmentRow,
     SegmentRunInfo,
     SizeHistory,
@@ -188,6 +190,11 @@ def build_report(
         names = {s.segment_id: s.name for s in segments} if isinstance(segments, list) else {}
         projection = _projection(ctx, run, names)
     data_age = _data_age(ctx, max_data_age_days)
+    satisfaction = None
+    if isinstance(run, SegmentRunInfo) and isinstance(segments, list):
+        satisfaction = _satisfaction(ctx, run, prev_run, {s.segment_id: s.name for s in segments})
+        if satisfaction is not None:
+            _serve_unhappy(segments, satisfaction)
     return ReportData(
         as_of=as_of,
         period=period,
@@ -207,6 +214,7 @@ def build_report(
         currency=_base_currency(ctx),
         banners=_banners(ctx, run, data_age),
         data_age=data_age,
+        satisfaction=satisfaction,
     )
 
 
@@ -503,6 +511,68 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
 
 
 Stats = dict[str, float | None]
+
+
+def _serve_unhappy(segments: list[SegmentRow], satisfaction: Satisfaction) -> None:
+    """Segments mostly of detractors get the customised-service action unless a campaign covers them."""
+    by_id = {r.segment_id: r for r in satisfaction.rows}
+    for seg in segments:
+        row = by_id.get(seg.segment_id)
+        if row is None or (seg.action is not None and seg.action.source != "default"):
+            continue
+        if playbook.unhappy(row.detractor_share, row.feedback_share):
+            seg.action = playbook.default_action("unhappy")
+
+
+_SATISFACTION = ("feedback_share", "mean_rating_mean", "mean_is_detractor", "mean_is_promoter")
+
+
+def _satisfaction(
+    ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None, names: dict[int, str]
+) -> Satisfaction | None:
+    """Satisfaction per segment from the stored profiles; None when the shop has no feedback."""
+    if not ctx.has("segment_profiles", *_SATISFACTION) or not ctx.has("feedback", "scale"):
+        return None
+    if not has_feedback(ctx.con, run.as_of):
+        return None
+    scale_row = ctx.one(
+        "select scale from feedback where submitted_at < $day + interval 1 day "
+        "group by scale order by count(*) desc limit 1",
+        {"day": run.as_of},
+    )
+    scale = str(scale_row[0]) if scale_row else "stars"
+
+    def profiles(run_id: str) -> dict[int, tuple[float | None, ...]]:
+        rows = ctx.rows(
+            f"select segment_id, {', '.join(_SATISFACTION)} from segment_profiles where run_id = $run",
+            {"run": run_id},
+        )
+        return {int(r[0]): tuple(_f(v) for v in r[1:]) for r in rows}
+
+    now = profiles(run.run_id)
+    before = profiles(prev.run_id) if prev is not None else {}
+    rows = []
+    for seg_id, name in names.items():
+        share, mean, detractors, promoters = now.get(seg_id, (None, None, None, None))
+        earlier = before.get(seg_id)
+        previous_nps = (
+            100 * (earlier[3] - earlier[2])
+            if earlier and earlier[2] is not None and earlier[3] is not None
+            else None
+        )
+        rows.append(
+            SatisfactionRow(
+                seg_id,
+                name,
+                share,
+                mean,
+                detractors,
+                promoters,
+                previous_rating_mean=earlier[1] if earlier else None,
+                previous_nps=previous_nps,
+            )
+        )
+    return Satisfaction(scale, rows, compared=prev is not None)
 
 
 def _segment_stats(ctx: _Ctx, run: SegmentRunInfo) -> tuple[dict[int, Stats], Stats, dict[int, Stats]]:

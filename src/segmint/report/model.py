@@ -186,6 +186,53 @@ class SegmentRow:
 
 
 @dataclass(frozen=True)
+class SatisfactionRow:
+    """One segment's feedback (read from its stored profile) and its mean rating a week earlier."""
+
+    segment_id: int
+    name: str
+    feedback_share: float | None  # members with any review or survey answer
+    rating_mean: float | None  # over the members with feedback, on the shop's scale
+    detractor_share: float | None  # of the members with feedback, by their latest rating
+    promoter_share: float | None
+    previous_rating_mean: float | None = None
+    previous_nps: float | None = None
+
+    @property
+    def nps(self) -> float | None:
+        """Net Promoter Score: promoters minus detractors, in points (-100..100)."""
+        if self.promoter_share is None or self.detractor_share is None:
+            return None
+        return 100 * (self.promoter_share - self.detractor_share)
+
+    @property
+    def rating_change(self) -> float | None:
+        """The mean rating's change since the run a week earlier."""
+        if self.rating_mean is None or self.previous_rating_mean is None:
+            return None
+        return self.rating_mean - self.previous_rating_mean
+
+    @property
+    def nps_change(self) -> float | None:
+        """The score's change in points since the run a week earlier."""
+        return None if self.nps is None or self.previous_nps is None else self.nps - self.previous_nps
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """Satisfaction per segment, for shops with a feedback source: stars (1-5) or NPS (0-10)."""
+
+    scale: str
+    rows: list[SatisfactionRow]
+    compared: bool  # a published run a week earlier to compare with
+
+    @property
+    def scale_words(self) -> str:
+        """How the ratings are scored, in plain words."""
+        return "0-10 (NPS survey)" if self.scale == "nps" else "1-5 stars"
+
+
+@dataclass(frozen=True)
 class MigrationCell:
     """Customers (and their revenue to date) that went from one segment to another."""
 
@@ -475,6 +522,7 @@ class ReportData:
     currency: str | None = None  # the shop's base currency: every amount is shown in it
     banners: list[Banner] = field(default_factory=list)
     data_age: DataAge | None = None  # None: no orders up to the report day
+    satisfaction: Satisfaction | None = None  # None: the shop has no feedback up to the report day
 
     @property
     def segment_list(self) -> list[SegmentRow]:

@@ -32,6 +32,12 @@ FEATURE_LABELS: dict[str, str] = {
     "cart_abandonment_rate_90d": "cart abandonment (90 days)",
     "view_to_purchase_rate_90d": "view-to-purchase rate (90 days)",
     "days_since_last_visit": "days since last visit",
+    "feedback_count": "reviews and survey answers",
+    "rating_mean": "mean rating",
+    "rating_last": "latest rating",
+    "is_detractor": "detractors",
+    "is_promoter": "promoters",
+    "days_since_feedback": "days since last feedback",
 }
 
 
@@ -44,6 +50,8 @@ RATIO_FEATURES = frozenset(
         "view_to_purchase_rate_30d",
         "cart_abandonment_rate_90d",
         "view_to_purchase_rate_90d",
+        "is_detractor",
+        "is_promoter",
     }
 )
 
@@ -140,6 +148,13 @@ _ACTIONS: dict[str, Action] = {
         "Tell them first about sales and offer multi-buy bundles instead of blanket discounts.",
         "They buy on price: reach them when offers run, and protect the margin with bundles.",
     ),
+    "unhappy": Action(
+        "unhappy",
+        "Customised service",
+        "email (personal) / phone",
+        "A personal follow-up from customer service on what went wrong (delivery, a broken item, an unanswered message), with a fix: a replacement, a refund or a call; no marketing until it is solved.",
+        "Most of those who rated the shop rated it poorly: a discount does not mend that, a person solving their problem does.",
+    ),
     "regular": Action(
         "regular",
         "Keep warm",
@@ -189,6 +204,22 @@ def type_for(
     if kind == "browsers" and not has_events:
         kind = "sign_ups"  # no clickstream, no browse-based action (a name from before the events went)
     return kind or segment_type(means, z, has_events)
+
+
+# A segment whose members with feedback are mostly detractors, and enough of them rated at all, is
+# "unhappy" whatever its buying says: service first (DETRACTOR_SHARE of raters, RATED_SHARE of members).
+DETRACTOR_SHARE = 0.5
+RATED_SHARE = 0.2
+
+
+def unhappy(detractor_share: float | None, feedback_share: float | None) -> bool:
+    """Whether a segment's feedback calls for customised service before any campaign."""
+    return (
+        detractor_share is not None
+        and feedback_share is not None
+        and detractor_share >= DETRACTOR_SHARE
+        and feedback_share >= RATED_SHARE
+    )
 
 
 def default_action(kind: str) -> Action:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from segmint.features import BEHAVIOUR_FEATURES
+from segmint.features import BEHAVIOUR_FEATURES, FEEDBACK_FEATURES
 from segmint.segment.scaling import Matrix, default_log
 
 # The feature means every profile carries (segment_profiles.mean_<feature>), whatever was clustered.
-MEAN_COLUMNS: tuple[str, ...] = BEHAVIOUR_FEATURES
+# Feedback means are over the members with feedback (null without any): satisfaction per segment.
+MEAN_COLUMNS: tuple[str, ...] = (*BEHAVIOUR_FEATURES, *FEEDBACK_FEATURES)
 # Names are read off these, whatever was clustered, so the same behaviour gets the same name.
 NAMING_FEATURES: tuple[str, ...] = (
     "recency_days",
@@ -44,6 +45,12 @@ LABELS: Mapping[str, str] = {
     "cart_abandonment_rate_90d": "cart abandonment (90 days)",
     "view_to_purchase_rate_90d": "view-to-purchase rate (90 days)",
     "days_since_last_visit": "days since the last visit",
+    "feedback_count": "reviews and survey answers",
+    "rating_mean": "mean rating",
+    "rating_last": "latest rating",
+    "is_detractor": "detractors",
+    "is_promoter": "promoters",
+    "days_since_feedback": "days since the last feedback",
 }
 
 
@@ -560,6 +567,11 @@ def profile_table(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("monetary").cast(pl.Float64).clip(lower_bound=0).sum().alias("_revenue"),
             pl.col("is_prospect").cast(pl.Float64).mean().alias("prospect_share"),
             *means,
+            *(
+                [pl.col("rating_last").is_not_null().cast(pl.Float64).mean().alias("feedback_share")]
+                if "rating_last" in frame.columns
+                else []
+            ),
         )
         .with_columns(
             (pl.col("size") / total).alias("share"),

@@ -87,17 +87,31 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
             f"{_num((kept or 0) * 100, 1)}% of customers kept their segment",
             highlight=False,
         )
+    # A warehouse opened read-only before migration 014 has no feedback columns: none rated then.
+    has_ratings = bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_name = 'segment_profiles' and column_name = 'mean_is_detractor'"
+        ).fetchall()[0][0]
+    )
+    ratings = (
+        "mean_rating_mean, mean_is_detractor"
+        if has_ratings
+        else "null::double as mean_rating_mean, null::double as mean_is_detractor"
+    )
     profiles = query_frame(
         con,
-        """
+        f"""
         select segment_id, segment_name, size, share, revenue_share, description, defining_features,
-            top_features, rf_f1, lineage
+            top_features, rf_f1, lineage, {ratings}
         from segment_profiles where run_id = ? order by size desc, segment_id
         """,
         [run_id],
     )
     table = Table(title="Segments", title_justify="left")
-    for column, justify in (
+    # Satisfaction only for a shop with feedback: the profiles' mean rating and detractor share of raters.
+    rated = profiles["mean_rating_mean"].drop_nulls().len() > 0
+    columns = [
         ("id", "right"),
         ("segment", "left"),
         ("customers", "right"),
@@ -105,16 +119,26 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
         ("revenue", "right"),
         ("forest F1", "right"),
         ("defined by", "left"),
-    ):
+    ]
+    if rated:
+        columns[5:5] = [("mean rating", "right"), ("detractors", "right")]
+    for column, justify in columns:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in profiles.iter_rows(named=True):
         revenue = row["revenue_share"]
+        detractors = row["mean_is_detractor"]
+        satisfaction = (
+            [_num(row["mean_rating_mean"], 1), f"{detractors:.0%}" if detractors is not None else "n/a"]
+            if rated
+            else []
+        )
         table.add_row(
             str(row["segment_id"]),
             row["segment_name"] + (" (new)" if row["lineage"] == "appeared" and previous else ""),
             f"{row['size']:,}",
             f"{row['share']:.1%}",
             f"{revenue:.1%}" if revenue is not None else "n/a",
+            *satisfaction,
             _num(row["rf_f1"], 2),
             _features(row["top_features"], "importance"),
         )
