@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from pydantic import SecretStr
 
 from segmint.config import Settings
@@ -211,3 +212,19 @@ def test_a_sender_with_a_display_name_sends_from_its_bare_address(
     assert mail.mail_from == "segmint@shop.example"  # the SMTP envelope takes the address alone
     assert mail.message["From"] == "Our shop <segmint@shop.example>"
     assert mail.message["Message-ID"].endswith("@shop.example>")
+
+
+def test_an_alert_to_the_placeholder_smtp_server_is_not_retried() -> None:
+    from segmint.config import AlertSettings
+    from segmint.quality.alerts import Alert, send_email
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("localhost", 25)) == 0:
+            pytest.skip("a mail server listens on localhost:25 here")
+    alerts = AlertSettings(recipients=["owner@shop.example"], retries=4, retry_backoff_seconds=5)
+    delivery = send_email(alerts, render(Alert("r1", date(2026, 11, 8), [])))
+    assert (delivery.success, delivery.attempts) == (False, 0)
+    assert delivery.error is not None and delivery.error.startswith(
+        "SMTP is not configured (nothing accepts mail"
+    )
+    assert "alert was not sent" in delivery.error

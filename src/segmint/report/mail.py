@@ -21,7 +21,12 @@ class DeliveryError(SegmintError):
     """The SMTP server did not accept the weekly report."""
 
 
-def smtp_not_configured(alerts: AlertSettings, config: object) -> str | None:
+def smtp_not_configured(
+    alerts: AlertSettings,
+    config: object,
+    what: str = "weekly report",
+    again: str = "segmint run weekly-report --send",
+) -> str | None:
     """One sentence when SMTP was never set up, else None: the shipped placeholder (localhost:25, no login,
     as in segmint.example.toml) with nothing listening there.
 
@@ -41,8 +46,8 @@ def smtp_not_configured(alerts: AlertSettings, config: object) -> str | None:
         pass
     return (
         f"SMTP is not configured (nothing accepts mail at {alerts.smtp_host}:{alerts.smtp_port}), so the "
-        f"weekly report was not sent: set smtp_host, smtp_port, smtp_user and smtp_starttls under [alerts] "
-        f"in {config} and SEGMINT_ALERTS__SMTP_PASSWORD in .env, then run `segmint run weekly-report --send` again."
+        f"{what} was not sent: set smtp_host, smtp_port, smtp_user and smtp_starttls under [alerts] "
+        f"in {config} and SEGMINT_ALERTS__SMTP_PASSWORD in .env, then run `{again}` again."
     )
 
 
