@@ -56,6 +56,7 @@ from segmint.report.model import (
     week_ending,
 )
 from segmint.segment.scaling import FeatureTransform
+from segmint.words import counted
 
 HISTORY_WEEKS = 12
 TOP_PRODUCTS = 5
@@ -268,7 +269,7 @@ def _banners(ctx: _Ctx, run: SegmentRunInfo | Unavailable, age: DataAge | None) 
         banners.append(
             Banner(
                 "stale",
-                f"Your newest order is from {_day(age.newest)}, {age.days:,} days before {_day(ctx.day)} "
+                f"Your newest order is from {_day(age.newest)}, {counted(age.days, 'day')} before {_day(ctx.day)} "
                 f"(more than the {age.limit} days expected): the shop's export may have stopped, so this "
                 f"report shows nothing newer. Check the export (`segmint doctor` names each file's age), or "
                 f"see the last day with data: `segmint run nightly --as-of {age.newest}`.",
