@@ -451,6 +451,11 @@ PASSED_CLV_CHECK = {"run_id": "p1", "as_of": date(2026, 11, 7), "calibration_end
             "churn skipped: x; CLV not reliable for this shop: spend has no finite mean",
             "spend has no finite mean",
         ),
+        (
+            {},
+            "churn skipped: x; Lifetime values are not reliable for this shop: spend has no finite mean",
+            "spend has no finite mean",
+        ),
     ],
 )
 def test_clv_not_validated_or_not_reliable_is_shown_as_a_dash_with_the_reason(
@@ -487,7 +492,9 @@ def test_clv_not_validated_or_not_reliable_is_shown_as_a_dash_with_the_reason(
     assert isinstance(data.segments, list)
     assert all(s.mean_clv is None and s.clv_withheld and reason in s.clv_withheld for s in data.segments)
     web = html.unescape(render_web(data, []))
-    assert "Expected spend is shown as — because the lifetime-value model" in web and reason in web
+    assert "Expected spend is shown as — because " in web and reason in web
+    # A dash said to be withheld is not also said to be waiting for its first prediction.
+    assert "Expected spend appears once lifetime values are predicted" not in web
 
 
 def test_predictions_add_clv_per_segment_and_anomalies(
@@ -546,6 +553,41 @@ def test_predictions_add_clv_per_segment_and_anomalies(
         1,
     )
     assert [(a.customer_id, a.reason) for a in p.anomalies] == [("c4", "bulk order: 200 in one order")]
+    web = html.unescape(render_web(data, []))
+    assert "Expected spend appears once lifetime values are predicted" not in web  # they are shown
+    assert "£300.00" in web or "300.00" in web
+
+
+def test_the_expected_spend_footnote_stays_until_lifetime_values_exist(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    web = html.unescape(render_web(build_report(shop_con, shop.AS_OF), []))
+    assert "Expected spend appears once lifetime values are predicted" in web
+
+
+def test_a_night_whose_lifetime_values_are_unreliable_says_so_in_the_nightly_words(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    from segmint.predict.runner import CLV_NOT_RELIABLE
+
+    shop.insert(
+        shop_con,
+        "runs",
+        [
+            {
+                "run_id": "n1",
+                "flow": "nightly",
+                "as_of": shop.AS_OF,
+                "started_at": datetime(2026, 11, 9, 3),
+                "status": "completed",
+                "message": "CLV not reliable for this shop: spend has no finite mean",
+            }
+        ],
+    )
+    data = build_report(shop_con, shop.AS_OF)
+    [banner] = [b for b in data.banners if b.kind == "skipped"]
+    assert banner.text.startswith(CLV_NOT_RELIABLE + "spend has no finite mean")
+    assert "only rough" not in banner.text
 
 
 def test_an_empty_warehouse_gives_a_report_of_absent_sections(duck: duckdb.DuckDBPyConnection) -> None:

@@ -23,7 +23,7 @@ import polars as pl
 from segmint.config import QualitySettings
 from segmint.features import has_clickstream
 from segmint.predict.churn import churn_outcomes
-from segmint.predict.runner import clv_unreliable
+from segmint.predict.runner import CLV_NOT_RELIABLE, CLV_NOT_RELIABLE_BEFORE, clv_unreliable
 from segmint.report import playbook
 from segmint.report.model import (
     Action,
@@ -228,7 +228,8 @@ def _data_age(ctx: _Ctx, limit: int) -> DataAge | None:
 SKIPPED = (
     ("churn skipped: ", "Churn risk was not predicted: "),
     ("lifetime value skipped: ", "Lifetime value was not predicted: "),
-    ("CLV not reliable for this shop: ", "Lifetime values are only rough for this shop: "),
+    (CLV_NOT_RELIABLE, CLV_NOT_RELIABLE),
+    *((before, CLV_NOT_RELIABLE) for before in CLV_NOT_RELIABLE_BEFORE),
     ("predictions not refreshed: ", "Predictions were not refreshed: "),
     ("anomalies skipped: ", "Unusual customers were not looked for: "),
 )
