@@ -647,3 +647,57 @@ def test_segments_held_back_say_so(shop_con: duckdb.DuckDBPyConnection, shop: Mo
         "No segmentation has been published up to 2026-11-08 yet: the segments computed for 2026-11-08 were "
         "held back (one segment holds 95%); see Data quality."
     )
+
+
+def _rename_segment(con: duckdb.DuckDBPyConnection, segment_id: int, name: str) -> None:
+    for table in ("segment_profiles", "segment_assignments"):
+        con.execute(f"update {table} set segment_name = ? where segment_id = ?", [name, segment_id])
+
+
+def test_a_lapsed_segment_spending_more_than_most_is_won_back_personally(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    # Segment 1 (c1, c4, c5) spends more than the base on average; segment 2 (c2, c3) less.
+    _rename_segment(shop_con, 1, "Lapsed regulars")
+    _rename_segment(shop_con, 2, "Lapsed customers")
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    actions = {s.name: s.action for s in data.segments}
+    high, low = actions["Lapsed regulars"], actions["Lapsed customers"]
+    assert high is not None and high.segment_type == "lapsed_high_value" and "low spend" not in high.why
+    assert low is not None and low.segment_type == "lapsed" and "low spend" in low.why
+
+
+@pytest.mark.parametrize(
+    ("targeting", "cycle", "replaced"),
+    [
+        # Newcomers last ordered 20 days ago on average; the shop's customers come back every 30 days.
+        ("rfm_segments: At Risk, Cannot Lose Them", 30.0, False),
+        ("rfm_segments: At Risk, Cannot Lose Them", 5.0, True),  # 20 days is four cycles: long ago here
+        ("segments: Newcomers", 30.0, True),  # not a reminder: it stands for the segment
+    ],
+)
+def test_a_reminder_for_lapsing_customers_is_not_the_action_of_a_recent_segment(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, targeting: str, cycle: float, replaced: bool
+) -> None:
+    con = shop_con
+    con.execute("update customer_features set mean_days_between_orders = ? where frequency >= 2", [cycle])
+    shop.insert(
+        con,
+        "campaigns",
+        [{"campaign_id": "remind-20261105", "name": "at-risk-reminder", "as_of": date(2026, 11, 5),
+          "channel": "email", "offer": "free shipping this week", "targeting": targeting,
+          "window_start": date(2026, 11, 6), "window_end": date(2026, 11, 19), "n_treatment": 1, "n_holdout": 0}],
+    )  # fmt: skip
+    shop.insert(
+        con,
+        "campaign_audiences",
+        [{"campaign_id": "remind-20261105", "customer_id": "c2", "segment_name": "Newcomers", "group": "treatment"}],
+    )  # fmt: skip
+    data = build_report(con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    newcomers = next(s for s in data.segments if s.name == "Newcomers")
+    assert newcomers.mean_recency == pytest.approx(20.5)
+    assert newcomers.action is not None
+    assert (newcomers.action.title == "at-risk-reminder") is replaced
+    assert newcomers.campaigns == ["at-risk-reminder (email): 1 targeted, 0 held out"]  # still listed

@@ -493,15 +493,31 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
         seg.mean_frequency = m.get("frequency")
         seg.mean_monetary = m.get("monetary")
         seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
-        seg.action = playbook.default_action(
-            playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
-        )
+        kind = playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
+        # A lapsed segment's action follows its spend: "low spend" is not said of members who spend more.
+        seg.action = playbook.default_action(playbook.spend_variant(kind, m, base))
     for seg_id, products in _top_products(ctx, run).items():
         if seg_id in segments:
             segments[seg_id].top_products = products
     _add_predictions(ctx, run, segments)
-    _add_campaign_actions(ctx, segments)
+    _add_campaign_actions(ctx, segments, _long_ago(ctx, run, base))
     return list(segments.values())
+
+
+def _long_ago(ctx: _Ctx, run: SegmentRunInfo, base: Stats) -> float | None:
+    """Days since the last order from which customers count as drifting away in this shop: two of its
+    purchase cycles (the segment names' own rule), else the base's mean recency; None if neither is known."""
+    from segmint.segment.profile import LAPSED_CYCLES
+
+    if ctx.has("customer_features", "as_of", "frequency", "mean_days_between_orders"):
+        row = ctx.one(
+            "select median(mean_days_between_orders) from customer_features "
+            "where as_of = $as_of and frequency >= 2 and mean_days_between_orders > 0",
+            {"as_of": run.as_of},
+        )
+        if row is not None and row[0] is not None:
+            return LAPSED_CYCLES * float(row[0])
+    return base.get("recency_days")
 
 
 Stats = dict[str, float | None]
@@ -642,15 +658,15 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
             segments[int(seg_id)].mean_churn = _f(churn_score)
 
 
-def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow]) -> None:
+def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow], long_ago: float | None = None) -> None:
     # A campaign built this week for a segment replaces the default action with what was actually planned.
     if not ctx.has("campaigns", "campaign_id", "name", "as_of", "channel") or not ctx.has(
         "campaign_audiences", "campaign_id", "segment_name", "group"
     ):
         return
     rows = ctx.rows(
-        """
-        select a.segment_name, c.name, c.channel, c.offer,
+        f"""
+        select a.segment_name, c.name, c.channel, c.offer, {ctx.col("campaigns", "targeting")},
             count(*) filter (where a."group" = 'treatment') as treatment,
             count(*) filter (where a."group" = 'holdout') as holdout
         from campaigns as c
@@ -662,11 +678,15 @@ def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow]) -> None:
         {"start": ctx.period.start, "end": ctx.period.end},
     )
     by_name = {s.name: s for s in segments.values()}
-    for segment_name, name, channel, offer, treatment, holdout in rows:
+    for segment_name, name, channel, offer, targeting, treatment, holdout in rows:
         seg = by_name.get(segment_name)
         if seg is None:
             continue
         seg.campaigns.append(f"{name} ({channel}): {treatment:,} targeted, {holdout:,} held out")
+        # A reminder for customers drifting away is not the action of a segment that ordered lately.
+        recent = long_ago is not None and seg.mean_recency is not None and seg.mean_recency < long_ago
+        if playbook.targets_lapsing(targeting) and recent:
+            continue
         if seg.action is None or seg.action.source == "default":
             kind = seg.action.segment_type if seg.action else "regular"
             seg.action = Action(
