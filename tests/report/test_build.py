@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from datetime import date, datetime, timedelta
 from types import ModuleType
 
@@ -351,6 +352,12 @@ def test_failed_checks_held_batches_and_unpublished_nights(
     assert q.not_published == [
         (date(2026, 11, 8), "orders failed order_id_unique (12 rows). Kept run seg_cur.")
     ]
+    [(night, said)] = q.held_nights
+    assert night == date(2026, 11, 8)
+    assert said.startswith(
+        "The segments computed on 8 Nov 2026 did not pass the checks for reliable segments"
+    )
+    assert said.endswith("the earlier segments (from 7 Nov 2026) stay in use.")
     assert q.held_batches == [("shop", "orders-3.csv", "duplicated order ids", 40)]
 
 
@@ -701,3 +708,78 @@ def test_a_reminder_for_lapsing_customers_is_not_the_action_of_a_recent_segment(
     assert newcomers.action is not None
     assert (newcomers.action.title == "at-risk-reminder") is replaced
     assert newcomers.campaigns == ["at-risk-reminder (email): 1 targeted, 0 held out"]  # still listed
+
+
+FRESHNESS = (
+    "failed critical check: night: Orders are fresh (your newest order is 2011-12-09, 3 days before the night "
+    "of 2011-12-12: the export may have stopped; pass --as-of 2011-12-09 to compute that night)"
+)
+
+
+@pytest.mark.parametrize(
+    ("reasons", "segment_run", "kept", "says", "never"),
+    [
+        # Held by the freshness check on a first night: no segments were computed, none to keep.
+        (
+            [FRESHNESS, "no segmentation was computed tonight"],
+            None,
+            None,
+            [
+                "The night of 12 Dec 2011 was held by a data check (night: Orders are fresh",
+                "no segments were computed that night",
+                "there are no earlier segments to keep",
+            ],
+            ["did not pass the checks for reliable segments", "earlier segments stay", "earlier segments ("],
+        ),
+        # Held by a data check, earlier segments in force.
+        (
+            [FRESHNESS],
+            "seg_new",
+            "seg_cur",
+            ["held by a data check (night: Orders are fresh", "its segments were not published",
+             "the earlier segments (from 7 Nov 2026) stay in use."],
+            ["did not pass the checks for reliable segments", "no earlier segments"],
+        ),
+        # The segment gate itself, and nothing earlier to keep.
+        (
+            ["weak segmentation: silhouette 0.080 is below the floor 0.10"],
+            "seg_new",
+            None,
+            ["The segments computed on 12 Dec 2011 did not pass the checks for reliable segments",
+             "there are no earlier segments to keep"],
+            ["data check", "stay in use"],
+        ),
+    ],
+)  # fmt: skip
+def test_a_held_night_says_what_held_it_and_what_stays(
+    reasons: list[str], segment_run: str | None, kept: str | None, says: list[str], never: list[str]
+) -> None:
+    from segmint.report.build import held_night_sentence
+
+    said = held_night_sentence(
+        date(2011, 12, 12), json.dumps(reasons), segment_run, kept, date(2026, 11, 7) if kept else None
+    )
+    for part in says:
+        assert part in said
+    for part in never:
+        assert part not in said
+
+
+def test_a_night_held_by_freshness_without_earlier_segments_is_reported_as_such(
+    duck: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop.insert(
+        duck,
+        "publication_decisions",
+        [{"run_id": "r1", "as_of": date(2026, 11, 7), "segment_run_id": None, "published": False,
+          "reasons": json.dumps([FRESHNESS, "no segmentation was computed tonight"]), "kept_run_id": None,
+          "decided_at": datetime(2026, 11, 8, 2, 3)}],
+    )  # fmt: skip
+    data = build_report(duck, date(2026, 11, 8))
+    html_part, text = render_email(data, [])
+    for page in (html.unescape(render_web(data, [])), html.unescape(html_part), text):
+        flat = " ".join(page.split())
+        assert "The night of 7 Nov 2026 was held by a data check (night: Orders are fresh" in flat
+        assert "there are no earlier segments to keep" in flat
+        assert "did not pass the checks for reliable segments" not in flat
+        assert "the earlier ones stay in use" not in flat and "earlier segments stay in use" not in flat

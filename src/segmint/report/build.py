@@ -963,15 +963,24 @@ def _quality(ctx: _Ctx) -> Quality:
             )
         ]
     not_published: list[tuple[date, str]] = []
+    held_nights: list[tuple[date, str]] = []
     if ctx.has("publication_decisions", "as_of", "published", "reasons"):
-        for night, why in ctx.rows(
-            """
-            select as_of, reasons from publication_decisions
+        kept_as_of = (
+            "(select as_of from segment_runs as s where s.run_id = d.kept_run_id limit 1)"
+            if ctx.has("segment_runs", "run_id", "as_of") and ctx.has("publication_decisions", "kept_run_id")
+            else "null"
+        )
+        for night, why, computed, kept, kept_day in ctx.rows(
+            f"""
+            select as_of, reasons, {ctx.col("publication_decisions", "segment_run_id")},
+                {ctx.col("publication_decisions", "kept_run_id")}, {kept_as_of}
+            from publication_decisions as d
             where as_of between $start and $end and not published order by as_of, decided_at
             """,
             params,
         ):
             not_published.append((night, _sentences(why)))
+            held_nights.append((night, held_night_sentence(night, why, computed, kept, kept_day)))
     held: list[tuple[str, str, str, int]] = []
     if ctx.has("held_batches", "run_id", "source", "path", "reason", "status", "rows_read"):
         held = [
@@ -993,6 +1002,7 @@ def _quality(ctx: _Ctx) -> Quality:
         failed_checks=checks,
         checks_run=checks_run,
         not_published=not_published,
+        held_nights=held_nights,
         held_batches=held,
     )
 
@@ -1004,6 +1014,42 @@ def _observed_summary(value: Any) -> str:
     except ValueError:
         return ""
     return str(parsed.get("summary") or "") if isinstance(parsed, dict) else ""
+
+
+def held_night_sentence(
+    night: date, reasons: Any, segment_run_id: str | None, kept_run_id: str | None, kept_as_of: date | None
+) -> str:
+    """What a night the gate did not publish did: held by a data check (named) or by the segment checks,
+    and whether earlier segments stay in use or there were none to keep."""
+    from segmint.quality.gate import CHECK_REASON
+
+    try:
+        parsed = json.loads(reasons) if isinstance(reasons, str) else reasons
+    except ValueError:
+        parsed = [str(reasons)]
+    listed = [str(r) for r in parsed] if isinstance(parsed, list) else [str(parsed)]
+    checks = [r.removeprefix(CHECK_REASON) for r in listed if r.startswith(CHECK_REASON)]
+    computed = segment_run_id is not None and "no segmentation was computed tonight" not in listed
+    when = _day(night)
+    if checks:
+        named = "; ".join(checks)
+        check_word = "a data check" if len(checks) == 1 else f"{len(checks)} data checks"
+        said = f"The night of {when} was held by {check_word} ({named})"
+        said += (
+            ", so its segments were not published"
+            if computed
+            else ", so no segments were computed that night"
+        )
+    elif computed:
+        said = f"The segments computed on {when} did not pass the checks for reliable segments"
+    else:
+        said = f"No segments were computed on {when}"
+    if kept_run_id:
+        since = f" (from {_day(kept_as_of)})" if kept_as_of else ""
+        return f"{said}; the earlier segments{since} stay in use."
+    return (
+        f"{said}; there are no earlier segments to keep, so segments appear once a night passes its checks."
+    )
 
 
 def _sentences(value: Any) -> str:
