@@ -783,3 +783,24 @@ def test_a_night_held_by_freshness_without_earlier_segments_is_reported_as_such(
         assert "there are no earlier segments to keep" in flat
         assert "did not pass the checks for reliable segments" not in flat
         assert "the earlier ones stay in use" not in flat and "earlier segments stay in use" not in flat
+
+
+def test_a_segment_whose_cancellations_exceed_its_orders_shows_its_negative_net_revenue(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    from segmint.report.render import MINUS, currency_prefix
+
+    _rename_segment(shop_con, 2, "Customers who cancelled every order")
+    shop_con.execute(
+        "update customer_features set monetary = -6614.5 where customer_id in ('c2', 'c3') and as_of = ?",
+        [date(2026, 11, 7)],
+    )
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    seg = next(s for s in data.segments if s.name == "Customers who cancelled every order")
+    assert seg.net_revenue == pytest.approx(-13229.0)
+    amount = f"{MINUS}{currency_prefix(data.currency)}13,229.00 (net of cancellations)"
+    html_part, _ = render_email(data, [])
+    for page in (html.unescape(render_web(data, [])), html.unescape(html_part)):
+        assert amount in page
+    assert seg.action is not None and seg.action.offer.startswith("To the members who cancelled")

@@ -492,6 +492,7 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
         seg.mean_recency = m.get("recency_days")
         seg.mean_frequency = m.get("frequency")
         seg.mean_monetary = m.get("monetary")
+        seg.net_revenue = None if seg.mean_monetary is None else seg.mean_monetary * seg.size
         seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
         kind = playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
         # A lapsed segment's action follows its spend: "low spend" is not said of members who spend more.

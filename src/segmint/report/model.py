@@ -166,6 +166,9 @@ class SegmentRow:
     mean_frequency: float | None = None
     mean_monetary: float | None = None
     mean_clv: float | None = None
+    # the members' net revenue to date; below zero (cancellations exceed kept orders) the report shows the
+    # amount, since a share of positive revenue would read 0.0%
+    net_revenue: float | None = None
     # why mean_clv is not shown (the lifetime-value model not validated or not reliable), in plain words
     clv_withheld: str | None = None
     mean_churn: float | None = None

@@ -123,8 +123,8 @@ _ACTIONS: dict[str, Action] = {
         "cancelled",
         "Ask what went wrong",
         "email (personal)",
-        "A short personal note asking why the order was cancelled (stock, delivery, price), with help to order again; no discount blast.",
-        "They ordered and then cancelled every order: learn the reason and fix it before offering anything.",
+        "To the members who cancelled: a short personal note asking why the order was cancelled (stock, delivery, price), with help to order again; no discount blast.",
+        "Their orders were cancelled and nothing was kept: learn the reason and fix it before offering anything.",
     ),
     "high_value": Action(
         "high_value",
