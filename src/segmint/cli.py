@@ -1046,7 +1046,8 @@ def campaigns_build(
             f"{b.n_excluded_consent:,}",
             f"{b.n_excluded_anomaly:,}",
             f"{b.n_excluded_no_email:,}",
-            str(b.window_end),
+            # Without a holdout there is nothing to compare with: no date to measure after.
+            str(b.window_end) if b.n_holdout or not b.n_treatment else "no holdout",
         )
     console.print(table)
     for b in builds:

@@ -804,3 +804,24 @@ def test_a_segment_whose_cancellations_exceed_its_orders_shows_its_negative_net_
     for page in (html.unescape(render_web(data, [])), html.unescape(html_part)):
         assert amount in page
     assert seg.action is not None and seg.action.offer.startswith("To the members who cancelled")
+
+
+def test_a_campaign_without_a_holdout_is_not_given_a_date_to_measure_after(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop.insert(
+        shop_con,
+        "campaigns",
+        [{"campaign_id": "vip-20261105", "name": "vip", "as_of": date(2026, 11, 5), "channel": "email",
+          "offer": "early access", "targeting": "segments: Regulars", "window_start": date(2026, 11, 6),
+          "window_end": date(2026, 11, 19), "n_treatment": 3, "n_holdout": 0}],
+    )  # fmt: skip
+    data = build_report(shop_con, shop.AS_OF)
+    html_part, _ = render_email(data, [])
+    web = html.unescape(render_web(data, []))
+    assert (
+        "cannot be measured: no holdout" in web and "19 Nov 2026" not in web.split('id="campaigns"')[1][:3000]
+    )
+    flat = " ".join(html.unescape(html_part).split())
+    assert "0 held out; it cannot be measured without a holdout." in flat
+    assert "measured after 19 Nov 2026" not in flat

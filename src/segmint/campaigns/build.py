@@ -472,10 +472,21 @@ def build_campaigns(
                 built_at,
             )
             builds.append(build)
+            if build.n_treatment and not build.n_holdout:
+                warnings.append(no_holdout_warning(build, share))
             eligible = build.n_excluded_no_email + chosen.height
             if channel == "email" and eligible and not chosen.height:
                 warnings.append(no_email_warning(settings, campaign.name, eligible))
     return CampaignBuilds(builds, warnings)
+
+
+def no_holdout_warning(build: CampaignBuild, share: float) -> str:
+    """One sentence: a campaign whose holdout is empty cannot be measured, whatever its window says."""
+    return (
+        f"campaign {build.name}: its holdout has 0 customers ({build.n_treatment:,} to send to, holdout share "
+        f"{share:.0%}), so its effect cannot be measured after {build.window_end} without a holdout; raise "
+        "holdout_share in the playbook or widen its audience, then build it again"
+    )
 
 
 def no_email_warning(settings: Settings, campaign: str, eligible: int) -> str:
