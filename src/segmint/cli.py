@@ -33,6 +33,7 @@ from segmint.errors import (
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
+from segmint.words import counted
 
 if TYPE_CHECKING:
     from segmint.scaffold import Draft, Export
@@ -684,7 +685,7 @@ def status(
             d = state.data
             verdict = "too old: the export may have stopped" if d.stale else "fresh enough"
             typer.echo(
-                f"data: newest {d.noun} {d.newest}, {d.age_days:,} days before tonight ({d.night}); "
+                f"data: newest {d.noun} {d.newest}, {counted(d.age_days, 'day')} before tonight ({d.night}); "
                 f"limit {d.max_age_days}: {verdict}"
             )
     for s in state.schedules:
@@ -728,7 +729,7 @@ def stale_data_line(settings: Settings, night: date) -> str | None:
     # The default night is yesterday: "today" is the day after it, in the schedule's timezone.
     today = night + timedelta(days=1)
     return (
-        f"Your data ends {day} (the newest {noun}), {(today - day).days:,} days before today "
+        f"Your data ends {day} (the newest {noun}), {counted((today - day).days, 'day')} before today "
         f"({today}): the export may have stopped, and the night of {night} has no data of its own; "
         f"to compute the last night with data, run `segmint run nightly --as-of {day} "
         f"--config {settings.config_path}`"
@@ -1082,7 +1083,8 @@ def campaigns_build(
             f"{b.n_excluded_consent:,}",
             f"{b.n_excluded_anomaly:,}",
             f"{b.n_excluded_no_email:,}",
-            str(b.window_end),
+            # Without a holdout there is nothing to compare with: no date to measure after.
+            str(b.window_end) if b.n_holdout or not b.n_treatment else "no holdout",
         )
     console.print(table)
     for b in builds:

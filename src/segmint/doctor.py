@@ -14,6 +14,7 @@ from pathlib import Path
 
 from segmint.config import Settings
 from segmint.errors import SegmintError
+from segmint.words import counted
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ def check_data_age(settings: Settings) -> Check:
         return Check(
             "data age", False, f"{where}{sentence} (limit {limit} days, [quality] max_data_age_days)"
         )
-    return Check("data age", True, f"{where}newest {noun} {day}, {age} days before tonight (limit {limit})")
+    return Check(
+        "data age", True, f"{where}newest {noun} {day}, {counted(age, 'day')} before tonight (limit {limit})"
+    )
 
 
 def _computed_night(settings: Settings, day: date) -> str | None:

@@ -198,3 +198,24 @@ def test_rules_on_unchecked_clv_or_browsing_without_a_clickstream_warn(shop: Sho
     )
     again = build_campaigns(con, settings, AS_OF, playbook=book)
     assert not [w for w in again.warnings if "'valuable'" in w]
+
+
+def test_a_campaign_without_a_holdout_warns_that_it_cannot_be_measured(shop: Shop) -> None:
+    from segmint.campaigns.build import campaign_id, holdout_draw
+
+    con, settings = shop
+    # Only c001 of the VIPs can be reached; a 1% holdout draws nobody from one customer.
+    assert holdout_draw(campaign_id("vip", AS_OF), "c001") >= 0.01
+    builds = build_campaigns(con, settings, AS_OF, playbook=playbook(VIP, holdout_share=0.01))
+    [vip] = builds
+    assert (vip.n_treatment, vip.n_holdout) == (1, 0)
+    [warning] = [w for w in builds.warnings if "holdout" in w]
+    assert warning.startswith("campaign vip: its holdout has 0 customers (1 to send to, holdout share 1%)")
+    assert f"cannot be measured after {vip.window_end} without a holdout" in warning
+
+
+def test_a_campaign_with_a_holdout_does_not_warn_about_it(shop: Shop) -> None:
+    con, settings = shop
+    builds = build_campaigns(con, settings, AS_OF, playbook=playbook(EVERYONE, holdout_share=0.2))
+    assert builds[0].n_holdout > 0
+    assert not [w for w in builds.warnings if "holdout has 0" in w]

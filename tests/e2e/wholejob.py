@@ -98,7 +98,7 @@ def assert_no_traceback(job: Job) -> None:
 
 # How a run says a model could not run, in words (prediction_runs.message): what the tests accept instead.
 CHURN_SKIPPED = ("churn skipped: ", "churn needs ")
-CLV_SKIPPED = ("lifetime value skipped: ", "CLV not reliable for this shop: ")
+CLV_SKIPPED = ("lifetime value skipped: ", "Lifetime values are not reliable for this shop: ")
 
 
 def says_why(message: str, reasons: tuple[str, ...]) -> bool:

@@ -67,7 +67,7 @@ def _check_no_clickstream_run(con: duckdb.DuckDBPyConnection, run_id: str) -> No
     ).fetchall()[0]
     assert lapsed > 0 and lapsed_certain < lapsed
     if not any(fits[m][0] for m in ("bgnbd", "mbgnbd", "pareto_nbd") if m in fits):
-        assert "CLV not reliable for this shop:" in message
+        assert "Lifetime values are not reliable for this shop:" in message
     [(n, actual, baseline_mae)] = con.execute(
         "select n_customers, actual_purchases, baseline_mae from clv_validation where run_id = ?", [run_id]
     ).fetchall()

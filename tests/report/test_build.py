@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from datetime import date, datetime, timedelta
 from types import ModuleType
 
@@ -351,6 +352,12 @@ def test_failed_checks_held_batches_and_unpublished_nights(
     assert q.not_published == [
         (date(2026, 11, 8), "orders failed order_id_unique (12 rows). Kept run seg_cur.")
     ]
+    [(night, said)] = q.held_nights
+    assert night == date(2026, 11, 8)
+    assert said.startswith(
+        "The segments computed on 8 Nov 2026 did not pass the checks for reliable segments"
+    )
+    assert said.endswith("the earlier segments (from 7 Nov 2026) stay in use.")
     assert q.held_batches == [("shop", "orders-3.csv", "duplicated order ids", 40)]
 
 
@@ -451,6 +458,11 @@ PASSED_CLV_CHECK = {"run_id": "p1", "as_of": date(2026, 11, 7), "calibration_end
             "churn skipped: x; CLV not reliable for this shop: spend has no finite mean",
             "spend has no finite mean",
         ),
+        (
+            {},
+            "churn skipped: x; Lifetime values are not reliable for this shop: spend has no finite mean",
+            "spend has no finite mean",
+        ),
     ],
 )
 def test_clv_not_validated_or_not_reliable_is_shown_as_a_dash_with_the_reason(
@@ -487,7 +499,9 @@ def test_clv_not_validated_or_not_reliable_is_shown_as_a_dash_with_the_reason(
     assert isinstance(data.segments, list)
     assert all(s.mean_clv is None and s.clv_withheld and reason in s.clv_withheld for s in data.segments)
     web = html.unescape(render_web(data, []))
-    assert "Expected spend is shown as — because the lifetime-value model" in web and reason in web
+    assert "Expected spend is shown as — because " in web and reason in web
+    # A dash said to be withheld is not also said to be waiting for its first prediction.
+    assert "Expected spend appears once lifetime values are predicted" not in web
 
 
 def test_predictions_add_clv_per_segment_and_anomalies(
@@ -546,6 +560,41 @@ def test_predictions_add_clv_per_segment_and_anomalies(
         1,
     )
     assert [(a.customer_id, a.reason) for a in p.anomalies] == [("c4", "bulk order: 200 in one order")]
+    web = html.unescape(render_web(data, []))
+    assert "Expected spend appears once lifetime values are predicted" not in web  # they are shown
+    assert "£300.00" in web or "300.00" in web
+
+
+def test_the_expected_spend_footnote_stays_until_lifetime_values_exist(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    web = html.unescape(render_web(build_report(shop_con, shop.AS_OF), []))
+    assert "Expected spend appears once lifetime values are predicted" in web
+
+
+def test_a_night_whose_lifetime_values_are_unreliable_says_so_in_the_nightly_words(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    from segmint.predict.runner import CLV_NOT_RELIABLE
+
+    shop.insert(
+        shop_con,
+        "runs",
+        [
+            {
+                "run_id": "n1",
+                "flow": "nightly",
+                "as_of": shop.AS_OF,
+                "started_at": datetime(2026, 11, 9, 3),
+                "status": "completed",
+                "message": "CLV not reliable for this shop: spend has no finite mean",
+            }
+        ],
+    )
+    data = build_report(shop_con, shop.AS_OF)
+    [banner] = [b for b in data.banners if b.kind == "skipped"]
+    assert banner.text.startswith(CLV_NOT_RELIABLE + "spend has no finite mean")
+    assert "only rough" not in banner.text
 
 
 def test_an_empty_warehouse_gives_a_report_of_absent_sections(duck: duckdb.DuckDBPyConnection) -> None:
@@ -605,3 +654,174 @@ def test_segments_held_back_say_so(shop_con: duckdb.DuckDBPyConnection, shop: Mo
         "No segmentation has been published up to 2026-11-08 yet: the segments computed for 2026-11-08 were "
         "held back (one segment holds 95%); see Data quality."
     )
+
+
+def _rename_segment(con: duckdb.DuckDBPyConnection, segment_id: int, name: str) -> None:
+    for table in ("segment_profiles", "segment_assignments"):
+        con.execute(f"update {table} set segment_name = ? where segment_id = ?", [name, segment_id])
+
+
+def test_a_lapsed_segment_spending_more_than_most_is_won_back_personally(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    # Segment 1 (c1, c4, c5) spends more than the base on average; segment 2 (c2, c3) less.
+    _rename_segment(shop_con, 1, "Lapsed regulars")
+    _rename_segment(shop_con, 2, "Lapsed customers")
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    actions = {s.name: s.action for s in data.segments}
+    high, low = actions["Lapsed regulars"], actions["Lapsed customers"]
+    assert high is not None and high.segment_type == "lapsed_high_value" and "low spend" not in high.why
+    assert low is not None and low.segment_type == "lapsed" and "low spend" in low.why
+
+
+@pytest.mark.parametrize(
+    ("targeting", "cycle", "replaced"),
+    [
+        # Newcomers last ordered 20 days ago on average; the shop's customers come back every 30 days.
+        ("rfm_segments: At Risk, Cannot Lose Them", 30.0, False),
+        ("rfm_segments: At Risk, Cannot Lose Them", 5.0, True),  # 20 days is four cycles: long ago here
+        ("segments: Newcomers", 30.0, True),  # not a reminder: it stands for the segment
+    ],
+)
+def test_a_reminder_for_lapsing_customers_is_not_the_action_of_a_recent_segment(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, targeting: str, cycle: float, replaced: bool
+) -> None:
+    con = shop_con
+    con.execute("update customer_features set mean_days_between_orders = ? where frequency >= 2", [cycle])
+    shop.insert(
+        con,
+        "campaigns",
+        [{"campaign_id": "remind-20261105", "name": "at-risk-reminder", "as_of": date(2026, 11, 5),
+          "channel": "email", "offer": "free shipping this week", "targeting": targeting,
+          "window_start": date(2026, 11, 6), "window_end": date(2026, 11, 19), "n_treatment": 1, "n_holdout": 0}],
+    )  # fmt: skip
+    shop.insert(
+        con,
+        "campaign_audiences",
+        [{"campaign_id": "remind-20261105", "customer_id": "c2", "segment_name": "Newcomers", "group": "treatment"}],
+    )  # fmt: skip
+    data = build_report(con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    newcomers = next(s for s in data.segments if s.name == "Newcomers")
+    assert newcomers.mean_recency == pytest.approx(20.5)
+    assert newcomers.action is not None
+    assert (newcomers.action.title == "at-risk-reminder") is replaced
+    assert newcomers.campaigns == ["at-risk-reminder (email): 1 targeted, 0 held out"]  # still listed
+
+
+FRESHNESS = (
+    "failed critical check: night: Orders are fresh (your newest order is 2011-12-09, 3 days before the night "
+    "of 2011-12-12: the export may have stopped; pass --as-of 2011-12-09 to compute that night)"
+)
+
+
+@pytest.mark.parametrize(
+    ("reasons", "segment_run", "kept", "says", "never"),
+    [
+        # Held by the freshness check on a first night: no segments were computed, none to keep.
+        (
+            [FRESHNESS, "no segmentation was computed tonight"],
+            None,
+            None,
+            [
+                "The night of 12 Dec 2011 was held by a data check (night: Orders are fresh",
+                "no segments were computed that night",
+                "there are no earlier segments to keep",
+            ],
+            ["did not pass the checks for reliable segments", "earlier segments stay", "earlier segments ("],
+        ),
+        # Held by a data check, earlier segments in force.
+        (
+            [FRESHNESS],
+            "seg_new",
+            "seg_cur",
+            ["held by a data check (night: Orders are fresh", "its segments were not published",
+             "the earlier segments (from 7 Nov 2026) stay in use."],
+            ["did not pass the checks for reliable segments", "no earlier segments"],
+        ),
+        # The segment gate itself, and nothing earlier to keep.
+        (
+            ["weak segmentation: silhouette 0.080 is below the floor 0.10"],
+            "seg_new",
+            None,
+            ["The segments computed on 12 Dec 2011 did not pass the checks for reliable segments",
+             "there are no earlier segments to keep"],
+            ["data check", "stay in use"],
+        ),
+    ],
+)  # fmt: skip
+def test_a_held_night_says_what_held_it_and_what_stays(
+    reasons: list[str], segment_run: str | None, kept: str | None, says: list[str], never: list[str]
+) -> None:
+    from segmint.report.build import held_night_sentence
+
+    said = held_night_sentence(
+        date(2011, 12, 12), json.dumps(reasons), segment_run, kept, date(2026, 11, 7) if kept else None
+    )
+    for part in says:
+        assert part in said
+    for part in never:
+        assert part not in said
+
+
+def test_a_night_held_by_freshness_without_earlier_segments_is_reported_as_such(
+    duck: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop.insert(
+        duck,
+        "publication_decisions",
+        [{"run_id": "r1", "as_of": date(2026, 11, 7), "segment_run_id": None, "published": False,
+          "reasons": json.dumps([FRESHNESS, "no segmentation was computed tonight"]), "kept_run_id": None,
+          "decided_at": datetime(2026, 11, 8, 2, 3)}],
+    )  # fmt: skip
+    data = build_report(duck, date(2026, 11, 8))
+    html_part, text = render_email(data, [])
+    for page in (html.unescape(render_web(data, [])), html.unescape(html_part), text):
+        flat = " ".join(page.split())
+        assert "The night of 7 Nov 2026 was held by a data check (night: Orders are fresh" in flat
+        assert "there are no earlier segments to keep" in flat
+        assert "did not pass the checks for reliable segments" not in flat
+        assert "the earlier ones stay in use" not in flat and "earlier segments stay in use" not in flat
+
+
+def test_a_segment_whose_cancellations_exceed_its_orders_shows_its_negative_net_revenue(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    from segmint.report.render import MINUS, currency_prefix
+
+    _rename_segment(shop_con, 2, "Customers who cancelled every order")
+    shop_con.execute(
+        "update customer_features set monetary = -6614.5 where customer_id in ('c2', 'c3') and as_of = ?",
+        [date(2026, 11, 7)],
+    )
+    data = build_report(shop_con, shop.AS_OF)
+    assert isinstance(data.segments, list)
+    seg = next(s for s in data.segments if s.name == "Customers who cancelled every order")
+    assert seg.net_revenue == pytest.approx(-13229.0)
+    amount = f"{MINUS}{currency_prefix(data.currency)}13,229.00 (net of cancellations)"
+    html_part, _ = render_email(data, [])
+    for page in (html.unescape(render_web(data, [])), html.unescape(html_part)):
+        assert amount in page
+    assert seg.action is not None and seg.action.offer.startswith("To the members who cancelled")
+
+
+def test_a_campaign_without_a_holdout_is_not_given_a_date_to_measure_after(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop.insert(
+        shop_con,
+        "campaigns",
+        [{"campaign_id": "vip-20261105", "name": "vip", "as_of": date(2026, 11, 5), "channel": "email",
+          "offer": "early access", "targeting": "segments: Regulars", "window_start": date(2026, 11, 6),
+          "window_end": date(2026, 11, 19), "n_treatment": 3, "n_holdout": 0}],
+    )  # fmt: skip
+    data = build_report(shop_con, shop.AS_OF)
+    html_part, _ = render_email(data, [])
+    web = html.unescape(render_web(data, []))
+    assert (
+        "cannot be measured: no holdout" in web and "19 Nov 2026" not in web.split('id="campaigns"')[1][:3000]
+    )
+    flat = " ".join(html.unescape(html_part).split())
+    assert "0 held out; it cannot be measured without a holdout." in flat
+    assert "measured after 19 Nov 2026" not in flat

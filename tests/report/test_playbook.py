@@ -60,3 +60,37 @@ def test_feature_labels() -> None:
     assert feature_label("recency_days") == "days since last order"
     assert feature_label("avg_order_value") == "average order value (net)"
     assert feature_label("some_new_feature") == "some new feature"
+
+
+@pytest.mark.parametrize(
+    ("kind", "means", "expected"),
+    [
+        # "Long inactive and low spend" is not said of members whose orders are larger than most.
+        ("lapsed", {"monetary": 90.0, "avg_order_value": 60.0}, "lapsed_high_value"),
+        ("lapsed", {"monetary": 120.0, "avg_order_value": 30.0}, "lapsed_high_value"),
+        ("lapsed", {"monetary": 40.0, "avg_order_value": 30.0}, "lapsed"),
+        ("lapsed_high_value", {"monetary": 40.0, "avg_order_value": 30.0}, "lapsed"),
+        ("lapsed", {}, "lapsed"),  # nothing to compare: the name stands
+        ("champions", {"monetary": 1.0}, "champions"),
+    ],
+)
+def test_a_lapsed_segment_action_follows_its_spend_against_the_base(
+    kind: str, means: dict[str, float], expected: str
+) -> None:
+    from segmint.report.playbook import spend_variant
+
+    base = {"monetary": 100.0, "avg_order_value": 50.0}
+    assert spend_variant(kind, means, base) == expected
+    if expected == "lapsed":
+        assert "low spend" in default_action(expected).why
+    else:
+        assert "low spend" not in default_action(spend_variant(kind, means, base)).why
+
+
+def test_a_campaign_for_customers_drifting_away_is_recognised_by_its_targeting() -> None:
+    from segmint.report.playbook import targets_lapsing
+
+    assert targets_lapsing("rfm_segments: At Risk, Cannot Lose Them")
+    assert targets_lapsing("rule: churn_score >= 0.6 and clv_12m >= 50")
+    assert not targets_lapsing("segments: High-value regulars")
+    assert not targets_lapsing(None)

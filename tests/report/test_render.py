@@ -168,7 +168,7 @@ def test_every_amount_carries_the_shop_currency(
 
     from segmint.report.render import money
 
-    assert money(-227.7, "GBP") == "-£227.70"
+    assert money(-227.7, "GBP") == "\u2212£227.70"
     assert money(1234.5, "CHF") == "CHF 1,234.50"
     assert money(3.0, "USD", signed=True) == "+$3.00"
     assert money(None, "EUR") == "—"
@@ -185,6 +185,20 @@ def test_every_amount_carries_the_shop_currency(
 
 
 AMOUNT = re.compile(r"(?<![\d.,])[+-]?\d[\d,]*\.\d\d(?![\d%])")
+
+
+def test_negative_amounts_put_the_sign_before_the_currency() -> None:
+    from segmint.report.render import anomaly_reason, money, with_currency
+
+    minus = "\u2212"
+    assert money(-4287.63, "GBP") == f"{minus}£4,287.63"
+    assert money(-240.53, "GBP", signed=True) == f"{minus}£240.53"
+    assert anomaly_reason("low monetary -4,287.63 (median 48.55)", "GBP") == (
+        f"low revenue to date: {minus}£4,287.63 (most customers: £48.55)"
+    )
+    assert "orders of −£12.50 on average" in with_currency("1.0 orders of -12.50 on average (net)", "GBP")
+    for text in (money(-4287.63, "GBP"), anomaly_reason("low monetary -4,287.63 (median 48.55)", "GBP")):
+        assert "£-" not in text and "-£" not in text
 
 
 def assert_amounts_carry(rendered: str, prefix: str) -> None:

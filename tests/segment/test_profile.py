@@ -222,3 +222,29 @@ def test_member_facts_tell_cancellations_from_no_order_and_describe_them() -> No
     text = describe(row, [], got[1])
     assert "75% ordered and then cancelled every order" in text
     assert "never ordered" not in text and "visits" not in text  # no clickstream, no words about visits
+
+
+def test_a_zero_value_order_without_a_cancellation_is_not_cancelled_only() -> None:
+    # Segment 1: two members cancelled their one order (net 0 and -50); two had a £0 order they kept
+    # and cancelled nothing (a free sample): only the first two cancelled everything.
+    frame = pl.DataFrame(
+        {
+            "segment_id": [1, 1, 1, 1, 2, 2],
+            "is_prospect": [True, False, False, False, False, False],
+            "orders_total": [1, 2, 1, 1, 3, 2],
+            "cancelled_orders": [1, 1, 0, 0, 0, 0],
+            "monetary": [0.0, -50.0, 0.0, 0.0, 300.0, 100.0],
+            "frequency": [0, 1, 1, 1, 3, 2],
+            "recency_days": [None, 40, 12, 15, 5, 30],
+            "avg_order_value": [None, -50.0, 0.0, 0.0, 100.0, 50.0],
+            "mean_days_between_orders": [None, None, None, None, 20.0, 40.0],
+            "sessions_90d": [0, 0, 0, 0, 0, 0],
+        }
+    )
+    got = member_facts(frame, has_events=False)
+    assert got[1].cancelled_only_share == 0.5
+    assert got[2].cancelled_only_share == 0.0
+    row = {r["segment_id"]: r for r in profile_table(frame).iter_rows(named=True)}[1]
+    assert row["revenue_share"] == 0.0  # a share of positive revenue: the segment kept none
+    text = describe(row, [], got[1])
+    assert "no revenue kept: cancellations exceed their orders" in text and "0% of revenue" not in text

@@ -224,6 +224,10 @@ CLICKSTREAM_COLUMNS = frozenset(
 ) | {"days_since_last_visit"}
 
 
+# Rule names the lifetime-value model predicts: the night's holdout check decides whether they can be used.
+LIFETIME_COLUMNS = ("clv_12m", "expected_purchases_90d", "p_alive")
+
+
 def untrusted(
     con: duckdb.DuckDBPyConnection,
     playbook: Playbook,
@@ -237,20 +241,25 @@ def untrusted(
     browsing in a shop without a clickstream, would otherwise pick or word an audience silently.
     """
     active = [c for c in playbook.active() if c.name not in skipped]
-    uses_clv = [c for c in active if "clv_12m" in c.needs() or "clv_12m" in c.message]
+    # p_alive and expected purchases come from the same purchase model as clv_12m: one check covers them.
+    uses_clv = {
+        c.name: used
+        for c in active
+        if (used := [n for n in LIFETIME_COLUMNS if n in c.needs() or n in c.message])
+    }
     withheld = clv_unreliable(con, prediction_run_id) if uses_clv else None
     warnings = [
-        f"campaign {c.name!r} uses clv_12m, but {withheld}: its audience and message rest on lifetime values "
-        "that cannot be trusted yet; check who it picks, or target by orders and recency instead."
-        for c in uses_clv
+        f"campaign {name!r} uses {', '.join(used)}, but {withheld}: its audience and message rest on lifetime "
+        "values that cannot be trusted yet; check who it picks, or target by orders and recency instead."
+        for name, used in uses_clv.items()
         if withheld
     ]
     browsing = [c for c in active if CLICKSTREAM_COLUMNS & set(c.needs())]
     if browsing and not has_clickstream(con, as_of):
         for c in browsing:
-            used = ", ".join(n for n in c.needs() if n in CLICKSTREAM_COLUMNS)
+            browsed = ", ".join(n for n in c.needs() if n in CLICKSTREAM_COLUMNS)
             warnings.append(
-                f"campaign {c.name!r} targets by browsing ({used}), but the shop has no web events: "
+                f"campaign {c.name!r} targets by browsing ({browsed}), but the shop has no web events: "
                 "nobody has visits to match; add an events source or change its rule."
             )
     return warnings
@@ -465,10 +474,21 @@ def build_campaigns(
                 built_at,
             )
             builds.append(build)
+            if build.n_treatment and not build.n_holdout:
+                warnings.append(no_holdout_warning(build, share))
             eligible = build.n_excluded_no_email + chosen.height
             if channel == "email" and eligible and not chosen.height:
                 warnings.append(no_email_warning(settings, campaign.name, eligible))
     return CampaignBuilds(builds, warnings)
+
+
+def no_holdout_warning(build: CampaignBuild, share: float) -> str:
+    """One sentence: a campaign whose holdout is empty cannot be measured, whatever its window says."""
+    return (
+        f"campaign {build.name}: its holdout has 0 customers ({build.n_treatment:,} to send to, holdout share "
+        f"{share:.0%}), so its effect cannot be measured after {build.window_end} without a holdout; raise "
+        "holdout_share in the playbook or widen its audience, then build it again"
+    )
 
 
 def no_email_warning(settings: Settings, campaign: str, eligible: int) -> str:

@@ -152,7 +152,7 @@ def _fit_clv(
             then = f"; used {_MODEL_NAMES[used]} instead" if used else ""
             outcome.messages.append(f"{_MODEL_NAMES[fit.name]} degenerate: {fit.diagnosis}{then}")
     if checked.unreliable is not None:
-        outcome.messages.append(f"CLV not reliable for this shop: {checked.unreliable}")
+        outcome.messages.append(f"{CLV_NOT_RELIABLE}{checked.unreliable}")
     if checked.scores is None:
         return None
     return checked.scores.select(
@@ -512,6 +512,11 @@ def latest_prediction_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | 
     return str(row[0]) if row else None
 
 
+# How a night says its lifetime values are not to be used (prediction_runs.message and runs.message), in the
+# same words as the report's banner; runs stored before carry the older prefix.
+CLV_NOT_RELIABLE = "Lifetime values are not reliable for this shop: "
+CLV_NOT_RELIABLE_BEFORE = ("CLV not reliable for this shop: ",)
+
 # Lifetime value is shown and used only when the night's holdout check passed: its purchase forecast for
 # the held-out days is within a factor of two of what happened and no worse than each customer's past rate.
 CLV_RATIO_RANGE = (0.5, 2.0)
@@ -532,10 +537,17 @@ def clv_unreliable(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str | 
         else None
     )
     message = str(run[0]) if run and run[0] else ""
-    prefix = "CLV not reliable for this shop: "
-    said = next((part.removeprefix(prefix) for part in message.split("; ") if part.startswith(prefix)), None)
+    said = next(
+        (
+            part.removeprefix(prefix)
+            for part in message.split("; ")
+            for prefix in (CLV_NOT_RELIABLE, *CLV_NOT_RELIABLE_BEFORE)
+            if part.startswith(prefix)
+        ),
+        None,
+    )
     if said:
-        return f"the lifetime-value model is not reliable for this shop ({said})"
+        return f"lifetime values are not reliable for this shop ({said})"
     row = (
         query_one(
             con,

@@ -14,6 +14,7 @@ from segmint.quality.alerts import Alert, Delivery, build_alert, dispatch
 from segmint.quality.engine import engine
 from segmint.quality.gate import GateDecision
 from segmint.quality.results import stored
+from segmint.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def conclude(
         plural = "s" if files != 1 else ""
         line = f"data quality OK: {len(results)} checks passed ({files} file{plural}, night checks, features)"
         if warnings:
-            line += f" ({warnings} warnings, see data docs)"
+            where = f"data docs: {docs}" if docs is not None else "see the data docs"
+            line += f" ({counted(warnings, 'warning')}, {where})"
         if segments is not None:
             line += f"; {segments.summary()}"
         return QualityOutcome(True, line, docs=docs)

@@ -20,6 +20,7 @@ from segmint.ingest import FileResult
 from segmint.ingest.load import absent_sentence, partial_sentence
 from segmint.quality.results import CheckResult
 from segmint.quality.suites import NightCheck, load_suite
+from segmint.words import counted
 
 # Runs that ingest a night's files; replays and on-demand validation are not nights.
 INGEST_FLOWS = ("nightly", "ingest")
@@ -167,7 +168,9 @@ def _freshness(
             else stale_sentence(noun, newest, night)
         )
         if age > q.max_data_age_days
-        else (f"newest {noun} from source '{source.name}' is {newest}, {age} days before the night")
+        else (
+            f"newest {noun} from source '{source.name}' is {newest}, {counted(age, 'day')} before the night"
+        )
     )
     return _night_result(table, source, check, age <= q.max_data_age_days, observed)
 
@@ -182,7 +185,7 @@ def stale_sentence(noun: str, newest: date, night: date, tonight: bool = False) 
     age = (night - newest).days
     when = "tonight" if tonight else f"the night of {night}"
     return (
-        f"your newest {noun} is {newest}, {age:,} days before {when}: the export may have stopped; "
+        f"your newest {noun} is {newest}, {counted(age, 'day')} before {when}: the export may have stopped; "
         f"pass --as-of {newest} to compute that night"
     )
 

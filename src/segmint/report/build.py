@@ -23,7 +23,7 @@ import polars as pl
 from segmint.config import QualitySettings
 from segmint.features import has_clickstream, has_feedback
 from segmint.predict.churn import churn_outcomes
-from segmint.predict.runner import clv_unreliable
+from segmint.predict.runner import CLV_NOT_RELIABLE, CLV_NOT_RELIABLE_BEFORE, clv_unreliable
 from segmint.report import playbook
 from segmint.report.model import (
     Action,
@@ -58,6 +58,7 @@ from segmint.report.model import (
     week_ending,
 )
 from segmint.segment.scaling import FeatureTransform
+from segmint.words import counted
 
 HISTORY_WEEKS = 12
 TOP_PRODUCTS = 5
@@ -235,7 +236,8 @@ def _data_age(ctx: _Ctx, limit: int) -> DataAge | None:
 SKIPPED = (
     ("churn skipped: ", "Churn risk was not predicted: "),
     ("lifetime value skipped: ", "Lifetime value was not predicted: "),
-    ("CLV not reliable for this shop: ", "Lifetime values are only rough for this shop: "),
+    (CLV_NOT_RELIABLE, CLV_NOT_RELIABLE),
+    *((before, CLV_NOT_RELIABLE) for before in CLV_NOT_RELIABLE_BEFORE),
     ("predictions not refreshed: ", "Predictions were not refreshed: "),
     ("anomalies skipped: ", "Unusual customers were not looked for: "),
 )
@@ -276,7 +278,7 @@ def _banners(ctx: _Ctx, run: SegmentRunInfo | Unavailable, age: DataAge | None) 
         banners.append(
             Banner(
                 "stale",
-                f"Your newest order is from {_day(age.newest)}, {age.days:,} days before {_day(ctx.day)} "
+                f"Your newest order is from {_day(age.newest)}, {counted(age.days, 'day')} before {_day(ctx.day)} "
                 f"(more than the {age.limit} days expected): the shop's export may have stopped, so this "
                 f"report shows nothing newer. Check the export (`segmint doctor` names each file's age), or "
                 f"see the last day with data: `segmint run nightly --as-of {age.newest}`.",
@@ -498,16 +500,33 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
         seg.mean_recency = m.get("recency_days")
         seg.mean_frequency = m.get("frequency")
         seg.mean_monetary = m.get("monetary")
+        seg.net_revenue = None if seg.mean_monetary is None else seg.mean_monetary * seg.size
         seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
-        seg.action = playbook.default_action(
-            playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
-        )
+        kind = playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
+        # A lapsed segment's action follows its spend: "low spend" is not said of members who spend more.
+        seg.action = playbook.default_action(playbook.spend_variant(kind, m, base))
     for seg_id, products in _top_products(ctx, run).items():
         if seg_id in segments:
             segments[seg_id].top_products = products
     _add_predictions(ctx, run, segments)
-    _add_campaign_actions(ctx, segments)
+    _add_campaign_actions(ctx, segments, _long_ago(ctx, run, base))
     return list(segments.values())
+
+
+def _long_ago(ctx: _Ctx, run: SegmentRunInfo, base: Stats) -> float | None:
+    """Days since the last order from which customers count as drifting away in this shop: two of its
+    purchase cycles (the segment names' own rule), else the base's mean recency; None if neither is known."""
+    from segmint.segment.profile import LAPSED_CYCLES
+
+    if ctx.has("customer_features", "as_of", "frequency", "mean_days_between_orders"):
+        row = ctx.one(
+            "select median(mean_days_between_orders) from customer_features "
+            "where as_of = $as_of and frequency >= 2 and mean_days_between_orders > 0",
+            {"as_of": run.as_of},
+        )
+        if row is not None and row[0] is not None:
+            return LAPSED_CYCLES * float(row[0])
+    return base.get("recency_days")
 
 
 Stats = dict[str, float | None]
@@ -710,15 +729,15 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
             segments[int(seg_id)].mean_churn = _f(churn_score)
 
 
-def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow]) -> None:
+def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow], long_ago: float | None = None) -> None:
     # A campaign built this week for a segment replaces the default action with what was actually planned.
     if not ctx.has("campaigns", "campaign_id", "name", "as_of", "channel") or not ctx.has(
         "campaign_audiences", "campaign_id", "segment_name", "group"
     ):
         return
     rows = ctx.rows(
-        """
-        select a.segment_name, c.name, c.channel, c.offer,
+        f"""
+        select a.segment_name, c.name, c.channel, c.offer, {ctx.col("campaigns", "targeting")},
             count(*) filter (where a."group" = 'treatment') as treatment,
             count(*) filter (where a."group" = 'holdout') as holdout
         from campaigns as c
@@ -730,11 +749,15 @@ def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow]) -> None:
         {"start": ctx.period.start, "end": ctx.period.end},
     )
     by_name = {s.name: s for s in segments.values()}
-    for segment_name, name, channel, offer, treatment, holdout in rows:
+    for segment_name, name, channel, offer, targeting, treatment, holdout in rows:
         seg = by_name.get(segment_name)
         if seg is None:
             continue
         seg.campaigns.append(f"{name} ({channel}): {treatment:,} targeted, {holdout:,} held out")
+        # A reminder for customers drifting away is not the action of a segment that ordered lately.
+        recent = long_ago is not None and seg.mean_recency is not None and seg.mean_recency < long_ago
+        if playbook.targets_lapsing(targeting) and recent:
+            continue
         if seg.action is None or seg.action.source == "default":
             kind = seg.action.segment_type if seg.action else "regular"
             seg.action = Action(
@@ -1011,15 +1034,24 @@ def _quality(ctx: _Ctx) -> Quality:
             )
         ]
     not_published: list[tuple[date, str]] = []
+    held_nights: list[tuple[date, str]] = []
     if ctx.has("publication_decisions", "as_of", "published", "reasons"):
-        for night, why in ctx.rows(
-            """
-            select as_of, reasons from publication_decisions
+        kept_as_of = (
+            "(select as_of from segment_runs as s where s.run_id = d.kept_run_id limit 1)"
+            if ctx.has("segment_runs", "run_id", "as_of") and ctx.has("publication_decisions", "kept_run_id")
+            else "null"
+        )
+        for night, why, computed, kept, kept_day in ctx.rows(
+            f"""
+            select as_of, reasons, {ctx.col("publication_decisions", "segment_run_id")},
+                {ctx.col("publication_decisions", "kept_run_id")}, {kept_as_of}
+            from publication_decisions as d
             where as_of between $start and $end and not published order by as_of, decided_at
             """,
             params,
         ):
             not_published.append((night, _sentences(why)))
+            held_nights.append((night, held_night_sentence(night, why, computed, kept, kept_day)))
     held: list[tuple[str, str, str, int]] = []
     if ctx.has("held_batches", "run_id", "source", "path", "reason", "status", "rows_read"):
         held = [
@@ -1041,6 +1073,7 @@ def _quality(ctx: _Ctx) -> Quality:
         failed_checks=checks,
         checks_run=checks_run,
         not_published=not_published,
+        held_nights=held_nights,
         held_batches=held,
     )
 
@@ -1052,6 +1085,42 @@ def _observed_summary(value: Any) -> str:
     except ValueError:
         return ""
     return str(parsed.get("summary") or "") if isinstance(parsed, dict) else ""
+
+
+def held_night_sentence(
+    night: date, reasons: Any, segment_run_id: str | None, kept_run_id: str | None, kept_as_of: date | None
+) -> str:
+    """What a night the gate did not publish did: held by a data check (named) or by the segment checks,
+    and whether earlier segments stay in use or there were none to keep."""
+    from segmint.quality.gate import CHECK_REASON
+
+    try:
+        parsed = json.loads(reasons) if isinstance(reasons, str) else reasons
+    except ValueError:
+        parsed = [str(reasons)]
+    listed = [str(r) for r in parsed] if isinstance(parsed, list) else [str(parsed)]
+    checks = [r.removeprefix(CHECK_REASON) for r in listed if r.startswith(CHECK_REASON)]
+    computed = segment_run_id is not None and "no segmentation was computed tonight" not in listed
+    when = _day(night)
+    if checks:
+        named = "; ".join(checks)
+        check_word = "a data check" if len(checks) == 1 else f"{len(checks)} data checks"
+        said = f"The night of {when} was held by {check_word} ({named})"
+        said += (
+            ", so its segments were not published"
+            if computed
+            else ", so no segments were computed that night"
+        )
+    elif computed:
+        said = f"The segments computed on {when} did not pass the checks for reliable segments"
+    else:
+        said = f"No segments were computed on {when}"
+    if kept_run_id:
+        since = f" (from {_day(kept_as_of)})" if kept_as_of else ""
+        return f"{said}; the earlier segments{since} stay in use."
+    return (
+        f"{said}; there are no earlier segments to keep, so segments appear once a night passes its checks."
+    )
 
 
 def _sentences(value: Any) -> str:

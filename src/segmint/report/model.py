@@ -166,6 +166,9 @@ class SegmentRow:
     mean_frequency: float | None = None
     mean_monetary: float | None = None
     mean_clv: float | None = None
+    # the members' net revenue to date; below zero (cancellations exceed kept orders) the report shows the
+    # amount, since a share of positive revenue would read 0.0%
+    net_revenue: float | None = None
     # why mean_clv is not shown (the lifetime-value model not validated or not reliable), in plain words
     clv_withheld: str | None = None
     mean_churn: float | None = None
@@ -366,6 +369,9 @@ class Quality:
     failed_checks: list[FailedCheck] | Unavailable
     checks_run: int = 0
     not_published: list[tuple[date, str]] = field(default_factory=list)  # (night, why)
+    # What happened on each of those nights, in one sentence: held by a data check (named) or by the
+    # segment checks, and whether earlier segments stay in use or there are none to keep.
+    held_nights: list[tuple[date, str]] = field(default_factory=list)
     held_batches: list[tuple[str, str, str, int]] = field(default_factory=list)  # (source, file, why, rows)
     # Orders in the warehouse now that were loaded without some of their lines: (orders, lines).
     partial_orders: tuple[int, int] = (0, 0)

@@ -131,8 +131,8 @@ _ACTIONS: dict[str, Action] = {
         "cancelled",
         "Ask what went wrong",
         "email (personal)",
-        "A short personal note asking why the order was cancelled (stock, delivery, price), with help to order again; no discount blast.",
-        "They ordered and then cancelled every order: learn the reason and fix it before offering anything.",
+        "To the members who cancelled: a short personal note asking why the order was cancelled (stock, delivery, price), with help to order again; no discount blast.",
+        "Their orders were cancelled and nothing was kept: learn the reason and fix it before offering anything.",
     ),
     "high_value": Action(
         "high_value",
@@ -220,6 +220,30 @@ def unhappy(detractor_share: float | None, feedback_share: float | None) -> bool
         and detractor_share >= DETRACTOR_SHARE
         and feedback_share >= RATED_SHARE
     )
+
+
+def spend_variant(kind: str, means: Mapping[str, float | None], base: Mapping[str, float | None]) -> str:
+    """A lapsed segment's type by its spend against the whole base: members who spend (or order) at least
+    as much as most get the personal win-back, the others the low-cost reactivation; other types stay."""
+    if kind not in ("lapsed", "lapsed_high_value"):
+        return kind
+    spends = [
+        (means.get(f), base.get(f)) for f in ("monetary", "avg_order_value") if means.get(f) is not None
+    ]
+    known = [(m, b) for m, b in spends if b is not None]
+    if not known:
+        return kind  # nothing to compare: the name's own claim stands
+    return "lapsed_high_value" if any(m >= b for m, b in known if m is not None) else "lapsed"
+
+
+# RFM cells and rule names of customers drifting away: a campaign aimed at them ("It's been a while") only
+# stands for a segment whose last orders are long ago for this shop.
+LAPSING_TARGETS = ("At Risk", "Cannot Lose Them", "About to Sleep", "Hibernating", "Lost", "churn_score")
+
+
+def targets_lapsing(targeting: str | None) -> bool:
+    """Whether a campaign's targeting (as the ledger stores it) picks customers who are drifting away."""
+    return bool(targeting) and any(t.lower() in str(targeting).lower() for t in LAPSING_TARGETS)
 
 
 def default_action(kind: str) -> Action:

@@ -53,12 +53,22 @@ def currency_prefix(currency: str | None) -> str:
     return CURRENCY_SYMBOLS.get(currency.upper()) or f"{currency.upper()} "
 
 
+# Negative amounts carry a true minus sign before the currency (−£4,287.63), wherever they are shown.
+MINUS = "\u2212"
+
+
 def money(value: float | None, currency: str | None = None, *, signed: bool = False) -> str:
-    """An amount with two decimals and its currency: £1,234.50, CHF 80.00, -$3.10 (+ with `signed`)."""
+    """An amount with two decimals and its currency: £1,234.50, CHF 80.00, −$3.10 (+ with `signed`)."""
     if value is None:
         return DASH
-    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
+    sign = MINUS if value < 0 else ("+" if signed and value > 0 else "")
     return f"{sign}{currency_prefix(currency)}{abs(value):,.2f}"
+
+
+def with_prefix(amount: str, currency: str | None = None) -> str:
+    """An already formatted amount ("-4,287.63") with its currency, the sign before it: −£4,287.63."""
+    negative = amount[:1] in ("-", MINUS)
+    return f"{MINUS if negative else ''}{currency_prefix(currency)}{amount[1:] if negative else amount}"
 
 
 def day(value: date | datetime | None, year: bool = True) -> str:
@@ -100,13 +110,13 @@ def _feature_value_filter(context: jinja2.runtime.Context, value: float | None, 
 # The stored sentences of earlier stages carry bare amounts (segment_profiles.description: "2.5 orders
 # of 70 on average"; anomalies.reason: "low avg_order_value 3.20 (median 48.55)"): shown with the currency
 # and in plain words, so every amount in the report names its currency.
-_AVERAGE_ORDER = re.compile(r"\b(orders of )(\d[\d,]*(?:\.\d+)?)( on average)")
+_AVERAGE_ORDER = re.compile(r"\b(orders of )(-?\d[\d,]*(?:\.\d+)?)( on average)")
 _ANOMALY_PART = re.compile(r"^(high|low) (\w+) (\S+) \(median (\S+)\)$")
 
 
 def with_currency(description: str, currency: str | None = None) -> str:
     """A segment's stored description with its average order value in the shop's currency."""
-    return _AVERAGE_ORDER.sub(lambda m: f"{m[1]}{currency_prefix(currency)}{m[2]}{m[3]}", description)
+    return _AVERAGE_ORDER.sub(lambda m: f"{m[1]}{with_prefix(m[2], currency)}{m[3]}", description)
 
 
 def anomaly_reason(reason: str, currency: str | None = None) -> str:
@@ -119,7 +129,7 @@ def anomaly_reason(reason: str, currency: str | None = None) -> str:
             return part
         direction, feature, value, median = found.groups()
         if feature_unit(feature) == "money":
-            value, median = (currency_prefix(currency) + v for v in (value, median))
+            value, median = (with_prefix(v, currency) for v in (value, median))
         return f"{direction} {feature_label(feature)}: {value} (most customers: {median})"
 
     return "; ".join(plain(p) for p in reason.split("; "))

@@ -418,13 +418,14 @@ def member_facts(frame: pl.DataFrame, has_events: bool | None = None) -> dict[in
         # by a cancellation (Online Retail's "C" invoices: the order stays, a cancelling order nets it to 0).
         known_apart = "orders_total" in members.columns
         placed = members["orders_total"].fill_null(0) > 0 if known_apart else None
+        # Cancelled-only means at least one cancellation and no kept positive revenue: a member whose only
+        # order was worth 0 (a free sample, a voucher) cancelled nothing and is not told otherwise.
         cancelled = None
         if placed is not None:
             cancelled = placed & members["is_prospect"]
             if "cancelled_orders" in members.columns:
-                cancelled = cancelled | (
-                    (members["cancelled_orders"].fill_null(0) > 0)
-                    & (members["monetary"].cast(pl.Float64).fill_null(0) <= 0)
+                cancelled = (members["cancelled_orders"].fill_null(0) > 0) & (
+                    members["is_prospect"] | (members["monetary"].cast(pl.Float64).fill_null(0) <= 0)
                 )
         repeaters = bought.filter(pl.col("frequency") >= 2)
         overdue = (
@@ -516,7 +517,12 @@ def describe(
     share = num("share") or 0.0
     revenue = num("revenue_share")
     parts = [f"{int(num('size') or 0):,} customers ({share:.0%} of the base"]
-    parts[0] += f", {revenue:.0%} of revenue)" if revenue is not None else ")"
+    net = num("mean_monetary")
+    if net is not None and net < 0 and facts is not None and facts.cancelled_only_share > 0:
+        # A share of positive revenue would read 0%: say that cancellations took back more than was kept.
+        parts[0] += ", no revenue kept: cancellations exceed their orders)"
+    else:
+        parts[0] += f", {revenue:.0%} of revenue)" if revenue is not None else ")"
     prospects = num("prospect_share") or 0.0
     cancelled = facts.cancelled_only_share if facts is not None else 0.0
     if cancelled > 0 and facts is not None and facts.without_order + cancelled >= 0.5:
