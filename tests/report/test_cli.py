@@ -73,7 +73,7 @@ def test_report_waits_for_no_one_while_a_run_writes(shop_config: Path) -> None:
 
 def test_a_bad_day_is_one_sentence(shop_config: Path) -> None:
     done = segmint("report", "--config", str(shop_config), "--as-of", "2026-11-31")
-    assert done.returncode == 1
+    assert done.returncode == 2  # a usage error, like an unknown option
     assert done.stderr.strip() == "error: --as-of '2026-11-31' is not a date; write it as YYYY-MM-DD."
 
 
