@@ -23,9 +23,12 @@ from segmint.ingest.read import (
     DEFAULT_MAX_LINE_BYTES,
     LINE,
     MALFORMED,
+    NOT_UTF8,
     RAW,
     ROW,
     FileNotReadyError,
+    is_utf8,
+    not_utf8_hint,
     read_raw,
     sha256_of,
     snapshot,
@@ -1225,6 +1228,16 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
         f"{batch.path.name}: {absent_sentence(batch.source.kind, column, rows)}"
         for column, rows in absent.items()
     ]
+    undecoded = (
+        _count(con, f"select count(*) from {ROWS} where contains(reason, {_lit(NOT_UTF8)})")
+        if bad and is_utf8(batch.source.encoding)
+        else 0
+    )
+    if undecoded:
+        warnings.append(
+            f"{batch.path.name}: {undecoded:,} row{'s' if undecoded != 1 else ''} quarantined as malformed "
+            f"lines: {not_utf8_hint(repr(batch.source.name))}"
+        )
     if partial:
         warnings.append(f"{batch.path.name}: {partial_sentence(partial, missing)}")
     return FileResult(
@@ -1344,7 +1357,8 @@ def _held_sentence(con: duckdb.DuckDBPyConnection, batch: Batch, checks: str) ->
         return checks
     bad, total = int(found[0][2]), int(found[0][3])
     causes = "; ".join(f"{reason} ({n:,} row{'s' if n != 1 else ''})" for reason, n, _, _ in found)
-    hint = _separator_hint(batch.source, [str(r[0]) for r in found])
+    reasons = [str(r[0]) for r in found]
+    hint = _separator_hint(batch.source, reasons) + _encoding_hint(batch.source, reasons)
     return (
         f"{batch.path.name} held back: {bad:,} of {total:,} rows cannot be loaded: {causes}{hint}. "
         f"Failed checks: {checks.split(' held back: ', 1)[-1]}"
@@ -1359,6 +1373,13 @@ def _separator_hint(source: SourceSettings, reasons: Sequence[str]) -> str:
             f' (the export writes decimal commas: set decimal_separator = "," and thousands_separator = "." '
             f"on source '{source.name}')"
         )
+    return ""
+
+
+def _encoding_hint(source: SourceSettings, reasons: Sequence[str]) -> str:
+    """A hint when lines fail because the file is not UTF-8 (an Excel export in cp1252, say)."""
+    if is_utf8(source.encoding) and any(NOT_UTF8 in r for r in reasons):
+        return f" ({not_utf8_hint(repr(source.name))})"
     return ""
 
 
@@ -1399,7 +1420,7 @@ def load_file(
         return known
     with tempfile.TemporaryDirectory(prefix=".segmint-read-", dir=_scratch_folder(con)) as folder:
         try:
-            copy = snapshot(path, Path(folder), settled)
+            copy = snapshot(path, Path(folder), settled, encoding=source.encoding)
         except FileNotReadyError as exc:
             return _not_ready(source, path, str(exc))
         known = _known(con, source, path, copy.sha256)
@@ -1412,7 +1433,12 @@ def load_file(
             copy.sha256,
             run_id,
             lambda: read_raw(
-                con, path, delimiter=source.delimiter, max_line_bytes=max_line_bytes, data=copy.copy
+                con,
+                path,
+                delimiter=source.delimiter,
+                max_line_bytes=max_line_bytes,
+                data=copy.copy,
+                source=source.name,
             ),
             now,
             future_tolerance,
