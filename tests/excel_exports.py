@@ -26,7 +26,7 @@ def german_rows(orders: int = 12) -> list[str]:
         for j in range(2):
             article = ARTICLES[(i + j * 3) % len(ARTICLES)]
             rows.append(
-                f"B{1000 + i};K{i % 5};{1 + i % 28:02d}.03.2024 10:{j:02d};{article};{1 + j};"
+                f"B{1000 + i};K{i % 5};{1 + 2 * i % 28:02d}.03.2024 10:{j:02d};{article};{1 + j};"
                 f"{2 + i % 7},{50 if j else 99};EUR;kunde{i % 5}@beispiel.de"
             )
     return rows
@@ -34,5 +34,6 @@ def german_rows(orders: int = 12) -> list[str]:
 
 def write_cp1252(path: Path, rows: list[str], header: str = GERMAN_HEADER) -> Path:
     """The export as Windows-1252 bytes, with Windows line ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("cp1252"))
     return path
