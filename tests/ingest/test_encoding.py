@@ -102,3 +102,34 @@ def test_the_encoding_must_be_a_text_codec() -> None:
     for bad in ("latin-9x", "rot13"):
         with pytest.raises(ValueError, match="is not a text encoding Python knows"):
             german_shop(encoding=bad)
+
+
+def test_product_names_stand_in_for_product_ids_in_product_features(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from segmint.features import build_features
+
+    path = write_cp1252(tmp_path / "bestellungen.csv", german_rows())
+    result = load_file(duck, german_shop(encoding="cp1252"), path, "r1", now=NOW)
+    assert result.rows_loaded == 24
+    assert duck.execute("select count(*) from order_lines where product_id is null").fetchone() == (0,)
+    assert duck.execute(
+        "select count(*) from order_lines where product_id is distinct from product_name"
+    ).fetchone() == (0,)
+    build_features(duck, date(2024, 3, 31))
+    row = duck.execute(
+        "select min(distinct_products), max(distinct_products) from customer_features "
+        "where as_of = date '2024-03-31' and not is_prospect"
+    ).fetchone()
+    assert row is not None and row[0] > 0 and row[1] >= 2
+    # The same orders in another file (one more line ending) are repeats, not changes.
+    again = write_cp1252(tmp_path / "bestellungen-2.csv", [*german_rows(), ""])
+    repeat = load_file(duck, german_shop(encoding="cp1252"), again, "r2", now=NOW)
+    assert (repeat.status, repeat.rows_loaded, repeat.rows_duplicate, repeat.rows_updated) == (
+        "loaded",
+        0,
+        24,
+        0,
+    ), repeat

@@ -401,6 +401,12 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         else "null"
     )
     revenue = f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)"
+    # An export with product names but no product ids: the name is the product's key, so that product
+    # features and recommendations see its products. The hashes take the key as stored (a file without
+    # ids compares without them, as _HASHED_OPTIONAL says).
+    product_key = (
+        "replace (coalesce(product_id, product_name) as product_id)" if "product_id" not in mapping else ""
+    )
 
     def line_hash(columns: Sequence[str]) -> str:
         return _hash(*(c.format(price="price", revenue=revenue) for c in columns))
@@ -409,7 +415,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
     compared = f"{line_hash(_masked(LINE_HASH, ctx.absent))} as compare_line_hash," if ctx.absent else ""
     return f"""
         with typed as (
-            select *,
+            select * {product_key},
                 {ctx.time_sql} as ordered_ts,
                 {_integer(_number("quantity", source))} as qty,
                 {_amount(_number("unit_price", source))} as price,
