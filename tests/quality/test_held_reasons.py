@@ -109,3 +109,13 @@ def test_a_cp1252_export_holds_with_a_hint_to_set_the_encoding(
         '(the file is not UTF-8: set encoding = "cp1252" (the usual encoding of Excel exports in Western '
         "Europe) on source 'orders', or re-save it as UTF-8). Failed checks: "
     ) in message
+    # Once the source names the encoding, the next night reads the held file again from its bytes.
+    source = settings.sources[1].model_copy(update={"encoding": "cp1252"})
+    (again,) = ingest_files(
+        con, [(source, [path])], start_run(con, "nightly", None), audit=BatchAudit(settings)
+    )
+    assert (again.status, again.rows_loaded) == ("loaded", 20), again
+    assert con.execute("select status from held_batches").fetchall() == [("superseded",)]
+    assert con.execute("select count(*) from held_rows").fetchone() == (0,)
+    names = con.execute("select distinct product_id from order_lines order by 1").fetchall()
+    assert names == [("Brot",), ("Käse",)]

@@ -1417,7 +1417,9 @@ def load_file(
     path = path.resolve()
     try:
         # A file loaded before is recognised without copying it.
-        known = _known(con, source, path, sha256_of(path))
+        sha = sha256_of(path)
+        _release_undecoded(con, source, sha, run_id)
+        known = _known(con, source, path, sha)
     except FileNotFoundError:
         known = _not_ready(
             source, path, f"{path}: the file vanished before it was read; it is skipped this run"
@@ -1450,6 +1452,31 @@ def load_file(
             future_tolerance,
             audit,
         )
+
+
+def _release_undecoded(con: duckdb.DuckDBPyConnection, source: SourceSettings, sha: str, run_id: str) -> None:
+    """A file held because it was read as UTF-8 and is not is read again once its source names an encoding.
+
+    Its kept rows hold the undecoded lines, so replaying them cannot help: the held batch is superseded
+    and the file loads from its bytes like a new one (held anew if its rows still fail a check).
+    """
+    if is_utf8(source.encoding):
+        return
+    con.execute(
+        "create or replace temp table undecoded_held as select sha256 from held_batches "
+        "where sha256 = ? and source = ? and status = 'held' and contains(reason, ?)",
+        [sha, source.name, NOT_UTF8],
+    )
+    if not _count(con, "select count(*) from undecoded_held"):
+        return
+    with transaction(con):
+        con.execute(
+            "update held_batches set status = 'superseded', resolved_by = ?, resolved_at = current_localtimestamp() "
+            "where sha256 = ? and status = 'held'",
+            [run_id, sha],
+        )
+        con.execute("delete from held_rows where sha256 = ?", [sha])
+    log.info("%s: reading %s again with encoding %s", source.name, sha[:12], source.encoding)
 
 
 def _known(con: duckdb.DuckDBPyConnection, source: SourceSettings, path: Path, sha: str) -> FileResult | None:
