@@ -316,7 +316,11 @@ def init(
     written = scaffolding.write(plan, force=force)
     for e in exports:
         how = f"preset {e.preset}" if not e.notes else f"{len(e.columns)} columns mapped by name"
-        console.print(f"{e.kind}: {e.path} ({how})", highlight=False)
+        console.print(f"{e.kind}: {e.path} ({how})", highlight=False, markup=False)
+        if e.unmapped:
+            typer.echo(f"  left unmapped (not read): {', '.join(e.unmapped)}")
+        if e.encoding != "utf-8":
+            typer.echo(f'  not UTF-8: read with encoding = "{e.encoding}"')
     if not any(e.kind == "orders" for e in exports):
         typer.echo(
             "no orders export: nights load the web events only; segments, lifetime value and churn "

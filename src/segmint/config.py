@@ -72,6 +72,9 @@ class SourceSettings(_Section):
     # European exports write 1.234,56: decimal_separator = ",", thousands_separator = ".".
     decimal_separator: str = "."
     thousands_separator: str | None = None
+    # The text encoding of the source's CSV / JSON lines files, any Python codec name; a file not in
+    # UTF-8 is transcoded to UTF-8 as it is copied for loading (Excel in Western Europe writes "cp1252").
+    encoding: str = "utf-8"
     # A row whose key was loaded before with other content: update the stored row (the earlier
     # version goes to the history tables) or quarantine the new one.
     on_changed: Literal["update", "quarantine"] = "update"
@@ -88,6 +91,22 @@ class SourceSettings(_Section):
     def _known_preset(cls, value: str) -> str:
         if value not in PRESETS:
             raise ValueError(f"unknown preset {value!r}; use one of {', '.join(PRESETS)}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            # base64, rot13 and the like are codecs too, but not of text.
+            if not getattr(codecs.lookup(value), "_is_text_encoding", True):
+                raise LookupError(value)
+        except LookupError:
+            raise ValueError(
+                f"encoding {value!r} is not a text encoding Python knows; use a codec name such as "
+                '"utf-8" or "cp1252" (the usual encoding of Excel exports in Western Europe)'
+            ) from None
         return value
 
     @field_validator("decimal_separator")

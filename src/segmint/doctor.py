@@ -43,10 +43,26 @@ def _age(seconds: float) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''} ago" if hours else "less than an hour ago"
 
 
+def _encoding_sentence(name: str, encoding: str, newest: Path, bad: tuple[int, int]) -> str:
+    """What to set when a source's newest file does not decode with the source's encoding."""
+    from segmint.ingest.read import is_utf8
+
+    line, _ = bad
+    if is_utf8(encoding):
+        return (
+            f"{newest.name} is not UTF-8 (line {line:,}): set encoding = \"cp1252\" on source '{name}' "
+            "(the usual encoding of Excel exports in Western Europe), or re-save the file as UTF-8"
+        )
+    return (
+        f"{newest.name} is not {encoding} (line {line:,}): set source '{name}''s encoding to the one "
+        'the file is written in (encoding = "utf-8" if it was re-saved as UTF-8)'
+    )
+
+
 def check_sources(settings: Settings) -> list[Check]:
     """Every source matches files, and the newest one has the columns its preset reads."""
     from segmint.ingest.presets import canonical_mapping, check_source
-    from segmint.ingest.read import read_columns
+    from segmint.ingest.read import decodes, read_columns
 
     if not settings.sources:
         return [
@@ -71,7 +87,15 @@ def check_sources(settings: Settings) -> list[Check]:
         newest = max(files, key=lambda p: p.stat().st_mtime)
         try:
             check_source(source)
-            canonical_mapping(source, read_columns(newest, delimiter=source.delimiter), newest)
+            bad = decodes(newest, source.encoding)
+            if bad is not None:
+                checks.append(
+                    Check(name, False, _encoding_sentence(source.name, source.encoding, newest, bad))
+                )
+                continue
+            canonical_mapping(
+                source, read_columns(newest, delimiter=source.delimiter, encoding=source.encoding), newest
+            )
         except SegmintError as exc:
             checks.append(Check(name, False, str(exc)))
             continue

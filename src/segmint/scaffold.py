@@ -16,8 +16,10 @@ from segmint.ingest.detect import (
     Separators,
     date_layout,
     detect_columns,
+    detect_encoding,
     missing_required,
     separators,
+    settle_product,
 )
 from segmint.ingest.presets import CANONICAL, PRESET_KINDS, fitting_presets
 from segmint.ingest.read import read_columns, read_sample
@@ -39,6 +41,9 @@ class Export:
     decimal_separator: str = "."
     thousands_separator: str | None = None
     notes: dict[str, str] = field(default_factory=dict)  # option -> the comment written above it
+    encoding: str = "utf-8"
+    given: tuple[str, ...] = ()  # the canonical columns the owner gave with --map
+    unmapped: tuple[str, ...] = ()  # the export's headers no canonical column reads
 
     @property
     def name(self) -> str:
@@ -156,6 +161,14 @@ class Draft:
     columns: dict[str, str]
     mapped: bool  # read through a column mapping, not a preset
     sample: dict[str, list[str]] = field(default_factory=dict)
+    encoding: str = "utf-8"
+    given: set[str] = field(default_factory=set)  # canonical columns given with --map
+
+    @property
+    def unmapped(self) -> list[str]:
+        """The export's headers that no canonical column reads (for a mapping; a preset knows its own)."""
+        used = set(self.columns.values())
+        return [h for h in self.headers if h not in used] if self.mapped else []
 
     @property
     def missing(self) -> list[str]:
@@ -194,26 +207,43 @@ def draft(
             f"Preset '{preset}' reads {' or '.join(PRESET_KINDS[preset])} files, not {kind}; pick another."
         )
     newest = files[-1]
-    headers = read_columns(newest)
+    encoding = detect_encoding(newest)
+    headers = read_columns(newest, encoding=encoding)
     if preset is None:
         fits = [p for p in fitting_presets(kind, headers) if p != "canonical"]
         preset = fits[0] if fits else None
     mapped = preset in (None, "canonical")
     columns = detect_columns(kind, headers) if mapped else {}
+    given: set[str] = set()
     for flag in maps or []:
         if flag.kind not in (None, kind) or flag.canonical not in {*CANONICAL[kind][0], *CANONICAL[kind][1]}:
             continue
         header = _header_of(headers, flag.header)
         if header is not None:
+            # A header given to one column is no longer another's guess.
+            for other in [c for c, h in columns.items() if h == header and c not in given]:
+                del columns[other]
             columns[flag.canonical] = header
+            given.add(flag.canonical)
         elif flag.kind == kind:
             raise ConfigError(
                 f"{flag.flag}: {newest.name} has no column {flag.header!r}; its columns are "
                 f"{', '.join(headers)}."
             )
-    sample = read_sample(newest) if mapped else {}
+    sample = read_sample(newest, encoding=encoding) if mapped else {}
+    if mapped:
+        settle_product(columns, sample, given)
     return Draft(
-        kind, config_path_of(folder, pattern), newest, preset or "canonical", headers, columns, mapped, sample
+        kind,
+        config_path_of(folder, pattern),
+        newest,
+        preset or "canonical",
+        headers,
+        columns,
+        mapped,
+        sample,
+        encoding,
+        given,
     )
 
 
@@ -260,11 +290,18 @@ def finish(d: Draft, timestamp_format: str | None = None) -> Export:
     `timestamp_format` is the owner's choice (--timestamp-format or the answer to init's question); it is
     needed when the sampled dates fit both day-first and month-first, and must read them.
     """
+    encoding_note = {
+        "encoding": (
+            f"{d.file.name} is not UTF-8: read as {d.encoding} (cp1252 is what Excel writes in Western "
+            "Europe; found by init in the export)."
+        )
+    }
     if not d.mapped:
-        return Export(d.kind, d.path, d.preset, dict(d.columns))
+        notes_ = encoding_note if d.encoding != "utf-8" else {}
+        return Export(d.kind, d.path, d.preset, dict(d.columns), notes=notes_, encoding=d.encoding)
     if d.missing:
         raise ConfigError(missing_sentence(d))
-    notes: dict[str, str] = {}
+    notes: dict[str, str] = encoding_note if d.encoding != "utf-8" else {}
     layout = d.dates()
     time_header = d.columns.get(TIME_COLUMNS[d.kind], "")
     values = d.sample.get(time_header, [])
@@ -296,10 +333,18 @@ def finish(d: Draft, timestamp_format: str | None = None) -> Export:
         notes["decimal_separator"] = (
             f"Amounts such as {numbers.example!r} use a {comma}{grouped} (found by init in the export)."
         )
-    notes["columns"] = (
-        f"segmint's column = the header in {d.file.name}, found by init by name; fix any that is wrong."
-    )
     required, optional = CANONICAL[d.kind]
+    columns = {c: d.columns[c] for c in (*required, *optional) if c in d.columns}
+    given = tuple(c for c in columns if c in d.given)
+    if len(given) == len(columns):
+        how = "as given with --map"
+    elif given:
+        how = "found by init by name, except those marked as given with --map"
+    else:
+        how = "found by init by name"
+    notes["columns"] = f"segmint's column = the header in {d.file.name}, {how}; fix any that is wrong."
+    if d.unmapped:
+        notes["unmapped"] = f"Not read (no segmint column): {', '.join(d.unmapped)}."
     return Export(
         d.kind,
         d.path,
@@ -309,6 +354,9 @@ def finish(d: Draft, timestamp_format: str | None = None) -> Export:
         numbers.decimal,
         numbers.thousands,
         notes,
+        d.encoding,
+        given,
+        tuple(d.unmapped),
     )
 
 
@@ -331,6 +379,8 @@ def _source_block(e: Export) -> str:
         f"[[sources]]\nname = {_toml_string(e.name)}\nkind = {_toml_string(e.kind)}\n"
         f"path = {_toml_string(e.path)}\npreset = {_toml_string(e.preset)}\n"
     )
+    if e.encoding != "utf-8":
+        block += _comment(e.notes.get("encoding")) + f"encoding = {_toml_string(e.encoding)}\n"
     if e.timestamp_format:
         block += _comment(e.notes.get("timestamp_format"))
         block += f"timestamp_format = {_toml_string(e.timestamp_format)}\n"
@@ -340,8 +390,13 @@ def _source_block(e: Export) -> str:
         if e.thousands_separator:
             block += f"thousands_separator = {_toml_string(e.thousands_separator)}\n"
     if e.columns:
-        block += _comment(e.notes.get("columns")) + "[sources.columns]\n"
-        block += "".join(f"{c} = {_toml_string(h)}\n" for c, h in e.columns.items())
+        block += _comment(e.notes.get("columns")) + _comment(e.notes.get("unmapped"))
+        block += "[sources.columns]\n"
+        block += "".join(
+            f"{c} = {_toml_string(h)}"
+            + ("  # given with --map\n" if c in e.given and len(e.given) < len(e.columns) else "\n")
+            for c, h in e.columns.items()
+        )
     return block
 
 
@@ -363,7 +418,24 @@ def render_config(scaffold: Scaffold) -> str:
     text = re.sub(r"(?m)^recipients = \[[^\]]*\]", f"recipients = {addresses}", text, count=1)
     text = re.sub(r"(?m)^report_recipients = \[[^\]]*\]", f"report_recipients = {addresses}", text, count=1)
     header = "# Written by `segmint init`; check it with `segmint doctor`.\n"
-    return header + text
+    return header + _as_written(text)
+
+
+def _as_written(text: str) -> str:
+    """An example file's text as init writes it: not telling to copy it (it is the copy)."""
+    text = re.sub(
+        r"(?m)^(# segmint settings)\. Copy to segmint\.toml; r", r"\1 for this shop; r", text, count=1
+    )
+    text = re.sub(
+        r"(?m)^(# segmint campaign playbook)\. Copy to campaigns\.toml \(or point \[campaigns\] playbook "
+        r"in segmint\.toml at it\)\.",
+        r"\1 of this shop ([campaigns] playbook in segmint.toml names it).",
+        text,
+        count=1,
+    )
+    return re.sub(
+        r"(?m)^(playbook = \S+?)(\s+)# copy campaigns\.example\.toml", r"\1\2# the shop's playbook", text
+    )
 
 
 def write(scaffold: Scaffold, *, force: bool = False) -> list[Path]:
@@ -371,7 +443,9 @@ def write(scaffold: Scaffold, *, force: bool = False) -> list[Path]:
     folder = scaffold.folder
     targets = {
         folder / "segmint.toml": render_config(scaffold),
-        folder / "campaigns.toml": template_path("campaigns.example.toml").read_text(encoding="utf-8"),
+        folder / "campaigns.toml": _as_written(
+            template_path("campaigns.example.toml").read_text(encoding="utf-8")
+        ),
         folder / ".env": template_path(".env.example").read_text(encoding="utf-8"),
     }
     existing = [p for p in targets if p.exists()]

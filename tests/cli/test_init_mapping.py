@@ -86,8 +86,25 @@ def write_events(path: Path) -> Path:
         ("Currency", "currency"),
         ("SKU", "product_id"),
         ("StockCode", "product_id"),
-        ("product", "product_id"),
+        ("product", "product_name"),
+        ("Product", "product_name"),
         ("Product Name", "product_name"),
+        ("Item name", "product_name"),
+        ("Artikel", "product_name"),
+        ("Artikelname", "product_name"),
+        ("Produkt", "product_name"),
+        ("Bezeichnung", "product_name"),
+        ("Artikelnummer", "product_id"),
+        ("Bestellnummer", "order_id"),
+        ("Datum", "ordered_at"),
+        ("Menge", "quantity"),
+        ("Stück", "quantity"),
+        ("Preis", "unit_price"),
+        ("Prix unitaire", "unit_price"),
+        ("Cantidad", "quantity"),
+        ("Währung", "currency"),
+        ("Kunde", "customer_id"),
+        ("Courriel", "email"),
         ("Billing Country", "country"),
     ],
 )
@@ -353,3 +370,58 @@ def test_the_rees46_sample_alone_is_read_with_its_preset(cli: Cli, tmp_path: Pat
     assert doctor.returncode == 0, doctor.stdout
     assert "read as rees46" in doctor.stdout
     assert "skip  orders: no orders source" in doctor.stdout
+
+
+def test_init_reads_a_windows_1252_excel_export_and_doctor_checks_its_encoding(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from excel_exports import german_rows, write_cp1252
+    from segmint.doctor import check_sources
+
+    export = write_cp1252(tmp_path / "exports" / "bestellungen.csv", german_rows())
+    done = cli("init", "shop", "--orders", "exports/*.csv", "--map", "currency=Währung", "--no-input")
+    assert done.returncode == 0, done.stderr
+    assert "left unmapped (not read)" not in done.stdout  # every German header has a column
+    assert 'not UTF-8: read with encoding = "cp1252"' in done.stdout
+    config = tmp_path / "shop" / "segmint.toml"
+    text = config.read_text(encoding="utf-8")
+    assert "# bestellungen.csv is not UTF-8: read as cp1252 (cp1252 is what Excel writes" in text
+    assert 'currency = "Währung"  # given with --map' in text
+    assert 'order_id = "Bestellnummer"\n' in text
+    assert "found by init by name, except those marked as given with --map" in text
+    assert "Copy to" not in text and "copy campaigns.example.toml" not in text
+    assert "Copy to" not in (tmp_path / "shop" / "campaigns.toml").read_text(encoding="utf-8")
+    settings = load_settings(config)
+    [source] = settings.sources
+    assert source.encoding == "cp1252"
+    assert source.columns == {
+        "order_id": "Bestellnummer",
+        "ordered_at": "Datum",
+        "quantity": "Menge",
+        "unit_price": "Preis",
+        "customer_id": "Kunde",
+        "email": "E-Mail",
+        "product_name": "Artikel",
+        "currency": "Währung",
+    }
+    assert [c.ok for c in check_sources(settings)] == [True]
+    # Without the encoding, doctor says what to set.
+    config.write_text(text.replace('encoding = "cp1252"\n', ""), encoding="utf-8")
+    [check] = check_sources(load_settings(config))
+    assert check.ok is False
+    assert check.detail.startswith(
+        f"{export.name} is not UTF-8 (line 1): set encoding = \"cp1252\" on source 'shop' (the usual "
+        "encoding of Excel exports in Western Europe), or re-save the file as UTF-8"
+    ), check.detail
+
+
+def test_init_prints_the_columns_it_leaves_unmapped(cli: Cli, tmp_path: Path) -> None:
+    export = write_orders(tmp_path / "orders.csv", [*HEADERS, "Gift Wrap", "Notes"])
+    text = export.read_text().replace("\n", ";no;\n").replace("Notes;no;", "Notes", 1)
+    export.write_text(text)
+    done = cli("init", "shop", "--orders", str(export), "--timestamp-format", "%d/%m/%Y %H:%M", "--no-input")
+    assert done.returncode == 0, done.stderr
+    assert "  left unmapped (not read): Gift Wrap, Notes" in done.stdout
+    toml = (tmp_path / "shop" / "segmint.toml").read_text()
+    assert "# Not read (no segmint column): Gift Wrap, Notes." in toml
+    assert "found by init by name; fix any that is wrong" in toml and "given with --map" not in toml

@@ -93,3 +93,29 @@ def test_the_cli_prints_config_keys_in_brackets_as_written(capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "held: b.csv held back: add it to [shop] exchange_rates" in out
     assert "warning: set [alerts] recipients" in out
+
+
+def test_a_cp1252_export_holds_with_a_hint_to_set_the_encoding(
+    con: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    path = settings.base_dir / "orders" / "excel.csv"
+    rows = [
+        f"B{i},K{i},2024-02-01 10:00:00,{'Käse' if i % 4 == 1 else 'Brot'},1,2.50,EUR" for i in range(1, 21)
+    ]
+    path.write_bytes(("\r\n".join([HEADER, *rows]) + "\r\n").encode("cp1252"))
+    _, message = load(con, settings, "orders")
+    assert message.startswith("excel.csv held back: 5 of 20 rows cannot be loaded: malformed line: "), message
+    assert (
+        '(the file is not UTF-8: set encoding = "cp1252" (the usual encoding of Excel exports in Western '
+        "Europe) on source 'orders', or re-save it as UTF-8). Failed checks: "
+    ) in message
+    # Once the source names the encoding, the next night reads the held file again from its bytes.
+    source = settings.sources[1].model_copy(update={"encoding": "cp1252"})
+    (again,) = ingest_files(
+        con, [(source, [path])], start_run(con, "nightly", None), audit=BatchAudit(settings)
+    )
+    assert (again.status, again.rows_loaded) == ("loaded", 20), again
+    assert con.execute("select status from held_batches").fetchall() == [("superseded",)]
+    assert con.execute("select count(*) from held_rows").fetchone() == (0,)
+    names = con.execute("select distinct product_id from order_lines order by 1").fetchall()
+    assert names == [("Brot",), ("Käse",)]

@@ -6,14 +6,17 @@ as a [sources.columns] mapping, timestamp_format and decimal_separator, where th
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from segmint.config import SourceKind
 from segmint.ingest.load import FAMILIES, family_formats
 from segmint.ingest.presets import CANONICAL
+from segmint.ingest.read import decodes
 
 # Header spellings per canonical column, compared lowercased with everything but letters and digits
 # removed ("Order ID", "order_id" and "OrderID" are one spelling), the most telling first. A header is
@@ -31,13 +34,36 @@ _CUSTOMER = (
     "memberid",
     "shopperid",
     "visitorid",
+    # German, French, Spanish
+    "kundennummer",
+    "kundennr",
+    "kundenid",
+    "numeroclient",
+    "idclient",
+    "idcliente",
+    "numerocliente",
     "customer",
     "client",
     "user",
     "buyer",
+    "kunde",
+    "cliente",
 )
-_EMAIL = ("email", "emailaddress", "customeremail", "buyeremail", "useremail", "mail", "contactemail")
-_PRODUCT = (
+_EMAIL = (
+    "email",
+    "emailaddress",
+    "customeremail",
+    "buyeremail",
+    "useremail",
+    "mail",
+    "contactemail",
+    "emailadresse",
+    "courriel",
+    "correo",
+    "correoelectronico",
+)
+# Spellings of a product's code; "Product", "Item" or "Artikel" alone name it in orders (see _PRODUCT_NAME).
+_PRODUCT_ID = (
     "productid",
     "sku",
     "stockcode",
@@ -52,12 +78,75 @@ _PRODUCT = (
     "variantid",
     "lineitemsku",
     "ean",
+    "artikelnummer",
+    "artikelnr",
+    "artikelid",
+    "produktnummer",
+    "produktid",
+    "referenz",
+    "reference",
+    "refproduit",
+    "codeproduit",
+    "codigo",
+    "codigoproducto",
+    "referencia",
+)
+# Events have no product name: there a bare "Product" is the product's id.
+_PRODUCT = (*_PRODUCT_ID, "product", "item", "article")
+_PRODUCT_NAME = (
+    "productname",
+    "itemname",
+    "articlename",
+    "producttitle",
+    "lineitemname",
+    "itemdescription",
+    "productdescription",
+    "artikelname",
+    "artikelbezeichnung",
+    "produktname",
+    "produktbezeichnung",
+    "bezeichnung",
+    "nomproduit",
+    "nomdeproduit",
+    "libelle",
+    "designation",
+    "nombreproducto",
+    "nombredelproducto",
     "product",
     "item",
     "article",
+    "artikel",
+    "produkt",
+    "produit",
+    "producto",
+    "articulo",
+    "description",
+    "beschreibung",
+    "descripcion",
+    "title",
 )
-_CATEGORY = ("category", "productcategory", "categoryname", "categorycode", "department", "producttype")
-_COUNTRY = ("country", "billingcountry", "shippingcountry", "countrycode", "customercountry")
+_CATEGORY = (
+    "category",
+    "productcategory",
+    "categoryname",
+    "categorycode",
+    "department",
+    "producttype",
+    "kategorie",
+    "warengruppe",
+    "categorie",
+    "categoria",
+)
+_COUNTRY = (
+    "country",
+    "billingcountry",
+    "shippingcountry",
+    "countrycode",
+    "customercountry",
+    "land",
+    "pays",
+    "pais",
+)
 _CONSENT = ("marketingconsent", "acceptsmarketing", "emailoptin", "optin", "newsletter", "subscribed")
 
 SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
@@ -77,7 +166,21 @@ SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
             "transactionid",
             "receiptno",
             "receiptnumber",
+            "bestellnummer",
+            "bestellnr",
+            "auftragsnummer",
+            "auftragsnr",
+            "rechnungsnummer",
+            "numerocommande",
+            "numcommande",
+            "nocommande",
+            "numeropedido",
+            "numpedido",
             "order",
+            "bestellung",
+            "auftrag",
+            "commande",
+            "pedido",
         ),
         "ordered_at": (
             "orderedat",
@@ -94,10 +197,18 @@ SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
             "purchasedat",
             "transactiondate",
             "saledate",
+            "bestelldatum",
+            "auftragsdatum",
+            "rechnungsdatum",
+            "datecommande",
+            "fechapedido",
+            "fechadepedido",
             "datetime",
             "timestamp",
             "date",
             "time",
+            "datum",
+            "fecha",
         ),
         "quantity": (
             "quantity",
@@ -109,6 +220,12 @@ SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
             "units",
             "pieces",
             "numberofitems",
+            "menge",
+            "anzahl",
+            "stuck",
+            "stuckzahl",
+            "quantite",
+            "cantidad",
             "count",
         ),
         "unit_price": (
@@ -120,24 +237,21 @@ SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
             "saleprice",
             "sellingprice",
             "unitcost",
+            "einzelpreis",
+            "stuckpreis",
+            "prixunitaire",
+            "preciounitario",
             "price",
+            "preis",
+            "prix",
+            "precio",
         ),
         "customer_id": _CUSTOMER,
         "email": _EMAIL,
-        "product_id": _PRODUCT,
-        "product_name": (
-            "productname",
-            "itemname",
-            "articlename",
-            "producttitle",
-            "lineitemname",
-            "itemdescription",
-            "productdescription",
-            "description",
-            "title",
-        ),
+        "product_id": _PRODUCT_ID,
+        "product_name": _PRODUCT_NAME,
         "category": _CATEGORY,
-        "currency": ("currency", "currencycode", "curr", "cur"),
+        "currency": ("currency", "currencycode", "curr", "cur", "wahrung", "devise", "moneda", "divisa"),
         "country": _COUNTRY,
         "line_no": ("lineno", "linenumber", "lineid", "orderline", "position"),
         "line_revenue": ("linerevenue", "linetotal", "lineamount", "lineitemtotal", "linesubtotal"),
@@ -214,9 +328,19 @@ TIME_COLUMNS: dict[SourceKind, str] = {
 }
 
 
+def detect_encoding(path: Path) -> str:
+    """ "utf-8" when the file's opening is valid UTF-8, else "cp1252" (what Excel writes in Western
+    Europe; it reads nearly every byte, and umlauts and accents come out right)."""
+    if decodes(path, "utf-8") is None:
+        return "utf-8"
+    return "cp1252" if decodes(path, "cp1252") is None else "latin-1"
+
+
 def normalised(header: str) -> str:
-    """A header as synonyms are written: lowercased, only letters and digits."""
-    return re.sub(r"[^0-9a-z]", "", header.lower())
+    """A header as synonyms are written: lowercased, accents dropped ("Währung" is "wahrung", "Stück"
+    is "stuck"), only letters and digits."""
+    folded = unicodedata.normalize("NFKD", header.casefold())
+    return re.sub(r"[^0-9a-z]", "", folded)
 
 
 def detect_columns(kind: SourceKind, headers: Iterable[str]) -> dict[str, str]:
@@ -245,6 +369,24 @@ def detect_columns(kind: SourceKind, headers: Iterable[str]) -> dict[str, str]:
         # No customer number: the address is the customer (as the Shopify preset does).
         found["customer_id"] = found["email"]
     return found
+
+
+# Headers that name the product without saying whether they hold its code or its name.
+_BARE_PRODUCT = frozenset(
+    ("product", "item", "article", "artikel", "produkt", "produit", "producto", "articulo")
+)
+_CODE = re.compile(r"[A-Za-z0-9._/#-]*[0-9][A-Za-z0-9._/#-]*")
+
+
+def settle_product(columns: dict[str, str], sample: Mapping[str, list[str]], given: set[str]) -> None:
+    """A bare "Product" or "Item" header found as product_name holds codes ("TEA-1", "85123A") when
+    every sampled value is one word with a digit: then it is the product_id."""
+    header = columns.get("product_name")
+    if header is None or "product_name" in given or "product_id" in columns:
+        return
+    values = sample.get(header, [])
+    if normalised(header) in _BARE_PRODUCT and values and all(_CODE.fullmatch(v) for v in values):
+        columns["product_id"] = columns.pop("product_name")
 
 
 def missing_required(kind: SourceKind, mapping: Mapping[str, str]) -> list[str]:

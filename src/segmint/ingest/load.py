@@ -23,9 +23,12 @@ from segmint.ingest.read import (
     DEFAULT_MAX_LINE_BYTES,
     LINE,
     MALFORMED,
+    NOT_UTF8,
     RAW,
     ROW,
     FileNotReadyError,
+    is_utf8,
+    not_utf8_hint,
     read_raw,
     sha256_of,
     snapshot,
@@ -401,6 +404,12 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         else "null"
     )
     revenue = f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)"
+    # An export with product names but no product ids: the name is the product's key, so that product
+    # features and recommendations see its products. The hashes take the key as stored (a file without
+    # ids compares without them, as _HASHED_OPTIONAL says).
+    product_key = (
+        "replace (coalesce(product_id, product_name) as product_id)" if "product_id" not in mapping else ""
+    )
 
     def line_hash(columns: Sequence[str]) -> str:
         return _hash(*(c.format(price="price", revenue=revenue) for c in columns))
@@ -409,7 +418,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
     compared = f"{line_hash(_masked(LINE_HASH, ctx.absent))} as compare_line_hash," if ctx.absent else ""
     return f"""
         with typed as (
-            select *,
+            select * {product_key},
                 {ctx.time_sql} as ordered_ts,
                 {_integer(_number("quantity", source))} as qty,
                 {_amount(_number("unit_price", source))} as price,
@@ -1333,6 +1342,16 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
         f"{batch.path.name}: {absent_sentence(batch.source.kind, column, rows)}"
         for column, rows in absent.items()
     ]
+    undecoded = (
+        _count(con, f"select count(*) from {ROWS} where contains(reason, {_lit(NOT_UTF8)})")
+        if bad and is_utf8(batch.source.encoding)
+        else 0
+    )
+    if undecoded:
+        warnings.append(
+            f"{batch.path.name}: {undecoded:,} row{'s' if undecoded != 1 else ''} quarantined as malformed "
+            f"lines: {not_utf8_hint(repr(batch.source.name))}"
+        )
     if partial:
         warnings.append(f"{batch.path.name}: {partial_sentence(partial, missing)}")
     if batch.source.kind == "feedback":
@@ -1464,7 +1483,8 @@ def _held_sentence(con: duckdb.DuckDBPyConnection, batch: Batch, checks: str) ->
         return checks
     bad, total = int(found[0][2]), int(found[0][3])
     causes = "; ".join(f"{reason} ({n:,} row{'s' if n != 1 else ''})" for reason, n, _, _ in found)
-    hint = _separator_hint(batch.source, [str(r[0]) for r in found])
+    reasons = [str(r[0]) for r in found]
+    hint = _separator_hint(batch.source, reasons) + _encoding_hint(batch.source, reasons)
     return (
         f"{batch.path.name} held back: {bad:,} of {total:,} rows cannot be loaded: {causes}{hint}. "
         f"Failed checks: {checks.split(' held back: ', 1)[-1]}"
@@ -1479,6 +1499,13 @@ def _separator_hint(source: SourceSettings, reasons: Sequence[str]) -> str:
             f' (the export writes decimal commas: set decimal_separator = "," and thousands_separator = "." '
             f"on source '{source.name}')"
         )
+    return ""
+
+
+def _encoding_hint(source: SourceSettings, reasons: Sequence[str]) -> str:
+    """A hint when lines fail because the file is not UTF-8 (an Excel export in cp1252, say)."""
+    if is_utf8(source.encoding) and any(NOT_UTF8 in r for r in reasons):
+        return f" ({not_utf8_hint(repr(source.name))})"
     return ""
 
 
@@ -1510,7 +1537,9 @@ def load_file(
     path = path.resolve()
     try:
         # A file loaded before is recognised without copying it.
-        known = _known(con, source, path, sha256_of(path))
+        sha = sha256_of(path)
+        _release_undecoded(con, source, sha, run_id)
+        known = _known(con, source, path, sha)
     except FileNotFoundError:
         known = _not_ready(
             source, path, f"{path}: the file vanished before it was read; it is skipped this run"
@@ -1519,7 +1548,7 @@ def load_file(
         return known
     with tempfile.TemporaryDirectory(prefix=".segmint-read-", dir=_scratch_folder(con)) as folder:
         try:
-            copy = snapshot(path, Path(folder), settled)
+            copy = snapshot(path, Path(folder), settled, encoding=source.encoding)
         except FileNotReadyError as exc:
             return _not_ready(source, path, str(exc))
         known = _known(con, source, path, copy.sha256)
@@ -1532,12 +1561,42 @@ def load_file(
             copy.sha256,
             run_id,
             lambda: read_raw(
-                con, path, delimiter=source.delimiter, max_line_bytes=max_line_bytes, data=copy.copy
+                con,
+                path,
+                delimiter=source.delimiter,
+                max_line_bytes=max_line_bytes,
+                data=copy.copy,
+                source=source.name,
             ),
             now,
             future_tolerance,
             audit,
         )
+
+
+def _release_undecoded(con: duckdb.DuckDBPyConnection, source: SourceSettings, sha: str, run_id: str) -> None:
+    """A file held because it was read as UTF-8 and is not is read again once its source names an encoding.
+
+    Its kept rows hold the undecoded lines, so replaying them cannot help: the held batch is superseded
+    and the file loads from its bytes like a new one (held anew if its rows still fail a check).
+    """
+    if is_utf8(source.encoding):
+        return
+    con.execute(
+        "create or replace temp table undecoded_held as select sha256 from held_batches "
+        "where sha256 = ? and source = ? and status = 'held' and contains(reason, ?)",
+        [sha, source.name, NOT_UTF8],
+    )
+    if not _count(con, "select count(*) from undecoded_held"):
+        return
+    with transaction(con):
+        con.execute(
+            "update held_batches set status = 'superseded', resolved_by = ?, resolved_at = current_localtimestamp() "
+            "where sha256 = ? and status = 'held'",
+            [run_id, sha],
+        )
+        con.execute("delete from held_rows where sha256 = ?", [sha])
+    log.info("%s: reading %s again with encoding %s", source.name, sha[:12], source.encoding)
 
 
 def _known(con: duckdb.DuckDBPyConnection, source: SourceSettings, path: Path, sha: str) -> FileResult | None:

@@ -311,6 +311,14 @@ def canonical_mapping(source: SourceSettings, columns: list[str], path: Path) ->
     for canonical, raw in source.columns.items():
         found = _first_present(columns, raw)
         if found is None:
+            if any("\ufffd" in c for c in columns):
+                # "Währung" in Windows-1252 read as UTF-8 is "W\ufffdhrung": the mapping cannot match it.
+                from segmint.ingest.read import not_utf8_hint
+
+                raise SourceFileError(
+                    path,
+                    f"column {raw!r} (mapped to {canonical}) is missing because {not_utf8_hint(repr(source.name))}",
+                )
             raise SourceFileError(
                 path,
                 f"column {raw!r} (mapped to {canonical}) is missing; fix [sources.columns] or the export",

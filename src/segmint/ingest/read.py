@@ -8,6 +8,7 @@ field; no value's type is guessed, so one odd value can only ever be a bad row, 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -37,6 +38,7 @@ _REJECT_WORDS = {
     "UNQUOTED VALUE": "a quote inside an unquoted field",
     "INVALID ENCODING": "not valid UTF-8",
 }
+NOT_UTF8 = _REJECT_WORDS["INVALID ENCODING"]
 # Delimiters tried when a source names none, in order of preference on a tie.
 _DELIMITERS = (",", ";", "\t", "|")
 # The opening of a file that decides its delimiter and header.
@@ -70,18 +72,68 @@ class Snapshot:
     mtime_ns: int
 
 
-def snapshot(path: Path, folder: Path, expect: tuple[int, int] | None = None) -> Snapshot:
+def is_utf8(encoding: str) -> bool:
+    """Whether files in this encoding are read as they are (DuckDB reads UTF-8 only)."""
+    return codecs.lookup(encoding).name == "utf-8"
+
+
+def not_utf8_hint(source: str) -> str:
+    """What to do about a file that is not UTF-8, for source `source`."""
+    return (
+        'the file is not UTF-8: set encoding = "cp1252" (the usual encoding of Excel exports in Western '
+        f"Europe) on source {source}, or re-save it as UTF-8"
+    )
+
+
+class _Transcoder:
+    """Writes the blocks of a file in `encoding` as UTF-8 (gzip looked through: the copy is plain text)."""
+
+    def __init__(self, out: io.BufferedWriter, encoding: str, path: Path, gzipped: bool) -> None:
+        self.out, self.encoding, self.path, self.offset = out, encoding, path, 0
+        self.decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self.inflate = zlib.decompressobj(wbits=31) if gzipped else None
+
+    def write(self, block: bytes, final: bool = False) -> None:
+        if self.inflate is not None:
+            try:
+                block = self.inflate.decompress(block) + (self.inflate.flush() if final else b"")
+                while final and self.inflate.unused_data:  # concatenated gzip members
+                    rest, self.inflate = self.inflate.unused_data, zlib.decompressobj(wbits=31)
+                    block += self.inflate.decompress(rest) + self.inflate.flush()
+            except zlib.error:
+                raise SourceFileError(
+                    self.path, "the gzip stream is truncated or corrupt; re-export or re-download the file"
+                ) from None
+        try:
+            text = self.decoder.decode(block, final)
+        except UnicodeDecodeError as exc:
+            raise SourceFileError(
+                self.path,
+                f"it is not valid {self.encoding} (byte 0x{exc.object[exc.start]:02x} at byte "
+                f"{self.offset + exc.start:,}); set the source's encoding to the one the file is written in, "
+                "or re-save it as UTF-8",
+            ) from None
+        self.offset += len(block)
+        self.out.write(text.encode("utf-8"))
+
+
+def snapshot(
+    path: Path, folder: Path, expect: tuple[int, int] | None = None, *, encoding: str = "utf-8"
+) -> Snapshot:
     """Copy `path` into `folder` while hashing it; FileNotReadyError if it vanishes or changes meanwhile.
 
     `expect` is the (size, mtime_ns) the file had when it was found settled: a file that differs was
-    written to since.
+    written to since. A text file in another `encoding` than UTF-8 is copied as UTF-8 (uncompressed), so
+    that DuckDB can read it; the sha256 is still that of the file's own bytes.
     """
     vanished = f"{path}: the file vanished before it was read; it is skipped this run"
     changing = (
         f"{path}: the file changed while it was being read (still being written?); it is skipped this "
         "run and loaded by the next once it is complete"
     )
-    copy = folder / path.name
+    gzipped = path.name.lower().endswith(".gz")
+    transcode = not is_utf8(encoding) and file_format(path) != "parquet"
+    copy = folder / (path.name[:-3] if transcode and gzipped else path.name)
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
@@ -90,10 +142,16 @@ def snapshot(path: Path, folder: Path, expect: tuple[int, int] | None = None) ->
                 raise FileNotReadyError(changing)
             size = 0
             with copy.open("wb") as out:
+                writer = _Transcoder(out, encoding, path, gzipped) if transcode else None
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
-                    out.write(block)
+                    if writer is None:
+                        out.write(block)
+                    else:
+                        writer.write(block)
                     size += len(block)
+                if writer is not None:
+                    writer.write(b"", final=True)
             # The open handle's stat: still the file read even if it was renamed or deleted meanwhile.
             after = os.fstat(handle.fileno())
     except FileNotFoundError:
@@ -135,8 +193,8 @@ class Dialect:
     columns: tuple[str, ...]
 
 
-def _sample(data: Path, path: Path) -> tuple[str, bool]:
-    """The opening of the file as text (gzip looked through), and whether the file goes on past it."""
+def sample_bytes(data: Path, path: Path) -> tuple[bytes, bool]:
+    """The opening bytes of the file (gzip looked through), and whether the file goes on past them."""
     try:
         if data.name.lower().endswith(".gz"):
             with gzip.open(data, "rb") as handle:
@@ -148,7 +206,25 @@ def _sample(data: Path, path: Path) -> tuple[str, bool]:
         raise SourceFileError(
             path, "the gzip stream is truncated or corrupt; re-export or re-download the file"
         ) from None
-    return raw.decode("utf-8", errors="replace").removeprefix("\ufeff"), len(raw) == _SAMPLE_BYTES
+    return raw, len(raw) == _SAMPLE_BYTES
+
+
+def _sample(data: Path, path: Path, encoding: str = "utf-8") -> tuple[str, bool]:
+    """The opening of the file as text (gzip looked through), and whether the file goes on past it."""
+    raw, cut = sample_bytes(data, path)
+    return raw.decode(encoding, errors="replace").removeprefix("\ufeff"), cut
+
+
+def decodes(path: Path, encoding: str) -> tuple[int, int] | None:
+    """None when the file's opening decodes in `encoding`, else the (line, byte) of its first bad byte."""
+    if file_format(path) == "parquet":
+        return None
+    raw, cut = sample_bytes(path, path)
+    try:
+        codecs.getincrementaldecoder(encoding)("strict").decode(raw, not cut)
+    except UnicodeDecodeError as exc:
+        return raw.count(b"\n", 0, exc.start) + 1, exc.start
+    return None
 
 
 def _records(text: str, delimiter: str, cut: bool) -> list[list[str]]:
@@ -180,9 +256,9 @@ def _column_names(header: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def decide_dialect(data: Path, path: Path, delimiter: str | None) -> Dialect:
+def decide_dialect(data: Path, path: Path, delimiter: str | None, encoding: str = "utf-8") -> Dialect:
     """The delimiter (the source's, else the one that splits the opening lines most evenly) and header."""
-    text, cut = _sample(data, path)
+    text, cut = _sample(data, path, encoding)
     if not text.strip():
         raise SourceFileError(path, "the file is empty; re-export it or remove it")
     if delimiter is None:
@@ -309,10 +385,12 @@ def read_raw(
     delimiter: str | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     data: Path | None = None,
+    source: str | None = None,
 ) -> list[str]:
     """Load `path` into temp table raw_batch (all text, in file order); return its columns.
 
-    `data` is the copy to read (a snapshot of `path`); messages always name `path`.
+    `data` is the copy to read (a snapshot of `path`); messages always name `path` (and `source`, the
+    source's name, in what to set).
     """
     data = data or path
     if not data.is_file():
@@ -335,7 +413,7 @@ def read_raw(
     except duckdb.Error as exc:
         raise SourceFileError(path, _explain(exc, data, path)) from None
     if fmt in ("csv", "jsonl"):
-        _place_malformed(con, path, max_line_bytes, header=fmt == "csv")
+        _place_malformed(con, path, max_line_bytes, header=fmt == "csv", source=source)
     columns = [row[0] for row in con.execute(f"describe {RAW}").fetchall()]
     count = con.execute(f"select count(*) from {RAW}").fetchone()
     if not count or count[0] == 0:
@@ -344,7 +422,12 @@ def read_raw(
 
 
 def _place_malformed(
-    con: duckdb.DuckDBPyConnection, path: Path, max_line_bytes: int, *, header: bool
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    max_line_bytes: int,
+    *,
+    header: bool,
+    source: str | None = None,
 ) -> None:
     """Put the CSV lines DuckDB could not parse back into raw_batch at their place in the file.
 
@@ -374,6 +457,12 @@ def _place_malformed(
     if not bad:
         return
     if bad >= good:
+        if first is not None and NOT_UTF8 in str(first):
+            raise SourceFileError(
+                path,
+                f"{bad} of {bad + good} rows are malformed (row {first}): "
+                + not_utf8_hint(repr(source) if source else "its source"),
+            )
         raise SourceFileError(
             path,
             f"{bad} of {bad + good} rows are malformed (row {first}); check its delimiter and quoting, "
@@ -398,14 +487,14 @@ def _place_malformed(
     )
 
 
-def read_columns(path: Path, *, delimiter: str | None = None) -> list[str]:
+def read_columns(path: Path, *, delimiter: str | None = None, encoding: str = "utf-8") -> list[str]:
     """The columns of `path` from its header (or schema), without loading its rows: for checks and init."""
     fmt = file_format(path)
     if fmt == "whitespace":
         return ["line"]
     if fmt == "csv":
         # The header as a load reads it: the delimiter decided from the opening lines, no type guessed.
-        return list(decide_dialect(path, path, delimiter).columns)
+        return list(decide_dialect(path, path, delimiter, encoding).columns)
     scans = {
         "parquet": f"read_parquet({_sql_text(str(path))})",
         "jsonl": f"read_json({_sql_text(str(path))}, format = 'newline_delimited')",
@@ -417,12 +506,14 @@ def read_columns(path: Path, *, delimiter: str | None = None) -> list[str]:
         raise SourceFileError(path, _explain(exc, path, path)) from None
 
 
-def read_sample(path: Path, *, delimiter: str | None = None, limit: int = 5000) -> dict[str, list[str]]:
+def read_sample(
+    path: Path, *, delimiter: str | None = None, limit: int = 5000, encoding: str = "utf-8"
+) -> dict[str, list[str]]:
     """Up to `limit` opening values of each column, as text (empty values left out): for init's guesses."""
     fmt = file_format(path)
     if fmt == "csv":
-        dialect = decide_dialect(path, path, delimiter)
-        text, cut = _sample(path, path)
+        dialect = decide_dialect(path, path, delimiter, encoding)
+        text, cut = _sample(path, path, encoding)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar='"')
         values: dict[str, list[str]] = {c: [] for c in dialect.columns}
         rows: list[list[str]] = []
