@@ -18,6 +18,8 @@ import duckdb
 import pytest
 
 from segmint.config import Settings, SourceSettings, WarehouseSettings
+from segmint.ingest import FileResult
+from segmint.ingest.load import ingest_files
 from segmint.quality.engine import Engine, engine
 from segmint.warehouse import connect
 
@@ -65,6 +67,12 @@ def con(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the settings' warehouse file."""
     with connect(settings.warehouse.path) as c:
         yield c
+
+
+def ingest_orders(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> list[FileResult]:
+    """Load the settings' orders source's files (no audit)."""
+    source = next(s for s in settings.sources if s.kind == "orders")
+    return ingest_files(con, [(source, settings.source_files(source))], run_id)
 
 
 def check_accounting(con: duckdb.DuckDBPyConnection) -> None:

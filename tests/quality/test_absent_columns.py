@@ -9,10 +9,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.quality.conftest import ingest_orders
 
 from segmint.config import Settings
-from segmint.ingest import FileResult
-from segmint.ingest.load import ingest_files
 from segmint.quality.alerts import build_alert, render
 from segmint.quality.night import night_checks
 from segmint.quality.results import CheckResult
@@ -31,21 +30,16 @@ def write(path: Path, header: str, rows: int, first: int, named: bool) -> Path:
     return path
 
 
-def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> list[FileResult]:
-    source = next(s for s in settings.sources if s.kind == "orders")
-    return ingest_files(con, [(source, settings.source_files(source))], run_id)
-
-
 def test_product_names_gone_from_the_export_warn_on_that_file(
     con: duckdb.DuckDBPyConnection, settings: Settings
 ) -> None:
     folder = settings.base_dir / "orders"
     write(folder / "a.csv", WITH_NAMES, 5, 1, named=True)
-    first = ingest(con, settings, start_run(con, "ingest", None))
+    first = ingest_orders(con, settings, start_run(con, "ingest", None))
     assert [f.warnings for f in first if f.source == "orders"] == [[]]
     write(folder / "b.csv", WITHOUT, 281, 100, named=False)
     run_id = start_run(con, "nightly", None)
-    files = ingest(con, settings, run_id)
+    files = ingest_orders(con, settings, run_id)
     (b,) = [f for f in files if f.path.name == "b.csv"]
     assert b.status == "loaded"
     assert b.warnings == ["b.csv: column product_name absent: 281 lines without names"]
@@ -67,9 +61,9 @@ def test_a_source_that_never_had_the_column_does_not_warn(
 ) -> None:
     folder = settings.base_dir / "orders"
     write(folder / "a.csv", WITHOUT, 5, 1, named=False)
-    ingest(con, settings, start_run(con, "ingest", None))
+    ingest_orders(con, settings, start_run(con, "ingest", None))
     write(folder / "b.csv", WITHOUT, 5, 10, named=False)
-    files = ingest(con, settings, start_run(con, "ingest", None))
+    files = ingest_orders(con, settings, start_run(con, "ingest", None))
     assert all(not f.warnings and not f.absent_columns for f in files)
 
 

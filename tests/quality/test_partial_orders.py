@@ -6,11 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from tests.quality.conftest import check_accounting
+from tests.quality.conftest import check_accounting, ingest_orders
 
 from segmint.config import Settings
-from segmint.ingest import FileResult
-from segmint.ingest.load import ingest_files
 from segmint.quality.night import night_checks
 from segmint.runs import start_run
 
@@ -28,17 +26,12 @@ def write(path: Path, bad_price: str | None) -> Path:
     return path
 
 
-def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> list[FileResult]:
-    source = next(s for s in settings.sources if s.kind == "orders")
-    return ingest_files(con, [(source, settings.source_files(source))], run_id)
-
-
 def test_an_order_missing_a_quarantined_line_is_marked_until_it_loads_whole(
     con: duckdb.DuckDBPyConnection, settings: Settings
 ) -> None:
     write(settings.base_dir / "orders" / "a.csv", "abc")
     run_id = start_run(con, "nightly", None)
-    files = ingest(con, settings, run_id)
+    files = ingest_orders(con, settings, run_id)
     (a,) = files
     assert (a.status, a.rows_loaded, a.rows_quarantined, a.orders_partial, a.lines_missing) == (
         "loaded",
@@ -63,7 +56,7 @@ def test_an_order_missing_a_quarantined_line_is_marked_until_it_loads_whole(
     # The corrected export arrives: the order is updated whole and no longer marked.
     write(settings.base_dir / "orders" / "b.csv", None)
     run_id = start_run(con, "nightly", None)
-    files = ingest(con, settings, run_id)
+    files = ingest_orders(con, settings, run_id)
     b = next(f for f in files if f.path.name == "b.csv")
     assert (b.rows_loaded, b.rows_duplicate, b.rows_updated, b.orders_partial) == (3, 27, 3, 0)
     assert con.execute("select count(*) from order_quarantined_lines").fetchone() == (0,)
@@ -80,6 +73,6 @@ def test_an_order_whose_every_line_is_bad_is_not_marked(
     path.write_text(
         f"{HEADER}\nO1,1,C1,2026-11-20 10:00:00,P1,1,abc\nO2,1,C2,2026-11-20 10:00:00,P1,1,2.00\n"
     )
-    (a,) = ingest(con, settings, start_run(con, "nightly", None))
+    (a,) = ingest_orders(con, settings, start_run(con, "nightly", None))
     assert (a.rows_loaded, a.rows_quarantined, a.orders_partial) == (1, 1, 0)
     assert con.execute("select count(*) from order_quarantined_lines").fetchone() == (0,)
