@@ -1006,10 +1006,10 @@ def deploy(
     for shop in done:
         for name in shop.deployments:
             typer.echo(f"registered {name} (shop {shop.shop}, {shop.config})")
-    console.print(
-        f"Run them on any machine with segmint installed and these config paths: "
-        f"prefect worker start --pool {work_pool}",
-        markup=False,
+    # One line whatever the terminal's width: the command is copied from it.
+    typer.echo(
+        "Run them on any machine with segmint installed and these config paths: "
+        f"prefect worker start --pool {work_pool}"
     )
 
 

@@ -366,7 +366,9 @@ def test_the_rees46_sample_alone_is_read_with_its_preset(cli: Cli, tmp_path: Pat
     init = cli("init", "shop", "--events", str(events), "--no-input")
     assert init.returncode == 0, init.stderr
     assert "events: " in init.stdout and "(preset rees46)" in init.stdout
-    doctor = cli("doctor", "--config", str(tmp_path / "shop" / "segmint.toml"))
+    # The sample is from 2019: its age would rightly fail doctor's data-age check.
+    env = clean_env(PREFECT_HOME=str(tmp_path / "prefect-home"), SEGMINT_QUALITY__MAX_DATA_AGE_DAYS="100000")
+    doctor = cli("doctor", "--config", str(tmp_path / "shop" / "segmint.toml"), env=env)
     assert doctor.returncode == 0, doctor.stdout
     assert "read as rees46" in doctor.stdout
     assert "skip  orders: no orders source" in doctor.stdout

@@ -8,6 +8,8 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 import shops
 from segmint.errors import EXIT_DATA_HELD, EXIT_FAILED
 from segmint.warehouse import connect
@@ -51,6 +53,7 @@ def test_stale_data_is_held_by_freshness_with_one_sentence_and_its_exit_code(
     assert status == "held" and ("data_fresh",) in failed, message
 
 
+@pytest.mark.slow  # several real nightlies in a row
 def test_a_backfill_of_an_earlier_night_after_later_nights_completes_with_no_alert(
     tmp_path: Path, prefect_api_url: str
 ) -> None:
@@ -101,6 +104,7 @@ def test_a_first_night_with_nothing_loadable_names_the_file(tmp_path: Path, pref
     assert "No segments yet: no order or event is loaded yet: every file was rejected" in page
 
 
+@pytest.mark.slow  # several real nightlies in a row
 def test_a_night_held_by_a_night_check_names_it_and_its_accept_command_publishes_the_night(
     tmp_path: Path, prefect_api_url: str
 ) -> None:
