@@ -1,6 +1,6 @@
 """Great Expectations' share of a night on UCI Online Retail (541,909 order lines in one file), in a fresh process.
 
-    .venv/bin/python bench/gx_checkpoint.py --out /tmp/segmint-bench/gx --nights 5
+    .venv/bin/python bench/gx_checkpoint.py --out bench/out/gx --nights 5
 
 Night 1 loads the file with write-audit-publish (its orders and order lines validated as a batch); every
 night then validates the four warehouse tables (`segmint validate`'s work) and builds the data docs for

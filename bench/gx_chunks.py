@@ -1,6 +1,6 @@
 """Peak memory of `segmint validate`'s check of a 10M-row events table: whole frame against chunks.
 
-    .venv/bin/python bench/gx_chunks.py --rows 10000000 --out /tmp/segmint-bench/gx-chunks
+    .venv/bin/python bench/gx_chunks.py --rows 10000000 --out bench/out/gx-chunks
 
 Builds a warehouse with DuckDB SQL only (10M events, 1M customers; a few duplicated event ids far apart,
 missing sessions and negative prices, so failing counts and cross-chunk uniqueness are exercised), then
@@ -101,7 +101,7 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--chunk-rows", type=int, default=1_000_000)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/segmint-bench/gx-chunks"))
+    parser.add_argument("--out", type=Path, default=Path("bench/out/gx-chunks"))
     parser.add_argument("--measure", choices=("whole", "chunked"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

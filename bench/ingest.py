@@ -1,6 +1,6 @@
 """Ingest throughput against DuckDB's raw read of the same files, side by side in one run.
 
-    .venv/bin/python bench/ingest.py --order-lines 10000000 --events 50000000 --out /tmp/segmint-bench
+    .venv/bin/python bench/ingest.py --order-lines 10000000 --events 50000000 --out bench/out
 
 Writes canonical CSV files (one per million rows) with DuckDB, then times
   1. raw read: `select count(*) from read_csv([...])` over the same files (typed auto-detect), the
@@ -135,7 +135,7 @@ def main() -> None:
     )
     parser.add_argument("--order-lines", type=int, default=10_000_000)
     parser.add_argument("--events", type=int, default=50_000_000)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/segmint-bench/ingest"))
+    parser.add_argument("--out", type=Path, default=Path("bench/out/ingest"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(

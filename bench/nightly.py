@@ -303,7 +303,7 @@ def main() -> None:
     )
     parser.add_argument("--customers", type=int, default=1_000_000, help="scales order lines and events too")
     parser.add_argument(
-        "--out", type=Path, default=None, help="default /tmp/segmint-bench-nightly/<customers>"
+        "--out", type=Path, default=None, help="default bench/out/nightly/<customers>"
     )
     parser.add_argument("--memory-limit", default=None, help="[warehouse] memory_limit (default: segmint's)")
     parser.add_argument("--child", choices=["baseline"])
@@ -314,7 +314,7 @@ def main() -> None:
         segment.AS_OF = NIGHT  # the baseline reads the same night as the nightly
         print(json.dumps(segment.run_baseline(args.path)))
         return
-    out: Path = args.out or Path(f"/tmp/segmint-bench-nightly/{args.customers}")
+    out: Path = args.out or Path(f"bench/out/nightly/{args.customers}")
     pristine = out / "history.duckdb"
     if not pristine.exists():
         started = time.perf_counter()

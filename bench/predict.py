@@ -1,6 +1,6 @@
 """Prediction benchmarks: churn against a recency-only baseline, and fit times at a million customers.
 
-    .venv/bin/python bench/predict.py quality --customers 20000 --out /tmp/segmint-bench-predict
+    .venv/bin/python bench/predict.py quality --customers 20000 --out bench/out/predict
     .venv/bin/python bench/predict.py scale --customers 1000000
 
 quality: generates a shop (segmint generate, two years), ingests it, builds features point in time and fits
@@ -243,7 +243,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", choices=["quality", "scale"])
     parser.add_argument("--customers", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/segmint-bench-predict"))
+    parser.add_argument("--out", type=Path, default=Path("bench/out/predict"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--models", nargs="+", default=["gradient_boosting"], choices=["gradient_boosting", "random_forest"]

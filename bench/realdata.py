@@ -242,7 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", type=Path, default=Path("/tmp/segmint-bench-real"))
+    parser.add_argument("--out", type=Path, default=Path("bench/out/real"))
     parser.add_argument("--only", action="append", help="dataset name (repeatable)")
     args = parser.parse_args()
     chosen = [d for d in DATASETS if not args.only or d.name in args.only]

@@ -1,6 +1,6 @@
 """Weekly report render time and file size at 1M customers, beside the same report for a 5,000-customer shop.
 
-    .venv/bin/python bench/report.py --customers 1000000 --baseline 5000 --out /tmp/segmint-bench-report
+    .venv/bin/python bench/report.py --customers 1000000 --baseline 5000 --out bench/out/report
 
 Builds a warehouse per size with DuckDB SQL in the warehouse's own schema (the report reads tables; how they
 were computed does not matter to it): orders over a year (about 3 per customer, 3.3 lines each), customer

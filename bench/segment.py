@@ -180,7 +180,7 @@ def _child(side: str, path: Path) -> dict[str, object]:
 def main() -> None:
     """Generate the data if missing, run both sides, print one Markdown row."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--path", type=Path, default=Path("/tmp/segmint-bench-segment/warehouse.duckdb"))
+    parser.add_argument("--path", type=Path, default=Path("bench/out/segment/warehouse.duckdb"))
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--events", type=int, default=50_000_000)

@@ -1,6 +1,6 @@
 """Validation time per 1M-row batch and per 10M-row table, each beside a baseline run in the same process.
 
-    .venv/bin/python bench/validate.py --batch-rows 1000000 --table-rows 10000000 --out /tmp/segmint-bench/validate
+    .venv/bin/python bench/validate.py --batch-rows 1000000 --table-rows 10000000 --out bench/out/validate
 
 Writes canonical CSV files with DuckDB (one per million rows). Two measurements:
   1. batch: one 1M-row file loaded into a warehouse that already holds the file before it, once with no
@@ -218,7 +218,7 @@ def main() -> None:
     )
     parser.add_argument("--batch-rows", type=int, default=1_000_000)
     parser.add_argument("--table-rows", type=int, default=10_000_000)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/segmint-bench/validate"))
+    parser.add_argument("--out", type=Path, default=Path("bench/out/validate"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
