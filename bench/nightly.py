@@ -302,9 +302,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--customers", type=int, default=1_000_000, help="scales order lines and events too")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="default bench/out/nightly/<customers>"
-    )
+    parser.add_argument("--out", type=Path, default=None, help="default bench/out/nightly/<customers>")
     parser.add_argument("--memory-limit", default=None, help="[warehouse] memory_limit (default: segmint's)")
     parser.add_argument("--child", choices=["baseline"])
     parser.add_argument("--path", type=Path)
