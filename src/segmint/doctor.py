@@ -197,37 +197,85 @@ def _computed_night(settings: Settings, day: date) -> str | None:
 
 def newest_in_sources(settings: Settings) -> tuple[str, date] | None:
     """The newest order day in the configured orders files (else events files), read with DuckDB in memory."""
+    for kind, noun in (("orders", "order"), ("events", "event")):
+        period = source_period(settings, kind)
+        if period is not None:
+            return noun, period[1]
+    return None
+
+
+def source_period(settings: Settings, kind: str) -> tuple[date, date] | None:
+    """The first and last day of the `kind` ("orders" or "events") sources' files, None if none can be read."""
     import duckdb
 
     from segmint.ingest.load import FAMILIES, _timestamp
     from segmint.ingest.presets import canonical_mapping
     from segmint.ingest.read import LINE, MALFORMED, RAW, read_raw
 
-    for kind, column, noun in (("orders", "ordered_at", "order"), ("events", "occurred_at", "event")):
-        days: list[date] = []
-        for source in (s for s in settings.sources if s.kind == kind):
-            for path in settings.source_files(source):
-                with duckdb.connect() as con:
-                    try:
-                        raw = read_raw(con, path, delimiter=source.delimiter)
-                        text = canonical_mapping(source, [c for c in raw if c not in (LINE, MALFORMED)], path)
-                    except SegmintError:  # the sources check names the file
-                        continue
-                    expr = text.get(column)
-                    if expr is None:
-                        continue
-                    # The layout the load would pick is decided per file; any that parses is enough here.
-                    parse = (
-                        _timestamp(expr, source.timestamp_format)
-                        if source.timestamp_format
-                        else "coalesce(" + ", ".join(f.format(x=expr) for f in FAMILIES.values()) + ")"
-                    )
-                    row = con.execute(f"select max(({parse})::date) from {RAW}").fetchone()
-                if row and row[0] is not None:
-                    days.append(row[0])
-        if days:
-            return noun, max(days)
-    return None
+    column = {"orders": "ordered_at", "events": "occurred_at"}[kind]
+    periods: list[tuple[date, date]] = []
+    for source in (s for s in settings.sources if s.kind == kind):
+        for path in settings.source_files(source):
+            with duckdb.connect() as con:
+                try:
+                    raw = read_raw(con, path, delimiter=source.delimiter)
+                    text = canonical_mapping(source, [c for c in raw if c not in (LINE, MALFORMED)], path)
+                except SegmintError:  # the sources check names the file
+                    continue
+                expr = text.get(column)
+                if expr is None:
+                    continue
+                # The layout the load would pick is decided per file; any that parses is enough here.
+                parse = (
+                    _timestamp(expr, source.timestamp_format)
+                    if source.timestamp_format
+                    else "coalesce(" + ", ".join(f.format(x=expr) for f in FAMILIES.values()) + ")"
+                )
+                row = con.execute(f"select min(({parse})::date), max(({parse})::date) from {RAW}").fetchone()
+            if row and row[0] is not None:
+                periods.append((row[0], row[1]))
+    if not periods:
+        return None
+    return min(p[0] for p in periods), max(p[1] for p in periods)
+
+
+def _warehouse_period(settings: Settings, table: str, column: str) -> tuple[date, date] | None:
+    import duckdb
+
+    from segmint.warehouse import connect
+
+    if not settings.warehouse.path.exists():
+        return None
+    try:
+        with connect(settings.warehouse.path, read_only=True) as con:
+            row = con.execute(f"select min({column})::date, max({column})::date from {table}").fetchone()
+    except duckdb.Error:  # the data age check says the warehouse cannot be read
+        return None
+    return (row[0], row[1]) if row and row[0] is not None else None
+
+
+def check_periods(settings: Settings) -> Check:
+    """Orders and web events cover a common period: else no night has both and the clickstream is unused."""
+    kinds = {s.kind for s in settings.sources}
+    if not {"orders", "events"} <= kinds:
+        return Check("periods", None, "needs both an orders and an events source")
+    where = "warehouse"
+    orders = _warehouse_period(settings, "orders", "ordered_at")
+    events = _warehouse_period(settings, "events", "occurred_at")
+    if orders is None or events is None:
+        where = "source files"
+        orders, events = source_period(settings, "orders"), source_period(settings, "events")
+    if orders is None or events is None:
+        return Check("periods", None, "the orders or the events cannot be read yet")
+    span = f"orders {orders[0]} to {orders[1]}, web events {events[0]} to {events[1]} ({where})"
+    if events[0] > orders[1] or events[1] < orders[0]:
+        return Check(
+            "periods",
+            False,
+            f"{span}: they do not overlap, so no night has both and segments ignore the clickstream; "
+            "export orders and events for the same period",
+        )
+    return Check("periods", True, span)
 
 
 def prefect_home(settings: Settings) -> Path:
@@ -377,7 +425,12 @@ def run_checks(settings: Settings) -> list[Check]:
     from segmint.prefect_env import configure_prefect
 
     checks = [*check_sources(settings), check_playbook(settings), *check_folders(settings)]
-    checks += [check_data_age(settings), check_smtp(settings), check_sender(settings)]
+    checks += [
+        check_data_age(settings),
+        check_periods(settings),
+        check_smtp(settings),
+        check_sender(settings),
+    ]
     # The Prefect environment a run gets (PREFECT_HOME under the output folder, its profile); an
     # unwritable Prefect home is already a failed folder check.
     with contextlib.suppress(OSError):

@@ -86,6 +86,24 @@ def has_clickstream(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
     return bool(row and row[0])
 
 
+def web_gap(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int = 90) -> str:
+    """Why the web features are empty on night `as_of`, in plain words ("" when the window has events).
+
+    "no clickstream" only when the shop has no events at all: an events export for another period
+    than the orders (or one that stopped) needs a different fix than adding an events source.
+    """
+    row = query_one(con, "select min(occurred_at)::date, max(occurred_at)::date from events")
+    first, last = (row[0], row[1]) if row else (None, None)
+    if first is None or last is None:
+        return "no clickstream"
+    if first > as_of:
+        return f"the web events start on {first}, after this night: export events for the orders' period"
+    age = (as_of - last).days
+    if age > window_days:
+        return f"the newest web event is from {last}, {age:,} days before this night"
+    return ""
+
+
 @dataclass(frozen=True)
 class Model:
     """One SQL model: its file below sql/ and how its result is kept."""

@@ -54,7 +54,7 @@ def test_a_fresh_folder_checks_the_exports_age_and_says_what_is_skipped(cli: Cli
         "FAIL source files, nothing loaded yet: your newest order is 1998-06-30, "
     ), checks["data age"]
     assert "pass --as-of 1998-06-30 to compute that night (limit 3 days" in checks["data age"]
-    assert done.stdout.splitlines()[-1] == "1 of 9 checks failed; fix them and run `segmint doctor` again"
+    assert done.stdout.splitlines()[-1] == "1 of 10 checks failed; fix them and run `segmint doctor` again"
 
 
 def test_the_data_age_of_fresh_source_files_passes_before_the_first_run(tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_every_failure_is_one_line_with_what_to_do_and_exit_1(cli: Cli, tmp_path
     assert checks["sender"] == (
         "ok mail comes from segmint <owner@shop.test> (the first recipient; set [alerts] sender to change it)"
     )
-    assert done.stdout.splitlines()[-1].startswith("6 of 9 checks failed")
+    assert done.stdout.splitlines()[-1].startswith("6 of 10 checks failed")
     assert "Traceback" not in done.stdout + done.stderr
 
 
@@ -177,3 +177,30 @@ def test_a_running_prefect_server_is_reachable(cli: Cli, tmp_path: Path, prefect
     done = cli("doctor", env=clean_env(PREFECT_API_URL=prefect_api_url))
     assert done.returncode == 0, done.stdout
     assert lines(done.stdout)["prefect"] == f"ok server at {prefect_api_url} answers"
+
+
+def test_orders_and_events_of_different_periods_are_named(tmp_path: Path) -> None:
+    import csv
+    from datetime import datetime, timedelta
+
+    import shops
+    from segmint.config import load_settings
+    from segmint.doctor import check_periods
+
+    shape = shops.ShopShape(customers=20, days=60)
+    config = shops.write_shop(tmp_path, shape)
+    check = check_periods(load_settings(config))
+    assert check.ok is True and check.detail.startswith("orders 2026-") and "web events 2026-" in check.detail
+    # The same shop's clickstream exported for a period three years after its orders.
+    events = tmp_path / "events" / "events.csv"
+    with events.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["occurred_at"] = str(datetime.fromisoformat(row["occurred_at"]) + timedelta(days=1100))
+    with events.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    check = check_periods(load_settings(config))
+    assert check.ok is False and "(source files): they do not overlap" in check.detail, check.detail
+    assert check.detail.endswith("export orders and events for the same period")

@@ -18,6 +18,7 @@ from segmint.quality.alerts import build_alert, render, with_retries
 from segmint.quality.audit import BatchAudit
 from segmint.quality.conclude import QualityOutcome, conclude
 from segmint.quality.gate import GateDecision
+from segmint.quality.results import stored
 from segmint.runs import start_run
 
 DAY = date(2026, 11, 20)
@@ -106,6 +107,28 @@ def test_a_run_where_everything_passes_sends_nothing_and_says_ok(
     )
     assert smtp.received == [] and webhook.attempts == 0
     assert outcome.docs is not None and outcome.docs.is_file()
+
+
+def test_a_warning_is_counted_beside_the_passed_checks_not_among_them(
+    con: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    run_id = start_run(con, "nightly", DAY)
+    source = next(s for s in settings.sources if s.kind == "orders")
+    path = orders_csv(settings.base_dir / "orders" / "orders_2026-11-20.csv", 0)
+    # One implausible order value (a warning check, revenue_plausible), nothing critical.
+    path.write_text(path.read_text(encoding="utf-8").replace(",4.5,", ",250000,", 1), encoding="utf-8")
+    load_file(con, source, path, run_id, audit=BatchAudit(settings))
+    outcome = conclude(con, settings, run_id, DAY)
+    assert outcome.ok, outcome.line
+    found = re.fullmatch(
+        r"data quality OK: (\d+) checks passed \(1 file, night checks, features\) \((\d+) warnings?, .*\)",
+        outcome.line,
+    )
+    assert found, outcome.line
+    results = stored(con, run_id)
+    warnings = [r.key for r in results if not r.success]
+    assert "revenue_plausible" in warnings and int(found.group(2)) == len(warnings)
+    assert int(found.group(1)) == len(results) - len(warnings)
 
 
 def test_sending_is_retried_with_backoff_and_a_failure_never_fails_the_run(

@@ -37,9 +37,9 @@ def _distinct(frame: pl.DataFrame, column: str) -> int:
     return values.n_unique()
 
 
-def describe_dropped(dropped: Sequence[str], *, has_events: bool) -> str:
-    """The dropped features in plain words, noting a missing clickstream."""
+def describe_dropped(dropped: Sequence[str], *, web_gap: str = "") -> str:
+    """The dropped features in plain words, noting why web features are empty (features.web_gap)."""
     names = ", ".join(dropped)
-    if not has_events and any(c in WEB_FEATURES for c in dropped):
-        return f"{names} (no clickstream)"
+    if web_gap and any(c in WEB_FEATURES for c in dropped):
+        return f"{names} ({web_gap})"
     return names

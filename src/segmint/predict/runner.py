@@ -16,10 +16,10 @@ from segmint.config import PredictSettings
 from segmint.features import (
     BEHAVIOUR_FEATURES,
     FEATURE_MODELS,
-    has_clickstream,
     query_frame,
     query_one,
     run_model,
+    web_gap,
 )
 from segmint.predict import clv
 from segmint.predict.anomalies import anomaly_features, detect_anomalies
@@ -371,7 +371,6 @@ def _store_models(
 
 def _dropped_messages(con: duckdb.DuckDBPyConnection, as_of: date, outcome: PredictionOutcome) -> list[str]:
     """Which features the models left out because they carry no information in this shop, in plain words."""
-    has_events = has_clickstream(con, as_of)
     models: list[str] = []
     dropped: set[str] = set()
     if outcome.churn is not None and outcome.churn_dropped:
@@ -385,7 +384,7 @@ def _dropped_messages(con: duckdb.DuckDBPyConnection, as_of: date, outcome: Pred
     names = [c for c in BEHAVIOUR_FEATURES if c in dropped]
     return [
         f"{' and '.join(models)} left out features with no information in this shop: "
-        f"{describe_dropped(names, has_events=has_events)}"
+        f"{describe_dropped(names, web_gap=web_gap(con, as_of))}"
     ]
 
 

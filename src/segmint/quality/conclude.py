@@ -59,7 +59,9 @@ def conclude(
         files = len({r.batch for r in results if "/" in r.batch})
         warnings = sum(1 for r in results if not r.success)
         plural = "s" if files != 1 else ""
-        line = f"data quality OK: {len(results)} checks passed ({files} file{plural}, night checks, features)"
+        # Warnings are checks that did not pass, so they are counted beside the passed ones, not among them.
+        passed = len(results) - warnings
+        line = f"data quality OK: {passed} checks passed ({files} file{plural}, night checks, features)"
         if warnings:
             where = f"data docs: {docs}" if docs is not None else "see the data docs"
             line += f" ({counted(warnings, 'warning')}, {where})"

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from segmint.config import SegmentationSettings
 from segmint.errors import SegmintError
-from segmint.features import has_clickstream, query_frame, query_one, require_features
+from segmint.features import has_clickstream, query_frame, query_one, require_features, web_gap
 from segmint.segment import cluster
 from segmint.segment.align import Alignment, Match, align
 from segmint.segment.explain import Explanation, SegmentQuality, explain, load_forest
@@ -414,9 +414,7 @@ def _night_frame(
         )
     check_features(_numeric_columns(con), settings.features)
     frame = load_frame(con, as_of, settings.features)
-    features, dropped = informative_features(
-        frame, settings.features, clickstream=has_clickstream(con, as_of)
-    )
+    features, dropped = informative_features(frame, settings.features, web_gap=web_gap(con, as_of))
     if len(features) < 2:
         left = f"only {features[0]} varies" if features else "none varies"
         raise TooFewCustomersError(

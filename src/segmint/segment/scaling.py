@@ -151,18 +151,19 @@ class DroppedFeature:
 
 
 def informative_features(
-    frame: pl.DataFrame, features: Sequence[str], *, clickstream: bool = True
+    frame: pl.DataFrame, features: Sequence[str], *, web_gap: str = ""
 ) -> tuple[list[str], list[DroppedFeature]]:
     """The features that vary between this night's customers, and the others with the reason each is left out.
 
     Missing values are filled as clustering fills them, so a column that is null for everyone, or
-    the same for everyone once filled, carries no information for this shop.
+    the same for everyone once filled, carries no information for this shop. `web_gap` says why the
+    web features may be empty (features.web_gap), added to their reasons.
     """
     kept: list[str] = []
     dropped: list[DroppedFeature] = []
     n = frame.height
     for name in features:
-        context = " (no clickstream)" if name in WEB_FEATURES and not clickstream else ""
+        context = f" ({web_gap})" if name in WEB_FEATURES and web_gap else ""
         if name not in frame.columns:
             dropped.append(DroppedFeature(name, f"it is not a column of customer_features{context}"))
             continue
