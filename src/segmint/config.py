@@ -209,6 +209,15 @@ class SegmentationSettings(_Section):
     # Features taken as log1p (signed) before robust scaling; None: every feature except rates and
     # day counts (recency, tenure, days since a visit), which are kept linear.
     log_features: list[str] | None = None
+    # What is clustered: the scaled features, or "autoencoder": the bottleneck of a small neural network
+    # (scikit-learn's MLPRegressor) trained to reconstruct the scaled features plus 26 weekly order and
+    # visit counts. Profiles and names still describe segments by the features. Measured against the
+    # features on personas, bootstrap stability and next-90-day revenue lift (bench/RESULTS.md, README).
+    representation: Literal["features", "autoencoder"] = "features"
+    autoencoder_bottleneck: int = Field(default=4, ge=2, le=16)
+    autoencoder_max_iter: int = Field(default=60, ge=1)
+    # The network trains on a seeded sample of this many customers when there are more; all are encoded.
+    autoencoder_max_training_rows: int = Field(default=20_000, ge=200)
     k_min: int = Field(default=3, ge=2)
     k_max: int = Field(default=10, ge=2)
     # k: the highest Calinski-Harabasz score among the k whose bootstrap stability (mean ARI of

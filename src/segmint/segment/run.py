@@ -45,6 +45,7 @@ from segmint.segment.profile import (
     zscores,
 )
 from segmint.segment.publish import GateCheck, Publication, decide_publication
+from segmint.segment.representation import represent
 from segmint.segment.scaling import (
     DroppedFeature,
     FeatureTransform,
@@ -89,12 +90,14 @@ class SegmentationResult:
     profiles: pl.DataFrame = field(default_factory=pl.DataFrame)
     features: list[str] = field(default_factory=list)  # the features clustered tonight
     dropped_features: list[DroppedFeature] = field(default_factory=list)
+    representation: str = "features"  # what was clustered: "features" or "autoencoder"
+    notes: list[str] = field(default_factory=list)  # e.g. why the autoencoder fell back to the features
 
     @property
     def messages(self) -> list[str]:
         """Plain sentences for the run's message and summary (which features were left out, and why)."""
         note = dropped_message(self.dropped_features)
-        return [note] if note else []
+        return ([note] if note else []) + self.notes
 
 
 @dataclass
@@ -115,6 +118,8 @@ class _Outcome:
     criterion: str
     model_run_id: str
     assigned_by: str
+    representation: str = "features"
+    notes: tuple[str, ...] = ()
 
 
 def _numeric_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -162,7 +167,8 @@ def _recluster(
 ) -> _Outcome:
     scaled, transform = fit_transform(frame, features, settings.log_features)
     rows = cluster.sample_rows(len(scaled), settings.sample_size, settings.seed)
-    space = cluster.reduce(scaled, settings.pca_components, settings.seed, rows)
+    learnt = represent(con, as_of, frame["customer_id"], scaled, settings)
+    space = cluster.reduce(learnt.matrix, settings.pca_components, settings.seed, rows)
     prev_model = load_model(con, previous.run_id) if previous else None
     previous_k = len(prev_model.centroids) if prev_model else None
     k, k_scores, criterion = cluster.select_k(space[rows], settings, previous_k)
@@ -205,9 +211,11 @@ def _recluster(
         explanation.forest_bytes(),
         explanation.accuracy,
         k_scores,
-        criterion,
+        criterion + learnt.describe(),
         run_id,
         "cluster",
+        learnt.kind,
+        (learnt.note,) if learnt.note else (),
     )
 
 
@@ -589,4 +597,6 @@ def _segment(
         profiles=profiles,
         features=list(features),
         dropped_features=dropped,
+        representation=outcome.representation,
+        notes=list(outcome.notes),
     )
