@@ -499,6 +499,13 @@ class PredictSettings(_Section):
     # Recommendations weigh what a customer bought N days ago by exp(-N / basket_recency_days): lately
     # bought products say most about what comes next (hit rate at 5 on Online Retail: bench/RESULTS.md).
     basket_recency_days: float = Field(default=30.0, gt=0)
+    # Which method fills basket_recommendations: item-item neighbours won on the real datasets (hit rate at 5,
+    # bench/RESULTS.md); "auto" takes the night's best in recommendation_evaluations (neighbours without one).
+    recommender: Literal["auto", "neighbours", "rules", "popularity"] = "neighbours"
+    recommendation_neighbours: int = Field(default=20, ge=1)  # similar products kept per product
+    recommendation_max_products: int = Field(default=5000, ge=2)  # the most-bought products the model sees
+    # The nightly time-split check of every method (recommendation_evaluations); rules cost a second mining.
+    recommendation_evaluation: bool = True
     anomaly_contamination: float = Field(default=0.01, gt=0.0, le=0.5)
     # Churn and CLV learn from a seeded sample of this many customers when a period has more (stratified by
     # the churn label, and by repeat buyer for CLV); every customer is still scored (bench/RESULTS.md).

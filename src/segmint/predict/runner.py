@@ -27,6 +27,15 @@ from segmint.predict.basket import BasketThresholds, store_basket_rules, store_r
 from segmint.predict.churn import ChurnReport, InsufficientHistoryError, churn_labels, fit_churn
 from segmint.predict.informative import describe_dropped
 from segmint.predict.purchases import net_purchases
+from segmint.predict.recommend import (
+    EVAL_DAYS,
+    Evaluation,
+    chosen_method,
+    evaluate,
+    recommend,
+    store_evaluation,
+    store_method_recommendations,
+)
 from segmint.runs import published_run
 from segmint.warehouse import transaction
 
@@ -47,6 +56,8 @@ class PredictionOutcome:
     n_anomalies: int = 0
     n_rules: int = 0
     n_recommendations: int = 0
+    recommender: str | None = None  # the method that filled basket_recommendations
+    recommendation_evaluation: Evaluation | None = None
     bgnbd: clv.PurchaseParams | None = None  # the purchase model used (BG/NBD or a fallback)
     gamma_gamma: clv.GammaGammaParams | None = None
     churn: ChurnReport | None = None
@@ -396,6 +407,48 @@ def _segments(con: duckdb.DuckDBPyConnection, segment_run_id: str | None) -> pl.
     )
 
 
+def _recommend(
+    con: duckdb.DuckDBPyConnection,
+    settings: PredictSettings,
+    as_of: date,
+    thresholds: BasketThresholds,
+    outcome: PredictionOutcome,
+) -> pl.DataFrame | None:
+    """Evaluate the recommenders on the last 90 days, pick one, and return its rows (None: the rules' SQL)."""
+    started = time.perf_counter()
+    evaluation = None
+    if settings.recommendation_evaluation:
+        train_end = as_of - timedelta(days=EVAL_DAYS)
+        evaluation = evaluate(
+            con,
+            as_of,
+            lookback_days=settings.basket_lookback_days,
+            recency_days=settings.basket_recency_days,
+            segment_run_id=published_segment_run(con, train_end),
+            thresholds=thresholds,
+            n_neighbours=settings.recommendation_neighbours,
+            max_products=settings.recommendation_max_products,
+        )
+        if evaluation.message:
+            outcome.messages.append(evaluation.message)
+        else:
+            outcome.recommendation_evaluation = evaluation
+        outcome.seconds["recommendation_evaluation"] = time.perf_counter() - started
+    outcome.recommender = chosen_method(settings.recommender, outcome.recommendation_evaluation)
+    if outcome.recommender == "rules":
+        return None
+    return recommend(
+        con,
+        outcome.recommender,
+        as_of,
+        k=settings.recommendations,
+        lookback_days=settings.basket_lookback_days,
+        recency_days=settings.basket_recency_days,
+        n_neighbours=settings.recommendation_neighbours,
+        max_products=settings.recommendation_max_products,
+    )
+
+
 def run_predictions(
     con: duckdb.DuckDBPyConnection,
     settings: PredictSettings,
@@ -450,6 +503,15 @@ def run_predictions(
     )
     outcome.n_anomalies = int(predictions["is_anomaly"].sum())
 
+    thresholds = BasketThresholds(
+        min_support=settings.basket_min_support,
+        min_confidence=settings.basket_min_confidence,
+        min_lift=settings.basket_min_lift,
+        min_pair_count=settings.basket_min_pair_count,
+        lookback_days=settings.basket_lookback_days,
+    )
+    recommended = _recommend(con, settings, as_of, thresholds, outcome)
+
     with transaction(con):
         for table in (
             "customer_predictions",
@@ -474,17 +536,21 @@ def run_predictions(
         )
         con.unregister("prediction_rows")
         started = time.perf_counter()
-        thresholds = BasketThresholds(
-            min_support=settings.basket_min_support,
-            min_confidence=settings.basket_min_confidence,
-            min_lift=settings.basket_min_lift,
-            min_pair_count=settings.basket_min_pair_count,
-            lookback_days=settings.basket_lookback_days,
-        )
         outcome.n_rules = store_basket_rules(con, run_id, as_of, outcome.segment_run_id, thresholds)
-        outcome.n_recommendations = store_recommendations(
-            con, run_id, as_of, outcome.segment_run_id, settings.recommendations, settings.basket_recency_days
-        )
+        if recommended is None:
+            outcome.n_recommendations = store_recommendations(
+                con,
+                run_id,
+                as_of,
+                outcome.segment_run_id,
+                settings.recommendations,
+                settings.basket_recency_days,
+            )
+        else:
+            outcome.n_recommendations = store_method_recommendations(con, run_id, recommended)
+        con.execute("delete from recommendation_evaluations where run_id = ?", [run_id])
+        if outcome.recommendation_evaluation is not None and outcome.recommender is not None:
+            store_evaluation(con, run_id, outcome.recommendation_evaluation, outcome.recommender)
         outcome.seconds["basket"] = time.perf_counter() - started
         con.execute(
             "insert into prediction_runs values (?, ?, ?, current_localtimestamp(), ?, ?, ?, ?)",

@@ -1,0 +1,485 @@
+"""Per-customer product recommendations by three methods, and a time-split evaluation of each.
+
+- rules: the co-occurrence rules of sql/marts/basket_rules.sql (segmint.predict.basket);
+- neighbours: item-item nearest neighbours, cosine similarity over the customer x product purchase matrix
+  (scikit-learn's NearestNeighbors, brute force over a sparse matrix); a customer's candidates are scored by
+  their summed similarity to the products the customer bought, each weighted by how lately it was bought;
+- popularity: the best sellers the customer has not bought, the floor the other two must beat.
+
+No method ever recommends a product the customer bought before.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+import duckdb
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from sklearn.neighbors import NearestNeighbors
+
+from segmint.features import query_frame
+from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
+
+log = logging.getLogger(__name__)
+
+Method = Literal["rules", "neighbours", "popularity"]
+METHODS: tuple[Method, ...] = ("rules", "neighbours", "popularity")
+#: The recommender used by default: the one that won on the real datasets (bench/RESULTS.md, bench/recommend.py).
+DEFAULT_METHOD: Method = "neighbours"
+
+#: The evaluation: train up to as_of - EVAL_DAYS, judge the top EVAL_K on the EVAL_DAYS after.
+EVAL_DAYS = 90
+EVAL_K = 5
+#: Below this many judged customers a hit rate says too little to store or to choose by.
+MIN_EVAL_CUSTOMERS = 20
+
+#: Only the this many most-bought products (by distinct customers) enter the neighbour model: the
+#: similarity search is products x products, so the cap bounds its time and memory on a large catalogue.
+MAX_PRODUCTS = 5000
+#: Each product keeps its this many most similar products; a candidate is scored through those links only.
+NEIGHBOURS = 20
+#: Customers scored at once (a dense block of CHUNK x products scores).
+_CHUNK = 2000
+
+_PURCHASES = """
+select o.customer_id, l.product_id,
+    count(distinct o.order_id) filter (where o.ordered_at >= cast($since as date)) as orders,
+    max(o.ordered_at)::date as last_day
+from orders o join order_lines l on l.order_id = o.order_id
+where o.customer_id is not null and not o.is_cancellation and l.quantity > 0 and l.product_id is not null
+    and o.ordered_at < cast($upto as date) + interval 1 day
+group by o.customer_id, l.product_id
+"""
+
+
+def purchases(con: duckdb.DuckDBPyConnection, upto: date, since: date | None = None) -> pl.DataFrame:
+    """Distinct (customer_id, product_id) bought up to `upto`, with last_day and orders since `since`."""
+    return query_frame(con, _PURCHASES, {"upto": upto, "since": since or date(1, 1, 1)})
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The customer x product purchase matrix up to a day, with its row and column labels."""
+
+    customers: list[str]
+    products: list[str]  # most bought in the window first
+    bought: sp.csr_matrix  # 1 where the customer ever bought the product: never recommended to them
+    recent: sp.csr_matrix  # 1 where they bought it in the lookback window: the similarity evidence
+    weight: sp.csr_matrix  # exp(-days since they last bought it / recency_days), or 1
+    orders: np.ndarray  # per product: orders in the window that contained it
+
+
+def purchase_matrix(bought: pl.DataFrame, as_of: date, recency_days: float | None) -> Matrix:
+    """The sparse matrices of `purchases()` rows up to `as_of` (in the window: orders > 0)."""
+    in_window = pl.col("orders") > 0
+    by_product = (
+        bought.group_by("product_id")
+        .agg(
+            customers=in_window.sum(),
+            orders=pl.col("orders").sum(),
+        )
+        .sort(["customers", "orders", "product_id"], descending=[True, True, False])
+    )
+    customers = bought["customer_id"].unique().sort()
+    products = by_product["product_id"]
+    rows = bought.join(customers.to_frame().with_row_index("row"), on="customer_id").join(
+        products.to_frame().with_row_index("col"), on="product_id"
+    )
+    days = (pl.lit(as_of) - pl.col("last_day")).dt.total_days().cast(pl.Float64)
+    weights = (
+        rows.select((-days / recency_days).exp()).to_series().to_numpy()
+        if recency_days
+        else np.ones(rows.height)
+    )
+    recent = rows.select(in_window.cast(pl.Float64)).to_series().to_numpy()
+    shape = (customers.len(), products.len())
+    index = (rows["row"].to_numpy(), rows["col"].to_numpy())
+
+    def matrix(values: np.ndarray) -> sp.csr_matrix:
+        built = sp.csr_matrix((values, index), shape=shape)
+        built.eliminate_zeros()
+        return built
+
+    return Matrix(
+        customers=customers.to_list(),
+        products=products.to_list(),
+        bought=matrix(np.ones(rows.height)),
+        recent=matrix(recent),
+        weight=matrix(weights),
+        orders=by_product["orders"].to_numpy().astype(np.float64),
+    )
+
+
+def item_similarity(bought: sp.csr_matrix, n_neighbours: int = NEIGHBOURS) -> sp.csr_matrix:
+    """products x products: cosine similarity of each product to its `n_neighbours` nearest, 0 elsewhere."""
+    n_products = bought.shape[1]
+    if n_products < 2:
+        return sp.csr_matrix((n_products, n_products))
+    items = sp.csr_matrix(bought.T)
+    k = min(n_neighbours + 1, n_products)  # +1: each product is its own nearest neighbour
+    model = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(items)
+    distance, index = model.kneighbors(items)
+    similarity = 1.0 - distance
+    rows = np.repeat(np.arange(n_products), k)
+    keep = (index.ravel() != rows) & (similarity.ravel() > 1e-12)
+    return sp.csr_matrix(
+        (similarity.ravel()[keep], (rows[keep], index.ravel()[keep])), shape=(n_products, n_products)
+    )
+
+
+def _top(matrix: Matrix, scores_of: Callable[[slice], np.ndarray], k: int, method: Method) -> pl.DataFrame:
+    """The k best-scored products per customer (positive scores, never one they bought), rank 1 first."""
+    ids: list[str] = []
+    ranks: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    n = len(matrix.customers)
+    take = min(k, len(matrix.products))
+    for start in range(0, n, _CHUNK):
+        block = slice(start, min(start + _CHUNK, n))
+        scores = scores_of(block)
+        scores[matrix.bought[block].toarray() > 0] = 0.0
+        if take == 0:
+            break
+        best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+        best_scores = np.take_along_axis(scores, best, axis=1)
+        order = np.lexsort((best, -best_scores), axis=1)
+        best = np.take_along_axis(best, order, axis=1)
+        best_scores = np.take_along_axis(best_scores, order, axis=1)
+        positive = best_scores > 0
+        row, rank = np.nonzero(positive)
+        ids.extend(matrix.customers[start + r] for r in row)
+        ranks.append(rank + 1)
+        cols.append(best[positive])
+        values.append(best_scores[positive])
+    if not ids:
+        return pl.DataFrame(
+            schema={"customer_id": pl.String, "rank": pl.Int32, "product_id": pl.String, "score": pl.Float64}
+        ).with_columns(method=pl.lit(method))
+    products = np.array(matrix.products, dtype=object)
+    return pl.DataFrame(
+        {
+            "customer_id": ids,
+            "rank": np.concatenate(ranks).astype(np.int32),
+            "product_id": products[np.concatenate(cols)].tolist(),
+            "score": np.concatenate(values),
+        },
+        schema={"customer_id": pl.String, "rank": pl.Int32, "product_id": pl.String, "score": pl.Float64},
+    ).with_columns(method=pl.lit(method))
+
+
+def neighbour_recommendations(
+    matrix: Matrix, k: int, *, n_neighbours: int = NEIGHBOURS, max_products: int = MAX_PRODUCTS
+) -> pl.DataFrame:
+    """Top k per customer by summed (recency-weighted) similarity to what they bought: item-item neighbours."""
+    cap = min(max_products, len(matrix.products))
+    # Products past the cap are neither scored nor used as evidence (columns are ordered most-bought first).
+    n = len(matrix.products)
+    linked = item_similarity(matrix.recent[:, :cap], n_neighbours).tocoo()
+    similarity = sp.csr_matrix((linked.data, (linked.row, linked.col)), shape=(n, n))
+    weight = matrix.weight
+
+    def scores(block: slice) -> np.ndarray:
+        return np.asarray((weight[block] @ similarity).toarray())
+
+    return _top(matrix, scores, k, "neighbours")
+
+
+def popularity_recommendations(matrix: Matrix, k: int) -> pl.DataFrame:
+    """Top k per customer among the products in most orders, never one they bought: the floor."""
+    orders = matrix.orders
+    # Ties broken by column (already ordered by customers, then product id), so the list is stable.
+    popularity = orders + (1.0 - np.arange(orders.size) / max(orders.size, 1)) * 1e-3
+
+    def scores(block: slice) -> np.ndarray:
+        return np.tile(popularity, (block.stop - block.start, 1))
+
+    return _top(matrix, scores, k, "popularity")
+
+
+def rules_recommendations(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    segment_run_id: str | None,
+    thresholds: BasketThresholds,
+    k: int,
+    recency_days: float | None,
+) -> pl.DataFrame:
+    """Top k per customer from co-occurrence rules mined up to `as_of`, computed and left unstored."""
+    scratch = "recommendation-evaluation"
+    con.execute("begin transaction")
+    try:
+        store_basket_rules(con, scratch, as_of, segment_run_id, thresholds)
+        store_recommendations(con, scratch, as_of, segment_run_id, k, recency_days)
+        frame = query_frame(
+            con,
+            "select customer_id, rank, product_id, score from basket_recommendations where run_id = ?",
+            [scratch],
+        )
+    finally:
+        # Rolled back: the scratch rules and recommendations never reach the warehouse.
+        con.execute("rollback")
+    return frame.with_columns(pl.col("rank").cast(pl.Int32), method=pl.lit("rules"))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """How one method's top k did on the period after training."""
+
+    method: str
+    customers_evaluated: int
+    customers_recommended: int  # judged customers who got at least one recommendation
+    hit_rate: float  # share of judged customers with >= 1 recommended product bought in the period
+    precision: float  # hits / k, averaged over judged customers
+    coverage: float  # distinct products recommended to judged customers / catalogue_items
+
+
+def score_recommendations(
+    recommended: pl.DataFrame,
+    new_items: pl.DataFrame,
+    catalogue_items: int,
+    k: int,
+    method: str,
+) -> Scores:
+    """Hit rate, precision at k and coverage of `recommended` against what judged customers bought next.
+
+    `new_items` holds (customer_id, product_id) bought in the judged period and never before; its customers
+    are the judged ones. `recommended` holds (customer_id, rank, product_id).
+    """
+    judged = new_items.select("customer_id").unique()
+    n = judged.height
+    top = recommended.filter(pl.col("rank") <= k).join(judged, on="customer_id", how="semi")
+    hits = top.join(new_items, on=["customer_id", "product_id"], how="semi")
+    per_customer = hits.group_by("customer_id").len()
+    distinct = top["product_id"].n_unique()
+    return Scores(
+        method=method,
+        customers_evaluated=n,
+        customers_recommended=top["customer_id"].n_unique(),
+        hit_rate=per_customer.height / n if n else math.nan,
+        precision=float(per_customer["len"].sum()) / (k * n) if n else math.nan,
+        coverage=distinct / catalogue_items if catalogue_items else math.nan,
+    )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every method's scores on one time split, or why there are none."""
+
+    as_of: date
+    train_end: date
+    days: int
+    k: int
+    catalogue_items: int
+    scores: tuple[Scores, ...] = ()
+    message: str | None = None
+
+    def best(self) -> Scores | None:
+        """The method with the highest hit rate (precision breaks ties), if any was scored."""
+        return max(self.scores, key=lambda s: (s.hit_rate, s.precision), default=None)
+
+    def of(self, method: str) -> Scores | None:
+        """The scores of `method`, if it was scored."""
+        return next((s for s in self.scores if s.method == method), None)
+
+
+def recommend(
+    con: duckdb.DuckDBPyConnection,
+    method: Method,
+    as_of: date,
+    *,
+    k: int,
+    lookback_days: int,
+    recency_days: float | None,
+    segment_run_id: str | None = None,
+    thresholds: BasketThresholds | None = None,
+    n_neighbours: int = NEIGHBOURS,
+    max_products: int = MAX_PRODUCTS,
+    neighbour_recency_days: float | None = None,
+) -> pl.DataFrame:
+    """Top k per customer by `method` from purchases up to `as_of`: customer_id, rank, product_id, score.
+
+    `recency_days` weighs the rules' evidence, `neighbour_recency_days` the neighbours' (None: unweighted,
+    which scored higher on the real datasets than 30 days; bench/RESULTS.md).
+    """
+    if method == "rules":
+        return rules_recommendations(
+            con, as_of, segment_run_id, thresholds or BasketThresholds(), k, recency_days
+        )
+    since = as_of - timedelta(days=lookback_days - 1)
+    matrix = purchase_matrix(purchases(con, as_of, since), as_of, neighbour_recency_days)
+    if method == "neighbours":
+        return neighbour_recommendations(matrix, k, n_neighbours=n_neighbours, max_products=max_products)
+    return popularity_recommendations(matrix, k)
+
+
+_NEW_ITEMS = """
+with
+bought_before as (
+    select distinct o.customer_id, l.product_id
+    from orders o join order_lines l on l.order_id = o.order_id
+    where o.customer_id is not null and not o.is_cancellation and l.quantity > 0 and l.product_id is not null
+        and o.ordered_at < cast($train_end as date) + interval 1 day
+),
+bought_after as (
+    select distinct o.customer_id, l.product_id
+    from orders o join order_lines l on l.order_id = o.order_id
+    where o.customer_id is not null and not o.is_cancellation and l.quantity > 0 and l.product_id is not null
+        and o.ordered_at >= cast($train_end as date) + interval 1 day
+        and o.ordered_at < cast($as_of as date) + interval 1 day
+)
+-- Only products new to a customer can be hit, and only customers known before can be recommended to.
+select customer_id, product_id from bought_after
+anti join bought_before using (customer_id, product_id)
+semi join (select distinct customer_id from bought_before) as known using (customer_id)
+"""
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    *,
+    days: int = EVAL_DAYS,
+    k: int = EVAL_K,
+    lookback_days: int = 365,
+    recency_days: float | None = None,
+    segment_run_id: str | None = None,
+    thresholds: BasketThresholds | None = None,
+    methods: tuple[Method, ...] = METHODS,
+    n_neighbours: int = NEIGHBOURS,
+    max_products: int = MAX_PRODUCTS,
+    neighbour_recency_days: float | None = None,
+    min_customers: int = MIN_EVAL_CUSTOMERS,
+) -> Evaluation:
+    """Each method trained on orders up to as_of - `days`, judged on the `days` after (to as_of).
+
+    Judged: customers who bought before the split and bought a product new to them after it (a
+    recommendation is never a product already bought, so nobody else can be hit). hit rate at k: share of
+    judged customers with one of their k among those products; precision at k: such products / k,
+    averaged; coverage: distinct products recommended to judged customers / products sold in the
+    training window (`lookback_days` up to the split).
+    """
+    train_end = as_of - timedelta(days=days)
+    first = con.execute(
+        "select min(ordered_at)::date from orders where customer_id is not null and not is_cancellation "
+        "and ordered_at < cast(? as date) + interval 1 day",
+        [as_of],
+    ).fetchall()
+    first_day = first[0][0] if first else None
+    empty = Evaluation(as_of, train_end, days, k, 0)
+    if first_day is None or first_day > train_end:
+        have = 0 if first_day is None else (as_of - first_day).days + 1
+        return _skipped(
+            empty,
+            f"recommendations not evaluated: the check trains on orders up to {days} days before the night "
+            f"and judges the {days} days after, so it needs more than {days} days of orders; you have {have}",
+        )
+    new_items = query_frame(con, _NEW_ITEMS, {"train_end": train_end, "as_of": as_of})
+    judged = new_items["customer_id"].n_unique()
+    if judged < min_customers:
+        return _skipped(
+            empty,
+            f"recommendations not evaluated: {judged} customers bought something new to them in the "
+            f"last {days} days, fewer than the {min_customers} a hit rate needs",
+        )
+    since = train_end - timedelta(days=lookback_days - 1)
+    catalogue = con.execute(
+        "select count(distinct l.product_id) from orders o join order_lines l on l.order_id = o.order_id "
+        "where not o.is_cancellation and l.quantity > 0 and l.product_id is not null "
+        "and o.ordered_at >= cast(? as date) and o.ordered_at < cast(? as date) + interval 1 day",
+        [since, train_end],
+    ).fetchall()
+    catalogue_items = int(catalogue[0][0]) if catalogue else 0
+    scores = []
+    for method in methods:
+        recommended = recommend(
+            con,
+            method,
+            train_end,
+            k=k,
+            lookback_days=lookback_days,
+            recency_days=recency_days,
+            segment_run_id=segment_run_id,
+            thresholds=thresholds,
+            n_neighbours=n_neighbours,
+            max_products=max_products,
+            neighbour_recency_days=neighbour_recency_days,
+        )
+        scores.append(score_recommendations(recommended, new_items, catalogue_items, k, method))
+    return Evaluation(as_of, train_end, days, k, catalogue_items, tuple(scores))
+
+
+def _skipped(evaluation: Evaluation, message: str) -> Evaluation:
+    log.info(message)
+    return Evaluation(evaluation.as_of, evaluation.train_end, evaluation.days, evaluation.k, 0, (), message)
+
+
+def store_method_recommendations(con: duckdb.DuckDBPyConnection, run_id: str, frame: pl.DataFrame) -> int:
+    """Replace a run's basket_recommendations with `frame` (customer_id, rank, product_id, score)."""
+    con.execute("delete from basket_recommendations where run_id = ?", [run_id])
+    rows = frame.select("customer_id", "rank", "product_id", "score")
+    con.register("recommendation_rows", rows)
+    try:
+        con.execute(
+            """
+            insert into basket_recommendations (run_id, customer_id, rank, product_id, product_name, score)
+            select ?, r.customer_id, r.rank, r.product_id, n.product_name, r.score
+            from recommendation_rows r
+            left join (
+                -- the most recent name a product was sold under
+                select l.product_id, arg_max(l.product_name, o.ordered_at) as product_name
+                from order_lines l join orders o on o.order_id = l.order_id
+                where l.product_id is not null and l.product_name is not null
+                group by l.product_id
+            ) n on n.product_id = r.product_id
+            """,
+            [run_id],
+        )
+    finally:
+        con.unregister("recommendation_rows")
+    return rows.height
+
+
+def store_evaluation(
+    con: duckdb.DuckDBPyConnection, run_id: str, evaluation: Evaluation, default: str
+) -> int:
+    """Replace a run's recommendation_evaluations rows with `evaluation`'s; return how many were stored."""
+    con.execute("delete from recommendation_evaluations where run_id = ?", [run_id])
+    for s in evaluation.scores:
+        con.execute(
+            "insert into recommendation_evaluations (run_id, as_of, train_end, horizon_days, k, method, "
+            "customers_evaluated, customers_recommended, catalogue_items, hit_rate_at_5, precision_at_5, "
+            "coverage, is_default) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                evaluation.as_of,
+                evaluation.train_end,
+                evaluation.days,
+                evaluation.k,
+                s.method,
+                s.customers_evaluated,
+                s.customers_recommended,
+                evaluation.catalogue_items,
+                s.hit_rate,
+                s.precision,
+                s.coverage,
+                s.method == default,
+            ],
+        )
+    return len(evaluation.scores)
+
+
+def chosen_method(setting: str, evaluation: Evaluation | None) -> Method:
+    """The method that fills tonight's recommendations: the setting, or for "auto" the night's best."""
+    named: dict[str, Method] = {m: m for m in METHODS}
+    if setting != "auto":
+        return named[setting]
+    best = evaluation.best() if evaluation is not None else None
+    return named[best.method] if best is not None else DEFAULT_METHOD
