@@ -72,7 +72,7 @@ def build_warehouse(path: Path, customers: int) -> None:
     con.execute("select setseed(0.42)")
     con.execute(
         f"""
-        insert into customers
+        insert into customers (customer_id, email, country, first_seen_at, marketing_consent, source_file)
         select 'C' || lpad(i::varchar, 8, '0'), 'c' || i || '@example.com', 'DE',
             timestamp '{START}' + to_days({_first_day("i")}) + to_seconds(cast(random() * 86399 as bigint)),
             i % 3 > 0, 'bench'

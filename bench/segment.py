@@ -37,7 +37,7 @@ def generate(path: Path, customers: int, lines: int, events: int) -> None:
     con.execute("select setseed(0.42)")
     con.execute(
         f"""
-        insert into customers
+        insert into customers (customer_id, email, country, first_seen_at, marketing_consent, source_file)
         select 'C' || lpad(i::varchar, 8, '0'), null, 'DE',
             timestamp '2024-07-01' + to_seconds(cast(random() * 730 * 86400 as bigint)), true, 'bench'
         from range({customers}) t(i)

@@ -5,7 +5,8 @@
 -- mean_days_between_orders, first/last_order_at and the RFM columns are null for them.
 -- Activity counts are 0 without sessions; rates and days_since_last_visit are then null.
 -- feedback_count is 0 without feedback, and null for everyone while the shop has none at all; the other
--- feedback columns are null without feedback.
+-- feedback columns are null without feedback. The demographic columns (age, age_band, gender, city, region)
+-- are null unless the customers file carries them.
 with
 
 customers as (
@@ -76,6 +77,11 @@ joined as (
         customers.first_seen_at,
         customers.country,
         customers.marketing_consent,
+        customers.age,
+        customers.age_band,
+        customers.gender,
+        customers.city,
+        customers.region,
         case when has_feedback.any_feedback then coalesce(feedback.feedback_count, 0) end as feedback_count,
         feedback.rating_mean,
         feedback.rating_last,

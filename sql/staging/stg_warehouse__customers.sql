@@ -11,7 +11,12 @@ final as (
         customer_id,
         first_seen_at,
         country,
-        marketing_consent
+        marketing_consent,
+        birth_year,
+        age_band,
+        gender,
+        city,
+        region
     from source
     where first_seen_at < getvariable('as_of') + interval 1 day
 )

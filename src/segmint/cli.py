@@ -1050,7 +1050,7 @@ def campaigns_build(
         ),
     ] = AudienceFormat.csv,
 ) -> None:
-    """Write per campaign a send file (treatment only) and the holdout's file apart, and record them in the ledger."""
+    """Write per campaign a send file (treatment only), the holdout's file apart and hashed ad audiences, and record them."""
     from segmint import pipeline
     from segmint.campaigns import build_campaigns, load_playbook
     from segmint.features import feature_dates
@@ -1094,6 +1094,12 @@ def campaigns_build(
     for b in builds:
         console.print(f"send to the treatment: {b.export_path}", soft_wrap=True)
         console.print(f"holdout, do not upload: {b.holdout_path}", soft_wrap=True)
+        console.print(
+            f"ad audiences ({b.n_ad_audience:,} consenting, hashed): {b.google_audience_path} (Google Customer "
+            f"Match), {b.meta_audience_path} (Meta)",
+            soft_wrap=True,
+            highlight=False,
+        )
     for warning in builds.warnings:
         # No markup: a warning may name a config section such as [sources.columns].
         Console(stderr=True).print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)

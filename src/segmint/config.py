@@ -523,6 +523,19 @@ class CampaignSettings(_Section):
     exclude_anomalies: bool = True
     bootstrap_samples: int = Field(default=2000, ge=100)
     seed: int = 42
+    # Campaign rules may target by age, age_band, gender, city or region only when this is true: such
+    # targeting is profiling on personal attributes (README, "Demographics"), a choice the shop makes.
+    use_demographics: bool = False
+    # The country calling code for national phone numbers ("030 1234567") of customers without a known
+    # country, in the ad audiences' E.164 numbers; e.g. "49" or "+49". None: such numbers are left out.
+    phone_calling_code: str | None = None
+
+    @field_validator("phone_calling_code")
+    @classmethod
+    def _calling_code(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\+?[1-9][0-9]{0,2}", value.strip()):
+            raise ValueError(f"{value!r} is not a country calling code such as '49' or '+1'")
+        return value.strip().lstrip("+") if value else value
 
 
 class Settings(BaseSettings):

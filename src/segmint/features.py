@@ -57,6 +57,14 @@ FEEDBACK_FEATURES: tuple[str, ...] = (
     "days_since_feedback",
 )
 
+#: Demographic attributes a customers export may carry (customers table columns), and the features made
+#: of them (customer_features: the age on the as-of day instead of the birth year). Profiles show their
+#: mix per segment; campaign rules may use them only with [campaigns] use_demographics = true, and
+#: segmentation and churn never do by default: targeting by age or gender is profiling on personal
+#: attributes (GDPR art. 22), and a shop should choose it, not inherit it.
+DEMOGRAPHIC_COLUMNS: tuple[str, ...] = ("birth_year", "age_band", "gender", "city", "region")
+DEMOGRAPHIC_FEATURES: tuple[str, ...] = ("age", "age_band", "gender", "city", "region")
+
 
 def has_feedback(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
     """Whether any feedback submitted up to the end of `as_of` is in the warehouse."""

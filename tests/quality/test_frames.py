@@ -112,7 +112,9 @@ def test_orders_batch_frame_one_row_per_order_with_conflicts_and_repeats(
 def test_events_batch_frame_shows_unknown_types_customers_and_repeats(
     duck: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    duck.execute("insert into customers values ('C1', null, null, null, null, null)")
+    duck.execute(
+        "insert into customers (customer_id, email, country, first_seen_at, marketing_consent, source_file) values ('C1', null, null, null, null, null)"
+    )
     earlier = write(tmp_path / "e1.csv", EVENTS, "E1,2026-11-19 09:00:00,C1,S1,page_view,,")
     load(duck, "events", earlier)
     capture = Capture("events")

@@ -65,6 +65,6 @@ def add_customer(con: duckdb.DuckDBPyConnection, customer_id: str, first_seen_at
     """Insert a registered customer."""
     seen = datetime.fromisoformat(first_seen_at) if first_seen_at else None
     con.execute(
-        "insert into customers values (?, ?, 'DE', ?, true, 'customers.csv')",
+        "insert into customers (customer_id, email, country, first_seen_at, marketing_consent, source_file) values (?, ?, 'DE', ?, true, 'customers.csv')",
         [customer_id, f"{customer_id}@example.com", seen],
     )

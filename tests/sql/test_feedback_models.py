@@ -40,10 +40,10 @@ def run(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def test_staging_finds_the_customer_by_id_or_email(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
-        "insert into customers values ('Z1', 'Zoe@example.com ', 'DE', timestamp '2024-01-01', null, 'c.csv')"
+        "insert into customers (customer_id, email, country, first_seen_at, marketing_consent, source_file) values ('Z1', 'Zoe@example.com ', 'DE', timestamp '2024-01-01', null, 'c.csv')"
     )
     con.execute(
-        "insert into customers values ('Z2', 'zoe@example.com', 'DE', timestamp '2024-02-01', null, 'c.csv')"
+        "insert into customers (customer_id, email, country, first_seen_at, marketing_consent, source_file) values ('Z2', 'zoe@example.com', 'DE', timestamp '2024-02-01', null, 'c.csv')"
     )
     add_feedback(
         con, "f1", "2024-05-30 10:00:00", None, "zoe@example.com", 2, "stars"

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from segmint.campaigns.ads import write_ad_audiences
 from segmint.campaigns.exports import FORMATS, write_audience
 from segmint.campaigns.playbook import (
     FEATURE_COLUMNS,
@@ -20,6 +21,7 @@ from segmint.campaigns.playbook import (
     Campaign,
     Playbook,
     load_playbook,
+    refused_demographics,
     rule_columns,
     rule_sql,
 )
@@ -60,6 +62,12 @@ class CampaignBuild:
     n_excluded_no_email: int
     holdout_path: Path | None = None
     format: str = "csv"
+    # The hashed ad audiences (Google Customer Match, Meta custom audience) of the treatment, consenting only.
+    google_audience_path: Path | None = None
+    meta_audience_path: Path | None = None
+    n_ad_audience: int = 0
+    n_ad_no_consent: int = 0
+    n_phone_unusable: int = 0
 
 
 class CampaignBuilds(list[CampaignBuild]):
@@ -141,13 +149,15 @@ def candidates(
         f"""
         with contacts as (
             select customer_id, max(email) as email, bool_or(marketing_consent) as consent,
-                count(marketing_consent) > 0 as consent_known, max(country) as country, {_name_columns(con)}
+                count(marketing_consent) > 0 as consent_known, max(country) as country, max(phone) as phone,
+                {_name_columns(con)}
             from customers
             group by customer_id
         )
         select
             f.customer_id,
             c.email,
+            c.phone,
             c.first_name,
             c.last_name,
             coalesce(c.country, f.country) as country,
@@ -399,6 +409,7 @@ def build_campaigns(
     if format not in FORMATS:
         raise ConfigError(f"Unknown audience format {format!r}; use one of {', '.join(FORMATS)}.")
     playbook = playbook or load_playbook(settings.campaigns.playbook)
+    refused_demographics(playbook, settings.campaigns.use_demographics)
     require_features(con, as_of)
     prediction_run_id = latest_prediction_run(con, as_of)
     segment_run_id = published_segment_run(con, as_of)
@@ -443,6 +454,15 @@ def build_campaigns(
                 audience, contacts, AUDIENCE_COLUMNS, out_dir, cid, campaign.name, format
             )
             n_holdout = int((audience["group"] == "holdout").sum())
+            treated = audience.filter(pl.col("group") == "treatment").select("customer_id", "email")
+            ads = write_ad_audiences(
+                treated.join(
+                    chosen.select("customer_id", "phone", "country", "consent"), on="customer_id", how="left"
+                ),
+                out_dir,
+                cid,
+                settings.campaigns.phone_calling_code,
+            )
             build = CampaignBuild(
                 campaign_id=cid,
                 name=campaign.name,
@@ -457,6 +477,11 @@ def build_campaigns(
                 n_excluded_no_email=int(matched.filter(~no_consent & ~anomaly).select(no_email.sum()).item()),
                 holdout_path=holdout,
                 format=format,
+                google_audience_path=ads.google_path,
+                meta_audience_path=ads.meta_path,
+                n_ad_audience=ads.customers,
+                n_ad_no_consent=ads.no_consent,
+                n_phone_unusable=ads.phone_unusable,
             )
             manifest = {k: str(v) if isinstance(v, date | Path) else v for k, v in asdict(build).items()}
             manifest |= {"channel": channel, "offer": campaign.offer, "holdout_share": share}
@@ -479,6 +504,8 @@ def build_campaigns(
             eligible = build.n_excluded_no_email + chosen.height
             if channel == "email" and eligible and not chosen.height:
                 warnings.append(no_email_warning(settings, campaign.name, eligible))
+            if ads.phone_unusable:
+                warnings.append(phone_warning(campaign.name, ads.phone_unusable))
     return CampaignBuilds(builds, warnings)
 
 
@@ -488,6 +515,15 @@ def no_holdout_warning(build: CampaignBuild, share: float) -> str:
         f"campaign {build.name}: its holdout has 0 customers ({build.n_treatment:,} to send to, holdout share "
         f"{share:.0%}), so its effect cannot be measured after {build.window_end} without a holdout; raise "
         "holdout_share in the playbook or widen its audience, then build it again"
+    )
+
+
+def phone_warning(campaign: str, unusable: int) -> str:
+    """One sentence: phone numbers left out of a campaign's ad audiences, and how to get them in."""
+    return (
+        f"campaign {campaign}: {unusable:,} phone number{'s' if unusable != 1 else ''} could not be written "
+        "in E.164 and were left out of its ad audiences: give them with their country code (+49 ...), a "
+        "customer country, or set phone_calling_code under [campaigns] for national numbers"
     )
 
 

@@ -12,7 +12,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from segmint.errors import ConfigError
-from segmint.features import BEHAVIOUR_FEATURES, FEEDBACK_FEATURES
+from segmint.features import BEHAVIOUR_FEATURES, DEMOGRAPHIC_FEATURES, FEEDBACK_FEATURES
 
 #: Columns a targeting rule may use: customer features (customer_features) and predictions
 #: (customer_predictions) of the as-of date. Anything else in a rule is rejected.
@@ -25,6 +25,8 @@ FEATURE_COLUMNS = (
     "fm_score",
     "rfm_segment",
     "country",
+    # only with [campaigns] use_demographics = true (refused_demographics)
+    *DEMOGRAPHIC_FEATURES,
 )
 PREDICTION_COLUMNS = ("expected_purchases_90d", "p_alive", "clv_12m", "churn_score", "segment_name")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -197,6 +199,21 @@ class Playbook(_Strict):
     def active(self) -> list[Campaign]:
         """Enabled campaigns, in playbook order."""
         return [c for c in self.campaigns if c.enabled]
+
+
+def refused_demographics(playbook: Playbook, use_demographics: bool) -> None:
+    """Refuse, in one sentence, an enabled campaign whose targeting uses a demographic feature while the
+    shop has not set [campaigns] use_demographics = true."""
+    if use_demographics:
+        return
+    for campaign in playbook.active():
+        used = [n for n in campaign.needs() if n in DEMOGRAPHIC_FEATURES]
+        if used:
+            raise ConfigError(
+                f"Campaign {campaign.name!r} targets by {', '.join(used)}, a demographic attribute that "
+                "campaigns do not use unless the shop chooses to: set use_demographics = true under "
+                "[campaigns] in segmint.toml (see README, Demographics), or remove it from the rule."
+            )
 
 
 def _where(error: ValidationError, data: dict[str, Any]) -> tuple[str, str]:

@@ -18,6 +18,7 @@ import duckdb
 from segmint.config import SourceKind, SourceSettings
 from segmint.currency import base_currency, record_base_currency
 from segmint.errors import SegmintError, SourceFileError
+from segmint.features import DEMOGRAPHIC_COLUMNS
 from segmint.ingest.presets import CANONICAL, canonical_mapping, q
 from segmint.ingest.read import (
     DEFAULT_MAX_LINE_BYTES,
@@ -553,22 +554,54 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
     """
 
 
+# The customer details a customers file carries besides its key and first-seen time; empty values keep
+# the stored ones when a file is merged.
+CUSTOMER_DETAILS = ("email", "country", "marketing_consent", *DEMOGRAPHIC_COLUMNS, "phone")
+# Birth years segmint accepts: a later or earlier one is a typing error, and an age from it would mislead.
+BIRTH_YEAR_MIN = 1900
+# Spellings of gender exports use, spelled out so that "F" and "female" count as one group in profiles.
+_GENDERS = {
+    "f": "female",
+    "w": "female",
+    "woman": "female",
+    "m": "male",
+    "man": "male",
+    "d": "diverse",
+    "x": "diverse",
+}
+
+
+def _birth_year(column: str) -> str:
+    """The year of a birth year ("1984") or a birth date ("1984-05-17", "17.05.1984", "05/17/1984")."""
+    return (
+        f"case when regexp_full_match({column}, '[0-9]{{4}}') then try_cast({column} as integer) "
+        f"else try_cast(regexp_extract({column}, '(^|[^0-9])((19|20)[0-9]{{2}})($|[^0-9])', 2) as integer) end"
+    )
+
+
 def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
+    genders = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in _GENDERS.items())
     return f"""
         with typed as (
-            select *,
+            select * exclude (gender),
                 {_customer_key("customer_id")} as customer_key,
                 {ctx.time_sql} as first_seen_ts,
-                {_boolean("marketing_consent")} as consent
+                {_boolean("marketing_consent")} as consent,
+                {_birth_year("birth_year")} as birth_year_typed,
+                case lower(gender) {genders} else lower(gender) end as gender
             from {MAPPED}
         ),
         checked as (
             select {ROW}, customer_key as customer_id, email, country, first_seen_ts as first_seen_at,
-                consent as marketing_consent,
+                consent as marketing_consent, birth_year_typed as birth_year, age_band, gender, city, region,
+                phone,
                 {_REASONS}
                     {_missing("customer_id")},
                     {_unparseable("first_seen_at", "first_seen_ts")},
-                    {_unparseable("marketing_consent", "consent")}
+                    {_unparseable("marketing_consent", "consent")},
+                    {_unparseable("birth_year", "birth_year_typed")},
+                    case when birth_year_typed not between {BIRTH_YEAR_MIN} and {now.year}
+                        then 'birth_year ' || birth_year_typed || ' is outside {BIRTH_YEAR_MIN}-{now.year}' end
                 )) as reason
             from typed
         ),
@@ -787,10 +820,7 @@ def _same(kind: SourceKind, absent: frozenset[str]) -> str:
         return " and ".join(f"s.{c} is not distinct from b.{c}" for c in _FEEDBACK_COMPARED)
     # A customers row is the same when loading it would change nothing (empty values keep the stored ones).
     return (
-        " and ".join(
-            f"coalesce(b.{c}, s.{c}) is not distinct from s.{c}"
-            for c in ("email", "country", "marketing_consent")
-        )
+        " and ".join(f"coalesce(b.{c}, s.{c}) is not distinct from s.{c}" for c in CUSTOMER_DETAILS)
         + " and least(b.first_seen_at, s.first_seen_at) is not distinct from s.first_seen_at"
     )
 
@@ -1025,8 +1055,9 @@ def _register_customers(con: duckdb.DuckDBPyConnection, time_column: str) -> Non
     )
     con.execute(
         """
-        insert into customers
-        select customer_id, email, country, first_seen_at, marketing_consent, null from batch_customers b
+        insert into customers by name
+        select customer_id, email, country, first_seen_at, marketing_consent, null as source_file
+        from batch_customers b
         where not exists (select 1 from customers c where c.customer_id = b.customer_id)
         """
     )
@@ -1034,10 +1065,11 @@ def _register_customers(con: duckdb.DuckDBPyConnection, time_column: str) -> Non
 
 def _merge_customers(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     path = str(batch.path)
+    details = ", ".join(CUSTOMER_DETAILS)
     con.execute(
         f"""
         insert into customers_history by name
-        select customer_id, email, country, first_seen_at, marketing_consent, source_file,
+        select customer_id, first_seen_at, {details}, source_file,
             ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
         from customers
         where customer_id in (select customer_id from {KNOWN} where state = 'changed')
@@ -1046,19 +1078,19 @@ def _merge_customers(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         [batch.run_id, path],
     )
     good = f"(select * from {ROWS} where {_MERGED})"
+    kept = ", ".join(f"{d} = coalesce(b.{d}, c.{d})" for d in CUSTOMER_DETAILS)
     con.execute(
         f"""
-        update customers c set email = coalesce(b.email, c.email), country = coalesce(b.country, c.country),
-            first_seen_at = least(b.first_seen_at, c.first_seen_at),
-            marketing_consent = coalesce(b.marketing_consent, c.marketing_consent), source_file = ?
+        update customers c set {kept},
+            first_seen_at = least(b.first_seen_at, c.first_seen_at), source_file = ?
         from {good} b where c.customer_id = b.customer_id
         """,
         [path],
     )
     con.execute(
         f"""
-        insert into customers
-        select customer_id, email, country, first_seen_at, marketing_consent, ? from {good} b
+        insert into customers by name
+        select customer_id, first_seen_at, {details}, ? as source_file from {good} b
         where not exists (select 1 from customers c where c.customer_id = b.customer_id)
         """,
         [path],
@@ -1285,6 +1317,12 @@ _WITHOUT = {
     "price": "prices",
     "first_seen_at": "first-seen times",
     "marketing_consent": "marketing consent",
+    "birth_year": "birth years",
+    "age_band": "age bands",
+    "gender": "genders",
+    "city": "cities",
+    "region": "regions",
+    "phone": "phone numbers",
     "text": "texts",
     "order_id": "orders",
 }

@@ -39,7 +39,19 @@ CANONICAL: dict[SourceKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "customers": (
         ("customer_id",),
-        ("email", "country", "first_seen_at", "marketing_consent"),
+        (
+            "email",
+            "country",
+            "first_seen_at",
+            "marketing_consent",
+            # Demographics and a phone number: optional, most exports have none (README, "Demographics").
+            "birth_year",
+            "age_band",
+            "gender",
+            "city",
+            "region",
+            "phone",
+        ),
     ),
     # A review or survey answer. The customer is found by customer_id or else by e-mail against the
     # customers; rating is on the source's scale (stars 1-5 or NPS 0-10, [[sources]] scale).
