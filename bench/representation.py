@@ -116,14 +116,22 @@ def persona_scores(warehouse: Path, truth: Path) -> dict[str, dict[str, Any]]:
 
 
 def end_to_end_stability(
-    con: Any, night: date, run_id: str, features: list[str], k: int, settings: SegmentationSettings, rounds: int
+    con: Any,
+    night: date,
+    run_id: str,
+    features: list[str],
+    k: int,
+    settings: SegmentationSettings,
+    rounds: int,
 ) -> float:
     """Mean ARI between the run's segments and a whole refit on a bootstrap resample of the customers."""
     frame = load_frame(con, night, features)
     reference = (
         frame.select("customer_id")
         .join(
-            con.sql("select customer_id, segment_id from segment_assignments where run_id = ?", params=[run_id]).pl(),
+            con.sql(
+                "select customer_id, segment_id from segment_assignments where run_id = ?", params=[run_id]
+            ).pl(),
             on="customer_id",
             how="left",
             maintain_order="left",
@@ -207,7 +215,9 @@ def _f(value: object, digits: int = 3) -> str:
 
 def main() -> None:
     """Run the chosen parts, save the numbers as JSON under --out, print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "representation")
     parser.add_argument("--only", choices=["personas", "real"])
     parser.add_argument("--customers", type=int, default=10_000, help="customers of segmint's generator")
@@ -231,7 +241,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for kind, scores in results["personas"].items():
         for rep, s in scores.items():
-            print(f"| {kind} | {s['customers']:,} | {rep} | {s['k']} | {_f(s['silhouette'])} | {_f(s['ari'])} | {s['seconds']:.1f} |")
+            print(
+                f"| {kind} | {s['customers']:,} | {rep} | {s['k']} | {_f(s['silhouette'])} | {_f(s['ari'])} | {s['seconds']:.1f} |"
+            )
     print("\n| dataset (split night) | customers | representation | k | bootstrap ARI (run) | end-to-end bootstrap ARI "
           "| eta squared, next-90-day log revenue | top segment lift (top / all, mean revenue) | seconds |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-
 from tests.shops import write_config
 
 DAYS = 365
