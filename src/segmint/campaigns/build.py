@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,12 +14,21 @@ import duckdb
 import polars as pl
 
 from segmint.campaigns.ads import write_ad_audiences
+from segmint.campaigns.bandit import (
+    UNASSIGNED,
+    Posterior,
+    earlier_posteriors,
+    p_best,
+    segment_seed,
+    thompson_assign,
+)
 from segmint.campaigns.exports import FORMATS, write_audience
 from segmint.campaigns.playbook import (
     FEATURE_COLUMNS,
     PREDICTION_COLUMNS,
     Campaign,
     Playbook,
+    Variant,
     load_playbook,
     refused_demographics,
     rule_columns,
@@ -43,6 +52,8 @@ AUDIENCE_COLUMNS = (
     "channel",
     "message",
 )
+# The send and holdout files of a campaign with variants carry each member's variant (blank in the holdout).
+VARIANT_COLUMNS = (*AUDIENCE_COLUMNS, "variant")
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class CampaignBuild:
     n_ad_audience: int = 0
     n_ad_no_consent: int = 0
     n_phone_unusable: int = 0
+    # Treatment members per variant, for a campaign with variants (empty without).
+    variants: dict[str, int] = field(default_factory=dict)
 
 
 class CampaignBuilds(list[CampaignBuild]):
@@ -294,18 +307,100 @@ def _product_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(zip(rows["product_id"].to_list(), rows["product_name"].to_list(), strict=True))
 
 
-def _audience(
+def _segments(chosen: pl.DataFrame) -> list[str]:
+    # The segment a member is measured under (measure's 'unassigned' for none): its posterior's key.
+    return [s if s is not None else UNASSIGNED for s in chosen["segment"].to_list()]
+
+
+def assign_variants(
     campaign: Campaign,
     cid: str,
     chosen: pl.DataFrame,
-    holdout_share: float,
+    groups: list[str],
+    posteriors: dict[tuple[str, str], Posterior],
+) -> list[str | None]:
+    """Each member's variant: Thompson sampling for the treatment, none for the holdout (or without variants)."""
+    if not campaign.variants:
+        return [None] * chosen.height
+    ids = chosen["customer_id"].to_list()
+    treated = [i for i, g in enumerate(groups) if g == "treatment"]
+    segments = _segments(chosen)
+    picked = thompson_assign(
+        cid,
+        [ids[i] for i in treated],
+        [segments[i] for i in treated],
+        [v.name for v in campaign.variants],
+        posteriors,
+    )
+    variants: list[str | None] = [None] * chosen.height
+    for i, name in zip(treated, picked, strict=True):
+        variants[i] = name
+    return variants
+
+
+def variant_draws(
+    campaign: Campaign,
+    chosen: pl.DataFrame,
+    variants: list[str | None],
+    posteriors: dict[tuple[str, str], Posterior],
+) -> pl.DataFrame:
+    """Per segment and variant: the posterior the build sampled from, its P(best) and the share assigned."""
+    names = [v.name for v in campaign.variants]
+    segments = _segments(chosen)
+    rows = []
+    for segment in sorted({s for s, v in zip(segments, variants, strict=True) if v is not None}):
+        given = [v for s, v in zip(segments, variants, strict=True) if s == segment and v is not None]
+        post = [posteriors.get((segment, n), Posterior()) for n in names]
+        best = p_best(post, seed=segment_seed(campaign.name, segment))
+        for name, p, chance in zip(names, post, best, strict=True):
+            low, high = p.interval()
+            rows.append(
+                {
+                    "segment_name": segment,
+                    "variant": name,
+                    "alpha": p.alpha,
+                    "beta": p.beta,
+                    "n_builds": p.n_builds,
+                    "posterior_mean": p.mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "p_best": chance,
+                    "n_assigned": given.count(name),
+                    "share": given.count(name) / len(given),
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "segment_name": pl.String,
+            "variant": pl.String,
+            "alpha": pl.Float64,
+            "beta": pl.Float64,
+            "n_builds": pl.Int64,
+            "posterior_mean": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "p_best": pl.Float64,
+            "n_assigned": pl.Int64,
+            "share": pl.Float64,
+        },
+    )
+
+
+def _audience(
+    campaign: Campaign,
+    chosen: pl.DataFrame,
+    groups: list[str],
+    variants: list[str | None],
     channel: str,
     recommended: dict[str, list[str]],
     names: dict[str, str],
 ) -> pl.DataFrame:
     ids = chosen["customer_id"].to_list()
-    groups = assign_groups(cid, ids, holdout_share)
     products = [campaign.products or recommended.get(c, []) for c in ids]
+    by_name: dict[str, Variant] = {v.name: v for v in campaign.variants}
+    given = [None if v is None else by_name[v] for v in variants]
+    offers = [campaign.variant_offer(v) for v in given]
     messages = [
         campaign.render(
             {
@@ -313,27 +408,31 @@ def _audience(
                 "email": row["email"],
                 "segment": row["segment"],
                 "rfm_segment": row["rfm_segment"],
-                "offer": campaign.offer,
+                "offer": offer,
                 "products": items,
                 "product_names": [names.get(p, p) for p in items],
                 "clv_12m": row["clv_12m"],
                 "churn_score": row["churn_score"],
-            }
+            },
+            variant,
         )
-        for row, items in zip(chosen.iter_rows(named=True), products, strict=True)
+        for row, items, offer, variant in zip(
+            chosen.iter_rows(named=True), products, offers, given, strict=True
+        )
     ]
     return pl.DataFrame(
         {
             "customer_id": ids,
             "email": chosen["email"],
             "segment": chosen["segment"],
-            "offer": [campaign.offer] * len(ids),
+            "offer": offers,
             "recommended_products": ["|".join(p) for p in products],
             "group": groups,
             "channel": [channel] * len(ids),
             "message": messages,
+            "variant": variants,
         },
-        schema={c: pl.String for c in AUDIENCE_COLUMNS},
+        schema={c: pl.String for c in VARIANT_COLUMNS},
     )
 
 
@@ -353,8 +452,16 @@ def _record(
     segment_run_id: str | None,
     audience: pl.DataFrame,
     built_at: datetime,
+    draws: pl.DataFrame,
 ) -> None:
-    for table in ("campaign_results", "campaign_audiences", "campaigns"):
+    # A rebuild replaces the day's campaign: its earlier measurement described another audience.
+    for table in (
+        "campaign_results",
+        "campaign_audiences",
+        "campaign_variant_draws",
+        "campaign_variant_results",
+        "campaigns",
+    ):
         con.execute(f"delete from {table} where campaign_id = ?", [build.campaign_id])
     con.execute(
         "insert into campaigns values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -385,12 +492,23 @@ def _record(
     con.register("audience_rows", audience)
     try:
         con.execute(
-            'insert into campaign_audiences select ?, customer_id, segment, "group", email, offer, '
-            "recommended_products, ? from audience_rows",
+            'insert into campaign_audiences (campaign_id, customer_id, segment_name, "group", email, offer, '
+            'recommended_products, targeted_at, variant) select ?, customer_id, segment, "group", email, offer, '
+            "recommended_products, ?, variant from audience_rows",
             [build.campaign_id, built_at],
         )
     finally:
         con.unregister("audience_rows")
+    if draws.height:
+        con.register("draw_rows", draws)
+        try:
+            con.execute(
+                "insert into campaign_variant_draws by name select ? as campaign_id, ? as name, ? as as_of, * "
+                "from draw_rows",
+                [build.campaign_id, build.name, build.as_of],
+            )
+        finally:
+            con.unregister("draw_rows")
 
 
 def build_campaigns(
@@ -448,11 +566,15 @@ def build_campaigns(
             no_email = pl.col("email").is_null() if channel == "email" else pl.lit(False)
             chosen = matched.filter(~no_consent & ~anomaly & ~no_email)
             cid = campaign_id(campaign.name, as_of)
-            audience = _audience(campaign, cid, chosen, share, channel, recommended, names)
+            # The holdout is drawn first, exactly as without variants; only the treatment is split.
+            groups = assign_groups(cid, chosen["customer_id"].to_list(), share)
+            posteriors = earlier_posteriors(con, campaign.name, as_of) if campaign.variants else {}
+            variants = assign_variants(campaign, cid, chosen, groups, posteriors)
+            draws = variant_draws(campaign, chosen, variants, posteriors)
+            audience = _audience(campaign, chosen, groups, variants, channel, recommended, names)
             contacts = chosen.select("customer_id", "first_name", "last_name", "consent", "country")
-            path, holdout = write_audience(
-                audience, contacts, AUDIENCE_COLUMNS, out_dir, cid, campaign.name, format
-            )
+            columns = VARIANT_COLUMNS if campaign.variants else AUDIENCE_COLUMNS
+            path, holdout = write_audience(audience, contacts, columns, out_dir, cid, campaign.name, format)
             n_holdout = int((audience["group"] == "holdout").sum())
             treated = audience.filter(pl.col("group") == "treatment").select("customer_id", "email")
             ads = write_ad_audiences(
@@ -482,6 +604,7 @@ def build_campaigns(
                 n_ad_audience=ads.customers,
                 n_ad_no_consent=ads.no_consent,
                 n_phone_unusable=ads.phone_unusable,
+                variants={v.name: variants.count(v.name) for v in campaign.variants},
             )
             manifest = {k: str(v) if isinstance(v, date | Path) else v for k, v in asdict(build).items()}
             manifest |= {"channel": channel, "offer": campaign.offer, "holdout_share": share}
@@ -497,6 +620,7 @@ def build_campaigns(
                 segment_run_id,
                 audience,
                 built_at,
+                draws,
             )
             builds.append(build)
             if build.n_treatment and not build.n_holdout:

@@ -135,6 +135,14 @@ LAYOUTS: dict[str, Callable[[pl.DataFrame, str], pl.DataFrame]] = {
 }
 
 
+def _with_variant(rows: pl.DataFrame, variant: pl.Series) -> pl.DataFrame:
+    """A platform layout with each member's offer variant: a Variant property (Klaviyo) or one more tag."""
+    if "Tags" in rows.columns:
+        tag = variant.fill_null("").str.replace_all(",", " ")
+        return rows.with_columns(pl.concat_str([pl.col("Tags"), pl.lit(tag)], separator=","))
+    return rows.with_columns(variant.alias("Variant"))
+
+
 def send_path(out_dir: Path, campaign_id: str, fmt: str) -> Path:
     """The send file's path: <campaign id>.csv for segmint's own layout, <campaign id>.<format>.csv else."""
     return out_dir / (f"{campaign_id}.csv" if fmt == "csv" else f"{campaign_id}.{fmt}.csv")
@@ -167,6 +175,8 @@ def write_audience(
     else:
         joined = treatment.join(contacts, on="customer_id", how="left", maintain_order="left")
         rows = LAYOUTS[fmt](joined, campaign)
+        if "variant" in columns:
+            rows = _with_variant(rows, joined["variant"])
     safe_cells(rows).write_csv(send)
     kept = holdout_path(out_dir, campaign_id)
     safe_cells(holdout.select(columns)).write_csv(kept)

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from segmint.campaigns.bandit import UNASSIGNED, Posterior, p_best, segment_seed
 from segmint.campaigns.stats import bootstrap_mean_difference, two_proportion
 from segmint.config import Settings
 from segmint.features import query_frame, query_one
@@ -53,15 +54,16 @@ def outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pl.DataFrame:
             group by customer_id
         )
         select
-            coalesce(a.segment_name, 'unassigned') as segment_name,
+            coalesce(a.segment_name, $unassigned) as segment_name,
             a."group",
+            a.variant,
             coalesce(p.converted, false) as converted,
             coalesce(p.revenue, 0.0) as revenue
         from campaign_audiences as a
         left join per_customer as p on p.customer_id = a.customer_id
         where a.campaign_id = $campaign_id
         """,
-        {"campaign_id": campaign_id},
+        {"campaign_id": campaign_id, "unassigned": UNASSIGNED},
     )
 
 
@@ -128,11 +130,78 @@ def measure_campaign(
         window_start=pl.lit(window[0]),
         window_end=pl.lit(window[1]),
     )
+    # Treatment members who converted, per segment and variant: the evidence the next build samples from.
+    by_variant = (
+        rows.filter((pl.col("group") == "treatment") & pl.col("variant").is_not_null())
+        .group_by("segment_name", "variant")
+        .agg(n_treatment=pl.len(), conversions=pl.col("converted").sum())
+        .with_columns(
+            campaign_id=pl.lit(campaign_id), measured_at=pl.lit(measured_at), measured_as_of=pl.lit(as_of)
+        )
+    )
     with transaction(con):
+        # Replacing the campaign's rows (not adding to them) keeps a re-measure from counting twice.
         con.execute("delete from campaign_results where campaign_id = ?", [campaign_id])
+        con.execute("delete from campaign_variant_results where campaign_id = ?", [campaign_id])
         con.register("result_rows", table)
         con.execute("insert into campaign_results by name select * from result_rows")
         con.unregister("result_rows")
+        if by_variant.height:
+            con.register("variant_rows", by_variant)
+            con.execute(
+                "insert into campaign_variant_results by name select v.*, c.name from variant_rows as v "
+                "join campaigns as c using (campaign_id)"
+            )
+            con.unregister("variant_rows")
+            update_posteriors(con, campaign_id, as_of, measured_at)
+    return table.height
+
+
+def update_posteriors(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, as_of: date, updated_at: datetime
+) -> int:
+    """Recompute the stored posteriors of `campaign_id`'s campaign from all its measured builds; return rows.
+
+    Beta(1 + conversions, 1 + non-conversions) per segment and variant, summed over the builds in
+    campaign_variant_results, so running this again gives the same numbers.
+    """
+    totals = query_frame(
+        con,
+        """
+        select r.name, r.segment_name, r.variant, count(*) as n_builds, sum(r.n_treatment) as n_treatment,
+            sum(r.conversions) as conversions, arg_max(r.campaign_id, c.as_of) as last_campaign_id
+        from campaign_variant_results as r
+        join campaigns as c using (campaign_id)
+        where r.name = (select name from campaigns where campaign_id = $campaign_id)
+        group by all
+        order by r.segment_name, r.variant
+        """,
+        {"campaign_id": campaign_id},
+    )
+    rows = []
+    for (segment,), group in totals.group_by("segment_name", maintain_order=True):
+        post = [
+            Posterior(1.0 + x, 1.0 + n - x, b)
+            for n, x, b in group.select("n_treatment", "conversions", "n_builds").iter_rows()
+        ]
+        best = p_best(post, seed=segment_seed(str(group["name"][0]), str(segment)))
+        for r, p, chance in zip(group.iter_rows(named=True), post, best, strict=True):
+            low, high = p.interval()
+            rows.append(
+                r
+                | {"alpha": p.alpha, "beta": p.beta, "posterior_mean": p.mean, "ci_low": low, "ci_high": high}
+                | {"p_best": chance, "measured_as_of": as_of, "updated_at": updated_at}
+            )
+    if not rows:
+        return 0
+    table = pl.DataFrame(rows, infer_schema_length=None)
+    con.execute(
+        "delete from campaign_variant_posteriors where name = ? and measured_as_of = ?",
+        [table["name"][0], as_of],
+    )
+    con.register("posterior_rows", table)
+    con.execute("insert into campaign_variant_posteriors by name select * from posterior_rows")
+    con.unregister("posterior_rows")
     return table.height
 
 

@@ -109,6 +109,34 @@ class Defaults(_Strict):
     attribution_days: int | None = Field(default=None, ge=1)
 
 
+class Variant(_Strict):
+    """One version of a campaign's action: its offer (default: the variant's name) and, optionally, its message."""
+
+    name: str
+    offer: str | None = None
+    message: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a variant needs a name")
+        return value.strip()
+
+    @field_validator("message")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        return None if value is None else _parse_template(value)
+
+
+def _parse_template(value: str) -> str:
+    try:
+        _ENV.parse(value)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"message template: {exc.message} (line {exc.lineno})") from None
+    return value
+
+
 class Campaign(_Strict):
     """One play: who (segments, RFM segments and/or a rule, all of which must hold) gets which action."""
 
@@ -125,6 +153,8 @@ class Campaign(_Strict):
     holdout_share: float | None = Field(default=None, gt=0.0, lt=1.0)
     attribution_days: int | None = Field(default=None, ge=1)
     enabled: bool = True
+    # Offer variants: the treatment is split across them by Thompson sampling (see campaigns/bandit.py).
+    variants: list[Variant] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -145,10 +175,25 @@ class Campaign(_Strict):
     @field_validator("message")
     @classmethod
     def _template(cls, value: str) -> str:
-        try:
-            _ENV.parse(value)
-        except TemplateSyntaxError as exc:
-            raise ValueError(f"message template: {exc.message} (line {exc.lineno})") from None
+        return _parse_template(value)
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _variant_names(cls, value: Any) -> Any:
+        # A plain name is a variant whose offer is its name: variants = ["10% off", "free shipping"].
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct_variants(cls, value: list[Variant]) -> list[Variant]:
+        if len(value) == 1:
+            raise ValueError("list at least two variants to choose between, or none")
+        names = [v.name for v in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"variant name {twice[0]!r} is used twice")
         return value
 
     @model_validator(mode="after")
@@ -168,12 +213,19 @@ class Campaign(_Strict):
             parts.append("rule: " + self.rule)
         return "; ".join(parts)
 
-    def render(self, values: dict[str, Any]) -> str:
+    def render(self, values: dict[str, Any], variant: Variant | None = None) -> str:
         """The message for one customer (a sandboxed Jinja2 template, autoescaped when it is HTML)."""
-        if not self.message:
+        message = self.message if variant is None or variant.message is None else variant.message
+        if not message:
             return ""
         env = _HTML_ENV if self.message_format == "html" else _ENV
-        return env.from_string(self.message).render(**values)
+        return env.from_string(message).render(**values)
+
+    def variant_offer(self, variant: Variant | None) -> str:
+        """The offer a customer given `variant` gets (the campaign's offer without variants)."""
+        if variant is None:
+            return self.offer
+        return variant.offer if variant.offer is not None else variant.name
 
     def needs(self) -> list[str]:
         """The rule vocabulary names this campaign's targeting reads (segments read segment_name)."""
