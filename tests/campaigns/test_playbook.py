@@ -112,3 +112,26 @@ def test_message_template_is_sandboxed(tmp_path: Path) -> None:
 
     with pytest.raises(SecurityError):
         campaign.render({})
+
+
+def test_a_demographic_rule_is_refused_unless_the_shop_chooses_it(tmp_path: Path) -> None:
+    from segmint.campaigns.playbook import refused_demographics
+
+    path = tmp_path / "campaigns.toml"
+    path.write_text(
+        '[[campaigns]]\nname = "young-vips"\nrule = "age < 30 and frequency > 1"\n'
+        'message = "Hello"\noffer = "10% off"\n',
+        encoding="utf-8",
+    )
+    playbook = load_playbook(path)
+    with pytest.raises(ConfigError) as caught:
+        refused_demographics(playbook, use_demographics=False)
+    sentence = str(caught.value)
+    assert sentence.startswith("Campaign 'young-vips' targets by age, a demographic attribute")
+    assert "set use_demographics = true under [campaigns]" in sentence and "\n" not in sentence
+    refused_demographics(playbook, use_demographics=True)  # the shop's choice: allowed
+    # A rule without demographics is never refused.
+    path.write_text(
+        '[[campaigns]]\nname = "vips"\nrule = "frequency > 1"\nmessage = "Hi"\n', encoding="utf-8"
+    )
+    refused_demographics(load_playbook(path), use_demographics=False)
