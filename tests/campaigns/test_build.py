@@ -219,3 +219,24 @@ def test_a_campaign_with_a_holdout_does_not_warn_about_it(shop: Shop) -> None:
     builds = build_campaigns(con, settings, AS_OF, playbook=playbook(EVERYONE, holdout_share=0.2))
     assert builds[0].n_holdout > 0
     assert not [w for w in builds.warnings if "holdout has 0" in w]
+
+
+def test_each_build_writes_hashed_ad_audiences_of_its_consenting_treatment(shop: Shop) -> None:
+    import hashlib
+
+    con, settings = shop
+    [_, everyone] = build_campaigns(con, settings, AS_OF, playbook=playbook(VIP, EVERYONE))
+    assert everyone.google_audience_path is not None and everyone.meta_audience_path is not None
+    google, meta = read(everyone.google_audience_path), read(everyone.meta_audience_path)
+    assert google.columns == ["Email", "Phone"] and meta.columns == ["email", "phone"]
+    audience = whole(everyone)
+    treated = audience.filter(pl.col("group") == "treatment")["email"].drop_nulls().to_list()
+    held = audience.filter(pl.col("group") == "holdout")["email"].drop_nulls().to_list()
+    hashed = set(google["Email"].to_list())
+
+    def sha(text: str) -> str:
+        return hashlib.sha256(text.strip().lower().encode()).hexdigest()
+
+    assert treated and held
+    assert {sha(e) for e in treated} <= hashed and not {sha(e) for e in held} & hashed  # never the holdout
+    assert everyone.n_ad_audience == google.height == meta.height
