@@ -130,6 +130,22 @@ def test_pages_point_at_bundled_assets_only(gx: Engine, caplog: pytest.LogCaptur
         assert (gx.docs_dir / "static" / "vendor" / asset).is_file(), asset
 
 
+def test_a_compressed_asset_is_installed_as_the_upstream_file(tmp_path: Path) -> None:
+    import hashlib
+
+    from segmint.quality.docs import install_assets
+
+    install_assets(tmp_path)
+    installed = tmp_path / "static" / "vendor" / "js" / "vega-embed.min.js"
+    assert hashlib.sha256(installed.read_bytes()).hexdigest() == (
+        "12d02acfbe3ec59ef9a37dd4822a2e04e2961b5bbb671bbe661d2221715b99da"  # vega-embed 6.29.0's build
+    )
+    assert not (tmp_path / "static" / "vendor" / "js" / "vega-embed.min.js.gz").exists()
+    installed.write_bytes(b"truncated")  # a damaged copy is replaced on the next install
+    install_assets(tmp_path)
+    assert installed.stat().st_size == 60630
+
+
 def test_every_cdn_address_of_gx_templates_is_bundled() -> None:
     """A GX upgrade that adds or moves an asset fails here, before a page goes blank offline."""
     import great_expectations

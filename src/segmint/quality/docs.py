@@ -10,6 +10,7 @@ GX code path renders it (a Checkpoint's UpdateDataDocsAction or a full docs buil
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import re
@@ -88,12 +89,23 @@ def offline_html(html: str, page: Path, docs_dir: Path) -> str:
 
 
 def install_assets(docs_dir: Path) -> None:
-    """Copy the bundled CSS, JS and fonts into the docs folder (once; again when segmint's copy changed)."""
+    """Copy the bundled CSS, JS and fonts into the docs folder (once; again when segmint's copy changed).
+
+    A bundled file ending in .gz is written decompressed, under its name without .gz (see docs_assets/README.md).
+    """
     target = docs_dir.joinpath(*VENDOR)
     for source in ASSETS.rglob("*"):
         if not source.is_file():
             continue
-        copy = target / source.relative_to(ASSETS)
+        relative = source.relative_to(ASSETS)
+        if source.suffix == ".gz":
+            copy = target / relative.with_suffix("")
+            content = gzip.decompress(source.read_bytes())
+            if not (copy.is_file() and copy.stat().st_size == len(content)):
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_bytes(content)
+            continue
+        copy = target / relative
         if copy.is_file() and copy.stat().st_size == source.stat().st_size:
             continue
         copy.parent.mkdir(parents=True, exist_ok=True)
