@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from segmint.config import Settings, SourceSettings, WarehouseSettings
-from segmint.pipeline import ingest_sources, open_warehouse
+from segmint.pipeline import ingest_sources
 from segmint.quality import engine as gx_engine
 from segmint.quality.conclude import build_docs
 from segmint.quality.validate import WAREHOUSE_TABLES, validate_table
+from segmint.warehouse import open_warehouse
 
 RAW = (
     Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from segmint.features import query_frame, query_one
+from segmint.warehouse import query_frame, query_one
 
 
 def test_a_frame_can_follow_a_half_read_result(duck: duckdb.DuckDBPyConnection) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -12,7 +11,6 @@ from contextlib import contextmanager, suppress
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import duckdb
@@ -33,6 +31,7 @@ from segmint.errors import (
 from segmint.ingest import FileResult
 from segmint.pipeline import NightlyOutcome, WarehouseTotals
 from segmint.quality.results import CheckResult
+from segmint.resources import load_flow_module
 from segmint.words import counted
 
 if TYPE_CHECKING:
@@ -507,15 +506,14 @@ def replay(
     ] = False,
 ) -> None:
     """Publish the batches a run held back once the cause is fixed: a corrected file, or the kept copy."""
-    from segmint import pipeline
     from segmint.quality.conclude import build_docs
     from segmint.quality.replay import replay as run_replay
-    from segmint.warehouse import writer_lock
+    from segmint.warehouse import open_warehouse, writer_lock
 
     settings = _settings(config)
     from segmint.quality.night import run_night
 
-    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+    with writer_lock(settings.warehouse.path), open_warehouse(settings) as con:
         outcome = run_replay(con, settings, run_id, force=force)
         night = run_night(con, run_id)
     build_docs(settings, outcome.run_id)
@@ -589,20 +587,6 @@ def generate(
     )
     console.print(summary)
     console.print(f"config: {out / 'segmint.toml'}")
-
-
-def load_flow_module(name: str) -> ModuleType:
-    """Import flows/<name>.py from the analyst-editable flows folder."""
-    from segmint.resources import resource_dir
-
-    path = resource_dir("flows") / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"segmint_flows_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Registered before running it, as importlib's recipe does: dataclasses look their module up there.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @app.command()
@@ -1051,14 +1035,13 @@ def campaigns_build(
     ] = AudienceFormat.csv,
 ) -> None:
     """Write per campaign a send file (treatment only), the holdout's file apart and hashed ad audiences, and record them."""
-    from segmint import pipeline
     from segmint.campaigns import build_campaigns, load_playbook
     from segmint.features import feature_dates
-    from segmint.warehouse import writer_lock
+    from segmint.warehouse import open_warehouse, writer_lock
 
     settings = _settings(config)
     plays = load_playbook(playbook or settings.campaigns.playbook)
-    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+    with writer_lock(settings.warehouse.path), open_warehouse(settings) as con:
         dates = feature_dates(con)
         if as_of is None and not dates:
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
@@ -1120,13 +1103,12 @@ def campaigns_measure(
     """Measure each campaign whose attribution window is over: conversion and revenue uplift with 95% CIs."""
     import polars as pl
 
-    from segmint import pipeline
     from segmint.campaigns import measure_campaigns, results
-    from segmint.warehouse import writer_lock
+    from segmint.warehouse import open_warehouse, writer_lock
 
     settings = _settings(config)
     day = parse_day(as_of)
-    with writer_lock(settings.warehouse.path), pipeline.open_warehouse(settings) as con:
+    with writer_lock(settings.warehouse.path), open_warehouse(settings) as con:
         measured = measure_campaigns(con, settings, day)
         rows = results(con)
     if not measured:

@@ -7,6 +7,16 @@ import duckdb
 from segmint.config import ShopSettings
 from segmint.errors import ConfigError
 
+# Symbols owners read at a glance; any other currency is shown by its ISO code.
+CURRENCY_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥", "INR": "₹"}
+
+
+def currency_prefix(currency: str | None) -> str:
+    """What goes before an amount: its symbol (£), else its code and a space (CHF ), else nothing."""
+    if not currency:
+        return ""
+    return CURRENCY_SYMBOLS.get(currency.upper()) or f"{currency.upper()} "
+
 
 def base_currency(con: duckdb.DuckDBPyConnection) -> str | None:
     """The base currency every amount in the warehouse is stored in, or None before any is known."""

@@ -7,7 +7,7 @@ loads them from wherever segmint is installed, as `segmint run` and `segmint ser
 
 from __future__ import annotations
 
-from segmint.cli import load_flow_module
+from segmint.resources import load_flow_module
 
 nightly = load_flow_module("nightly").nightly
 weekly_report = load_flow_module("weekly_report").weekly_report

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import duckdb
-import polars as pl
 
 from segmint.config import FeatureSettings
 from segmint.errors import SegmintError
 from segmint.resources import sql_file
-from segmint.warehouse import transaction
+from segmint.warehouse import query_one, transaction
 
 Materialization = Literal["view", "table", "replace", "append"]
 
@@ -161,25 +159,6 @@ class FeatureBuild:
     buyers: int
     prospects: int
     seconds: float
-
-
-def query_one(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
-) -> tuple[Any, ...] | None:
-    """The first row of a query, or None; the result is read to its end (params positional or named)."""
-    # DuckDB 2.0: fetchone() leaves the result open and the next .sql() on the connection fails.
-    rows = con.execute(sql, params or []).fetchall()
-    return tuple(rows[0]) if rows else None
-
-
-def query_frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
-) -> pl.DataFrame:
-    """A query's result as a Polars frame (zero-copy from DuckDB); params are positional `?` or named `$name`."""
-    # DuckDB 2.0 refuses .sql() while an earlier execute() result is unread (e.g. after fetchone()).
-    con.complete()
-    frame: pl.DataFrame = con.sql(sql, params=params).pl()
-    return frame
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:

@@ -14,7 +14,7 @@ import duckdb
 from segmint.config import Settings
 from segmint.ingest import FileResult, ingest
 from segmint.runs import end_stage, enter_stage, finish_run, start_run
-from segmint.warehouse import Writer, connect, storage_error, transaction, writer
+from segmint.warehouse import Writer, open_warehouse, storage_error, transaction, writer
 
 if TYPE_CHECKING:  # the models pull in scikit-learn; the CLI should start without it
     from segmint.features import FeatureBuild
@@ -60,15 +60,6 @@ def default_night(settings: Settings) -> date:
     from segmint.report import last_complete_day
 
     return last_complete_day(settings.schedule.timezone)
-
-
-def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """Connect to the configured warehouse (created and migrated on first use)."""
-    return connect(
-        settings.warehouse.path,
-        memory_limit=settings.warehouse.memory_limit,
-        threads=settings.warehouse.threads,
-    )
 
 
 # The run's one writer connection per warehouse file, while a run holds it (see run_writer).

@@ -1,8 +1,11 @@
 """Find the analyst-editable folders (sql/, expectations/, reports/, flows/) and the example files wherever
 segmint runs from."""
 
+import importlib.util
+import sys
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 Resource = Literal["sql", "expectations", "reports", "flows"]
@@ -40,3 +43,15 @@ def template_path(name: Template) -> Path:
     if bundled.is_file():
         return bundled
     raise FileNotFoundError(f"segmint template {name!r} is missing from {_PACKAGE_DIR}")
+
+
+def load_flow_module(name: str) -> ModuleType:
+    """Import flows/<name>.py from the analyst-editable flows folder."""
+    path = resource_dir("flows") / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"segmint_flows_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Registered before running it, as importlib's recipe does: dataclasses look their module up there.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

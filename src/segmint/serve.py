@@ -102,7 +102,7 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     """One Prefect deployment per schedule, each with a cron schedule in the configured timezone."""
     from prefect.schedules import Cron
 
-    from segmint.cli import load_flow_module
+    from segmint.resources import load_flow_module
 
     deployments = []
     for s in schedules(settings):

@@ -10,17 +10,23 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from segmint.errors import DiskFullError, SegmintError, WarehouseBusyError, WarehouseDamagedError
 from segmint.machine import cores, default_memory_limit
 from segmint.resources import resource_dir
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from segmint.config import Settings
 
 _MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # DuckDB's lock error names the holder: 'Conflicting lock is held in /usr/bin/python3.11 (PID 5994)'.
@@ -125,6 +131,34 @@ def connect(
         _raise_storage_error(exc, path)
         raise
     return con
+
+
+def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Connect to the configured warehouse (created and migrated on first use)."""
+    return connect(
+        settings.warehouse.path,
+        memory_limit=settings.warehouse.memory_limit,
+        threads=settings.warehouse.threads,
+    )
+
+
+def query_one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of a query, or None; the result is read to its end (params positional or named)."""
+    # DuckDB 2.0: fetchone() leaves the result open and the next .sql() on the connection fails.
+    rows = con.execute(sql, params or []).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def query_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """A query's result as a Polars frame (zero-copy from DuckDB); params are positional `?` or named `$name`."""
+    # DuckDB 2.0 refuses .sql() while an earlier execute() result is unread (e.g. after fetchone()).
+    con.complete()
+    frame: pl.DataFrame = con.sql(sql, params=params).pl()
+    return frame
 
 
 def _raise_storage_error(exc: BaseException, path: Path | str) -> None:

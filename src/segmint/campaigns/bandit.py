@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 from scipy.stats import beta as beta_dist
 
-from segmint.features import query_frame
+from segmint.warehouse import query_frame
 
 CREDIBLE_LEVEL = 0.90
 UNASSIGNED = "unassigned"  # the segment of an audience member without one, as `measure` counts it

@@ -36,9 +36,9 @@ from segmint.campaigns.playbook import (
 )
 from segmint.config import Settings
 from segmint.errors import ConfigError
-from segmint.features import FEEDBACK_FEATURES, has_clickstream, query_frame, require_features
+from segmint.features import FEEDBACK_FEATURES, has_clickstream, require_features
 from segmint.predict.runner import clv_unreliable, latest_prediction_run, published_segment_run
-from segmint.warehouse import transaction
+from segmint.warehouse import query_frame, transaction
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ import polars as pl
 from segmint.campaigns.bandit import UNASSIGNED, Posterior, p_best, segment_seed
 from segmint.campaigns.stats import bootstrap_mean_difference, two_proportion
 from segmint.config import Settings
-from segmint.features import query_frame, query_one
-from segmint.warehouse import transaction
+from segmint.warehouse import query_frame, query_one, transaction
 
 ALL_SEGMENTS = "all"
 

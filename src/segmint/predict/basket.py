@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from segmint.features import query_frame, query_one
 from segmint.resources import sql_file
+from segmint.warehouse import query_frame, query_one
 
 RULE_COLUMNS = (
     "segment_name",

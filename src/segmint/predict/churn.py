@@ -22,10 +22,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from segmint.features import BEHAVIOUR_FEATURES, query_frame, query_one
+from segmint.features import BEHAVIOUR_FEATURES
 from segmint.predict.informative import informative
 from segmint.predict.parallel import n_jobs, threads_for
 from segmint.predict.sampling import training_rows
+from segmint.warehouse import query_frame, query_one
 
 ChurnModel = Literal["gradient_boosting", "random_forest"]
 FloatArray = npt.NDArray[np.float64]

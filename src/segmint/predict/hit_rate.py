@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from segmint.features import query_one
+from segmint.warehouse import query_one
 
 _SQL = """
 with

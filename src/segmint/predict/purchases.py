@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from segmint.features import query_frame
+from segmint.warehouse import query_frame
 
 _SCHEMA = pl.Schema(
     {

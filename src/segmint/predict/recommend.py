@@ -24,8 +24,8 @@ import polars as pl
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
-from segmint.features import query_frame
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
+from segmint.warehouse import query_frame
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,7 @@ import numpy as np
 import polars as pl
 
 from segmint.config import PredictSettings
-from segmint.features import (
-    BEHAVIOUR_FEATURES,
-    FEATURE_MODELS,
-    query_frame,
-    query_one,
-    run_model,
-    web_gap,
-)
+from segmint.features import BEHAVIOUR_FEATURES, FEATURE_MODELS, run_model, web_gap
 from segmint.predict import clv
 from segmint.predict.anomalies import anomaly_features, detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
@@ -37,7 +30,7 @@ from segmint.predict.recommend import (
     store_method_recommendations,
 )
 from segmint.runs import published_run
-from segmint.warehouse import transaction
+from segmint.warehouse import query_frame, query_one, transaction
 
 CLV_HORIZON_DAYS = 90
 #: The holdout of the nightly CLV check (a third of the history when that is shorter), and its minimum.

@@ -236,7 +236,7 @@ def email_message(settings: AlertSettings, rendered: RenderedAlert) -> EmailMess
 
 def send_email(settings: AlertSettings, rendered: RenderedAlert) -> Delivery:
     """Send the alert email to the configured recipients, with retries (none while SMTP is not set up)."""
-    from segmint.report.mail import smtp_not_configured
+    from segmint.mail import smtp_not_configured
 
     unset = smtp_not_configured(settings, "the config", what="alert", again="segmint run nightly")
     if unset is not None:

@@ -17,11 +17,13 @@ import duckdb
 
 from segmint.config import Settings
 from segmint.errors import SegmintError
+from segmint.mail import smtp_not_configured
 from segmint.report.build import build_report
 from segmint.report.charts import Chart, render_charts
-from segmint.report.mail import build_message, send_message, smtp_not_configured, subject
+from segmint.report.mail import build_message, send_message, subject
 from segmint.report.model import ReportData
 from segmint.report.render import render_email, render_web
+from segmint.warehouse import open_warehouse, writer_lock
 
 __all__ = [
     "ReportData",
@@ -187,9 +189,7 @@ def default_report_day(con: duckdb.DuckDBPyConnection) -> date | None:
 
 def render(settings: Settings, as_of: date | None = None, *, lock_wait_seconds: float = 0.0) -> ReportResult:
     """Hold the writer lock, pick the week (default: the last night refreshed) and render its report."""
-    from segmint.pipeline import open_warehouse
     from segmint.runs import reap_killed_runs
-    from segmint.warehouse import writer_lock
 
     if not settings.warehouse.path.exists():
         raise SegmintError(
@@ -210,9 +210,6 @@ def mark_sent(
     settings: Settings, result: ReportResult, recipients: list[str], *, lock_wait_seconds: float = 0.0
 ) -> None:
     """Record in `reports` that a rendered report was emailed to `recipients`."""
-    from segmint.pipeline import open_warehouse
-    from segmint.warehouse import writer_lock
-
     with (
         writer_lock(settings.warehouse.path, wait_seconds=lock_wait_seconds),
         open_warehouse(settings) as con,

@@ -18,6 +18,7 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from segmint.currency import currency_prefix
 from segmint.report.model import Migration, Projection, ReportData, RfmGrid, SizeHistory
 
 WIDTH_IN = 6.0  # shown 600 px wide in mail; drawn at 160 dpi so it stays sharp on high-density screens
@@ -187,8 +188,6 @@ def _clip(text: str, n: int = 22) -> str:
 def rfm_chart(rfm: RfmGrid, currency: str | None = None) -> bytes:
     """Customers by recency score (rows, 5 = bought most recently) and frequency score (columns), with their
     average revenue to date in the shop's currency."""
-    from segmint.report.render import currency_prefix
-
     prefix = currency_prefix(currency)
     counts = np.array(rfm.counts, dtype=float)[::-1]  # R5 on top
     with rc_context(_RC):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 from collections.abc import Sequence
 from email.message import EmailMessage
 
@@ -19,36 +18,6 @@ ATTACHMENT_NAME = "report.html"
 
 class DeliveryError(SegmintError):
     """The SMTP server did not accept the weekly report."""
-
-
-def smtp_not_configured(
-    alerts: AlertSettings,
-    config: object,
-    what: str = "weekly report",
-    again: str = "segmint run weekly-report --send",
-) -> str | None:
-    """One sentence when SMTP was never set up, else None: the shipped placeholder (localhost:25, no login,
-    as in segmint.example.toml) with nothing listening there.
-
-    A server that was set up but fails is a delivery error (retried); this one waits for the owner.
-    """
-    defaults = type(alerts).model_fields
-    placeholder = (alerts.smtp_host, alerts.smtp_port) == (
-        defaults["smtp_host"].default,
-        defaults["smtp_port"].default,
-    )
-    if alerts.smtp_user or not placeholder:
-        return None
-    try:
-        with socket.create_connection((alerts.smtp_host, alerts.smtp_port), timeout=2):
-            return None  # a local relay listens: leave the delivery to it
-    except OSError:
-        pass
-    return (
-        f"SMTP is not configured (nothing accepts mail at {alerts.smtp_host}:{alerts.smtp_port}), so the "
-        f"{what} was not sent: set smtp_host, smtp_port, smtp_user and smtp_starttls under [alerts] "
-        f"in {config} and SEGMINT_ALERTS__SMTP_PASSWORD in .env, then run `{again}` again."
-    )
 
 
 def subject(period: Period) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from segmint.currency import currency_prefix
 from segmint.report.charts import Chart, chart_gaps
 from segmint.report.model import Kpi, ReportData, Unavailable
 from segmint.resources import resource_dir
@@ -40,17 +41,6 @@ def num(value: float | None, digits: int = 0) -> str:
     if value is None:
         return DASH
     return f"{value:,.{digits}f}"
-
-
-# Symbols owners read at a glance; any other currency is shown by its ISO code.
-CURRENCY_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥", "INR": "₹"}
-
-
-def currency_prefix(currency: str | None) -> str:
-    """What goes before an amount: its symbol (£), else its code and a space (CHF ), else nothing."""
-    if not currency:
-        return ""
-    return CURRENCY_SYMBOLS.get(currency.upper()) or f"{currency.upper()} "
 
 
 # Negative amounts carry a true minus sign before the currency (−£4,287.63), wherever they are shown.

@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from segmint.errors import SegmintError
-from segmint.features import query_frame, require_features
+from segmint.features import require_features
+from segmint.warehouse import query_frame
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ import numpy as np
 import polars as pl
 
 from segmint.errors import SegmintError
-from segmint.features import query_frame, query_one
 from segmint.resources import sql_file
 from segmint.runs import published_run
 from segmint.segment.scaling import FeatureTransform, Matrix
+from segmint.warehouse import query_frame, query_one
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import duckdb
 
 from segmint.config import SegmentationSettings
 from segmint.errors import SegmintError
-from segmint.features import query_one
 from segmint.quality.gate import Flaw, SegmentationFacts, segmentation_reasons
+from segmint.warehouse import query_one
 
 # A further check (data quality, campaign rules): returns None to allow, or one line saying why not.
 GateCheck = Callable[[duckdb.DuckDBPyConnection, str], str | None]

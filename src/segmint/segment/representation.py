@@ -13,10 +13,10 @@ import polars as pl
 from sklearn.neural_network import MLPRegressor
 
 from segmint.config import SegmentationSettings
-from segmint.features import query_frame
 from segmint.resources import sql_file
 from segmint.segment.cluster import sample_rows
 from segmint.segment.scaling import Matrix
+from segmint.warehouse import query_frame
 
 WEEKS = 26
 # Below this many customers a network of a few hundred weights learns noise: the features are clustered.

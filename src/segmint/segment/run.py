@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from segmint.config import SegmentationSettings
 from segmint.errors import SegmintError
-from segmint.features import has_clickstream, query_frame, query_one, require_features, web_gap
+from segmint.features import has_clickstream, require_features, web_gap
 from segmint.segment import cluster
 from segmint.segment.align import Alignment, Match, align
 from segmint.segment.explain import Explanation, SegmentQuality, explain, load_forest
@@ -55,7 +55,7 @@ from segmint.segment.scaling import (
     fit_transform,
     informative_features,
 )
-from segmint.warehouse import transaction
+from segmint.warehouse import query_frame, query_one, transaction
 
 PENDING = "pending: awaiting the publication gate"
 

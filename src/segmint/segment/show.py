@@ -12,10 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from segmint.errors import SegmintError
-from segmint.features import query_frame, query_one
 from segmint.segment.history import current_run, segment_migration
 from segmint.segment.profile import LABELS
 from segmint.segment.scaling import DroppedFeature, dropped_message
+from segmint.warehouse import query_frame, query_one
 
 
 def _num(value: object, digits: int = 3) -> str:
