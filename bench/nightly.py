@@ -25,6 +25,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -218,6 +219,31 @@ def write_config(folder: Path, warehouse: Path, memory_limit: str | None) -> Pat
     return config
 
 
+def _sample_rss(pid: int, samples: list[tuple[datetime, float]], every: float = 0.2) -> None:
+    # The process's current RSS (MB) as it runs: run_stages keeps only the high-water mark, which cannot
+    # tell whether a stage gave back what the one before it took.
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        kb = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmRSS:")), None)
+        if kb is None:  # a zombie has no memory left to sample
+            return
+        samples.append((datetime.now(), kb / 1024))
+        time.sleep(every)
+
+
+def _current_rss(
+    samples: list[tuple[datetime, float]], start: datetime, end: datetime
+) -> tuple[float, float]:
+    """The RSS when a stage started and the most it held while it ran (MB)."""
+    during = [mb for at, mb in samples if start <= at <= end]
+    before = [mb for at, mb in samples if at <= start]
+    return (before[-1] if before else 0.0), max(during, default=before[-1] if before else 0.0)
+
+
 def run_nightly(config: Path, warehouse: Path) -> dict[str, object]:
     """`segmint run nightly` in a fresh process: its wall time, process-tree peak and run_stages rows."""
     started = time.perf_counter()
@@ -229,6 +255,8 @@ def run_nightly(config: Path, warehouse: Path) -> dict[str, object]:
         text=True,
     )
     assert child.stdout is not None
+    samples: list[tuple[datetime, float]] = []
+    threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True).start()
     output = child.stdout.read()
     # This child's own peak, and that of its children it waited for (the temporary Prefect server).
     _, status, usage = os.wait4(child.pid, 0)
@@ -241,7 +269,8 @@ def run_nightly(config: Path, warehouse: Path) -> dict[str, object]:
         if run is None:
             raise SystemExit(f"segmint run nightly recorded no run (exit code {code}):\n{output}")
         stages = con.execute(
-            "select stage, seconds, peak_rss_mb from run_stages where run_id = ? order by started_at",
+            "select stage, seconds, peak_rss_mb, started_at, finished_at from run_stages where run_id = ? "
+            "order by started_at",
             [run[0]],
         ).fetchall()
     return {
@@ -249,7 +278,7 @@ def run_nightly(config: Path, warehouse: Path) -> dict[str, object]:
         "status": run[1],
         "seconds": seconds,
         "tree_peak_mb": usage.ru_maxrss / 1024,
-        "stages": [(str(s), float(t), float(m)) for s, t, m in stages],
+        "stages": [(str(s), float(t), float(m), *_current_rss(samples, a, b)) for s, t, m, a, b in stages],
         "output": output,
     }
 
@@ -266,31 +295,38 @@ def run_baseline(warehouse: Path) -> dict[str, object]:
     return result
 
 
-def report(customers: int, night: dict[str, int], ours: dict[str, object], theirs: dict[str, object]) -> None:
+def report(
+    customers: int, night: dict[str, int], ours: dict[str, object], theirs: dict[str, object] | None
+) -> None:
     """Print each stage beside the baseline, and the ratios."""
     stages = ours["stages"]
     assert isinstance(stages, list)
-    total = sum(s for _, s, _ in stages)
-    peak = max((m for _, _, m in stages), default=0.0)
-    base_s, base_mb = float(str(theirs["seconds"])), float(str(theirs["peak_mb"]))
+    total = sum(s for _, s, *_ in stages)
+    peak = max((m for _, _, m, *_ in stages), default=0.0)
     print(
         f"\n{datetime.now():%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, duckdb {duckdb.__version__}; "
         f"{customers:,} customers, {customers * LINES_PER_CUSTOMER:,} order lines, "
         f"{customers * EVENTS_PER_CUSTOMER:,} events; tonight {night['order_lines']:,} order lines, "
         f"{night['events']:,} events; run {ours['status']} (exit {ours['exit_code']})\n"
     )
-    print("| stage | seconds | share | peak RSS so far (MB) |")
-    print("|---|---|---|---|")
-    for name, seconds, mb in stages:
-        print(f"| {name} | {seconds:.1f} | {seconds / total:.0%} | {mb:,.0f} |")
-    print(f"| **nightly, all stages** | **{total:.1f}** | 100% | **{peak:,.0f}** |")
+    print("| stage | seconds | share | RSS at start (MB) | most RSS during (MB) | peak RSS so far (MB) |")
+    print("|---|---|---|---|---|---|")
+    for name, seconds, mb, at_start, during in stages:
+        print(
+            f"| {name} | {seconds:.1f} | {seconds / total:.0%} | {at_start:,.0f} | {during:,.0f} | {mb:,.0f} |"
+        )
+    print(f"| **nightly, all stages** | **{total:.1f}** | 100% | | | **{peak:,.0f}** |")
+    if theirs is None:
+        ratios = "baseline not run (--no-baseline)"
+    else:
+        base_s, base_mb = float(str(theirs["seconds"])), float(str(theirs["peak_mb"]))
+        print(
+            f"| tutorial baseline (pandas RFM + KMeans) | {base_s:.1f} | | | | {base_mb:,.0f} "
+            f"({int(str(theirs['customers'])):,} customers, k={theirs['k']}) |"
+        )
+        ratios = f"ratio nightly / baseline: time {total / base_s:.2f}x, peak memory {peak / base_mb:.2f}x"
     print(
-        f"| tutorial baseline (pandas RFM + KMeans) | {base_s:.1f} | | {base_mb:,.0f} "
-        f"({int(str(theirs['customers'])):,} customers, k={theirs['k']}) |"
-    )
-    print(
-        f"\nratio nightly / baseline: time {total / base_s:.2f}x, peak memory {peak / base_mb:.2f}x; "
-        f"the nightly process's wall time {float(str(ours['seconds'])):.1f} s includes starting Prefect's "
+        f"\n{ratios}; the nightly process's wall time {float(str(ours['seconds'])):.1f} s includes starting Prefect's "
         f"temporary server ({float(str(ours['seconds'])) - total:.1f} s outside the stages); "
         f"process-tree peak {float(str(ours['tree_peak_mb'])):,.0f} MB"
     )
@@ -304,6 +340,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000, help="scales order lines and events too")
     parser.add_argument("--out", type=Path, default=None, help="default bench/out/nightly/<customers>")
     parser.add_argument("--memory-limit", default=None, help="[warehouse] memory_limit (default: segmint's)")
+    parser.add_argument("--no-baseline", action="store_true", help="run only the nightly (memory profiles)")
     parser.add_argument("--child", choices=["baseline"])
     parser.add_argument("--path", type=Path)
     args = parser.parse_args()
@@ -327,7 +364,7 @@ def main() -> None:
     config = write_config(out / "night", warehouse, args.memory_limit)
     ours = run_nightly(config, warehouse)
     print(str(ours.pop("output")).rstrip(), flush=True)
-    theirs = run_baseline(warehouse)
+    theirs = None if args.no_baseline else run_baseline(warehouse)
     report(args.customers, night, ours, theirs)
 
 

@@ -82,7 +82,9 @@ def _imports(name: str, path: Path) -> set[str]:
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, *([node.module] if node.module else [])])
-            candidates = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
+            candidates = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names
+            ]
         else:
             continue
         found |= {c for c in candidates if c in MODULES and c != name}
@@ -148,7 +150,9 @@ def test_no_import_circles_between_modules() -> None:
 def test_no_import_circles_between_stage_packages() -> None:
     packages: dict[str, set[str]] = {}
     for module, imported in GRAPH.items():
-        packages.setdefault(_unit(module), set()).update(_unit(i) for i in imported if _unit(i) != _unit(module))
+        packages.setdefault(_unit(module), set()).update(
+            _unit(i) for i in imported if _unit(i) != _unit(module)
+        )
     assert not _cycles(packages), f"packages importing each other: {_cycles(packages)}"
 
 

@@ -30,7 +30,9 @@ def record_base_currency(con: duckdb.DuckDBPyConnection, currency: str, decided_
     """Record the base currency in force from now on (nothing when it is already the one in force)."""
     if base_currency(con) != currency:
         con.execute(
-            "insert into base_currency values (?, ?, current_localtimestamp())", [currency, decided_from]
+            "insert into base_currency (currency, decided_from, decided_at) "
+            "values (?, ?, current_localtimestamp())",
+            [currency, decided_from],
         )
 
 
@@ -71,7 +73,8 @@ def sync_shop(con: duckdb.DuckDBPyConnection, shop: ShopSettings) -> None:
         )
     con.execute("delete from exchange_rates")
     con.execute(
-        f"insert into exchange_rates select try_cast({d} as date), upper(trim({c})), "
+        "insert into exchange_rates (day, currency, rate, source_file, loaded_at) "
+        f"select try_cast({d} as date), upper(trim({c})), "
         f"try_cast({r} as decimal(18, 8)), ?, current_localtimestamp() from rates_read",
         [str(path)],
     )

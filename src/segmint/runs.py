@@ -50,7 +50,9 @@ def start_run(
     run_id = run_id or uuid.uuid4().hex[:12]
     con.execute(
         """
-        insert into runs (run_id, flow, as_of, started_at, finished_at, status, code_version, message, pid, host)
+        insert into runs (
+            run_id, flow, as_of, started_at, finished_at, status, code_version, message, pid, host
+        )
         values (?, ?, ?, current_localtimestamp(), null, 'running', ?, null, ?, ?)
         """,
         [run_id, flow, as_of, code_version(), os.getpid(), socket.gethostname()],
@@ -91,7 +93,8 @@ def end_stage(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         return
     seconds = time.monotonic() - open_stage.clock
     con.execute(
-        "insert into run_stages values (?, ?, ?, ?, ?, ?)",
+        "insert into run_stages (run_id, stage, started_at, finished_at, seconds, peak_rss_mb) "
+        "values (?, ?, ?, ?, ?, ?)",
         [run_id, open_stage.stage, open_stage.started_at, datetime.now(), seconds, peak_rss_mb()],
     )
     logger.info("run %s: %s took %.1f s (peak RSS %.0f MB)", run_id, open_stage.stage, seconds, peak_rss_mb())

@@ -75,7 +75,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         with transaction(con):
             con.execute(path.read_text(encoding="utf-8"))
             con.execute(
-                "insert into schema_migrations values (?, ?, current_localtimestamp())",
+                "insert into schema_migrations (version, name, applied_at) "
+                "values (?, ?, current_localtimestamp())",
                 [version, name],
             )
         applied.append(version)

@@ -847,7 +847,9 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
         if _count(con, "select count(*) from legacy_orders"):
             con.execute(
                 f"""
-                insert into order_originals
+                insert into order_originals (
+                    order_id, content_hash, original_currency, original_revenue, original_refunded_amount, exchange_rate
+                )
                 select o.order_id, s.content_hash, upper(o.currency), o.revenue, o.refunded_amount, 1
                 from orders o join ({_stored_hash(frozenset(), "legacy_orders")}) s using (order_id)
                 """
@@ -937,7 +939,9 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     )
     con.execute(
         f"""
-        insert into order_originals
+        insert into order_originals (
+            order_id, content_hash, original_currency, original_revenue, original_refunded_amount, exchange_rate
+        )
         select order_id, content_hash, original_currency, original_revenue, original_refunded_amount,
             exchange_rate
         from {ORDERS} where order_id not in {merged}
@@ -952,7 +956,7 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     )
     con.execute(
         f"""
-        insert into order_line_originals
+        insert into order_line_originals (order_id, line_no, original_unit_price, original_line_revenue)
         select order_id, line_no, original_unit_price, original_line_revenue
         from {ROWS} where {_MERGED} and exchange_rate <> 1
         """
@@ -1137,7 +1141,7 @@ def _raw_record(con: duckdb.DuckDBPyConnection) -> str:
 def _quarantine(con: duckdb.DuckDBPyConnection, batch: Batch, reason_sql: str, where: str) -> None:
     con.execute(
         f"""
-        insert into quarantine
+        insert into quarantine (run_id, source, source_file, row_number, raw_record, reason, quarantined_at)
         select ?, ?, ?, t.{ROW}, {_raw_record(con)}, {reason_sql}, current_localtimestamp()
         from {ROWS} t join {RAW} r on t.{ROW} = r.rowid - getvariable('raw_base')
         where {where}
@@ -1169,11 +1173,14 @@ def _hold(
         else None
     )
     con.execute(
-        f"insert into held_rows select ?, rowid - getvariable('raw_base'), to_json(r)::varchar from {RAW} r",
+        f"insert into held_rows (sha256, row_number, raw_record) "
+        f"select ?, rowid - getvariable('raw_base'), to_json(r)::varchar from {RAW} r",
         [batch.sha256],
     )
     con.execute(
-        "insert into held_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), 'held', null, null)",
+        "insert into held_batches (run_id, source, kind, path, sha256, rows_read, columns, min_at, max_at, reason, "
+        "held_at, status, resolved_by, resolved_at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), 'held', null, null)",
         [
             batch.run_id,
             batch.source.name,
@@ -1401,7 +1408,8 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
         ],
     )
     con.execute(
-        "insert into loaded_file_columns values (?, ?, ?, current_localtimestamp())",
+        "insert into loaded_file_columns (sha256, source, canonical_columns, loaded_at) "
+        "values (?, ?, ?, current_localtimestamp())",
         [batch.sha256, batch.source.name, json.dumps(typed.canonical)],
     )
     _resolve_held(con, batch)
@@ -1453,7 +1461,9 @@ def _record_partial_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> tupl
         return 0, 0
     row = con.execute(
         f"""
-        insert into order_quarantined_lines
+        insert into order_quarantined_lines (
+            order_id, source_file, run_id, lines_loaded, lines_quarantined, recorded_at
+        )
         select order_id, ?, ?, count(*) filter (where {_MERGED}), count(*) filter (where reason <> ''),
             current_localtimestamp()
         from {ROWS}

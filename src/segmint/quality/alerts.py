@@ -303,7 +303,8 @@ def dispatch(con: duckdb.DuckDBPyConnection, settings: AlertSettings, alert: Ale
             )
         try:
             con.execute(
-                "insert into alerts_sent values (?, ?, ?, ?, ?, ?, ?, current_localtimestamp())",
+                "insert into alerts_sent (run_id, channel, target, subject, success, attempts, error, sent_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, current_localtimestamp())",
                 [
                     alert.run_id,
                     d.channel,

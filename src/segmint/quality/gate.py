@@ -172,6 +172,7 @@ def record_decision(
 ) -> None:
     """Store the decision in publication_decisions."""
     con.execute(
-        "insert into publication_decisions values (?, ?, ?, ?, ?, ?, current_localtimestamp())",
+        "insert into publication_decisions (run_id, as_of, segment_run_id, published, reasons, kept_run_id, decided_at) "
+        "values (?, ?, ?, ?, ?, ?, current_localtimestamp())",
         [run_id, as_of, segment_run_id, decision.publish, json.dumps(decision.reasons), decision.kept_run_id],
     )

@@ -81,7 +81,9 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, results: list[CheckResul
     if not results:
         return
     con.executemany(
-        "insert into validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp())",
+        "insert into validation_results (run_id, suite, batch, expectation, title, severity, success, "
+        "unexpected_count, element_count, observed, sample, validated_at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp())",
         [
             [
                 run_id,
