@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: DuckDB's share of the memory when `[warehouse] memory_limit` is not set. DuckDB's own default is 80 %, and
-#: it keeps what it once used as buffer cache: the first night of a 540,000-line shop grew to 17.8 GB that
-#: way, where a 2 GB limit peaked at 2.9 GB for the whole process (bench/RESULTS.md). The rest is left to
-#: the Polars, scikit-learn and Great Expectations frames of the same process and to the machine.
+#: DuckDB's share of the memory when `[warehouse] memory_limit` is not set, and its ceiling. DuckDB's own
+#: default is 80 %, and it keeps what it once used as buffer cache: the first night of a 540,000-line shop
+#: grew to 17.8 GB that way. The rest is left to the Polars, scikit-learn and Great Expectations frames of
+#: the same process. The ceiling: at a million customers the whole nightly peaked at 4.96 GB with a quarter
+#: of a 23 GB machine (5.75 GB) and at 2.75 GB with 1 GiB, and took no longer (bench/RESULTS.md); DuckDB
+#: spills what does not fit to disk.
 DUCKDB_MEMORY_SHARE = 0.25
-MIN_DUCKDB_MEMORY_MIB = 1024
+MAX_DUCKDB_MEMORY_MIB = 1024
+MIN_DUCKDB_MEMORY_MIB = 256
 
 _CGROUP_LIMITS = (
     Path("/sys/fs/cgroup/memory.max"),  # cgroup v2
@@ -36,7 +39,8 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def default_memory_limit() -> str:
-    """DuckDB's memory_limit when the settings give none: a quarter of the memory, at least 1 GiB."""
-    megabytes = max(MIN_DUCKDB_MEMORY_MIB, int(memory_bytes() * DUCKDB_MEMORY_SHARE) // 2**20)
-    return f"{megabytes}MiB"
+def default_memory_limit(total_bytes: int | None = None) -> str:
+    """DuckDB's memory_limit when the settings give none: a quarter of the memory (of `total_bytes`, else
+    this machine's), between 256 MiB and 1 GiB."""
+    quarter = int((memory_bytes() if total_bytes is None else total_bytes) * DUCKDB_MEMORY_SHARE) // 2**20
+    return f"{min(MAX_DUCKDB_MEMORY_MIB, max(MIN_DUCKDB_MEMORY_MIB, quarter))}MiB"

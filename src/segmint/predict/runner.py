@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -17,7 +17,13 @@ from segmint.features import BEHAVIOUR_FEATURES, FEATURE_MODELS, run_model, web_
 from segmint.predict import clv
 from segmint.predict.anomalies import anomaly_features, detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
-from segmint.predict.churn import ChurnReport, InsufficientHistoryError, churn_labels, fit_churn
+from segmint.predict.churn import (
+    TRAINING_COLUMNS,
+    ChurnReport,
+    InsufficientHistoryError,
+    churn_labels,
+    fit_churn,
+)
 from segmint.predict.informative import describe_dropped
 from segmint.predict.purchases import net_purchases
 from segmint.predict.recommend import (
@@ -68,14 +74,32 @@ def published_segment_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | 
     return found[0] if found else None
 
 
-def features_at(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
-    """customer_features of `day`: the stored night when there is one, else computed point in time."""
+def features_at(
+    con: duckdb.DuckDBPyConnection, day: date, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """customer_features of `day` (all columns, or those of `columns` it has): the stored night when there
+    is one, else computed point in time."""
     if query_one(con, "select 1 from customer_features where as_of = ? limit 1", [day]):
-        return query_frame(con, "select * from customer_features where as_of = ? order by customer_id", [day])
-    return compute_features(con, day)
+        return query_frame(
+            con,
+            f"select {_columns(columns)} from customer_features where as_of = ? order by customer_id",
+            [*_column_params(columns), day],
+        )
+    return compute_features(con, day, columns)
 
 
-def compute_features(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
+def _columns(columns: Sequence[str] | None) -> str:
+    # Selected in SQL, so that a night's other columns never reach Python at all.
+    return "*" if columns is None else "columns(lambda c: list_contains(?, c))"
+
+
+def _column_params(columns: Sequence[str] | None) -> list[object]:
+    return [] if columns is None else [list(columns)]
+
+
+def compute_features(
+    con: duckdb.DuckDBPyConnection, day: date, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
     """The feature models run for `day` without keeping anything: churn's earlier nights are not stored."""
     *upstream, final = FEATURE_MODELS
     con.execute("begin transaction")
@@ -83,7 +107,11 @@ def compute_features(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
         for model in upstream:
             run_model(con, model, day)
         con.execute("set variable as_of = ?", [day])
-        features = query_frame(con, f"select * from ({final.sql()}) order by customer_id")
+        features = query_frame(
+            con,
+            f"select {_columns(columns)} from ({final.sql()}) order by customer_id",
+            _column_params(columns),
+        )
     finally:
         # Rolling back drops the temporary model tables too; the warehouse is left exactly as it was.
         con.execute("rollback")
@@ -290,7 +318,7 @@ def _fit_churn(
     horizon = settings.churn_horizon_days
 
     def features(day: date) -> pl.DataFrame:
-        return current if day == as_of else features_at(con, day)
+        return current if day == as_of else features_at(con, day, TRAINING_COLUMNS)
 
     def active(day: date, days: int) -> pl.DataFrame:
         return churn_labels(con, day, days)
