@@ -141,8 +141,8 @@ def test_too_little_history_or_too_few_customers_stores_nothing_and_says_why(
     assert "needs more than 90 days of orders; you have 51" in short.message
     few = evaluate(seg_duck, date(2024, 6, 29))
     assert few.scores == () and few.message == (
-        "recommendations not evaluated: 0 customers bought something new to them in the last 90 days, "
-        "fewer than the 20 a hit rate needs"
+        "recommendations not evaluated: 0 customers bought before 2024-03-31 and then a product new to them "
+        "in the 90 days after, fewer than the 20 a hit rate needs (it judges what returning customers buy next)"
     )
     assert evaluate(duckdb_empty(seg_duck), date(2024, 6, 29)).message is not None
 

@@ -383,14 +383,6 @@ def evaluate(
             f"recommendations not evaluated: the check trains on orders up to {days} days before the night "
             f"and judges the {days} days after, so it needs more than {days} days of orders; you have {have}",
         )
-    new_items = query_frame(con, _NEW_ITEMS, {"train_end": train_end, "as_of": as_of})
-    judged = new_items["customer_id"].n_unique()
-    if judged < min_customers:
-        return _skipped(
-            empty,
-            f"recommendations not evaluated: {judged} customers bought something new to them in the "
-            f"last {days} days, fewer than the {min_customers} a hit rate needs",
-        )
     since = train_end - timedelta(days=lookback_days - 1)
     catalogue = con.execute(
         "select count(distinct l.product_id) from orders o join order_lines l on l.order_id = o.order_id "
@@ -399,6 +391,22 @@ def evaluate(
         [since, train_end],
     ).fetchall()
     catalogue_items = int(catalogue[0][0]) if catalogue else 0
+    if catalogue_items < 2:
+        return _skipped(
+            empty,
+            f"recommendations not evaluated: {catalogue_items} product{'' if catalogue_items == 1 else 's'} "
+            f"sold in the {lookback_days} days up to {train_end}, and a customer is only recommended products "
+            "they have not bought, so there is nothing to judge",
+        )
+    new_items = query_frame(con, _NEW_ITEMS, {"train_end": train_end, "as_of": as_of})
+    judged = new_items["customer_id"].n_unique()
+    if judged < min_customers:
+        return _skipped(
+            empty,
+            f"recommendations not evaluated: {judged} customers bought before {train_end} and then a product "
+            f"new to them in the {days} days after, fewer than the {min_customers} a hit rate needs "
+            "(it judges what returning customers buy next)",
+        )
     scores = []
     for method in methods:
         started = time.perf_counter()
