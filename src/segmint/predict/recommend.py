@@ -497,7 +497,7 @@ def store_evaluation(
 def evaluated_methods(setting: str) -> tuple[Method, ...]:
     """The methods a night evaluates: the configured one and popularity, the floor ("auto": all three).
 
-    Only these, because the rules' check mines them a second time (about a minute on Online Retail).
+    Only these, because the rules' check mines them a second time (26 s on Online Retail, bench/RESULTS.md).
     """
     if setting == "auto":
         return METHODS
