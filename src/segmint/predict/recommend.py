@@ -391,12 +391,17 @@ def evaluate(
         [since, train_end],
     ).fetchall()
     catalogue_items = int(catalogue[0][0]) if catalogue else 0
-    if catalogue_items < 2:
+    if catalogue_items == 0:
         return _skipped(
             empty,
-            f"recommendations not evaluated: {catalogue_items} product{'' if catalogue_items == 1 else 's'} "
-            f"sold in the {lookback_days} days up to {train_end}, and a customer is only recommended products "
-            "they have not bought, so there is nothing to judge",
+            f"recommendations not evaluated: no order line in the {lookback_days} days up to {train_end} "
+            "names a product, so there is nothing to recommend",
+        )
+    if catalogue_items == 1:
+        return _skipped(
+            empty,
+            f"recommendations not evaluated: 1 product sold in the {lookback_days} days up to {train_end}, "
+            "and a customer is only recommended products they have not bought, so there is nothing to judge",
         )
     new_items = query_frame(con, _NEW_ITEMS, {"train_end": train_end, "as_of": as_of})
     judged = new_items["customer_id"].n_unique()
