@@ -499,16 +499,17 @@ class PredictSettings(_Section):
     # Recommendations weigh what a customer bought N days ago by exp(-N / basket_recency_days): lately
     # bought products say most about what comes next (hit rate at 5 on Online Retail: bench/RESULTS.md).
     basket_recency_days: float = Field(default=30.0, gt=0)
-    # Which method fills basket_recommendations. Item-item neighbours won on Online Retail (hit rate at 5 0.346
-    # against rules 0.227 and popularity 0.206, split 2011-09-09), but the default stays "rules" until that is
-    # recorded in bench/RESULTS.md and the whole nightly is tested with it; "auto" takes the night's best in
-    # recommendation_evaluations (neighbours without one).
-    recommender: Literal["auto", "neighbours", "rules", "popularity"] = "rules"
+    # Which method fills basket_recommendations. Item-item neighbours won on both real datasets with products
+    # (hit rate at 5 on Online Retail split 2011-09-09: 0.346 against rules 0.227 and popularity 0.206;
+    # Online Retail II: 0.335 / 0.256 / 0.248; bench/recommend.py, bench/RESULTS.md). "auto" takes the
+    # night's best in recommendation_evaluations (neighbours without one).
+    recommender: Literal["auto", "neighbours", "rules", "popularity"] = "neighbours"
     recommendation_neighbours: int = Field(default=20, ge=1)  # similar products kept per product
     recommendation_max_products: int = Field(default=5000, ge=2)  # the most-bought products the model sees
-    # The nightly time-split check of every method (recommendation_evaluations). Off by default for now:
-    # the rules' check mines them a second time (about 65 s a night on Online Retail).
-    recommendation_evaluation: bool = False
+    # The nightly time-split check (recommendation_evaluations) of the recommender and popularity, the floor
+    # ("auto": all three). About 1 s a night on Online Retail with neighbours; the rules' check mines them a
+    # second time (about 25 s), so it is the recommender or "auto" that makes it dear, not the check.
+    recommendation_evaluation: bool = True
     anomaly_contamination: float = Field(default=0.01, gt=0.0, le=0.5)
     # Churn and CLV learn from a seeded sample of this many customers when a period has more (stratified by
     # the churn label, and by repeat buyer for CLV); every customer is still scored (bench/RESULTS.md).

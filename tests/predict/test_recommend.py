@@ -141,8 +141,8 @@ def test_too_little_history_or_too_few_customers_stores_nothing_and_says_why(
     assert "needs more than 90 days of orders; you have 51" in short.message
     few = evaluate(seg_duck, date(2024, 6, 29))
     assert few.scores == () and few.message == (
-        "recommendations not evaluated: 0 customers bought something new to them in the last 90 days, "
-        "fewer than the 20 a hit rate needs"
+        "recommendations not evaluated: 0 customers bought before 2024-03-31 and then a product new to them "
+        "in the 90 days after, fewer than the 20 a hit rate needs (it judges what returning customers buy next)"
     )
     assert evaluate(duckdb_empty(seg_duck), date(2024, 6, 29)).message is not None
 
@@ -177,3 +177,15 @@ def test_purchases_and_matrix_exclude_what_was_ever_bought(
     assert matrix.bought[row, d] == 1 and matrix.recent[row, d] == 0  # owned, but no evidence of similarity
     top = recommend(seg_duck, "neighbours", AS_OF, k=5, lookback_days=365, recency_days=None)
     assert "D" not in top.filter(pl.col("customer_id") == "x")["product_id"].to_list()
+
+
+def test_orders_without_products_say_there_is_nothing_to_recommend(
+    seg_duck: duckdb.DuckDBPyConnection, order: Any
+) -> None:
+    _shop(seg_duck, order)
+    seg_duck.execute("update order_lines set product_id = null")  # an export of order totals only
+    evaluation = evaluate(seg_duck, date(2024, 6, 29))
+    assert evaluation.scores == () and evaluation.message == (
+        "recommendations not evaluated: no order line in the 365 days up to 2024-03-31 names a product, "
+        "so there is nothing to recommend"
+    )

@@ -31,6 +31,7 @@ from segmint.predict.recommend import (
     Evaluation,
     chosen_method,
     evaluate,
+    evaluated_methods,
     recommend,
     store_evaluation,
     store_method_recommendations,
@@ -435,7 +436,7 @@ def _recommend(
     thresholds: BasketThresholds,
     outcome: PredictionOutcome,
 ) -> pl.DataFrame | None:
-    """Evaluate the recommenders on the last 90 days, pick one, and return its rows (None: the rules' SQL)."""
+    """Evaluate the recommender and popularity on the last 90 days, pick one, return its rows (None: rules' SQL)."""
     started = time.perf_counter()
     evaluation = None
     if settings.recommendation_evaluation:
@@ -447,6 +448,7 @@ def _recommend(
             recency_days=settings.basket_recency_days,
             segment_run_id=published_segment_run(con, train_end),
             thresholds=thresholds,
+            methods=evaluated_methods(settings.recommender),
             n_neighbours=settings.recommendation_neighbours,
             max_products=settings.recommendation_max_products,
         )

@@ -46,6 +46,8 @@ from segmint.report.model import (
     ProductRow,
     Projection,
     Quality,
+    RecommendationCheck,
+    RecommenderScore,
     ReportData,
     RfmGrid,
     RunRow,
@@ -1238,7 +1240,26 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
         recall,
         _churn_check(ctx),
         *_clv_check_and_message(ctx, run_id),
+        recommendation_check=_recommendation_check(ctx),
     )
+
+
+def _recommendation_check(ctx: _Ctx) -> RecommendationCheck | None:
+    """The last stored recommendation evaluation up to the report day: the one in use and popularity."""
+    if not ctx.has("recommendation_evaluations", "as_of", "is_default", "coverage"):
+        return None
+    rows = ctx.rows(
+        "select as_of, train_end, horizon_days, k, customers_evaluated, method, is_default, hit_rate_at_5, "
+        "precision_at_5, coverage from recommendation_evaluations "
+        "where as_of = (select max(as_of) from recommendation_evaluations where as_of <= $day) "
+        "and (is_default or method = 'popularity') order by is_default desc, method",
+        {"day": ctx.day},
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    scores = [RecommenderScore(str(r[5]), bool(r[6]), float(r[7]), float(r[8]), float(r[9])) for r in rows]
+    return RecommendationCheck(first[0], first[1], int(first[2]), int(first[3]), int(first[4]), scores)
 
 
 def _clv_check_and_message(ctx: _Ctx, run_id: str) -> tuple[ClvCheck | None, str | None]:

@@ -489,6 +489,29 @@ class ClvCheck:
 
 
 @dataclass
+class RecommenderScore:
+    """One recommender's measures on the judged period (a recommendation_evaluations row)."""
+
+    method: str  # rules | neighbours | popularity
+    in_use: bool  # the method that filled that night's recommendations
+    hit_rate: float
+    precision: float
+    coverage: float
+
+
+@dataclass
+class RecommendationCheck:
+    """The last night's recommendation evaluation: the recommender in use beside popularity, the floor."""
+
+    as_of: date
+    train_end: date
+    horizon_days: int
+    k: int
+    customers: int
+    scores: list[RecommenderScore]  # the one in use first
+
+
+@dataclass
 class Predictions:
     """Model facts shown next to the segments: churn model quality and flagged customers."""
 
@@ -504,6 +527,7 @@ class Predictions:
     churn_check: ChurnCheck | None = None  # None until a run is one horizon old
     clv_check: ClvCheck | None = None  # None when history was too short to hold out
     message: str | None = None  # prediction_runs.message: models skipped or degenerate, features left out
+    recommendation_check: RecommendationCheck | None = None  # None until a night could judge them
 
 
 @dataclass
