@@ -58,9 +58,9 @@ def peak_mb() -> float:
 def quality(customers: int, out: Path, seed: int) -> None:
     """Churn model against the recency baseline on a generated shop."""
     from segmint.config import PredictSettings, load_settings
-    from segmint.generate import generate
     from segmint.ingest import ingest
     from segmint.predict.runner import run_predictions
+    from segmint.synth.generate import generate
     from segmint.warehouse import connect
 
     folder = out / f"shop-{customers}-{seed}"

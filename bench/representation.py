@@ -1,7 +1,7 @@
 """Benchmark: `[segmentation] representation` "features" against "autoencoder", on three measures.
 
 1. Personas: ARI between the segments and the planted personas of two generators, segmint's own
-   (segmint.generate) and an independent one written in tests (tests/persona_shop.py).
+   (segmint.synth.generate) and an independent one written in tests (tests/persona_shop.py).
 2. Stability on the real datasets in tests/data/real: the run's own bootstrap ARI of the chosen k (refits of
    the clustering on resamples of the clustered matrix), and an end-to-end bootstrap that refits everything
    (scaling, the autoencoder with another seed, K-means at the chosen k) on a resample of the customers and
@@ -79,7 +79,7 @@ def persona_shop(kind: str, out: Path, customers: int) -> tuple[Path, Path]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     if kind == "segmint":
-        from segmint.generate import generate
+        from segmint.synth.generate import generate
 
         generate(folder, customers=customers, days=365, end=END, seed=3, fmt="parquet", split="none")
         truth = folder / "truth" / "personas.csv"

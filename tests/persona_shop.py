@@ -1,4 +1,4 @@
-"""A second persona generator, written independently of segmint.generate: other personas, other
+"""A second persona generator, written independently of segmint.synth.generate: other personas, other
 distributions, plain numpy and Polars. It writes canonical exports (orders, events, customers), a
 segmint.toml and truth/personas.csv, so a segmentation can be scored against planted personas that our
 own generator did not shape.

@@ -20,7 +20,6 @@ SRC = ROOT / "src"
 LAYERS: dict[str, int] = {
     **dict.fromkeys(["flows"], 4),
     **dict.fromkeys(["cli", "serve", "status", "doctor", "scaffold", "entrypoints", "synth"], 3),
-    **dict.fromkeys(["generate", "simulate"], 3),
     **dict.fromkeys(["pipeline", "run_artifacts"], 2),
     **dict.fromkeys(["ingest", "quality", "features", "segment", "predict", "campaigns", "report"], 1),
     **dict.fromkeys(

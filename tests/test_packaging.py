@@ -62,3 +62,8 @@ def test_pyproject_licence_matches_the_licence_file() -> None:
     assert "Apache License" in (ROOT / "LICENSE").read_text().splitlines()[1]
     # Registry host names stay out of the metadata.
     assert "pypi" not in (ROOT / "pyproject.toml").read_text().lower()
+
+
+@pytest.mark.parametrize("name", ["personas.toml", "catalogue.csv", "adjectives.csv"])
+def test_the_wheel_carries_the_demo_generators_data_files(wheel: zipfile.ZipFile, name: str) -> None:
+    assert wheel.read(f"segmint/synth/{name}") == (ROOT / "src" / "segmint" / "synth" / name).read_bytes()

@@ -573,7 +573,7 @@ def generate(
     """Generate a realistic synthetic shop (orders, customers, web events) in segmint's canonical format."""
     from datetime import timedelta
 
-    from segmint.generate import generate as run_generate
+    from segmint.synth.generate import generate as run_generate
 
     last = parse_day(end) or date.today() - timedelta(days=1)
     summary = run_generate(
@@ -1187,8 +1187,8 @@ def simulate_responses(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same responses.")] = 42,
 ) -> None:
     """Generator companion: simulate responses to campaign audiences with a known, planted uplift per segment."""
-    from segmint.simulate import parse_rates
-    from segmint.simulate import simulate_responses as run_simulation
+    from segmint.synth.simulate import parse_rates
+    from segmint.synth.simulate import simulate_responses as run_simulation
 
     effects = parse_rates(uplift or [], "--uplift")
     bases = parse_rates([b if "=" in b else f"*={b}" for b in base_rate or ["0.10"]], "--base-rate")

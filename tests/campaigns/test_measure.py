@@ -91,11 +91,11 @@ def test_planted_uplift_is_recovered_on_generated_data(tmp_path: Path) -> None:
     """+5 points planted in one published segment: its 95% interval holds 0.05; a segment with no effect holds 0."""
     from segmint.config import load_settings
     from segmint.features import build_features
-    from segmint.generate import generate
     from segmint.ingest import ingest
     from segmint.predict.runner import run_predictions
     from segmint.segment import segment_customers
-    from segmint.simulate import simulate_responses
+    from segmint.synth.generate import generate
+    from segmint.synth.simulate import simulate_responses
     from segmint.warehouse import connect
 
     end = date(2024, 6, 30)

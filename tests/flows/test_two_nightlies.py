@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from segmint.generate import generate
+from segmint.synth.generate import generate
 from segmint.warehouse import connect
 
 

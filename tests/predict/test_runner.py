@@ -21,8 +21,8 @@ END = date(2024, 6, 30)
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Two years of a generated shop, ingested, with features for END."""
-    from segmint.generate import generate
     from segmint.ingest import ingest
+    from segmint.synth.generate import generate
     from segmint.warehouse import connect
 
     out = tmp_path_factory.mktemp("shop")
@@ -146,8 +146,8 @@ def test_short_history_skips_churn_and_clv_with_reasons(
 def test_a_month_old_shop_stores_finite_lifetime_values(tmp_path: Path) -> None:
     # The scenario test's shop after a month: its customers all drop out alike, so BG/NBD's a and b run off
     # to ~1e6, where the closed form of expected purchases used to give NaN for every buyer.
-    from segmint.generate import generate
     from segmint.ingest import ingest
+    from segmint.synth.generate import generate
     from segmint.warehouse import connect
 
     as_of = date(2026, 11, 20)

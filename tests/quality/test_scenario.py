@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from segmint.cli import load_flow_module, main
-from segmint.generate import generate
+from segmint.synth.generate import generate
 from segmint.warehouse import connect
 
 END = date(2026, 11, 20)

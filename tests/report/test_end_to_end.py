@@ -13,10 +13,10 @@ import pytest
 from segmint import pipeline
 from segmint.config import load_settings
 from segmint.features import build_features
-from segmint.generate import generate
 from segmint.report import ReportResult, create_report
 from segmint.report.model import Migration, Projection, RfmGrid, SizeHistory
 from segmint.segment.run import segment_customers
+from segmint.synth.generate import generate
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 8)

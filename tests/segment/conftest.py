@@ -12,8 +12,8 @@ import pytest
 
 from segmint.config import load_settings
 from segmint.features import build_features
-from segmint.generate import generate
 from segmint.ingest import ingest
+from segmint.synth.generate import generate
 from segmint.warehouse import connect
 
 NIGHT_1 = date(2026, 6, 29)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from segmint.cli import load_flow_module
-from segmint.generate import generate
+from segmint.synth.generate import generate
 from segmint.warehouse import connect
 
 

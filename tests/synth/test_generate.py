@@ -1,4 +1,4 @@
-"""Tests for the synthetic data generator (segmint.generate)."""
+"""Tests for the synthetic data generator (segmint.synth.generate)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from segmint.generate import (
+from segmint.schema import EVENT_TYPES
+from segmint.synth.generate import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
     ORDER_COLUMNS,
@@ -20,7 +21,6 @@ from segmint.generate import (
     generate,
     segmint_toml,
 )
-from segmint.schema import EVENT_TYPES
 
 END = date(2024, 12, 31)
 DAYS = 60

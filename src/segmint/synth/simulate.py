@@ -20,7 +20,7 @@ import polars as pl
 
 from segmint.campaigns.exports import HOLDOUT_SUFFIX, restore
 from segmint.errors import SegmintError
-from segmint.generate import CURRENCY, DATETIME_FORMAT
+from segmint.synth.generate import CURRENCY, DATETIME_FORMAT
 
 _FALLBACK_PRODUCT = ("SIM-1", "Simulated product", "Simulated", 25.0)
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from segmint.errors import SegmintError
-from segmint.simulate import catalogue, parse_rates, simulate_responses
+from segmint.synth.simulate import catalogue, parse_rates, simulate_responses
 
 
 def audience(folder: Path, name: str, n: int) -> Path:

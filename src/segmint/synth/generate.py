@@ -29,11 +29,15 @@ campaign responses from the same latent personas later.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
@@ -135,161 +139,46 @@ class PersonaSpec:
     p_consent: float  # marketing consent
 
 
-PERSONAS: Final[tuple[PersonaSpec, ...]] = (
-    PersonaSpec(
-        name="loyal_high_spender",
-        share=0.10,
-        join=(0.0, 0.35),
-        join_power=1.6,
-        lapse=(1.0, 1.0),
-        order_mode="rate",
-        orders_per_year=24.0,
-        p_order=1.0,
-        browse_per_year=12.0,
-        browse_per_year_after=0.0,
-        extra_lines=3.0,
-        p_qty1=0.75,
-        price_pref=0.8,
-        discount_pref=0.0,
-        p_fav=0.8,
-        n_fav_p=(0.2, 0.4, 0.4),
-        p_return=0.04,
-        page_views=0.6,
-        product_views=3.0,
-        p_cart=0.12,
-        p_remove=0.3,
-        p_checkout=0.1,
-        p_consent=0.92,
-    ),
-    PersonaSpec(
-        name="bargain_hunter",
-        share=0.25,
-        join=(0.0, 0.5),
-        join_power=1.3,
-        lapse=(1.0, 1.0),
-        order_mode="rate",
-        orders_per_year=11.0,
-        p_order=1.0,
-        browse_per_year=10.0,
-        browse_per_year_after=0.0,
-        extra_lines=0.2,
-        p_qty1=0.65,
-        price_pref=-2.0,
-        discount_pref=2.5,
-        p_fav=0.7,
-        n_fav_p=(0.35, 0.4, 0.25),
-        p_return=0.045,
-        page_views=0.7,
-        product_views=3.5,
-        p_cart=0.18,
-        p_remove=0.3,
-        p_checkout=0.15,
-        p_consent=0.90,
-    ),
-    PersonaSpec(
-        name="one_time_buyer",
-        share=0.25,
-        join=(0.0, 0.8),
-        join_power=1.0,
-        lapse=(1.0, 1.0),
-        order_mode="one",
-        orders_per_year=0.0,
-        p_order=1.0,
-        browse_per_year=0.0,
-        browse_per_year_after=1.5,
-        extra_lines=0.1,
-        p_qty1=0.95,
-        price_pref=0.2,
-        discount_pref=0.5,
-        p_fav=0.7,
-        n_fav_p=(0.5, 0.35, 0.15),
-        p_return=0.01,
-        page_views=0.4,
-        product_views=2.0,
-        p_cart=0.1,
-        p_remove=0.3,
-        p_checkout=0.1,
-        p_consent=0.78,
-    ),
-    PersonaSpec(
-        name="window_shopper",
-        share=0.20,
-        join=(0.0, 1.0),
-        join_power=1.0,
-        lapse=(1.0, 1.0),
-        order_mode="maybe_one",
-        orders_per_year=0.0,
-        p_order=0.1,
-        browse_per_year=26.0,
-        browse_per_year_after=0.0,
-        extra_lines=0.3,
-        p_qty1=0.9,
-        price_pref=0.0,
-        discount_pref=0.5,
-        p_fav=0.6,
-        n_fav_p=(0.3, 0.4, 0.3),
-        p_return=0.0,
-        page_views=1.0,
-        product_views=4.0,
-        p_cart=0.35,
-        p_remove=0.35,
-        p_checkout=0.25,
-        p_consent=0.85,
-    ),
-    PersonaSpec(
-        name="lapsing",
-        share=0.20,
-        join=(0.0, 0.25),
-        join_power=1.4,
-        lapse=(0.4, 0.6),
-        order_mode="rate",
-        orders_per_year=16.0,
-        p_order=1.0,
-        browse_per_year=12.0,
-        browse_per_year_after=0.3,
-        extra_lines=1.0,
-        p_qty1=0.8,
-        price_pref=0.2,
-        discount_pref=0.3,
-        p_fav=0.75,
-        n_fav_p=(0.35, 0.4, 0.25),
-        p_return=0.02,
-        page_views=0.6,
-        product_views=2.5,
-        p_cart=0.12,
-        p_remove=0.3,
-        p_checkout=0.1,
-        p_consent=0.82,
-    ),
-)
-PERSONA_NAMES: Final = tuple(p.name for p in PERSONAS)
+def _persona(table: dict[str, Any]) -> PersonaSpec:
+    """One persona from a table of personas.toml; numbers become floats and arrays tuples."""
 
+    def value(v: Any) -> Any:
+        if isinstance(v, list):
+            return tuple(float(x) for x in v)
+        return v if isinstance(v, str) else float(v)
+
+    return PersonaSpec(**{key: value(v) for key, v in table.items()})
+
+
+def _data_text(name: str) -> str:
+    """A data file of this package (read through importlib.resources, so it works from a wheel too)."""
+    return files("segmint.synth").joinpath(name).read_text(encoding="utf-8")
+
+
+def _load_categories() -> tuple[tuple[str, float, tuple[str, ...]], ...]:
+    """The categories of catalogue.csv in file order: name, median price in euros, product nouns."""
+    nouns: dict[str, list[str]] = {}
+    medians: dict[str, float] = {}
+    for row in csv.DictReader(io.StringIO(_data_text("catalogue.csv"), newline="")):
+        medians.setdefault(row["category"], float(row["median_price"]))
+        nouns.setdefault(row["category"], []).append(row["product"])
+    return tuple((c, medians[c], tuple(n)) for c, n in nouns.items())
+
+
+def _load_adjectives() -> tuple[str, ...]:
+    """The words product names start with, from adjectives.csv."""
+    return tuple(
+        row["adjective"] for row in csv.DictReader(io.StringIO(_data_text("adjectives.csv"), newline=""))
+    )
+
+
+# The personas and the demo catalogue are data files beside this module (personas.toml, catalogue.csv,
+# adjectives.csv), so the demo shop is edited without touching code.
+_PERSONAS_TOML: Final = tomllib.loads(_data_text("personas.toml"))
+PERSONAS: Final[tuple[PersonaSpec, ...]] = tuple(_persona(t) for t in _PERSONAS_TOML["persona"])
+PERSONA_NAMES: Final = tuple(p.name for p in PERSONAS)
 # Guest checkouts and anonymous browsing sessions behave like this pseudo-persona.
-_ANON: Final = PersonaSpec(
-    name="anonymous",
-    share=0.0,
-    join=(0.0, 1.0),
-    join_power=1.0,
-    lapse=(1.0, 1.0),
-    order_mode="one",
-    orders_per_year=0.0,
-    p_order=1.0,
-    browse_per_year=0.0,
-    browse_per_year_after=0.0,
-    extra_lines=0.8,
-    p_qty1=0.85,
-    price_pref=0.0,
-    discount_pref=0.3,
-    p_fav=0.0,
-    n_fav_p=(1.0, 0.0, 0.0),
-    p_return=0.02,
-    page_views=0.5,
-    product_views=1.5,
-    p_cart=0.08,
-    p_remove=0.3,
-    p_checkout=0.1,
-    p_consent=0.0,
-)
+_ANON: Final = _persona(_PERSONAS_TOML["anonymous"])
 _GROUPS: Final = (*PERSONAS, _ANON)  # product-choice groups: persona index, then anonymous
 _ANON_GROUP: Final = len(PERSONAS)
 
@@ -301,220 +190,8 @@ def _param(name: str) -> F64:
 # --------------------------------------------------------------------------------------------
 # static reference data
 
-_CATEGORIES: Final[tuple[tuple[str, float, tuple[str, ...]], ...]] = (
-    (
-        "Coffee & Tea",
-        11.0,
-        (
-            "Espresso Beans",
-            "Filter Coffee",
-            "Green Tea",
-            "Chai Blend",
-            "Pour-Over Dripper",
-            "Paper Filters",
-            "Milk Frother",
-            "Tea Infuser",
-            "Coffee Grinder",
-            "Travel Mug",
-            "Cold Brew Kit",
-            "Matcha Whisk",
-        ),
-    ),
-    (
-        "Kitchen",
-        24.0,
-        (
-            "Chef's Knife",
-            "Cutting Board",
-            "Saucepan",
-            "Frying Pan",
-            "Spice Rack",
-            "Mixing Bowl",
-            "Salad Spinner",
-            "Baking Tray",
-            "Oven Mitts",
-            "Knife Sharpener",
-            "Storage Jars",
-            "Measuring Cups",
-        ),
-    ),
-    (
-        "Home Decor",
-        29.0,
-        (
-            "Scented Candle",
-            "Throw Pillow",
-            "Picture Frame",
-            "Table Lamp",
-            "Vase",
-            "Wall Clock",
-            "Blanket",
-            "Doormat",
-            "Mirror",
-            "Planter",
-            "Candle Holder",
-            "Rug",
-        ),
-    ),
-    (
-        "Garden",
-        19.0,
-        (
-            "Seed Set",
-            "Pruning Shears",
-            "Watering Can",
-            "Garden Gloves",
-            "Raised Bed",
-            "Bird Feeder",
-            "Compost Bin",
-            "Hose Nozzle",
-            "Plant Food",
-            "Trowel",
-            "Solar Lights",
-            "Kneeling Pad",
-        ),
-    ),
-    (
-        "Beauty",
-        14.0,
-        (
-            "Face Cream",
-            "Lip Balm",
-            "Shampoo",
-            "Conditioner",
-            "Body Lotion",
-            "Hand Soap",
-            "Face Mask",
-            "Serum",
-            "Bath Salts",
-            "Nail Polish",
-            "Hair Brush",
-            "Sunscreen",
-        ),
-    ),
-    (
-        "Books",
-        13.0,
-        (
-            "Cookbook",
-            "Novel",
-            "Travel Guide",
-            "Journal",
-            "Children's Book",
-            "Poetry Collection",
-            "Art Book",
-            "Puzzle Book",
-            "Biography",
-            "Garden Handbook",
-            "Comic",
-            "Atlas",
-        ),
-    ),
-    (
-        "Toys & Games",
-        21.0,
-        (
-            "Board Game",
-            "Jigsaw Puzzle",
-            "Building Blocks",
-            "Plush Toy",
-            "Card Game",
-            "Kite",
-            "Wooden Train",
-            "Puppet",
-            "Craft Kit",
-            "Marble Run",
-            "Yo-Yo",
-            "Dice Set",
-        ),
-    ),
-    (
-        "Outdoor",
-        39.0,
-        (
-            "Backpack",
-            "Water Bottle",
-            "Camping Lantern",
-            "Sleeping Bag",
-            "Trekking Poles",
-            "Hammock",
-            "Picnic Blanket",
-            "Headlamp",
-            "Rain Jacket",
-            "Cooler Bag",
-            "Camping Stove",
-            "First Aid Kit",
-        ),
-    ),
-    (
-        "Pet Supplies",
-        15.0,
-        (
-            "Dog Leash",
-            "Cat Toy",
-            "Pet Bed",
-            "Food Bowl",
-            "Dog Treats",
-            "Cat Litter",
-            "Chew Toy",
-            "Grooming Brush",
-            "Pet Shampoo",
-            "Scratching Post",
-            "Collar",
-            "Poop Bags",
-        ),
-    ),
-    (
-        "Electronics",
-        49.0,
-        (
-            "USB-C Cable",
-            "Phone Case",
-            "Wireless Charger",
-            "Earbuds",
-            "Power Bank",
-            "Bluetooth Speaker",
-            "Laptop Stand",
-            "Smart Plug",
-            "HDMI Adapter",
-            "Webcam",
-            "Keyboard",
-            "Mouse",
-        ),
-    ),
-)
-_ADJECTIVES: Final = (
-    "Classic",
-    "Premium",
-    "Eco",
-    "Compact",
-    "Deluxe",
-    "Organic",
-    "Vintage",
-    "Modern",
-    "Essential",
-    "Pro",
-    "Mini",
-    "Large",
-    "Nordic",
-    "Rustic",
-    "Bamboo",
-    "Ceramic",
-    "Everyday",
-    "Signature",
-    "Travel",
-    "Family",
-    "Soft",
-    "Bold",
-    "Urban",
-    "Natural",
-    "Artisan",
-    "Smart",
-    "Cozy",
-    "Bright",
-    "Sturdy",
-    "Handmade",
-)
+_CATEGORIES: Final[tuple[tuple[str, float, tuple[str, ...]], ...]] = _load_categories()
+_ADJECTIVES: Final = _load_adjectives()
 _COUNTRIES: Final = (
     ("DE", 0.31),
     ("FR", 0.12),
