@@ -189,3 +189,29 @@ def test_orders_without_products_say_there_is_nothing_to_recommend(
         "recommendations not evaluated: no order line in the 365 days up to 2024-03-31 names a product, "
         "so there is nothing to recommend"
     )
+
+
+@pytest.mark.parametrize("method", ["neighbours", "popularity"])
+def test_recommending_to_some_customers_gives_them_what_everyone_would_get(
+    seg_duck: duckdb.DuckDBPyConnection, order: Any, method: Any
+) -> None:
+    # The evaluation scores only the customers it judges; their lists must not change for it.
+    _shop(seg_duck, order)
+    everyone = recommend(seg_duck, method, AS_OF, k=3, lookback_days=365, recency_days=None)
+    some = recommend(seg_duck, method, AS_OF, k=3, lookback_days=365, recency_days=None, only={"x", "cd1"})
+    assert set(some["customer_id"]) == {"x", "cd1"}
+    expected = everyone.filter(pl.col("customer_id").is_in(["x", "cd1"]))
+    assert some.sort("customer_id", "rank").equals(expected.sort("customer_id", "rank"))
+
+
+def test_a_large_judged_group_is_a_seeded_sample_of_whole_customers() -> None:
+    from segmint.predict.recommend import _judged_sample
+
+    items = pl.DataFrame(
+        {"customer_id": [f"c{i // 2}" for i in range(200)], "product_id": [f"p{i % 2}" for i in range(200)]}
+    )
+    sample = _judged_sample(items, 30)
+    assert sample["customer_id"].n_unique() == 30
+    assert sample.group_by("customer_id").len()["len"].to_list() == [2] * 30  # all of a customer's rows
+    assert sample.equals(_judged_sample(items, 30))  # the same sample every night
+    assert _judged_sample(items, 100).equals(items)
