@@ -59,6 +59,7 @@ from segmint.report.model import (
     Unavailable,
     week_ending,
 )
+from segmint.segment.profile import demographics_line
 from segmint.segment.scaling import FeatureTransform
 from segmint.words import counted
 
@@ -470,7 +471,7 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
     profile_rows = ctx.rows(
         f"""
         select segment_id, segment_name, size, {ctx.col(t, "share")}, {ctx.col(t, "revenue_share")},
-            {ctx.col(t, "description")}
+            {ctx.col(t, "description")}, {ctx.col(t, "median_age")}, {ctx.col(t, "demographics")}
         from segment_profiles where run_id = $run order by size desc, segment_id
         """,
         {"run": run.run_id},
@@ -486,6 +487,7 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
             share=float(r[3]) if r[3] is not None else int(r[2]) / total,
             revenue_share=_f(r[4]),
             description=str(r[5] or ""),
+            demographics=demographics_line(_f(r[6]), r[7]),
         )
         for r in profile_rows
     }

@@ -161,6 +161,8 @@ class SegmentRow:
     share: float
     revenue_share: float | None
     description: str
+    # the members' demographic mix in words ("median age 38 · 35-44 40% · ..."); '' without attributes
+    demographics: str = ""
     previous_size: int | None = None
     mean_recency: float | None = None
     mean_frequency: float | None = None

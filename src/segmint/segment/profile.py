@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from segmint.features import BEHAVIOUR_FEATURES, FEEDBACK_FEATURES
+from segmint.features import BEHAVIOUR_FEATURES, DEMOGRAPHIC_FEATURES, FEEDBACK_FEATURES
 from segmint.segment.scaling import Matrix, default_log
 
 # The feature means every profile carries (segment_profiles.mean_<feature>), whatever was clustered.
@@ -587,7 +587,82 @@ def profile_table(frame: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("_revenue")
         .sort("segment_id")
+        .join(demographic_mix(frame), on="segment_id", how="left")
     )
+
+
+# The demographic attributes a profile's mix shows, in this order, and how many top values of each.
+MIX_ATTRIBUTES: tuple[tuple[str, int], ...] = (
+    ("age_band", 2),
+    ("gender", 2),
+    ("country", 3),
+    ("region", 2),
+    ("city", 3),
+)
+
+
+def has_demographics(frame: pl.DataFrame) -> bool:
+    """Whether any customer of the night carries a demographic attribute (country alone is no demographics)."""
+    return any(c in frame.columns and frame[c].null_count() < frame.height for c in DEMOGRAPHIC_FEATURES)
+
+
+def demographic_mix(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per segment_id: median_age and demographics (JSON: per attribute its top values with their share of
+    the members who have one, and known_share); both null for a shop whose customers carry none."""
+    ids = frame["segment_id"].unique().sort()
+    if not has_demographics(frame):
+        return pl.DataFrame(
+            {"segment_id": ids, "median_age": None, "demographics": None},
+            schema={
+                "segment_id": frame.schema["segment_id"],
+                "median_age": pl.Float64,
+                "demographics": pl.String,
+            },
+        )
+    known = pl.any_horizontal(pl.col(c).is_not_null() for c in DEMOGRAPHIC_FEATURES if c in frame.columns)
+    rows = []
+    for seg in ids.to_list():
+        members = frame.filter(pl.col("segment_id") == seg)
+        mix: dict[str, object] = {"known_share": round(float(members.select(known.mean()).item()), 4)}
+        for attribute, top in MIX_ATTRIBUTES:
+            values = members[attribute].drop_nulls() if attribute in members.columns else pl.Series([])
+            if values.len() == 0:
+                continue
+            counts = values.value_counts(sort=True).head(top)
+            mix[attribute] = [
+                {"value": str(v), "share": round(n / values.len(), 4)}
+                for v, n in zip(counts[attribute].to_list(), counts["count"].to_list(), strict=True)
+            ]
+        ages = members["age"].drop_nulls() if "age" in members.columns else pl.Series([])
+        median = ages.median() if ages.len() else None
+        rows.append(
+            {
+                "segment_id": seg,
+                "median_age": float(median) if isinstance(median, int | float) else None,
+                "demographics": json.dumps(mix),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "segment_id": frame.schema["segment_id"],
+            "median_age": pl.Float64,
+            "demographics": pl.String,
+        },
+    )
+
+
+def demographics_line(median_age: float | None, mix_json: str | None) -> str:
+    """A profile's demographic mix in words ("median age 38 · 35-44 40% · female 62% · DE 80%, FR 10%"), or ''."""
+    if not mix_json:
+        return ""
+    mix = json.loads(mix_json)
+    parts = [f"median age {median_age:.0f}"] if median_age is not None else []
+    for attribute, _ in MIX_ATTRIBUTES:
+        values = mix.get(attribute) or []
+        if values:
+            parts.append(", ".join(f"{v['value']} {float(v['share']):.0%}" for v in values))
+    return " · ".join(parts)
 
 
 def defining_json(items: Sequence[Mapping[str, object]]) -> str:

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from segmint.config import SegmentationSettings
 from segmint.errors import SegmintError
-from segmint.features import has_clickstream, require_features, web_gap
+from segmint.features import DEMOGRAPHIC_FEATURES, has_clickstream, require_features, web_gap
 from segmint.segment import cluster
 from segmint.segment.align import Alignment, Match, align
 from segmint.segment.explain import Explanation, SegmentQuality, explain, load_forest
@@ -130,12 +130,26 @@ def _numeric_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [str(n) for n, t in rows if str(t).startswith(_NUMERIC) and n not in skip]
 
 
+def _demographics(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The demographic columns (and country) of customer_features: absent in a warehouse before migration 015."""
+    present = {
+        str(r[0])
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_name = 'customer_features'"
+        ).fetchall()
+    }
+    return [c for c in ("country", *DEMOGRAPHIC_FEATURES) if c in present]
+
+
 def load_frame(con: duckdb.DuckDBPyConnection, as_of: date, features: Sequence[str]) -> pl.DataFrame:
     """The columns segmentation needs of customer_features for `as_of`, ordered by customer_id."""
     # Order counts tell customers who cancelled every order from those who never ordered (names).
     counts = ["orders_total", "cancelled_orders"]
+    # The demographic columns ride along for the profiles' mix only: they are never clustered by default.
     wanted = list(
-        dict.fromkeys(["customer_id", "is_prospect", "monetary", *counts, *MEAN_COLUMNS, *features])
+        dict.fromkeys(
+            ["customer_id", "is_prospect", "monetary", *counts, *MEAN_COLUMNS, *features, *_demographics(con)]
+        )
     )
     columns = ", ".join(wanted)
     return query_frame(

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from segmint.errors import SegmintError
 from segmint.segment.history import current_run, segment_migration
-from segmint.segment.profile import LABELS
+from segmint.segment.profile import LABELS, demographics_line
 from segmint.segment.scaling import DroppedFeature, dropped_message
 from segmint.warehouse import query_frame, query_one
 
@@ -87,23 +87,12 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
             f"{_num((kept or 0) * 100, 1)}% of customers kept their segment",
             highlight=False,
         )
-    # A warehouse opened read-only before migration 014 has no feedback columns: none rated then.
-    has_ratings = bool(
-        con.execute(
-            "select count(*) from information_schema.columns "
-            "where table_name = 'segment_profiles' and column_name = 'mean_is_detractor'"
-        ).fetchall()[0][0]
-    )
-    ratings = (
-        "mean_rating_mean, mean_is_detractor"
-        if has_ratings
-        else "null::double as mean_rating_mean, null::double as mean_is_detractor"
-    )
     profiles = query_frame(
         con,
         f"""
         select segment_id, segment_name, size, share, revenue_share, description, defining_features,
-            top_features, rf_f1, lineage, {ratings}
+            top_features, rf_f1, lineage, {_optional(con, "mean_rating_mean", "mean_is_detractor")},
+            {_optional(con, "median_age", "demographics")}
         from segment_profiles where run_id = ? order by size desc, segment_id
         """,
         [run_id],
@@ -147,9 +136,22 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
         console.print(
             Text.assemble((row["segment_name"], "bold"), f": {row['description']}"), highlight=False
         )
+        if mix := demographics_line(row["median_age"], row["demographics"]):
+            console.print(f"  who: {mix}", highlight=False)
     if previous:
         _print_moves(console, con, previous, run_id)
     return run_id
+
+
+def _optional(con: duckdb.DuckDBPyConnection, *columns: str) -> str:
+    # A warehouse opened read-only before migration 014 (feedback) or 019 (demographics) lacks them.
+    present = {
+        str(r[0])
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_name = 'segment_profiles'"
+        ).fetchall()
+    }
+    return ", ".join(c if c in present else f"null as {c}" for c in columns)
 
 
 def _print_moves(console: Console, con: duckdb.DuckDBPyConnection, previous: str, run_id: str) -> None:
@@ -190,8 +192,9 @@ def segments_summary(con: duckdb.DuckDBPyConnection, run_id: str | None = None) 
         )
     profiles = query_frame(
         con,
-        """
-        select segment_id, segment_name, size, share, revenue_share, description, top_features, rf_f1, lineage
+        f"""
+        select segment_id, segment_name, size, share, revenue_share, description, top_features, rf_f1, lineage,
+            {_optional(con, "median_age", "demographics")}
         from segment_profiles where run_id = ? order by size desc, segment_id
         """,
         [run_id],
@@ -199,5 +202,6 @@ def segments_summary(con: duckdb.DuckDBPyConnection, run_id: str | None = None) 
     segments = []
     for row in profiles.iter_rows(named=True):
         top = json.loads(row.pop("top_features") or "[]")
+        row["demographics"] = json.loads(row["demographics"]) if row["demographics"] else None
         segments.append({**row, "defined_by": [str(item["feature"]) for item in top[:3]]})
     return {**runs.row(0, named=True), "segments": segments}
