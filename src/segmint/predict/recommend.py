@@ -93,18 +93,22 @@ def purchase_matrix(bought: pl.DataFrame, as_of: date, recency_days: float | Non
     )
     customers = bought["customer_id"].unique().sort()
     products = by_product["product_id"]
-    rows = bought.join(customers.to_frame().with_row_index("row"), on="customer_id").join(
-        products.to_frame().with_row_index("col"), on="product_id"
+    # Row and column numbers without joining string ids: at a million customers the joined frames were
+    # the predict stage's largest allocation (bench/RESULTS.md).
+    index = (
+        customers.search_sorted(bought["customer_id"]).to_numpy(),
+        bought["product_id"]
+        .replace_strict(products, pl.int_range(products.len(), eager=True), return_dtype=pl.Int64)
+        .to_numpy(),
     )
     days = (pl.lit(as_of) - pl.col("last_day")).dt.total_days().cast(pl.Float64)
     weights = (
-        rows.select((-days / recency_days).exp()).to_series().to_numpy()
+        bought.select((-days / recency_days).exp()).to_series().to_numpy()
         if recency_days
-        else np.ones(rows.height)
+        else np.ones(bought.height)
     )
-    recent = rows.select(in_window.cast(pl.Float64)).to_series().to_numpy()
+    recent = bought.select(in_window.cast(pl.Float64)).to_series().to_numpy()
     shape = (customers.len(), products.len())
-    index = (rows["row"].to_numpy(), rows["col"].to_numpy())
 
     def matrix(values: np.ndarray) -> sp.csr_matrix:
         built = sp.csr_matrix((values, index), shape=shape)
@@ -114,7 +118,7 @@ def purchase_matrix(bought: pl.DataFrame, as_of: date, recency_days: float | Non
     return Matrix(
         customers=customers.to_list(),
         products=products.to_list(),
-        bought=matrix(np.ones(rows.height)),
+        bought=matrix(np.ones(bought.height)),
         recent=matrix(recent),
         weight=matrix(weights),
         orders=by_product["orders"].to_numpy().astype(np.float64),
