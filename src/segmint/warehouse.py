@@ -162,6 +162,15 @@ def query_frame(
     return frame
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The column names of `table` (empty when it does not exist), e.g. to read a column an older
+    warehouse opened read-only, before its migration, does not have yet."""
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_name = ?", [table]
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def _raise_storage_error(exc: BaseException, path: Path | str) -> None:
     failure = storage_error(exc, path)
     if failure is not None:

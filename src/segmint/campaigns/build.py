@@ -38,7 +38,7 @@ from segmint.config import Settings
 from segmint.errors import ConfigError
 from segmint.features import FEEDBACK_FEATURES, has_clickstream, require_features
 from segmint.predict.runner import clv_unreliable, latest_prediction_run, published_segment_run
-from segmint.warehouse import query_frame, transaction
+from segmint.warehouse import query_frame, table_columns, transaction
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +127,7 @@ def campaign_condition(campaign: Campaign) -> str:
 
 def _name_columns(con: duckdb.DuckDBPyConnection) -> str:
     """first_name and last_name from the customers table when it has them, else empty (null) names."""
-    present = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_name = 'customers' "
-            "and column_name in ('first_name', 'last_name')"
-        ).fetchall()
-    }
+    present = table_columns(con, "customers")
     return ", ".join(
         f"max({c}) as {c}" if c in present else f"cast(null as varchar) as {c}"
         for c in ("first_name", "last_name")

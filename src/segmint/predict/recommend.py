@@ -344,8 +344,27 @@ def recommend(
         return rules_recommendations(
             con, as_of, segment_run_id, thresholds or BasketThresholds(), k, recency_days
         )
+    matrix = lookback_matrix(con, as_of, lookback_days, neighbour_recency_days)
+    return matrix_recommendations(matrix, method, k, n_neighbours, max_products, only)
+
+
+def lookback_matrix(
+    con: duckdb.DuckDBPyConnection, as_of: date, lookback_days: int, recency_days: float | None
+) -> Matrix:
+    """The purchase matrix up to `as_of`, its window the `lookback_days` before."""
     since = as_of - timedelta(days=lookback_days - 1)
-    matrix = purchase_matrix(purchases(con, as_of, since), as_of, neighbour_recency_days)
+    return purchase_matrix(purchases(con, as_of, since), as_of, recency_days)
+
+
+def matrix_recommendations(
+    matrix: Matrix,
+    method: Method,
+    k: int,
+    n_neighbours: int = NEIGHBOURS,
+    max_products: int = MAX_PRODUCTS,
+    only: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """Top k per customer (of `only`, else all) by neighbours or popularity over `matrix`."""
     if method == "neighbours":
         return neighbour_recommendations(
             matrix, k, n_neighbours=n_neighbours, max_products=max_products, only=only
@@ -446,22 +465,18 @@ def evaluate(
     new_items = _judged_sample(new_items, MAX_EVAL_CUSTOMERS)
     judged_ids = set(new_items["customer_id"].to_list())
     scores = []
+    # Neighbours and popularity read the same purchase matrix: built once, its time counted in the first.
+    matrix: Matrix | None = None
     for method in methods:
         started = time.perf_counter()
-        recommended = recommend(
-            con,
-            method,
-            train_end,
-            k=k,
-            lookback_days=lookback_days,
-            recency_days=recency_days,
-            segment_run_id=segment_run_id,
-            thresholds=thresholds,
-            n_neighbours=n_neighbours,
-            max_products=max_products,
-            neighbour_recency_days=neighbour_recency_days,
-            only=judged_ids,
-        )
+        if method == "rules":
+            recommended = rules_recommendations(
+                con, train_end, segment_run_id, thresholds or BasketThresholds(), k, recency_days
+            )
+        else:
+            if matrix is None:
+                matrix = lookback_matrix(con, train_end, lookback_days, neighbour_recency_days)
+            recommended = matrix_recommendations(matrix, method, k, n_neighbours, max_products, judged_ids)
         seconds = time.perf_counter() - started
         scored = score_recommendations(recommended, new_items, catalogue_items, k, method)
         scores.append(replace(scored, seconds=seconds))

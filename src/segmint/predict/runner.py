@@ -81,21 +81,19 @@ def features_at(
     """customer_features of `day` (all columns, or those of `columns` it has): the stored night when there
     is one, else computed point in time."""
     if query_one(con, "select 1 from customer_features where as_of = ? limit 1", [day]):
+        select, params = _select(columns)
         return query_frame(
             con,
-            f"select {_columns(columns)} from customer_features where as_of = ? order by customer_id",
-            [*_column_params(columns), day],
+            f"select {select} from customer_features where as_of = ? order by customer_id",
+            [*params, day],
         )
     return compute_features(con, day, columns)
 
 
-def _columns(columns: Sequence[str] | None) -> str:
+def _select(columns: Sequence[str] | None) -> tuple[str, list[object]]:
+    """The select list for `columns` (all when None) and its parameter."""
     # Selected in SQL, so that a night's other columns never reach Python at all.
-    return "*" if columns is None else "columns(lambda c: list_contains(?, c))"
-
-
-def _column_params(columns: Sequence[str] | None) -> list[object]:
-    return [] if columns is None else [list(columns)]
+    return ("*", []) if columns is None else ("columns(lambda c: list_contains(?, c))", [list(columns)])
 
 
 def compute_features(
@@ -108,11 +106,8 @@ def compute_features(
         for model in upstream:
             run_model(con, model, day)
         con.execute("set variable as_of = ?", [day])
-        features = query_frame(
-            con,
-            f"select {_columns(columns)} from ({final.sql()}) order by customer_id",
-            _column_params(columns),
-        )
+        select, params = _select(columns)
+        features = query_frame(con, f"select {select} from ({final.sql()}) order by customer_id", params)
     finally:
         # Rolling back drops the temporary model tables too; the warehouse is left exactly as it was.
         con.execute("rollback")

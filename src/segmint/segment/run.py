@@ -55,7 +55,7 @@ from segmint.segment.scaling import (
     fit_transform,
     informative_features,
 )
-from segmint.warehouse import query_frame, query_one, transaction
+from segmint.warehouse import query_frame, query_one, table_columns, transaction
 
 PENDING = "pending: awaiting the publication gate"
 
@@ -132,12 +132,7 @@ def _numeric_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _demographics(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The demographic columns (and country) of customer_features: absent in a warehouse before migration 015."""
-    present = {
-        str(r[0])
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_name = 'customer_features'"
-        ).fetchall()
-    }
+    present = table_columns(con, "customer_features")
     return [c for c in ("country", *DEMOGRAPHIC_FEATURES) if c in present]
 
 

@@ -15,7 +15,7 @@ from segmint.errors import SegmintError
 from segmint.segment.history import current_run, segment_migration
 from segmint.segment.profile import LABELS, demographics_line
 from segmint.segment.scaling import DroppedFeature, dropped_message
-from segmint.warehouse import query_frame, query_one
+from segmint.warehouse import query_frame, query_one, table_columns
 
 
 def _num(value: object, digits: int = 3) -> str:
@@ -91,8 +91,8 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
         con,
         f"""
         select segment_id, segment_name, size, share, revenue_share, description, defining_features,
-            top_features, rf_f1, lineage, {_optional(con, "mean_rating_mean", "mean_is_detractor")},
-            {_optional(con, "median_age", "demographics")}
+            top_features, rf_f1, lineage,
+            {_optional(con, "mean_rating_mean", "mean_is_detractor", "median_age", "demographics")}
         from segment_profiles where run_id = ? order by size desc, segment_id
         """,
         [run_id],
@@ -145,12 +145,7 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
 
 def _optional(con: duckdb.DuckDBPyConnection, *columns: str) -> str:
     # A warehouse opened read-only before migration 014 (feedback) or 019 (demographics) lacks them.
-    present = {
-        str(r[0])
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_name = 'segment_profiles'"
-        ).fetchall()
-    }
+    present = table_columns(con, "segment_profiles")
     return ", ".join(c if c in present else f"null as {c}" for c in columns)
 
 
