@@ -173,6 +173,7 @@ def candidates(
             f.rfm_segment,
             p.clv_12m,
             p.churn_score,
+            p.next_order_date,
             coalesce(p.is_anomaly, false) as is_anomaly,
             c.consent,
             -- "when a consent column exists": once any customer has a consent value, a missing one means no
@@ -242,7 +243,7 @@ CLICKSTREAM_COLUMNS = frozenset(
 
 
 # Rule names the lifetime-value model predicts: the night's holdout check decides whether they can be used.
-LIFETIME_COLUMNS = ("clv_12m", "expected_purchases_90d", "p_alive")
+LIFETIME_COLUMNS = ("clv_12m", "expected_purchases_90d", "p_alive", "days_to_next_order", "p_order_30d")
 
 
 def untrusted(
@@ -258,7 +259,7 @@ def untrusted(
     browsing in a shop without a clickstream, would otherwise pick or word an audience silently.
     """
     active = [c for c in playbook.active() if c.name not in skipped]
-    # p_alive and expected purchases come from the same purchase model as clv_12m: one check covers them.
+    # p_alive, expected purchases and the next order come from clv_12m's purchase model: one check covers them.
     uses_clv = {
         c.name: used
         for c in active
@@ -407,6 +408,7 @@ def _audience(
                 "product_names": [names.get(p, p) for p in items],
                 "clv_12m": row["clv_12m"],
                 "churn_score": row["churn_score"],
+                "next_order_date": row["next_order_date"],
             },
             variant,
         )

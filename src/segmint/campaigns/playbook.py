@@ -28,7 +28,15 @@ FEATURE_COLUMNS = (
     # only with [campaigns] use_demographics = true (refused_demographics)
     *DEMOGRAPHIC_FEATURES,
 )
-PREDICTION_COLUMNS = ("expected_purchases_90d", "p_alive", "clv_12m", "churn_score", "segment_name")
+PREDICTION_COLUMNS = (
+    "expected_purchases_90d",
+    "p_alive",
+    "clv_12m",
+    "churn_score",
+    "days_to_next_order",
+    "p_order_30d",
+    "segment_name",
+)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>-?\d+(?:\.\d+)?)|(?P<string>'(?:[^']|'')*')|(?P<op><=|>=|<>|!=|=|<|>)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -25,6 +25,7 @@ from segmint.predict.churn import (
     fit_churn,
 )
 from segmint.predict.informative import describe_dropped
+from segmint.predict.next_order import check_next_order, next_order_columns
 from segmint.predict.purchases import net_purchases
 from segmint.predict.recommend import (
     EVAL_DAYS,
@@ -181,7 +182,8 @@ def _fit_clv(
             outcome.messages.append(f"{_MODEL_NAMES[fit.name]} degenerate: {fit.diagnosis}{then}")
     if checked.unreliable is not None:
         outcome.messages.append(f"{CLV_NOT_RELIABLE}{checked.unreliable}")
-    if checked.scores is None:
+    if checked.scores is None or checked.purchase is None:
+        outcome.messages.append("next order skipped: no purchase model could be fitted")
         return None
     return checked.scores.select(
         "customer_id",
@@ -192,7 +194,7 @@ def _fit_clv(
         "p_alive",
         # customer_predictions.clv_12m holds the value over the configured clv_months (12 by default).
         pl.col(f"clv_{settings.clv_months}m").alias("clv_12m"),
-    )
+    ).join(next_order_columns(checked.purchase, checked.scores, as_of), on="customer_id", how="left")
 
 
 _MODEL_NAMES = clv.MODEL_NAMES
@@ -301,6 +303,10 @@ def validate_clv(
         "revenue_mae": mae("predicted_revenue", "actual_revenue"),
         "message": checked.unreliable,
     }
+    if checked.purchase is not None:
+        check = check_next_order(checked.purchase, summary, everything, calibration_end, as_of)
+        if check is not None:
+            row |= {f"next_order_{k}": v for k, v in asdict(check).items()}
     return row, None
 
 

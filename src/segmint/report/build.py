@@ -41,6 +41,7 @@ from segmint.report.model import (
     LoadRow,
     Migration,
     MigrationCell,
+    NextOrderCheck,
     Period,
     Predictions,
     ProductRow,
@@ -715,11 +716,14 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
     churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
     # Lifetime values the night's holdout check did not back are not shown as numbers (predict stored it).
     withheld = clv_unreliable(ctx.con, latest[0])
-    for seg_id, clv, churn_score in ctx.rows(
+    for seg_id, clv, churn_score, due in ctx.rows(
         f"""
         -- Customers who never bought have no lifetime-value model (BG/NBD starts at a first purchase):
         -- they count as 0, so a segment of browsers does not inherit the value of its few buyers.
-        select a.segment_id, avg(coalesce(p.clv_12m, 0)), {churn}
+        select a.segment_id, avg(coalesce(p.clv_12m, 0)), {churn},
+            -- null (not 0) when no next order was predicted at all
+            case when count(p.days_to_next_order) > 0
+                then count(*) filter (where p.days_to_next_order <= 7) end as due
         from segment_assignments as a
         left join customer_predictions as p on p.customer_id = a.customer_id and p.run_id = $pred
         where a.run_id = $run
@@ -731,6 +735,7 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
             segments[int(seg_id)].mean_clv = None if withheld else _f(clv)
             segments[int(seg_id)].clv_withheld = withheld
             segments[int(seg_id)].mean_churn = _f(churn_score)
+            segments[int(seg_id)].due_within_week = None if withheld or due is None else int(due)
 
 
 def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow], long_ago: float | None = None) -> None:
@@ -1270,8 +1275,9 @@ def _clv_check_and_message(ctx: _Ctx, run_id: str) -> tuple[ClvCheck | None, str
     if ctx.has("clv_validation", "run_id"):
         row = ctx.one(
             "select calibration_end, holdout_days, model, n_customers, actual_purchases, predicted_purchases, "
-            "purchases_ratio, purchases_mae, baseline_ratio, baseline_mae, message "
-            "from clv_validation where run_id = $run limit 1",
+            "purchases_ratio, purchases_mae, baseline_ratio, baseline_mae, message, next_order_n_customers, "
+            "next_order_predicted_share, next_order_ordered_share, next_order_auc, next_order_auc_recency, next_order_mae_days, "
+            "next_order_mae_days_baseline from clv_validation where run_id = $run limit 1",
             {"run": run_id},
         )
         if row is not None:
@@ -1287,12 +1293,23 @@ def _clv_check_and_message(ctx: _Ctx, run_id: str) -> tuple[ClvCheck | None, str
                 _f(row[8]),
                 float(row[9]),
                 row[10],
+                _next_order_check(row[11:]),
             )
     message = None
     if ctx.has("prediction_runs", "message"):
         found = ctx.one("select message from prediction_runs where run_id = $run limit 1", {"run": run_id})
         message = None if found is None or found[0] is None else str(found[0])
     return check, message
+
+
+def _next_order_check(row: Sequence[Any]) -> NextOrderCheck | None:
+    """clv_validation's next_order_* columns, from n_customers on (None: not checked that night)."""
+    if row[0] is None:
+        return None
+    n, predicted, ordered, auc, auc_recency, mae, mae_baseline = row
+    return NextOrderCheck(
+        int(n), float(predicted), float(ordered), _f(auc), _f(auc_recency), mae, mae_baseline
+    )
 
 
 def _churn_check(ctx: _Ctx) -> ChurnCheck | None:

@@ -174,6 +174,8 @@ class SegmentRow:
     # why mean_clv is not shown (the lifetime-value model not validated or not reliable), in plain words
     clv_withheld: str | None = None
     mean_churn: float | None = None
+    # members whose next order is expected within a week (customer_predictions.days_to_next_order <= 7)
+    due_within_week: int | None = None
     defining: list[DefiningFeature] = field(default_factory=list)
     top_products: list[ProductRow] = field(default_factory=list)
     action: Action | None = None
@@ -488,6 +490,20 @@ class ClvCheck:
     baseline_ratio: float | None
     baseline_mae: float
     message: str | None  # why the calibration fit was not reliable
+    next_order: NextOrderCheck | None = None
+
+
+@dataclass
+class NextOrderCheck:
+    """The next-order predictions of the CLV holdout check (clv_validation.next_order_*)."""
+
+    customers: int
+    predicted_share: float  # mean P(order within 30 days) at the calibration end
+    ordered_share: float  # who ordered within 30 days of it
+    auc: float | None  # of p_order_30d
+    auc_recency: float | None  # days since the last order, the baseline
+    mae_days: float  # days to the next order, capped at the holdout
+    mae_days_baseline: float  # last order + the customer's mean gap
 
 
 @dataclass
