@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_p_order_30d_matches_customers_simulated_from_the_model() -> None:
     standard_error = np.sqrt(actual.mean() * (1 - actual.mean()) / actual.size)
     assert abs(predicted.mean() - actual.mean()) < 4 * standard_error
     deciles = np.quantile(predicted, np.linspace(0, 1, 11))
-    for low, high in zip(deciles[:-1], deciles[1:], strict=True):
+    for low, high in itertools.pairwise(deciles):
         rows = (predicted >= low) & (predicted <= high)
         assert abs(predicted[rows].mean() - actual[rows].mean()) < 0.02, (low, high)
 
@@ -84,9 +85,9 @@ def test_own_rhythm_moves_the_date_and_fades_once_overdue() -> None:
     x = np.array([10.0, 10.0, 10.0, 10.0, 0.0, 1.0])
     t_x = x * gap
     since_last = np.array([25, 30, 31, 60, 25, 25]) / 7
-    T = t_x + since_last
-    model = model_wait_weeks(p, x, T) * 7
-    blended = blended_wait_weeks(p, x, t_x, T) * 7
+    age = t_x + since_last
+    model = model_wait_weeks(p, x, age) * 7
+    blended = blended_wait_weeks(p, x, t_x, age) * 7
     due_in_five, due_today, a_day_late, two_gaps_late, one_time, one_gap = blended
     # Due in 5 days by their rhythm: sooner than the memoryless model says, later than 5 by the model's share.
     assert 5 < due_in_five < model[0] and due_in_five == pytest.approx(5 * 10 / 12 + model[0] * 2 / 12)
@@ -100,7 +101,12 @@ def test_own_rhythm_moves_the_date_and_fades_once_overdue() -> None:
 
 def test_next_order_columns_date_and_cap() -> None:
     summary = pl.DataFrame(
-        {"customer_id": ["regular", "gone"], "frequency": [10, 1], "recency": [30 / 7 * 10, 1.0], "T": [46.4, 500.0]}
+        {
+            "customer_id": ["regular", "gone"],
+            "frequency": [10, 1],
+            "recency": [30 / 7 * 10, 1.0],
+            "T": [46.4, 500.0],
+        }
     )
     as_of = date(2026, 3, 1)
     rows = next_order_columns(CDNOW_BGNBD, summary, as_of).sort("customer_id")
