@@ -167,8 +167,10 @@ def update_posteriors(
     totals = query_frame(
         con,
         """
-        select r.name, r.segment_name, r.variant, count(*) as n_builds, sum(r.n_treatment) as n_treatment,
-            sum(r.conversions) as conversions, arg_max(r.campaign_id, c.as_of) as last_campaign_id
+        -- DuckDB sums bigints to a hugeint, which reaches Python as a Decimal: cast back to count with it.
+        select r.name, r.segment_name, r.variant, count(*) as n_builds,
+            sum(r.n_treatment)::bigint as n_treatment, sum(r.conversions)::bigint as conversions,
+            arg_max(r.campaign_id, c.as_of) as last_campaign_id
         from campaign_variant_results as r
         join campaigns as c using (campaign_id)
         where r.name = (select name from campaigns where campaign_id = $campaign_id)
