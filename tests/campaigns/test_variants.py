@@ -14,6 +14,8 @@ from segmint.campaigns.build import AUDIENCE_COLUMNS, VARIANT_COLUMNS, CampaignB
 from segmint.campaigns.measure import measure_campaigns
 from segmint.campaigns.playbook import Playbook, load_playbook
 from segmint.config import Settings
+from segmint.report import build_report
+from segmint.report.model import Unavailable
 from segmint.warehouse import query_frame
 
 from .conftest import AS_OF, N_REGULAR
@@ -167,10 +169,11 @@ def test_every_treatment_member_gets_one_variant_and_the_export_says_which(
         ).fetchall()
     )
     assert by_email == emails
-    [mailchimp] = build_campaigns(con, settings, AS_OF, playbook=book(tmp_path), format="mailchimp")
-    tags = read(mailchimp.export_path)["Tags"].to_list()
-    assert len(tags) == mailchimp.n_treatment
-    assert all(t.split(",")[-1] in VARIANTS for t in tags)
+    for layout in ("mailchimp", "shopify"):
+        [tagged] = build_campaigns(con, settings, AS_OF, playbook=book(tmp_path), format=layout)
+        tags = read(tagged.export_path)["Tags"].to_list()
+        assert len(tags) == tagged.n_treatment
+        assert sorted(t.split(",")[-1] for t in tags) == sorted(treated["variant"]), layout
 
 
 def test_draws_record_the_prior_and_shares_summing_to_one_per_segment(shop: Shop, tmp_path: Path) -> None:
@@ -277,3 +280,16 @@ def test_measure_counts_per_variant_once_and_the_next_build_follows_the_winner(
     held = audience(con, second.campaign_id).filter(pl.col("group") == "holdout")
     assert held.height == second.n_holdout > 0 and held["variant"].null_count() == held.height
     assert second.n_treatment + second.n_holdout == first.n_treatment + first.n_holdout == N_REGULAR + 1
+
+    # The weekly report reads what build and measure stored: the measured counts and the new build's split.
+    data = build_report(con, next_day)
+    assert not isinstance(data.campaigns, Unavailable)
+    [shown] = data.campaigns.variants
+    assert (shown.campaign_id, shown.measured_as_of) == (second.campaign_id, first.window_end)
+    report_rows = {(r.segment_name, r.variant): r for r in shown.rows}
+    for variant in VARIANTS:
+        n, x = truth[("Regulars", variant)]
+        r = report_rows[("Regulars", variant)]
+        assert (r.n_sent, r.conversions, r.n_assigned) == (n, x, row[variant]["n_assigned"])
+        assert r.posterior_mean == pytest.approx((1 + x) / (2 + n))
+        assert (r.share, r.p_best) == (row[variant]["share"], regulars[variant])

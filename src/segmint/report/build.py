@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -58,6 +58,8 @@ from segmint.report.model import (
     SegmentRunInfo,
     SizeHistory,
     Unavailable,
+    VariantRow,
+    VariantTest,
     week_ending,
 )
 from segmint.segment.profile import demographics_line
@@ -1201,12 +1203,93 @@ def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
             )
             for r in rows
         ]
-    if not built and not results:
+    variants = _variant_tests(ctx)
+    if not built and not results and not variants:
         return Unavailable(
             "No campaigns yet: build audiences from the playbook with `segmint campaigns build`, "
             "and results appear here once their attribution window has passed."
         )
-    return Campaigns(built=built, results=results)
+    return Campaigns(built=built, results=results, variants=variants)
+
+
+def _variant_tests(ctx: _Ctx) -> list[VariantTest]:
+    """Each campaign whose latest build up to the report day split its treatment across offer variants:
+    per segment and variant, what the stored draws and posteriors say (nothing is recomputed here)."""
+    if not ctx.has("campaign_variant_draws", "campaign_id", "share") or not ctx.has("campaigns", "built_at"):
+        return []
+    # A campaign whose latest build has no draws no longer tests variants (or its treatment was empty).
+    draws = ctx.rows(
+        """
+        with latest as (
+            select campaign_id, name, as_of from campaigns where as_of <= $day
+            qualify row_number() over (partition by name order by as_of desc, built_at desc) = 1
+        )
+        select l.name, l.campaign_id, l.as_of, d.segment_name, d.variant, d.alpha, d.beta, d.posterior_mean,
+            d.ci_low, d.ci_high, d.p_best, d.n_assigned, d.share
+        from latest as l
+        join campaign_variant_draws as d using (campaign_id)
+        order by l.name, sum(d.n_assigned) over (partition by l.name, d.segment_name) desc, d.segment_name,
+            d.variant
+        """,
+        {"day": ctx.day},
+    )
+    measured: dict[tuple[str, str, str], VariantRow] = {}
+    measured_on: dict[str, date] = {}
+    if ctx.has("campaign_variant_posteriors", "name", "measured_as_of", "p_best"):
+        for name, segment, variant, on, n, x, mean, low, high, best in ctx.rows(
+            """
+            select name, segment_name, variant, measured_as_of, n_treatment, conversions, posterior_mean,
+                ci_low, ci_high, p_best
+            from campaign_variant_posteriors where measured_as_of <= $day
+            qualify measured_as_of = max(measured_as_of) over (partition by name)
+            """,
+            {"day": ctx.day},
+        ):
+            # n_assigned and share come from the build below.
+            measured[(str(name), str(segment), str(variant))] = VariantRow(
+                str(segment),
+                str(variant),
+                int(n),
+                int(x),
+                float(mean),
+                float(low),
+                float(high),
+                float(best),
+                0,
+                None,
+            )
+            measured_on[str(name)] = on
+    built: dict[tuple[str, str], list[VariantRow]] = {}
+    tests: dict[str, VariantTest] = {}
+    for name, cid, as_of, segment, variant, alpha, beta, mean, low, high, best, n_assigned, share in draws:
+        tests.setdefault(str(name), VariantTest(str(name), str(cid), as_of, measured_on.get(str(name)), []))
+        # The build's draw row is Beta(1 + conversions, 1 + the rest) of the builds measured before it.
+        built.setdefault((str(name), str(segment)), []).append(
+            VariantRow(
+                str(segment),
+                str(variant),
+                round(alpha + beta - 2),
+                round(alpha - 1),
+                float(mean),
+                float(low),
+                float(high),
+                float(best),
+                int(n_assigned),
+                _f(share),
+            )
+        )
+    for (name, _), rows in built.items():
+        later = [measured.get((name, r.segment_name, r.variant)) for r in rows]
+        # A later measurement replaces what the build knew, but only when it covers each of the segment's
+        # variants: its chance of being best is then among all of them.
+        if all(later):
+            rows = [
+                replace(m, n_assigned=r.n_assigned, share=r.share)
+                for r, m in zip(rows, later, strict=True)
+                if m
+            ]
+        tests[name].rows.extend(rows)
+    return list(tests.values())
 
 
 def _predictions(ctx: _Ctx) -> Predictions | Unavailable:

@@ -443,12 +443,45 @@ class CampaignBuilt:
     window_end: date
 
 
+@dataclass(frozen=True)
+class VariantRow:
+    """One offer variant in one segment: what its treatment members did so far and its share of the build."""
+
+    segment_name: str
+    variant: str
+    n_sent: int  # treatment members given the variant in the measured builds
+    conversions: int  # of those, who bought in the attribution window
+    posterior_mean: float  # the estimated share who buy: Beta(1 + conversions, 1 + n_sent - conversions)
+    ci_low: float  # 90% credible interval
+    ci_high: float
+    p_best: float  # the chance this variant makes the most of the segment buy
+    n_assigned: int  # treatment members given it at the latest build
+    share: float | None  # of the segment's treatment at the latest build
+
+
+@dataclass(frozen=True)
+class VariantTest:
+    """A campaign whose latest build split its treatment across offer variants (Thompson sampling)."""
+
+    name: str
+    campaign_id: str  # the latest build
+    as_of: date
+    measured_as_of: date | None  # the last measurement counted (None: nothing measured yet)
+    rows: list[VariantRow]
+
+    @property
+    def segments(self) -> list[str]:
+        """The segments of the latest build's treatment, in order."""
+        return list(dict.fromkeys(r.segment_name for r in self.rows))
+
+
 @dataclass
 class Campaigns:
-    """Campaigns built this week and the results measured so far."""
+    """Campaigns built this week, the results measured so far, and the campaigns testing offer variants."""
 
     built: list[CampaignBuilt]
     results: list[CampaignResult]
+    variants: list[VariantTest] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
