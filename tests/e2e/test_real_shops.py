@@ -190,15 +190,16 @@ def test_the_whole_job_on_a_real_shop(
     else:
         assert churn == buyers or says_why(message, CHURN_SKIPPED), message
         assert clv == buyers or says_why(message, CLV_SKIPPED), message
-    # Wherever a purchase model gave lifetime values, every buyer also has a next order and its chance.
+    # Every buyer the purchase model scored (a net purchase left) also has a next order and its chance.
     next_order = job.one(
-        "select count(days_to_next_order), count(p_order_30d), count(*) filter (where next_order_date < as_of) "
-        "from customer_predictions where run_id = ?",
+        "select count(days_to_next_order), count(p_order_30d), count(frequency_repeat), "
+        "count(*) filter (where next_order_date < as_of) from customer_predictions where run_id = ?",
         [_predictions(job)[0]],
     )
-    assert next_order is not None and next_order[2] == 0
+    assert next_order is not None and next_order[3] == 0
+    assert next_order[0] == next_order[1] == next_order[2], (next_order, message)
     if clv == buyers:
-        assert next_order[:2] == (buyers, buyers), (next_order, message)
+        assert next_order[0] > 0.9 * buyers, (next_order, message)
     if shop.name == "cdnow_sample":
         _assert_fader_hardie_lee(job)
     report = tmp_path / "data" / "reports" / shop.as_of.isoformat() / "report.html"
@@ -212,4 +213,4 @@ def test_the_whole_job_on_a_real_shop(
     if not shop.segments_expected:
         assert "No segments yet: " in shown["text"]
     elif clv == buyers:
-        assert "Due to order within 7 days" in shown["text"]
+        assert "due to order within 7 days" in shown["text"].lower()  # headers are set in capitals
