@@ -162,6 +162,23 @@ def query_frame(
     return frame
 
 
+def insert_row(con: duckdb.DuckDBPyConnection, table: str, values: Mapping[str, object]) -> None:
+    """Insert one row, naming its columns (the others take their defaults)."""
+    columns = ", ".join(f'"{c}"' for c in values)
+    con.execute(
+        f"insert into {table} ({columns}) values ({', '.join('?' for _ in values)})", list(values.values())
+    )
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Append a Polars frame to a warehouse table by column name."""
+    con.register("_segmint_frame", frame)
+    try:
+        con.execute(f"insert into {table} by name select * from _segmint_frame")
+    finally:
+        con.unregister("_segmint_frame")
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     """The column names of `table` (empty when it does not exist), e.g. to read a column an older
     warehouse opened read-only, before its migration, does not have yet."""

@@ -38,7 +38,7 @@ from segmint.config import Settings
 from segmint.errors import ConfigError
 from segmint.features import FEEDBACK_FEATURES, has_clickstream, require_features
 from segmint.predict.runner import clv_unreliable, latest_prediction_run, published_segment_run
-from segmint.warehouse import query_frame, table_columns, transaction
+from segmint.warehouse import insert_row, query_frame, table_columns, transaction
 
 log = logging.getLogger(__name__)
 
@@ -459,31 +459,32 @@ def _record(
         "campaigns",
     ):
         con.execute(f"delete from {table} where campaign_id = ?", [build.campaign_id])
-    con.execute(
-        "insert into campaigns values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            build.campaign_id,
-            build.name,
-            build.as_of,
-            built_at,
-            prediction_run_id,
-            segment_run_id,
-            channel,
-            campaign.offer,
-            campaign.message,
-            "|".join(campaign.products),
-            campaign.targeting(),
-            holdout_share,
-            attribution_days,
-            build.window_start,
-            build.window_end,
-            str(build.export_path),
-            build.n_treatment,
-            build.n_holdout,
-            build.n_excluded_consent,
-            build.n_excluded_anomaly,
-            build.n_excluded_no_email,
-        ],
+    insert_row(
+        con,
+        "campaigns",
+        {
+            "campaign_id": build.campaign_id,
+            "name": build.name,
+            "as_of": build.as_of,
+            "built_at": built_at,
+            "prediction_run_id": prediction_run_id,
+            "segment_run_id": segment_run_id,
+            "channel": channel,
+            "offer": campaign.offer,
+            "message_template": campaign.message,
+            "featured_products": "|".join(campaign.products),
+            "targeting": campaign.targeting(),
+            "holdout_share": holdout_share,
+            "attribution_days": attribution_days,
+            "window_start": build.window_start,
+            "window_end": build.window_end,
+            "export_path": str(build.export_path),
+            "n_treatment": build.n_treatment,
+            "n_holdout": build.n_holdout,
+            "n_excluded_consent": build.n_excluded_consent,
+            "n_excluded_anomaly": build.n_excluded_anomaly,
+            "n_excluded_no_email": build.n_excluded_no_email,
+        },
     )
     con.register("audience_rows", audience)
     try:

@@ -38,7 +38,7 @@ from segmint.predict.recommend import (
     store_method_recommendations,
 )
 from segmint.runs import published_run
-from segmint.warehouse import query_frame, query_one, transaction
+from segmint.warehouse import insert_row, query_frame, query_one, transaction
 
 CLV_HORIZON_DAYS = 90
 #: The holdout of the nightly CLV check (a third of the history when that is shorter), and its minimum.
@@ -371,28 +371,23 @@ def _store_models(
             values = {"r": params.r, "alpha": params.alpha, "s": params.s, "beta": params.beta}
         else:
             values = {"p": params.p, "q": params.q, "gamma": params.gamma}
-        con.execute(
-            "insert into clv_models (run_id, as_of, model, params, log_likelihood, n_customers, fit_seconds, "
-            "used, diagnosis) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                as_of,
-                fit.name,
-                json.dumps(values | extra),
-                params.log_likelihood,
-                params.n_customers,
-                outcome.seconds.get("clv"),
-                fit.used,
-                fit.diagnosis,
-            ],
+        insert_row(
+            con,
+            "clv_models",
+            {
+                "run_id": run_id,
+                "as_of": as_of,
+                "model": fit.name,
+                "params": json.dumps(values | extra),
+                "log_likelihood": params.log_likelihood,
+                "n_customers": params.n_customers,
+                "fit_seconds": outcome.seconds.get("clv"),
+                "used": fit.used,
+                "diagnosis": fit.diagnosis,
+            },
         )
     if outcome.clv_validation is not None:
-        con.execute(
-            "insert into clv_validation by name select * from (select ? as run_id, "
-            + ", ".join(f"? as {k}" for k in outcome.clv_validation)
-            + ")",
-            [run_id, *outcome.clv_validation.values()],
-        )
+        insert_row(con, "clv_validation", {"run_id": run_id} | outcome.clv_validation)
     if outcome.churn is not None:
         row = outcome.churn.as_row() | {"run_id": run_id, "as_of": as_of}
         row["features"] = json.dumps(list(outcome.churn.features))
@@ -554,7 +549,8 @@ def run_predictions(
             [run_id, as_of],
         )
         con.execute(
-            "insert into anomalies select ?, cast(? as date), customer_id, anomaly_score, anomaly_reason "
+            "insert into anomalies (run_id, as_of, customer_id, score, reason) "
+            "select ?, cast(? as date), customer_id, anomaly_score, anomaly_reason "
             "from prediction_rows where is_anomaly",
             [run_id, as_of],
         )
@@ -576,17 +572,19 @@ def run_predictions(
         if outcome.recommendation_evaluation is not None and outcome.recommender is not None:
             store_evaluation(con, run_id, outcome.recommendation_evaluation, outcome.recommender)
         outcome.seconds["basket"] = time.perf_counter() - started
-        con.execute(
-            "insert into prediction_runs values (?, ?, ?, current_localtimestamp(), ?, ?, ?, ?)",
-            [
-                run_id,
-                as_of,
-                outcome.segment_run_id,
-                outcome.n_customers,
-                outcome.n_anomalies,
-                outcome.n_rules,
-                "; ".join(outcome.messages) or None,
-            ],
+        insert_row(
+            con,
+            "prediction_runs",
+            {
+                "run_id": run_id,
+                "as_of": as_of,
+                "segment_run_id": outcome.segment_run_id,
+                "created_at": datetime.now(),
+                "n_customers": outcome.n_customers,
+                "n_anomalies": outcome.n_anomalies,
+                "n_rules": outcome.n_rules,
+                "message": "; ".join(outcome.messages) or None,
+            },
         )
     return outcome
 

@@ -113,15 +113,6 @@ def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
     return query_one(con, "select 1 from segment_runs where run_id = ?", [run_id]) is not None
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    """Append a Polars frame to a warehouse table by column name."""
-    con.register("_segmint_frame", frame)
-    try:
-        con.execute(f"insert into {table} by name select * from _segmint_frame")
-    finally:
-        con.unregister("_segmint_frame")
-
-
 def segment_migration(con: duckdb.DuckDBPyConnection, from_run: str, to_run: str) -> pl.DataFrame:
     """Customers and revenue moving between segments from one run to another (sql/analysis)."""
     for run_id in (from_run, to_run):

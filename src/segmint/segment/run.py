@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import numpy as np
@@ -25,7 +25,6 @@ from segmint.segment.history import (
     RunRef,
     StoredModel,
     assignments,
-    insert_frame,
     load_model,
     next_segment_id,
     previous_published,
@@ -55,7 +54,7 @@ from segmint.segment.scaling import (
     fit_transform,
     informative_features,
 )
-from segmint.warehouse import query_frame, query_one, table_columns, transaction
+from segmint.warehouse import insert_frame, insert_row, query_frame, query_one, table_columns, transaction
 
 PENDING = "pending: awaiting the publication gate"
 
@@ -442,34 +441,48 @@ def _night_frame(
     return frame, features, dropped
 
 
-def _segment(
-    con: duckdb.DuckDBPyConnection,
-    as_of: date,
-    settings: SegmentationSettings,
-    run_id: str,
-    checks: Sequence[GateCheck] | None,
-    started: float,
-) -> SegmentationResult:
+@dataclass(frozen=True)
+class _Night:
+    """What one segmentation computed, before anything is stored."""
+
+    frame: pl.DataFrame
+    features: list[str]
+    dropped: list[DroppedFeature]
+    previous: RunRef | None
+    previous_names: dict[int, str]
+    outcome: _Outcome
+    mode: str  # assign | recluster
+    ids: list[int]
+    scores: tuple[float | None, ...]  # silhouette, Davies-Bouldin, Calinski-Harabasz
+    centroids: dict[int, np.ndarray]
+    profiles: pl.DataFrame
+    feature_rows: pl.DataFrame
+    assigned: pl.DataFrame
+    stability: float | None
+    kept: float | None
+
+
+def _compute(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: SegmentationSettings, run_id: str
+) -> _Night:
     frame, features, dropped = _night_frame(con, as_of, settings)
     previous = previous_published(con, as_of)
     prev_names = segment_names(con, previous.run_id) if previous else {}
     model_run = _uses_stored_model(con, previous, as_of, settings, features)
     if model_run:
-        outcome = _assign(con, frame, model_run)
-        mode = "assign"
+        outcome, mode = _assign(con, frame, model_run), "assign"
     else:
         outcome = _recluster(con, as_of, frame, settings, previous, prev_names, run_id, features)
         mode = "recluster"
     labels = outcome.segment_ids
     _, dense = np.unique(labels, return_inverse=True)
-    silhouette, davies_bouldin, calinski = cluster.scores(
-        outcome.space, dense.astype(np.int64), settings, settings.seed
-    )
+    scores = cluster.scores(outcome.space, dense.astype(np.int64), settings, settings.seed)
     ids = sorted(int(s) for s in np.unique(labels))
     centroids = {s: outcome.scaled[labels == s].mean(axis=0) for s in ids}
-    cent_matrix = np.vstack([centroids[s] for s in ids])
-    # dense is each customer's index into the sorted ids, i.e. into cent_matrix's rows
-    distances = cluster.distances_to(outcome.scaled, cent_matrix, dense.astype(np.int64))
+    # dense is each customer's index into the sorted ids, i.e. into the centroid matrix's rows
+    distances = cluster.distances_to(
+        outcome.scaled, np.vstack([centroids[s] for s in ids]), dense.astype(np.int64)
+    )
     profiles, feature_rows = _profiles(frame, outcome, features, has_clickstream(con, as_of))
     names = dict(zip(profiles["segment_id"].to_list(), profiles["segment_name"].to_list(), strict=True))
     assigned = pl.DataFrame(
@@ -482,130 +495,173 @@ def _segment(
         }
     ).with_columns(pl.col("segment_id").replace_strict(names, return_dtype=pl.String).alias("segment_name"))
     stability, kept = _stability(con, previous, assigned.select("customer_id", "segment_id"))
-    max_share = float(profiles["share"].cast(pl.Float64).max() or 0.0)  # type: ignore[arg-type]
-    seconds = time.perf_counter() - started
+    return _Night(
+        frame=frame,
+        features=list(features),
+        dropped=dropped,
+        previous=previous,
+        previous_names=prev_names,
+        outcome=outcome,
+        mode=mode,
+        ids=ids,
+        scores=scores,
+        centroids=centroids,
+        profiles=profiles,
+        feature_rows=feature_rows,
+        assigned=assigned,
+        stability=stability,
+        kept=kept,
+    )
 
-    with transaction(con):
-        con.execute(
-            """
-            insert into segment_runs (
-                run_id, as_of, created_at, algorithm, mode, k, k_criterion, silhouette, davies_bouldin,
-                calinski_harabasz, n_customers, previous_run_id, stability_ari, kept_segment_share,
-                max_segment_share, features, settings, model_run_id, rf_accuracy, published, published_at,
-                status_reason, seconds, dropped_features
-            ) values (?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                ?, ?, ?, ?, false, null, ?, ?, ?)
-            """,
-            [
-                run_id,
-                as_of,
-                settings.algorithm,
-                mode,
-                len(ids),
-                outcome.criterion,
-                silhouette,
-                davies_bouldin,
-                calinski,
-                frame.height,
-                previous.run_id if previous else None,
-                stability,
-                kept,
-                max_share,
-                json.dumps(list(features)),
-                settings.model_dump_json(),
-                outcome.model_run_id,
-                outcome.rf_accuracy,
-                PENDING,
-                seconds,
-                json.dumps([{"feature": d.feature, "reason": d.reason} for d in dropped]),
-            ],
-        )
-        insert_frame(
-            con,
-            "segment_k_scores",
-            pl.DataFrame(
-                [{"run_id": run_id, **s.__dict__} for s in outcome.k_scores],
-                schema={
-                    "run_id": pl.String,
-                    "k": pl.Int32,
-                    "silhouette": pl.Float64,
-                    "davies_bouldin": pl.Float64,
-                    "calinski_harabasz": pl.Float64,
-                    "bootstrap_ari": pl.Float64,
-                    "bic": pl.Float64,
-                    "chosen": pl.Boolean,
-                    "min_segment_size": pl.Int64,
-                },
+
+def _k_score_rows(run_id: str, night: _Night) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"run_id": run_id, **s.__dict__} for s in night.outcome.k_scores],
+        schema={
+            "run_id": pl.String,
+            "k": pl.Int32,
+            "silhouette": pl.Float64,
+            "davies_bouldin": pl.Float64,
+            "calinski_harabasz": pl.Float64,
+            "bootstrap_ari": pl.Float64,
+            "bic": pl.Float64,
+            "chosen": pl.Boolean,
+            "min_segment_size": pl.Int64,
+        },
+    )
+
+
+def _lineage_rows(run_id: str, night: _Night) -> pl.DataFrame | None:
+    """How each segment relates to the previous published run's: matched, new, split, or vanished."""
+    names = dict(
+        zip(night.profiles["segment_id"].to_list(), night.profiles["segment_name"].to_list(), strict=True)
+    )
+    previous = night.previous.run_id if night.previous else None
+    rows = [
+        {
+            "segment_id": m.segment_id,
+            "segment_name": names.get(m.segment_id, ""),
+            "event": m.lineage,
+            "previous_run_id": previous if m.previous_segment_id is not None else None,
+            "previous_segment_id": m.previous_segment_id,
+            "match_distance": m.distance,
+        }
+        for m in night.outcome.alignment.matches
+        if m.segment_id in names
+    ] + [
+        {
+            "segment_id": seg,
+            "segment_name": night.previous_names.get(seg, ""),
+            "event": "vanished",
+            "previous_run_id": previous,
+            "previous_segment_id": seg,
+            "match_distance": None,
+        }
+        for seg in night.outcome.alignment.vanished
+    ]
+    if not rows:
+        return None
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.lit(run_id).alias("run_id"))
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    night: _Night,
+    run_id: str,
+    as_of: date,
+    settings: SegmentationSettings,
+    seconds: float,
+) -> None:
+    """The run (unpublished, pending its gate), its scores, members, profiles, lineage and model."""
+    outcome, (silhouette, davies_bouldin, calinski) = night.outcome, night.scores
+    insert_row(
+        con,
+        "segment_runs",
+        {
+            "run_id": run_id,
+            "as_of": as_of,
+            "created_at": datetime.now(),
+            "algorithm": settings.algorithm,
+            "mode": night.mode,
+            "k": len(night.ids),
+            "k_criterion": outcome.criterion,
+            "silhouette": silhouette,
+            "davies_bouldin": davies_bouldin,
+            "calinski_harabasz": calinski,
+            "n_customers": night.frame.height,
+            "previous_run_id": night.previous.run_id if night.previous else None,
+            "stability_ari": night.stability,
+            "kept_segment_share": night.kept,
+            "max_segment_share": float(night.profiles["share"].cast(pl.Float64).max() or 0.0),  # type: ignore[arg-type]
+            "features": json.dumps(night.features),
+            "settings": settings.model_dump_json(),
+            "model_run_id": outcome.model_run_id,
+            "rf_accuracy": outcome.rf_accuracy,
+            "published": False,
+            "published_at": None,
+            "status_reason": PENDING,
+            "seconds": seconds,
+            "dropped_features": json.dumps(
+                [{"feature": d.feature, "reason": d.reason} for d in night.dropped]
             ),
-        )
-        insert_frame(con, "segment_assignments", assigned)
-        insert_frame(con, "segment_profiles", profiles.with_columns(pl.lit(run_id).alias("run_id")))
-        insert_frame(con, "segment_features", feature_rows.with_columns(pl.lit(run_id).alias("run_id")))
-        lineage = [
-            {
-                "segment_id": m.segment_id,
-                "segment_name": names.get(m.segment_id, ""),
-                "event": m.lineage,
-                "previous_run_id": previous.run_id
-                if previous and m.previous_segment_id is not None
-                else None,
-                "previous_segment_id": m.previous_segment_id,
-                "match_distance": m.distance,
-            }
-            for m in outcome.alignment.matches
-            if m.segment_id in names
-        ]
-        lineage += [
-            {
-                "segment_id": seg,
-                "segment_name": prev_names.get(seg, ""),
-                "event": "vanished",
-                "previous_run_id": previous.run_id if previous else None,
-                "previous_segment_id": seg,
-                "match_distance": None,
-            }
-            for seg in outcome.alignment.vanished
-        ]
-        if lineage:
-            insert_frame(
-                con,
-                "segment_lineage",
-                pl.DataFrame(lineage, infer_schema_length=None).with_columns(pl.lit(run_id).alias("run_id")),
-            )
-        con.execute(
-            "insert into segment_models values (?, ?, ?, ?, ?)",
-            [
-                run_id,
-                json.dumps(list(features)),
-                outcome.transform.to_json(),
-                json.dumps({str(s): c.tolist() for s, c in centroids.items()}),
-                outcome.forest,
-            ],
-        )
+        },
+    )
+    insert_frame(con, "segment_k_scores", _k_score_rows(run_id, night))
+    insert_frame(con, "segment_assignments", night.assigned)
+    insert_frame(con, "segment_profiles", night.profiles.with_columns(pl.lit(run_id).alias("run_id")))
+    insert_frame(con, "segment_features", night.feature_rows.with_columns(pl.lit(run_id).alias("run_id")))
+    lineage = _lineage_rows(run_id, night)
+    if lineage is not None:
+        insert_frame(con, "segment_lineage", lineage)
+    insert_row(
+        con,
+        "segment_models",
+        {
+            "run_id": run_id,
+            "features": json.dumps(night.features),
+            "transform": outcome.transform.to_json(),
+            "centroids": json.dumps({str(s): c.tolist() for s, c in night.centroids.items()}),
+            "forest": outcome.forest,
+        },
+    )
+
+
+def _segment(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    settings: SegmentationSettings,
+    run_id: str,
+    checks: Sequence[GateCheck] | None,
+    started: float,
+) -> SegmentationResult:
+    night = _compute(con, as_of, settings, run_id)
+    with transaction(con):
+        _store(con, night, run_id, as_of, settings, time.perf_counter() - started)
         if checks is None:
             publication = Publication(run_id, False, (PENDING,))
         else:
             publication = decide_publication(con, run_id, settings, checks)
+    outcome, (silhouette, davies_bouldin, calinski) = night.outcome, night.scores
     return SegmentationResult(
         run_id=run_id,
         as_of=as_of,
-        mode=mode,
+        mode=night.mode,
         algorithm=settings.algorithm,
-        k=len(ids),
+        k=len(night.ids),
         silhouette=silhouette,
         davies_bouldin=davies_bouldin,
         calinski_harabasz=calinski,
-        n_customers=frame.height,
-        stability_ari=stability,
-        kept_segment_share=kept,
+        n_customers=night.frame.height,
+        stability_ari=night.stability,
+        kept_segment_share=night.kept,
         published=publication.published,
         status_reason=PENDING if checks is None else publication.status_reason,
         k_criterion=outcome.criterion,
         seconds=time.perf_counter() - started,
         k_scores=outcome.k_scores,
-        profiles=profiles,
-        features=list(features),
-        dropped_features=dropped,
+        profiles=night.profiles,
+        features=night.features,
+        dropped_features=night.dropped,
         representation=outcome.representation,
         notes=list(outcome.notes),
     )
