@@ -183,18 +183,35 @@ def reap_killed_runs(con: duckdb.DuckDBPyConnection) -> list[KilledRun]:
     return killed
 
 
+# "Which run is in force" is answered here only: the flows, the CLI, campaigns and the report ask these.
+
+
 def published_run(
-    con: duckdb.DuckDBPyConnection, *, on: date | None = None, upto: date | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    on: date | None = None,
+    upto: date | None = None,
+    before: date | None = None,
 ) -> tuple[str, date] | None:
-    """The published segment run in force (run id, as-of): the latest published one, of the night `on`
-    or of a night not after `upto` when given."""
+    """The published segment run in force (run id, as-of): the latest published one, of the night `on`,
+    of a night not after `upto` or of a night before `before` when given."""
     row = con.execute(
         """
         select run_id, as_of from segment_runs
         where published and (cast($on as date) is null or as_of = $on)
             and (cast($upto as date) is null or as_of <= $upto)
+            and (cast($before as date) is null or as_of < $before)
         order by as_of desc, published_at desc nulls last, created_at desc limit 1
         """,
-        {"on": on, "upto": upto},
-    ).fetchone()
-    return (str(row[0]), row[1]) if row else None
+        {"on": on, "upto": upto, "before": before},
+    ).fetchall()
+    return (str(row[0][0]), row[0][1]) if row else None
+
+
+def prediction_run(con: duckdb.DuckDBPyConnection, upto: date) -> tuple[str, date] | None:
+    """The prediction run in force on `upto` (run id, as-of): the latest one of a night not after it."""
+    row = con.execute(
+        "select run_id, as_of from prediction_runs where as_of <= ? order by as_of desc, created_at desc limit 1",
+        [upto],
+    ).fetchall()
+    return (str(row[0][0]), row[0][1]) if row else None

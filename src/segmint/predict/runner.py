@@ -37,7 +37,7 @@ from segmint.predict.recommend import (
     store_evaluation,
     store_method_recommendations,
 )
-from segmint.runs import published_run
+from segmint.runs import prediction_run, published_run
 from segmint.warehouse import insert_row, query_frame, query_one, transaction
 
 CLV_HORIZON_DAYS = 90
@@ -590,13 +590,9 @@ def run_predictions(
 
 
 def latest_prediction_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | None:
-    """The most recent prediction run for an as-of date not after `as_of`."""
-    row = query_one(
-        con,
-        "select run_id from prediction_runs where as_of <= ? order by as_of desc, created_at desc limit 1",
-        [as_of],
-    )
-    return str(row[0]) if row else None
+    """The most recent prediction run for an as-of date not after `as_of` (see runs.prediction_run)."""
+    found = prediction_run(con, as_of)
+    return found[0] if found else None
 
 
 # How a night says its lifetime values are not to be used (prediction_runs.message and runs.message), in the

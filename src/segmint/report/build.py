@@ -62,6 +62,7 @@ from segmint.report.model import (
     VariantTest,
     week_ending,
 )
+from segmint.runs import prediction_run, published_run
 from segmint.segment.profile import demographics_line
 from segmint.segment.scaling import FeatureTransform
 from segmint.words import counted
@@ -114,15 +115,10 @@ class _Ctx:
 
     @cached_property
     def prediction_run(self) -> tuple[str, date] | None:
-        """The latest prediction run up to the report day (read once: segments and predictions share it)."""
+        """The prediction run in force on the report day (read once: segments and predictions share it)."""
         if not self.has("prediction_runs", "run_id", "as_of", "created_at"):
             return None
-        row = self.one(
-            "select run_id, as_of from prediction_runs where as_of <= $day "
-            "order by as_of desc, created_at desc limit 1",
-            {"day": self.day},
-        )
-        return None if row is None else (str(row[0]), row[1])
+        return prediction_run(self.con, self.day)
 
 
 def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -428,14 +424,17 @@ def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
     if not ctx.has("segment_runs", "run_id", "as_of", "published"):
         return Unavailable(NOT_SEGMENTED.format(day=day))
     t = "segment_runs"
-    row = ctx.one(
-        f"""
-        select run_id, as_of, {ctx.col(t, "algorithm")}, {ctx.col(t, "k")}, {ctx.col(t, "n_customers")},
-            {ctx.col(t, "silhouette")}, {ctx.col(t, "stability_ari")}
-        from segment_runs where published and as_of <= $day order by {ctx.run_order} limit 1
-        """,
-        {"day": day},
-    )
+    in_force = published_run(ctx.con, upto=day)
+    row = None
+    if in_force is not None:
+        row = ctx.one(
+            f"""
+            select run_id, as_of, {ctx.col(t, "algorithm")}, {ctx.col(t, "k")}, {ctx.col(t, "n_customers")},
+                {ctx.col(t, "silhouette")}, {ctx.col(t, "stability_ari")}
+            from segment_runs where run_id = $run
+            """,
+            {"run": in_force[0]},
+        )
     if row is None:
         held = ctx.one(
             f"""

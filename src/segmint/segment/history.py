@@ -46,14 +46,12 @@ def _ref(row: tuple[object, ...] | None) -> RunRef | None:
 
 def previous_published(con: duckdb.DuckDBPyConnection, as_of: date) -> RunRef | None:
     """The latest published run of a night before `as_of` (what tonight is aligned to)."""
+    found = published_run(con, before=as_of)
+    if found is None:
+        return None
     return _ref(
         query_one(
-            con,
-            """
-            select run_id, as_of, mode, model_run_id from segment_runs
-            where published and as_of < ? order by as_of desc, published_at desc limit 1
-            """,
-            [as_of],
+            con, "select run_id, as_of, mode, model_run_id from segment_runs where run_id = ?", [found[0]]
         )
     )
 
