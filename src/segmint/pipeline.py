@@ -239,10 +239,10 @@ def publication_gate(
     settings: Settings, run_id: str, as_of: date, segment_run_id: str | None
 ) -> GateDecision:
     """Decide whether tonight's segmentation is published, and record why (not)."""
-    from segmint.quality.gate import gate
+    from segmint.quality.gate import nightly_gate
 
     with warehouse(settings) as con:
-        return gate(con, settings.segmentation, run_id, as_of, segment_run_id)
+        return nightly_gate(con, settings.segmentation, run_id, as_of, segment_run_id)
 
 
 def conclude_quality(

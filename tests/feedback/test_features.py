@@ -115,7 +115,7 @@ def test_a_shop_without_feedback_is_unchanged(
 @pytest.mark.parametrize("feature", FEEDBACK_FEATURES)
 def test_feedback_features_are_in_the_contract(feature: str) -> None:
     from segmint.campaigns.playbook import FEATURE_COLUMNS
-    from segmint.report.playbook import feature_label
+    from segmint.report.actions import feature_label
     from segmint.segment.profile import LABELS, MEAN_COLUMNS
 
     assert feature in FEATURE_COLUMNS and feature in MEAN_COLUMNS and feature in LABELS

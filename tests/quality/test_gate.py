@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from segmint.config import SegmentationSettings
-from segmint.quality.gate import SegmentCandidate, decide, gate
+from segmint.quality.gate import SegmentCandidate, decide, nightly_gate
 from segmint.quality.results import CheckResult, record
 from segmint.quality.suites import Severity
 from segmint.runs import published_run
@@ -90,7 +90,7 @@ def test_gate_keeps_yesterdays_segments_published_and_records_why(duck: duckdb.D
     insert_run(duck, "seg-1", "2026-11-19", True)
     insert_run(duck, "seg-2", "2026-11-20", False, max_segment_share=0.97)
     record(duck, "night-2", [failed_check()])
-    decision = gate(duck, FLOORS, "night-2", date(2026, 11, 20), "seg-2")
+    decision = nightly_gate(duck, FLOORS, "night-2", date(2026, 11, 20), "seg-2")
     assert not decision.publish
     assert (decision.kept_run_id, decision.kept_as_of) == ("seg-1", date(2026, 11, 19))
     assert len(decision.reasons) == 2
@@ -103,5 +103,5 @@ def test_gate_keeps_yesterdays_segments_published_and_records_why(duck: duckdb.D
 
 
 def test_gate_without_a_segmentation_says_so(duck: duckdb.DuckDBPyConnection) -> None:
-    decision = gate(duck, FLOORS, "night-1", date(2026, 11, 20), None)
+    decision = nightly_gate(duck, FLOORS, "night-1", date(2026, 11, 20), None)
     assert decision.reasons == ["no segmentation was computed tonight"] and decision.kept_run_id is None

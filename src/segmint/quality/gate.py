@@ -1,4 +1,7 @@
-"""The publication gate: tonight's segments are published only on sound data and a sound segmentation.
+"""The nightly gate: tonight's segments are published only on sound data and a sound segmentation.
+
+It runs in the nightly flow after validation and segmentation; segment.publish is the segmentation's own
+gate (shape and stability only), which the nightly gate includes through segmentation_reasons.
 
 Failed critical checks on tonight's data or features, one segment holding nearly everyone, a silhouette
 or a stability below their floors: the run is stored but not published, and the last good run stays.
@@ -144,7 +147,7 @@ def decide(
     return GateDecision(publish=not reasons, reasons=reasons)
 
 
-def gate(
+def nightly_gate(
     con: duckdb.DuckDBPyConnection,
     settings: SegmentationSettings,
     run_id: str,

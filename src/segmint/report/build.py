@@ -24,7 +24,7 @@ from segmint.config import QualitySettings
 from segmint.features import has_clickstream, has_feedback
 from segmint.predict.churn import churn_outcomes
 from segmint.predict.runner import CLV_NOT_RELIABLE, CLV_NOT_RELIABLE_BEFORE, clv_unreliable
-from segmint.report import playbook
+from segmint.report import actions
 from segmint.report.model import (
     Action,
     AnomalyRow,
@@ -508,9 +508,9 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
         seg.mean_monetary = m.get("monetary")
         seg.net_revenue = None if seg.mean_monetary is None else seg.mean_monetary * seg.size
         seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
-        kind = playbook.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
+        kind = actions.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
         # A lapsed segment's action follows its spend: "low spend" is not said of members who spend more.
-        seg.action = playbook.default_action(playbook.spend_variant(kind, m, base))
+        seg.action = actions.default_action(actions.spend_variant(kind, m, base))
     for seg_id, products in _top_products(ctx, run).items():
         if seg_id in segments:
             segments[seg_id].top_products = products
@@ -545,8 +545,8 @@ def _serve_unhappy(segments: list[SegmentRow], satisfaction: Satisfaction) -> No
         row = by_id.get(seg.segment_id)
         if row is None or (seg.action is not None and seg.action.source != "default"):
             continue
-        if playbook.unhappy(row.detractor_share, row.feedback_share):
-            seg.action = playbook.default_action("unhappy")
+        if actions.unhappy(row.detractor_share, row.feedback_share):
+            seg.action = actions.default_action("unhappy")
 
 
 _SATISFACTION = ("feedback_share", "mean_rating_mean", "mean_is_detractor", "mean_is_promoter")
@@ -661,7 +661,7 @@ def _defining(means: Stats, base: Stats, z: Stats) -> list[DefiningFeature]:
             continue
         found.append(
             DefiningFeature(
-                feature, playbook.feature_label(feature), m, b, score, playbook.feature_unit(feature)
+                feature, actions.feature_label(feature), m, b, score, actions.feature_unit(feature)
             )
         )
     found.sort(key=lambda d: (-abs(d.z), d.feature))
@@ -766,7 +766,7 @@ def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow], long_ago: 
         seg.campaigns.append(f"{name} ({channel}): {treatment:,} targeted, {holdout:,} held out")
         # A reminder for customers drifting away is not the action of a segment that ordered lately.
         recent = long_ago is not None and seg.mean_recency is not None and seg.mean_recency < long_ago
-        if playbook.targets_lapsing(targeting) and recent:
+        if actions.targets_lapsing(targeting) and recent:
             continue
         if seg.action is None or seg.action.source == "default":
             kind = seg.action.segment_type if seg.action else "regular"

@@ -111,7 +111,7 @@ def with_currency(description: str, currency: str | None = None) -> str:
 
 def anomaly_reason(reason: str, currency: str | None = None) -> str:
     """An anomaly's stored reason in plain words: feature labels, amounts with the currency."""
-    from segmint.report.playbook import feature_label, feature_unit
+    from segmint.report.actions import feature_label, feature_unit
 
     def plain(part: str) -> str:
         found = _ANOMALY_PART.match(part)

@@ -314,7 +314,7 @@ NAME_RULES: tuple[tuple[str, Callable[[MemberFacts], bool]], ...] = (
 )
 
 
-# What each name says the members are, as the type of action they get (report.playbook's actions).
+# What each name says the members are, as the type of action they get (report.actions' default actions).
 NAME_TYPES: Mapping[str, str] = {
     "Window shoppers": "browsers",
     "Sign-ups who never bought": "sign_ups",

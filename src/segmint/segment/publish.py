@@ -1,4 +1,8 @@
-"""Publication: a gate decides whether a run becomes the current segmentation; the last good run stays otherwise."""
+"""The segmentation gate: whether a run becomes the current segmentation (shape and stability only).
+
+Used by `segmint segment` and inside the nightly, whose own gate (quality.gate.nightly_gate) adds the
+data checks; both word a flaw through quality.gate.segmentation_reasons. The last good run stays otherwise.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from segmint.report.playbook import SEGMENT_TYPES, default_action, feature_label, segment_type, type_for
+from segmint.report.actions import SEGMENT_TYPES, default_action, feature_label, segment_type, type_for
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_feature_labels() -> None:
 def test_a_lapsed_segment_action_follows_its_spend_against_the_base(
     kind: str, means: dict[str, float], expected: str
 ) -> None:
-    from segmint.report.playbook import spend_variant
+    from segmint.report.actions import spend_variant
 
     base = {"monetary": 100.0, "avg_order_value": 50.0}
     assert spend_variant(kind, means, base) == expected
@@ -88,7 +88,7 @@ def test_a_lapsed_segment_action_follows_its_spend_against_the_base(
 
 
 def test_a_campaign_for_customers_drifting_away_is_recognised_by_its_targeting() -> None:
-    from segmint.report.playbook import targets_lapsing
+    from segmint.report.actions import targets_lapsing
 
     assert targets_lapsing("rfm_segments: At Risk, Cannot Lose Them")
     assert targets_lapsing("rule: churn_score >= 0.6 and clv_12m >= 50")
