@@ -19,7 +19,6 @@ from segmint.quality.conclude import QualityOutcome
 from segmint.quality.gate import GateDecision
 from segmint.quality.results import CheckResult
 from segmint.segment import SegmentationResult
-from segmint.warehouse import writer_lock
 
 # Loading is idempotent (each file once, by sha256), so retrying an I/O failure is safe; an error the
 # owner must fix (configuration, a missing file, a full disk, a damaged warehouse) fails at once.
@@ -128,7 +127,7 @@ def nightly(
     logger = get_run_logger()
     try:
         # One writer connection for every stage: an outside reader cannot abort the run halfway.
-        with writer_lock(settings.warehouse.path), pipeline.run_writer(settings) as opened:
+        with pipeline.locked_writer(settings) as opened:
             if opened.lost_log:
                 logger.warning(opened.lost_log)
             return _refresh(settings, day, opened.lost_log, accept or [])

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(
         [
             "segmint",  # the package itself: its version
+            "contract",
             "warehouse",
             "runs",
             "config",

@@ -6,8 +6,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -186,20 +185,6 @@ def print_files(results: Sequence[FileResult]) -> None:
             f"{name}: {read:,} read = {loaded:,} loaded + {quarantined:,} quarantined"
             f" + {duplicate:,} already loaded{kept}"
         )
-
-
-@contextmanager
-def closed_run(settings: Settings, run_id: str) -> Iterator[None]:
-    """Close the run as failed (with the error) when the block ends in an exception or an interrupt."""
-    from segmint import pipeline
-
-    try:
-        yield
-    except BaseException as exc:
-        # The first error is the one to report; a run that cannot be closed is marked at the next start.
-        with suppress(Exception):
-            pipeline.end_run(settings, run_id, "failed", str(exc) or type(exc).__name__)
-        raise
 
 
 def print_totals(totals: WarehouseTotals) -> None:
@@ -419,12 +404,11 @@ def doctor(config: ConfigOption = None) -> None:
 def ingest(config: ConfigOption = None) -> None:
     """Load every configured source into the warehouse (each file once; bad rows to quarantine)."""
     from segmint import pipeline
-    from segmint.warehouse import writer_lock
 
     settings = _settings(config)
-    with writer_lock(settings.warehouse.path), pipeline.run_writer(settings):
+    with pipeline.locked_writer(settings):
         run_id = pipeline.begin_run(settings, "ingest", None)
-        with closed_run(settings, run_id):
+        with pipeline.closed_run(settings, run_id):
             results = pipeline.ingest_sources(settings, run_id)
             rejected = [r.message for r in results if r.status == "rejected"]
             held = [r.message for r in results if r.status == "held"]
@@ -470,14 +454,13 @@ def validate(config: ConfigOption = None, as_of: AsOfOption = None) -> None:
     from segmint.quality.conclude import build_docs
     from segmint.quality.validate import validate_warehouse
     from segmint.runs import finish_run, start_run
-    from segmint.warehouse import writer_lock
 
     settings = _settings(config)
     day = parse_day(as_of)
-    with writer_lock(settings.warehouse.path), pipeline.run_writer(settings) as opened:
+    with pipeline.locked_writer(settings) as opened:
         con = opened.con
         run_id = start_run(con, "validate", day)
-        with closed_run(settings, run_id):
+        with pipeline.closed_run(settings, run_id):
             summary = validate_warehouse(con, settings, run_id, day)
             status = "held" if summary.blocking else "completed"
             finish_run(con, run_id, status, f"{len(summary.blocking)} critical checks failed")
@@ -508,12 +491,12 @@ def replay(
     """Publish the batches a run held back once the cause is fixed: a corrected file, or the kept copy."""
     from segmint.quality.conclude import build_docs
     from segmint.quality.replay import replay as run_replay
-    from segmint.warehouse import open_warehouse, writer_lock
+    from segmint.warehouse import locked
 
     settings = _settings(config)
     from segmint.quality.night import run_night
 
-    with writer_lock(settings.warehouse.path), open_warehouse(settings) as con:
+    with locked(settings) as con:
         outcome = run_replay(con, settings, run_id, force=force)
         night = run_night(con, run_id)
     build_docs(settings, outcome.run_id)
@@ -1037,11 +1020,11 @@ def campaigns_build(
     """Write per campaign a send file (treatment only), the holdout's file apart and hashed ad audiences, and record them."""
     from segmint.campaigns import build_campaigns, load_playbook
     from segmint.features import feature_dates
-    from segmint.warehouse import open_warehouse, writer_lock
+    from segmint.warehouse import locked
 
     settings = _settings(config)
     plays = load_playbook(playbook or settings.campaigns.playbook)
-    with writer_lock(settings.warehouse.path), open_warehouse(settings) as con:
+    with locked(settings) as con:
         dates = feature_dates(con)
         if as_of is None and not dates:
             raise SegmintError("The warehouse has no customer features yet; run `segmint run nightly` first.")
@@ -1104,11 +1087,11 @@ def campaigns_measure(
     import polars as pl
 
     from segmint.campaigns import measure_campaigns, results
-    from segmint.warehouse import open_warehouse, writer_lock
+    from segmint.warehouse import locked
 
     settings = _settings(config)
     day = parse_day(as_of)
-    with writer_lock(settings.warehouse.path), open_warehouse(settings) as con:
+    with locked(settings) as con:
         measured = measure_campaigns(con, settings, day)
         rows = results(con)
     if not measured:

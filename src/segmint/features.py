@@ -10,6 +10,7 @@ from typing import Literal
 
 import duckdb
 
+from segmint import contract
 from segmint.config import FeatureSettings
 from segmint.errors import SegmintError
 from segmint.resources import sql_file
@@ -19,41 +20,13 @@ Materialization = Literal["view", "table", "replace", "append"]
 
 #: The numeric columns of the customer_features contract that describe behaviour (no keys, dates,
 #: RFM scores or extras): what segment profiles average and what models may learn from.
-BEHAVIOUR_FEATURES: tuple[str, ...] = (
-    "recency_days",
-    "frequency",
-    "monetary",
-    "avg_order_value",
-    "tenure_days",
-    "return_rate",
-    "distinct_products",
-    "distinct_categories",
-    "mean_days_between_orders",
-    "sessions_30d",
-    "product_views_30d",
-    "add_to_carts_30d",
-    "cart_abandonment_rate_30d",
-    "view_to_purchase_rate_30d",
-    "sessions_90d",
-    "product_views_90d",
-    "add_to_carts_90d",
-    "cart_abandonment_rate_90d",
-    "view_to_purchase_rate_90d",
-    "days_since_last_visit",
-)
+BEHAVIOUR_FEATURES: tuple[str, ...] = contract.names("orders", "clickstream")
 
 
 #: Features computed from reviews and survey answers (kind = "feedback" sources): null for everyone in a
 #: shop without feedback. Profiles and campaign rules carry them; churn and segmentation by default do
 #: not, so that shops without feedback are segmented and scored as before.
-FEEDBACK_FEATURES: tuple[str, ...] = (
-    "feedback_count",
-    "rating_mean",
-    "rating_last",
-    "is_detractor",
-    "is_promoter",
-    "days_since_feedback",
-)
+FEEDBACK_FEATURES: tuple[str, ...] = contract.names("feedback")
 
 #: Demographic attributes a customers export may carry (customers table columns), and the features made
 #: of them (customer_features: the age on the as-of day instead of the birth year). Profiles show their
@@ -75,11 +48,7 @@ def has_feedback(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
 
 
 #: Features computed from web events: null or zero for everyone in a shop without clickstream.
-WEB_FEATURES: frozenset[str] = frozenset(
-    c
-    for c in BEHAVIOUR_FEATURES
-    if c.startswith(("sessions_", "product_views_", "add_to_carts_", "cart_", "view_"))
-) | {"days_since_last_visit"}
+WEB_FEATURES: frozenset[str] = frozenset(contract.names("clickstream"))
 
 
 def has_clickstream(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:

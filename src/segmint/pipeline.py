@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -14,7 +14,7 @@ import duckdb
 from segmint.config import Settings
 from segmint.ingest import FileResult, ingest
 from segmint.runs import end_stage, enter_stage, finish_run, start_run
-from segmint.warehouse import Writer, open_warehouse, storage_error, transaction, writer
+from segmint.warehouse import Writer, open_warehouse, storage_error, transaction, writer, writer_lock
 
 if TYPE_CHECKING:  # the models pull in scikit-learn; the CLI should start without it
     from segmint.features import FeatureBuild
@@ -60,6 +60,26 @@ def default_night(settings: Settings) -> date:
     from segmint.report import last_complete_day
 
     return last_complete_day(settings.schedule.timezone)
+
+
+@contextmanager
+def locked_writer(settings: Settings) -> Iterator[Writer]:
+    """The writer lock and the run's one writer connection (run_writer): how the flows and the CLI's
+    run commands hold the warehouse."""
+    with writer_lock(settings.warehouse.path), run_writer(settings) as opened:
+        yield opened
+
+
+@contextmanager
+def closed_run(settings: Settings, run_id: str) -> Iterator[None]:
+    """Close the run as failed (with the error) when the block ends in an exception or an interrupt."""
+    try:
+        yield
+    except BaseException as exc:
+        # The first error is the one to report; a run that cannot be closed is marked at the next start.
+        with suppress(Exception):
+            end_run(settings, run_id, "failed", str(exc) or type(exc).__name__)
+        raise
 
 
 # The run's one writer connection per warehouse file, while a run holds it (see run_writer).

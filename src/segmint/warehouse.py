@@ -393,3 +393,10 @@ def writer_lock(warehouse_path: Path, *, wait_seconds: float = 0.0) -> Iterator[
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+@contextmanager
+def locked(settings: Settings, *, wait_seconds: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse opened (and migrated) under its writer lock: how a command that writes gets it."""
+    with writer_lock(settings.warehouse.path, wait_seconds=wait_seconds), open_warehouse(settings) as con:
+        yield con

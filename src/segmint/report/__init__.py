@@ -23,7 +23,7 @@ from segmint.report.charts import Chart, render_charts
 from segmint.report.mail import build_message, send_message, subject
 from segmint.report.model import ReportData
 from segmint.report.render import render_email, render_web
-from segmint.warehouse import open_warehouse, writer_lock
+from segmint.warehouse import locked
 
 __all__ = [
     "ReportData",
@@ -196,10 +196,7 @@ def render(settings: Settings, as_of: date | None = None, *, lock_wait_seconds: 
             f"No warehouse at {settings.warehouse.path}; load data first with `segmint run nightly` "
             "(or `segmint ingest`), or point --config at the right segmint.toml."
         )
-    with (
-        writer_lock(settings.warehouse.path, wait_seconds=lock_wait_seconds),
-        open_warehouse(settings) as con,
-    ):
+    with locked(settings, wait_seconds=lock_wait_seconds) as con:
         # Under the lock: a run left `running` by a dead process shows as killed, not as running.
         reap_killed_runs(con)
         day = as_of or default_report_day(con) or date.today()
@@ -210,10 +207,7 @@ def mark_sent(
     settings: Settings, result: ReportResult, recipients: list[str], *, lock_wait_seconds: float = 0.0
 ) -> None:
     """Record in `reports` that a rendered report was emailed to `recipients`."""
-    with (
-        writer_lock(settings.warehouse.path, wait_seconds=lock_wait_seconds),
-        open_warehouse(settings) as con,
-    ):
+    with locked(settings, wait_seconds=lock_wait_seconds) as con:
         record_sent(con, result.report_id, recipients)
 
 

@@ -9,59 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from segmint import contract
 from segmint.report.model import Action
 
-FEATURE_LABELS: dict[str, str] = {
-    "recency_days": "days since last order",
-    "frequency": "orders",
-    "monetary": "revenue to date",
-    "avg_order_value": "average order value (net)",
-    "tenure_days": "days since first order",
-    "return_rate": "return rate",
-    "distinct_products": "distinct products bought",
-    "distinct_categories": "distinct categories bought",
-    "mean_days_between_orders": "days between orders",
-    "sessions_30d": "visits (30 days)",
-    "product_views_30d": "product views (30 days)",
-    "add_to_carts_30d": "add-to-carts (30 days)",
-    "cart_abandonment_rate_30d": "cart abandonment (30 days)",
-    "view_to_purchase_rate_30d": "view-to-purchase rate (30 days)",
-    "sessions_90d": "visits (90 days)",
-    "product_views_90d": "product views (90 days)",
-    "add_to_carts_90d": "add-to-carts (90 days)",
-    "cart_abandonment_rate_90d": "cart abandonment (90 days)",
-    "view_to_purchase_rate_90d": "view-to-purchase rate (90 days)",
-    "days_since_last_visit": "days since last visit",
-    "feedback_count": "reviews and survey answers",
-    "rating_mean": "mean rating",
-    "rating_last": "latest rating",
-    "is_detractor": "detractors",
-    "is_promoter": "promoters",
-    "days_since_feedback": "days since last feedback",
-}
+FEATURE_LABELS: dict[str, str] = {f.name: f.label for f in contract.FEATURES}
 
-
-# How a feature's values read: amounts carry the shop's currency, rates are percentages.
-MONEY_FEATURES = frozenset({"monetary", "avg_order_value", "gross_revenue", "returned_value", "monetary_90d"})
-RATIO_FEATURES = frozenset(
-    {
-        "return_rate",
-        "cart_abandonment_rate_30d",
-        "view_to_purchase_rate_30d",
-        "cart_abandonment_rate_90d",
-        "view_to_purchase_rate_90d",
-        "is_detractor",
-        "is_promoter",
-    }
+# How a feature's values read (see contract.Feature.unit); amounts outside the contract's features too.
+MONEY_FEATURES = frozenset(
+    {f.name for f in contract.FEATURES if f.unit == "money"}
+    | {"gross_revenue", "returned_value", "monetary_90d"}
 )
 
 
 def feature_unit(feature: str) -> str:
     """money, ratio, days or number: how a feature's values are shown."""
+    if feature in contract.BY_NAME:
+        return contract.BY_NAME[feature].unit
     if feature in MONEY_FEATURES:
         return "money"
-    if feature in RATIO_FEATURES:
-        return "ratio"
     return "days" if feature.endswith("_days") or feature.startswith("days_") else "number"
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from segmint import contract
 from segmint.features import BEHAVIOUR_FEATURES, DEMOGRAPHIC_FEATURES, FEEDBACK_FEATURES
 from segmint.segment.scaling import Matrix, default_log
 
@@ -24,34 +25,7 @@ NAMING_FEATURES: tuple[str, ...] = (
     "sessions_90d",
 )
 BUYER_FEATURES = frozenset({"recency_days", "frequency", "monetary", "avg_order_value"})
-LABELS: Mapping[str, str] = {
-    "recency_days": "days since the last order",
-    "frequency": "orders",
-    "monetary": "net revenue",
-    "avg_order_value": "net order value",
-    "tenure_days": "days since the first order",
-    "return_rate": "return rate",
-    "distinct_products": "distinct products",
-    "distinct_categories": "distinct categories",
-    "mean_days_between_orders": "days between orders",
-    "sessions_30d": "visits in 30 days",
-    "product_views_30d": "product views in 30 days",
-    "add_to_carts_30d": "add-to-carts in 30 days",
-    "cart_abandonment_rate_30d": "cart abandonment (30 days)",
-    "view_to_purchase_rate_30d": "view-to-purchase rate (30 days)",
-    "sessions_90d": "visits in 90 days",
-    "product_views_90d": "product views in 90 days",
-    "add_to_carts_90d": "add-to-carts in 90 days",
-    "cart_abandonment_rate_90d": "cart abandonment (90 days)",
-    "view_to_purchase_rate_90d": "view-to-purchase rate (90 days)",
-    "days_since_last_visit": "days since the last visit",
-    "feedback_count": "reviews and survey answers",
-    "rating_mean": "mean rating",
-    "rating_last": "latest rating",
-    "is_detractor": "detractors",
-    "is_promoter": "promoters",
-    "days_since_feedback": "days since the last feedback",
-}
+LABELS: Mapping[str, str] = {f.name: f.phrase for f in contract.FEATURES}
 
 
 def zscores(transformed: Matrix, labels: Sequence[int] | np.ndarray, segment_ids: Sequence[int]) -> Matrix:

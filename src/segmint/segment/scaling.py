@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from segmint import contract
 from segmint.errors import ConfigError
 from segmint.features import WEB_FEATURES
 
@@ -24,6 +25,8 @@ LINEAR_DAYS = frozenset({"recency_days", "tenure_days", "days_since_last_visit",
 
 def default_log(feature: str) -> bool:
     """Whether a feature is log-transformed by default: skewed counts and money, not rates or day counts."""
+    if feature in contract.BY_NAME:
+        return contract.BY_NAME[feature].logged
     return "rate" not in feature and feature not in LINEAR_DAYS
 
 
