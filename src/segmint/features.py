@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
 import duckdb
+import polars as pl
 
 from segmint import contract
 from segmint.config import FeatureSettings
 from segmint.errors import SegmintError
 from segmint.resources import sql_file
-from segmint.warehouse import query_one, transaction
+from segmint.warehouse import query_frame, query_one, transaction
 
 Materialization = Literal["view", "table", "replace", "append"]
 
@@ -187,6 +189,45 @@ def build_features(
     )
     customers, buyers = (int(row[0]), int(row[1])) if row else (0, 0)
     return FeatureBuild(as_of, customers, buyers, customers - buyers, time.perf_counter() - started)
+
+
+def features_at(
+    con: duckdb.DuckDBPyConnection, day: date, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """customer_features of `day` (all columns, or those of `columns` it has): the stored night when there
+    is one, else computed point in time."""
+    if query_one(con, "select 1 from customer_features where as_of = ? limit 1", [day]):
+        select, params = _select(columns)
+        return query_frame(
+            con,
+            f"select {select} from customer_features where as_of = ? order by customer_id",
+            [*params, day],
+        )
+    return compute_features(con, day, columns)
+
+
+def _select(columns: Sequence[str] | None) -> tuple[str, list[object]]:
+    """The select list for `columns` (all when None) and its parameter."""
+    # Selected in SQL, so that a night's other columns never reach Python at all.
+    return ("*", []) if columns is None else ("columns(lambda c: list_contains(?, c))", [list(columns)])
+
+
+def compute_features(
+    con: duckdb.DuckDBPyConnection, day: date, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The feature models run for `day` without keeping anything: churn's earlier nights are not stored."""
+    *upstream, final = FEATURE_MODELS
+    con.execute("begin transaction")
+    try:
+        for model in upstream:
+            run_model(con, model, day)
+        con.execute("set variable as_of = ?", [day])
+        select, params = _select(columns)
+        features = query_frame(con, f"select {select} from ({final.sql()}) order by customer_id", params)
+    finally:
+        # Rolling back drops the temporary model tables too; the warehouse is left exactly as it was.
+        con.execute("rollback")
+    return features
 
 
 def feature_dates(con: duckdb.DuckDBPyConnection) -> list[date]:

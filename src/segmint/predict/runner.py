@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from segmint.config import PredictSettings
-from segmint.features import BEHAVIOUR_FEATURES, FEATURE_MODELS, run_model, web_gap
+from segmint.features import BEHAVIOUR_FEATURES, features_at, web_gap
 from segmint.predict import clv
 from segmint.predict.anomalies import anomaly_features, detect_anomalies
 from segmint.predict.basket import BasketThresholds, store_basket_rules, store_recommendations
@@ -74,45 +74,6 @@ def published_segment_run(con: duckdb.DuckDBPyConnection, as_of: date) -> str | 
     """The published segment run in force on `as_of` (the latest one not after it), if any."""
     found = published_run(con, upto=as_of)
     return found[0] if found else None
-
-
-def features_at(
-    con: duckdb.DuckDBPyConnection, day: date, columns: Sequence[str] | None = None
-) -> pl.DataFrame:
-    """customer_features of `day` (all columns, or those of `columns` it has): the stored night when there
-    is one, else computed point in time."""
-    if query_one(con, "select 1 from customer_features where as_of = ? limit 1", [day]):
-        select, params = _select(columns)
-        return query_frame(
-            con,
-            f"select {select} from customer_features where as_of = ? order by customer_id",
-            [*params, day],
-        )
-    return compute_features(con, day, columns)
-
-
-def _select(columns: Sequence[str] | None) -> tuple[str, list[object]]:
-    """The select list for `columns` (all when None) and its parameter."""
-    # Selected in SQL, so that a night's other columns never reach Python at all.
-    return ("*", []) if columns is None else ("columns(lambda c: list_contains(?, c))", [list(columns)])
-
-
-def compute_features(
-    con: duckdb.DuckDBPyConnection, day: date, columns: Sequence[str] | None = None
-) -> pl.DataFrame:
-    """The feature models run for `day` without keeping anything: churn's earlier nights are not stored."""
-    *upstream, final = FEATURE_MODELS
-    con.execute("begin transaction")
-    try:
-        for model in upstream:
-            run_model(con, model, day)
-        con.execute("set variable as_of = ?", [day])
-        select, params = _select(columns)
-        features = query_frame(con, f"select {select} from ({final.sql()}) order by customer_id", params)
-    finally:
-        # Rolling back drops the temporary model tables too; the warehouse is left exactly as it was.
-        con.execute("rollback")
-    return features
 
 
 def clv_transactions(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
