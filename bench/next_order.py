@@ -16,43 +16,18 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from recommend import load, machine  # bench/ is on the path when this script runs
+# bench/ is on the path when this script runs
+from realdata import DATASETS, Dataset
+from recommend import load, machine
 from segmint.predict import clv
 from segmint.predict.next_order import check_next_order
 from segmint.predict.runner import clv_transactions, shop_history
 from segmint.warehouse import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-REAL = ROOT / "tests" / "data" / "real"
 HOLDOUT = 90
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A public orders file, its preset and its last day."""
-
-    name: str
-    path: Path
-    preset: str
-    last_day: date
-
-
-DATASETS = (
-    Dataset("cdnow_master", REAL / "cdnow" / "CDNOW_master.txt", "cdnow", date(1998, 6, 30)),
-    Dataset(
-        "online_retail", REAL / "online_retail" / "online_retail.csv.gz", "online_retail", date(2011, 12, 9)
-    ),
-    Dataset(
-        "online_retail_ii",
-        REAL / "online_retail_ii" / "online_retail_ii_2009_2010.csv.gz",
-        "online_retail",
-        date(2010, 12, 9),
-    ),
-)
 
 
 def _f(value: float | None, digits: int = 3) -> str:
