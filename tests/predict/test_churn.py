@@ -16,6 +16,7 @@ from segmint.predict.churn import (
     churn_labels,
     churn_outcomes,
     label,
+    store_churn_backtest,
     train_and_validate,
 )
 
@@ -172,6 +173,8 @@ def test_the_weekly_report_shows_the_churn_check_of_one_horizon_ago(
     from segmint.report.render import render_web
 
     scored_shop(seg_duck, order)
+    # The night of 20 Feb judged the scores of one horizon before it and stored the result for the report.
+    store_churn_backtest(seg_duck, "feb", date(2024, 2, 20), horizon_days=30)
     data = build_report(seg_duck, date(2024, 2, 20))
     check = data.predictions.churn_check  # type: ignore[union-attr]
     assert check is not None

@@ -26,7 +26,7 @@ from segmint.features import BEHAVIOUR_FEATURES
 from segmint.predict.informative import informative
 from segmint.predict.parallel import n_jobs, threads_for
 from segmint.predict.sampling import training_rows
-from segmint.warehouse import query_frame, query_one
+from segmint.warehouse import insert_row, query_frame, query_one
 
 ChurnModel = Literal["gradient_boosting", "random_forest"]
 FloatArray = npt.NDArray[np.float64]
@@ -394,3 +394,34 @@ def churn_outcomes(
         scores=evaluate(y, p, threshold),
         by_segment=by_segment,
     )
+
+
+def store_churn_backtest(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, horizon_days: int
+) -> ChurnOutcome | None:
+    """Judge the scores of one horizon before `as_of` (churn_outcomes) and store it under `run_id`."""
+    outcome = churn_outcomes(con, as_of, horizon_days)
+    if outcome is None:
+        return None
+    scores = outcome.scores
+    insert_row(
+        con,
+        "churn_backtests",
+        {
+            "run_id": run_id,
+            "as_of": as_of,
+            "horizon_days": horizon_days,
+            "predicted_run_id": outcome.prediction_run_id,
+            "predicted_as_of": outcome.predicted_as_of,
+            "outcome_as_of": outcome.outcome_as_of,
+            "n_customers": outcome.n_customers,
+            "predicted_churn_rate": outcome.predicted_churn_rate,
+            "actual_churn_rate": outcome.actual_churn_rate,
+            "threshold": outcome.threshold,
+            "precision": scores.precision,
+            "recall": scores.recall,
+            "f1": scores.f1,
+            "roc_auc": scores.roc_auc,
+        },
+    )
+    return outcome

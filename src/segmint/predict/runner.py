@@ -23,6 +23,7 @@ from segmint.predict.churn import (
     InsufficientHistoryError,
     churn_labels,
     fit_churn,
+    store_churn_backtest,
 )
 from segmint.predict.informative import describe_dropped
 from segmint.predict.next_order import check_next_order, next_order_columns
@@ -500,9 +501,11 @@ def run_predictions(
             "clv_models",
             "churn_models",
             "clv_validation",
+            "churn_backtests",
         ):
             con.execute(f"delete from {table} where run_id = ?", [run_id])
         _store_models(con, settings, run_id, as_of, outcome)
+        store_churn_backtest(con, run_id, as_of, settings.churn_horizon_days)
         con.register("prediction_rows", predictions)
         con.execute(
             "insert into customer_predictions by name "

@@ -22,7 +22,6 @@ import polars as pl
 
 from segmint.config import QualitySettings
 from segmint.features import has_clickstream, has_feedback
-from segmint.predict.churn import churn_outcomes
 from segmint.predict.runner import CLV_NOT_RELIABLE, CLV_NOT_RELIABLE_BEFORE, clv_unreliable
 from segmint.report import actions
 from segmint.report.model import (
@@ -1395,29 +1394,10 @@ def _next_order_check(row: Sequence[Any]) -> NextOrderCheck | None:
 
 
 def _churn_check(ctx: _Ctx) -> ChurnCheck | None:
-    """The churn scores of one horizon before the report day, against who then bought."""
-    if not ctx.has("churn_models", "horizon_days", "as_of") or not ctx.has(
-        "customer_predictions", "churn_score"
-    ):
-        return None
+    """The churn scores of one horizon before the report day, against who then bought (stored by predict)."""
     row = ctx.one(
-        "select horizon_days from churn_models where as_of <= $day order by as_of desc limit 1",
+        "select predicted_as_of, outcome_as_of, n_customers, predicted_churn_rate, actual_churn_rate, precision, "
+        "recall, f1, roc_auc from churn_backtests where as_of <= $day order by as_of desc, run_id desc limit 1",
         {"day": ctx.day},
     )
-    if row is None:
-        return None
-    outcome = churn_outcomes(ctx.con, ctx.day, int(row[0]))
-    if outcome is None:
-        return None
-    scores = outcome.scores
-    return ChurnCheck(
-        outcome.predicted_as_of,
-        outcome.outcome_as_of,
-        outcome.n_customers,
-        outcome.predicted_churn_rate,
-        outcome.actual_churn_rate,
-        scores.precision,
-        scores.recall,
-        scores.f1,
-        scores.roc_auc,
-    )
+    return None if row is None else ChurnCheck(row[0], row[1], int(row[2]), *row[3:])
