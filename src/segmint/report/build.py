@@ -974,19 +974,62 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
 # -- data quality, campaigns, predictions ---------------------------------------------------------------
 
 
+# The runs of the report's week: a night's runs by their as_of, the others (ingest, replay) by their start.
+_WEEK_RUNS = """
+    select run_id from runs
+    where as_of between $start and $end
+        or (as_of is null and started_at >= $start and started_at < $end_x)
+"""
+
+
+def _failed_checks(ctx: _Ctx, params: dict[str, Any]) -> tuple[list[FailedCheck], int]:
+    """The week's failed expectations, critical and most unexpected first, and how many checks ran."""
+    counted = ctx.one(f"select count(*) from validation_results where run_id in ({_WEEK_RUNS})", params)
+    failed = [
+        FailedCheck(str(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), None if r[4] is None else int(r[4]),
+                    _observed_summary(r[5]))
+        for r in ctx.rows(
+            f"""
+            select run_id, suite, expectation, severity, unexpected_count, observed
+            from validation_results
+            where run_id in ({_WEEK_RUNS}) and not success
+            order by severity = 'critical' desc, unexpected_count desc nulls last, suite, expectation
+            limit 50
+            """,
+            params,
+        )
+    ]  # fmt: skip
+    return failed, int(counted[0]) if counted else 0
+
+
+def _unpublished_nights(
+    ctx: _Ctx, params: dict[str, Any]
+) -> tuple[list[tuple[date, str]], list[tuple[date, str]]]:
+    """The week's nights whose segments were held: why in short, and the sentence the held night gets."""
+    not_published: list[tuple[date, str]] = []
+    held_nights: list[tuple[date, str]] = []
+    for night, why, computed, kept, kept_day in ctx.rows(
+        """
+        select as_of, reasons, segment_run_id, kept_run_id,
+            (select as_of from segment_runs as s where s.run_id = d.kept_run_id limit 1)
+        from publication_decisions as d
+        where as_of between $start and $end and not published order by as_of, decided_at
+        """,
+        params,
+    ):
+        not_published.append((night, _sentences(why)))
+        held_nights.append((night, held_night_sentence(night, why, computed, kept, kept_day)))
+    return not_published, held_nights
+
+
 def _quality(ctx: _Ctx) -> Quality:
     params = {"start": ctx.period.start, "end": ctx.period.end, "end_x": ctx.period.end_exclusive}
-    week_runs = """
-        select run_id from runs
-        where as_of between $start and $end
-            or (as_of is null and started_at >= $start and started_at < $end_x)
-    """
     runs = [
         RunRow(str(r[0]), str(r[1]), r[2], r[3], r[4], str(r[5]), r[6])
         for r in ctx.rows(
             f"""
             select run_id, flow, as_of, started_at, finished_at, status, message
-            from runs where run_id in ({week_runs}) order by started_at, run_id
+            from runs where run_id in ({_WEEK_RUNS}) order by started_at, run_id
             """,
             params,
         )
@@ -997,7 +1040,7 @@ def _quality(ctx: _Ctx) -> Quality:
             f"""
             select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined),
                 sum(rows_duplicate)
-            from loaded_files where run_id in ({week_runs})
+            from loaded_files where run_id in ({_WEEK_RUNS})
             group by source order by source
             """,
             params,
@@ -1007,72 +1050,33 @@ def _quality(ctx: _Ctx) -> Quality:
         (str(r[0]), str(r[1]), int(r[2]))
         for r in ctx.rows(
             f"""
-            select source, reason, count(*) from quarantine where run_id in ({week_runs})
+            select source, reason, count(*) from quarantine where run_id in ({_WEEK_RUNS})
             group by all order by 3 desc, 1, 2 limit 10
             """,
             params,
         )
     ]
-    checks: list[FailedCheck] | Unavailable
+    # An older warehouse opened before its migrations can lack the quality tables (test_build covers it).
+    checks: list[FailedCheck] | Unavailable = Unavailable(
+        "Validation results are not recorded in this warehouse yet."
+    )
     checks_run = 0
-    t = "validation_results"
-    if not ctx.has(t, "run_id", "suite", "expectation", "success"):
-        checks = Unavailable("Validation results are not recorded in this warehouse yet.")
-    else:
-        counted = ctx.one(f"select count(*) from validation_results where run_id in ({week_runs})", params)
-        checks_run = int(counted[0]) if counted else 0
-        checks = [
-            FailedCheck(
-                str(r[0]),
-                str(r[1]),
-                str(r[2]),
-                str(r[3] or ""),
-                None if r[4] is None else int(r[4]),
-                _observed_summary(r[5]),
-            )
-            for r in ctx.rows(
-                f"""
-                select run_id, suite, expectation, {ctx.col(t, "severity")}, {ctx.col(t, "unexpected_count")},
-                    {ctx.col(t, "observed")}
-                from validation_results
-                where run_id in ({week_runs}) and not success
-                order by severity = 'critical' desc, unexpected_count desc nulls last, suite, expectation
-                limit 50
-                """,
-                params,
-            )
-        ]
+    if ctx.has("validation_results", "run_id", "observed"):
+        checks, checks_run = _failed_checks(ctx, params)
     not_published: list[tuple[date, str]] = []
     held_nights: list[tuple[date, str]] = []
-    if ctx.has("publication_decisions", "as_of", "published", "reasons"):
-        kept_as_of = (
-            "(select as_of from segment_runs as s where s.run_id = d.kept_run_id limit 1)"
-            if ctx.has("segment_runs", "run_id", "as_of") and ctx.has("publication_decisions", "kept_run_id")
-            else "null"
-        )
-        for night, why, computed, kept, kept_day in ctx.rows(
+    if ctx.has("publication_decisions", "kept_run_id"):
+        not_published, held_nights = _unpublished_nights(ctx, params)
+    held = [
+        (str(src), str(path).rsplit("/", 1)[-1], str(why), int(n))
+        for src, path, why, n in ctx.rows(
             f"""
-            select as_of, reasons, {ctx.col("publication_decisions", "segment_run_id")},
-                {ctx.col("publication_decisions", "kept_run_id")}, {kept_as_of}
-            from publication_decisions as d
-            where as_of between $start and $end and not published order by as_of, decided_at
+            select source, path, reason, rows_read from held_batches
+            where run_id in ({_WEEK_RUNS}) and status = 'held' order by source, path
             """,
             params,
-        ):
-            not_published.append((night, _sentences(why)))
-            held_nights.append((night, held_night_sentence(night, why, computed, kept, kept_day)))
-    held: list[tuple[str, str, str, int]] = []
-    if ctx.has("held_batches", "run_id", "source", "path", "reason", "status", "rows_read"):
-        held = [
-            (str(src), str(path).rsplit("/", 1)[-1], str(why), int(n))
-            for src, path, why, n in ctx.rows(
-                f"""
-                select source, path, reason, rows_read from held_batches
-                where run_id in ({week_runs}) and status = 'held' order by source, path
-                """,
-                params,
-            )
-        ]
+        )
+    ]
     partial = ctx.one("select count(*), coalesce(sum(lines_quarantined), 0) from order_quarantined_lines", {})
     return Quality(
         partial_orders=(int(partial[0]), int(partial[1])) if partial else (0, 0),
