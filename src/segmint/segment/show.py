@@ -97,6 +97,20 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
         """,
         [run_id],
     )
+    console.print(_profile_table(profiles, new_marks=bool(previous)))
+    for row in profiles.iter_rows(named=True):
+        console.print(
+            Text.assemble((row["segment_name"], "bold"), f": {row['description']}"), highlight=False
+        )
+        if mix := demographics_line(row["median_age"], row["demographics"]):
+            console.print(f"  who: {mix}", highlight=False)
+    if previous:
+        _print_moves(console, con, previous, run_id)
+    return run_id
+
+
+def _profile_table(profiles: pl.DataFrame, *, new_marks: bool) -> Table:
+    """The segments as a table; `new_marks` flags segments that appeared since the previous run."""
     table = Table(title="Segments", title_justify="left")
     # Satisfaction only for a shop with feedback: the profiles' mean rating and detractor share of raters.
     rated = profiles["mean_rating_mean"].drop_nulls().len() > 0
@@ -123,7 +137,7 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
         )
         table.add_row(
             str(row["segment_id"]),
-            row["segment_name"] + (" (new)" if row["lineage"] == "appeared" and previous else ""),
+            row["segment_name"] + (" (new)" if row["lineage"] == "appeared" and new_marks else ""),
             f"{row['size']:,}",
             f"{row['share']:.1%}",
             f"{revenue:.1%}" if revenue is not None else "n/a",
@@ -131,16 +145,7 @@ def print_segments(console: Console, con: duckdb.DuckDBPyConnection, run_id: str
             _num(row["rf_f1"], 2),
             _features(row["top_features"], "importance"),
         )
-    console.print(table)
-    for row in profiles.iter_rows(named=True):
-        console.print(
-            Text.assemble((row["segment_name"], "bold"), f": {row['description']}"), highlight=False
-        )
-        if mix := demographics_line(row["median_age"], row["demographics"]):
-            console.print(f"  who: {mix}", highlight=False)
-    if previous:
-        _print_moves(console, con, previous, run_id)
-    return run_id
+    return table
 
 
 def _optional(con: duckdb.DuckDBPyConnection, *columns: str) -> str:
