@@ -17,7 +17,6 @@ from segmint.predict.recommend import (
     evaluate,
     item_similarity,
     purchase_matrix,
-    purchases,
     recommend,
     score_recommendations,
     store_evaluation,
@@ -170,10 +169,9 @@ def test_purchases_and_matrix_exclude_what_was_ever_bought(
 ) -> None:
     _shop(seg_duck, order)
     order(seg_duck, "old", "x", "2022-01-01", [("D", 1, 1.0)])
-    frame = purchases(seg_duck, AS_OF, date(2023, 4, 1))
-    matrix = purchase_matrix(frame, AS_OF, None)
-    row = matrix.customers.index("x")
-    d = matrix.products.index("D")
+    matrix = purchase_matrix(seg_duck, AS_OF, date(2023, 4, 1), None)
+    row = matrix.customers.index_of("x")
+    d = matrix.products.index_of("D")
     assert matrix.bought[row, d] == 1 and matrix.recent[row, d] == 0  # owned, but no evidence of similarity
     top = recommend(seg_duck, "neighbours", AS_OF, k=5, lookback_days=365, recency_days=None)
     assert "D" not in top.filter(pl.col("customer_id") == "x")["product_id"].to_list()

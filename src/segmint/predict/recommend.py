@@ -49,10 +49,12 @@ MAX_EVAL_CUSTOMERS = 20_000
 MAX_PRODUCTS = 5000
 #: Each product keeps its this many most similar products; a candidate is scored through those links only.
 NEIGHBOURS = 20
-#: Customers scored at once (a dense block of CHUNK x products scores).
-_CHUNK = 2000
+#: Scores held at once while ranking: a dense block of (customers x products) scores of at most this many
+#: cells (32 MB), so a chunk is 2,000 customers over 5,000 products and more over a smaller catalogue.
+_CHUNK_CELLS = 4_000_000
 
 _PURCHASES = """
+create or replace temporary table recommend_purchases as
 select o.customer_id, l.product_id,
     count(distinct o.order_id) filter (where o.ordered_at >= cast($since as date)) as orders,
     max(o.ordered_at)::date as last_day
@@ -62,66 +64,90 @@ where o.customer_id is not null and not o.is_cancellation and l.quantity > 0 and
 group by o.customer_id, l.product_id
 """
 
+# The rows of the matrix: customers in id order.
+_CUSTOMER_CODES = """
+create or replace temporary table recommend_customers as
+select customer_id, (row_number() over (order by customer_id) - 1)::integer as code
+from (select distinct customer_id from recommend_purchases)
+"""
 
-def purchases(con: duckdb.DuckDBPyConnection, upto: date, since: date | None = None) -> pl.DataFrame:
-    """Distinct (customer_id, product_id) bought up to `upto`, with last_day and orders since `since`."""
-    return query_frame(con, _PURCHASES, {"upto": upto, "since": since or date(1, 1, 1)})
+# The columns: products bought by the most customers in the window first, then in the most orders, then by id.
+_PRODUCT_CODES = """
+create or replace temporary table recommend_products as
+select product_id, (row_number() over (order by customers desc, orders desc, product_id) - 1)::integer as code,
+    orders
+from (
+    select product_id, count(*) filter (where orders > 0) as customers, sum(orders)::bigint as orders
+    from recommend_purchases
+    group by product_id
+)
+"""
+
+# Sorted by row, then column: the order of a CSR matrix's entries, so it is built without a copy.
+_CODED_PURCHASES = """
+select c.code as customer_code, p.code as product_code, (b.orders > 0) as recent,
+    (cast($as_of as date) - b.last_day)::integer as days
+from recommend_purchases b
+join recommend_customers c on c.customer_id = b.customer_id
+join recommend_products p on p.product_id = b.product_id
+order by customer_code, product_code
+"""
 
 
 @dataclass(frozen=True)
 class Matrix:
     """The customer x product purchase matrix up to a day, with its row and column labels."""
 
-    customers: list[str]
-    products: list[str]  # most bought in the window first
+    customers: pl.Series  # row labels, in id order
+    products: pl.Series  # column labels, most bought in the window first
     bought: sp.csr_matrix  # 1 where the customer ever bought the product: never recommended to them
     recent: sp.csr_matrix  # 1 where they bought it in the lookback window: the similarity evidence
     weight: sp.csr_matrix  # exp(-days since they last bought it / recency_days), or 1
     orders: np.ndarray  # per product: orders in the window that contained it
 
 
-def purchase_matrix(bought: pl.DataFrame, as_of: date, recency_days: float | None) -> Matrix:
-    """The sparse matrices of `purchases()` rows up to `as_of` (in the window: orders > 0)."""
-    in_window = pl.col("orders") > 0
-    by_product = (
-        bought.group_by("product_id")
-        .agg(
-            customers=in_window.sum(),
-            orders=pl.col("orders").sum(),
-        )
-        .sort(["customers", "orders", "product_id"], descending=[True, True, False])
-    )
-    customers = bought["customer_id"].unique().sort()
-    products = by_product["product_id"]
-    # Row and column numbers without joining string ids: at a million customers the joined frames were
-    # the predict stage's largest allocation (bench/RESULTS.md).
-    index = (
-        customers.search_sorted(bought["customer_id"]).to_numpy(),
-        bought["product_id"]
-        .replace_strict(products, pl.int_range(products.len(), eager=True), return_dtype=pl.Int64)
-        .to_numpy(),
-    )
-    days = (pl.lit(as_of) - pl.col("last_day")).dt.total_days().cast(pl.Float64)
-    weights = (
-        bought.select((-days / recency_days).exp()).to_series().to_numpy()
-        if recency_days
-        else np.ones(bought.height)
-    )
-    recent = bought.select(in_window.cast(pl.Float64)).to_series().to_numpy()
-    shape = (customers.len(), products.len())
+def purchase_matrix(
+    con: duckdb.DuckDBPyConnection, upto: date, since: date, recency_days: float | None
+) -> Matrix:
+    """The sparse matrices of the (customer, product) pairs bought up to `upto` (in the window: since `since`).
+
+    DuckDB numbers the rows and columns and returns the pairs as integer codes sorted like a CSR matrix, so
+    that no frame of string id pairs (7M at a million customers, bench/RESULTS.md) reaches Python.
+    """
+    try:
+        con.execute(_PURCHASES, {"upto": upto, "since": since})
+        con.execute(_CUSTOMER_CODES)
+        con.execute(_PRODUCT_CODES)
+        customers = query_frame(con, "select customer_id from recommend_customers order by code")
+        products = query_frame(con, "select product_id, orders from recommend_products order by code")
+        coded = query_frame(con, _CODED_PURCHASES, {"as_of": upto})
+    finally:
+        for table in ("recommend_purchases", "recommend_customers", "recommend_products"):
+            con.execute(f"drop table if exists {table}")
+    shape = (customers.height, products.height)
+    # Sorted by row, the entries need only each row's count to become a CSR matrix (no COO copy).
+    counts = np.bincount(coded["customer_code"].to_numpy(), minlength=shape[0])
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64 if coded.height >= 2**31 else np.int32)
+    indices = coded["product_code"].to_numpy()
 
     def matrix(values: np.ndarray) -> sp.csr_matrix:
-        built = sp.csr_matrix((values, index), shape=shape)
+        # Own copies of the structure: eliminate_zeros rewrites it in place (Polars' arrays are read-only).
+        built = sp.csr_matrix((values, indices.copy(), indptr.copy()), shape=shape)
         built.eliminate_zeros()
         return built
 
+    weights = (
+        (-coded["days"].cast(pl.Float64) / recency_days).exp().to_numpy(writable=True)
+        if recency_days
+        else np.ones(coded.height)
+    )
     return Matrix(
-        customers=customers.to_list(),
-        products=products.to_list(),
-        bought=matrix(np.ones(bought.height)),
-        recent=matrix(recent),
+        customers=customers["customer_id"],
+        products=products["product_id"],
+        bought=matrix(np.ones(coded.height, dtype=np.int8)),
+        recent=matrix(coded["recent"].cast(pl.Float64).to_numpy(writable=True)),
         weight=matrix(weights),
-        orders=by_product["orders"].to_numpy().astype(np.float64),
+        orders=products["orders"].to_numpy().astype(np.float64),
     )
 
 
@@ -145,9 +171,12 @@ def item_similarity(bought: sp.csr_matrix, n_neighbours: int = NEIGHBOURS) -> sp
 def _rows(matrix: Matrix, only: Collection[str] | None) -> np.ndarray:
     """The matrix rows of the customers in `only` (all rows when None)."""
     if only is None:
-        return np.arange(len(matrix.customers))
-    wanted = set(only)
-    return np.array([i for i, c in enumerate(matrix.customers) if c in wanted], dtype=np.int64)
+        return np.arange(matrix.customers.len())
+    wanted = pl.Series(list(only), dtype=pl.String)
+    return np.flatnonzero(matrix.customers.is_in(wanted.implode()).to_numpy())
+
+
+_RECOMMENDATIONS = {"customer_id": pl.String, "rank": pl.Int32, "product_id": pl.String, "score": pl.Float64}
 
 
 def _top(
@@ -159,18 +188,19 @@ def _top(
 ) -> pl.DataFrame:
     """The k best-scored products per customer (of `only`, else all; positive scores, never one they
     bought), rank 1 first."""
-    ids: list[str] = []
+    customers: list[np.ndarray] = []
     ranks: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     values: list[np.ndarray] = []
     rows = _rows(matrix, only)
-    take = min(k, len(matrix.products))
-    for start in range(0, rows.size, _CHUNK):
-        block = rows[start : start + _CHUNK]
+    take = min(k, matrix.products.len())
+    chunk = max(1, _CHUNK_CELLS // max(matrix.products.len(), 1))
+    for start in range(0, rows.size if take else 0, chunk):
+        block = rows[start : start + chunk]
         scores = scores_of(block)
-        scores[matrix.bought[block].toarray() > 0] = 0.0
-        if take == 0:
-            break
+        # What a customer bought is never recommended: zeroed straight from the sparse rows' entries.
+        owned = matrix.bought[block]
+        scores[np.repeat(np.arange(block.size), np.diff(owned.indptr)), owned.indices] = 0.0
         best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
         best_scores = np.take_along_axis(scores, best, axis=1)
         order = np.lexsort((best, -best_scores), axis=1)
@@ -178,23 +208,21 @@ def _top(
         best_scores = np.take_along_axis(best_scores, order, axis=1)
         positive = best_scores > 0
         row, rank = np.nonzero(positive)
-        ids.extend(matrix.customers[block[r]] for r in row)
+        customers.append(block[row])
         ranks.append(rank + 1)
         cols.append(best[positive])
         values.append(best_scores[positive])
-    if not ids:
-        return pl.DataFrame(
-            schema={"customer_id": pl.String, "rank": pl.Int32, "product_id": pl.String, "score": pl.Float64}
-        ).with_columns(method=pl.lit(method))
-    products = np.array(matrix.products, dtype=object)
+    if not customers:
+        return pl.DataFrame(schema=_RECOMMENDATIONS).with_columns(method=pl.lit(method))
+    # Labels gathered by code in Polars: no Python string per recommendation.
     return pl.DataFrame(
         {
-            "customer_id": ids,
+            "customer_id": matrix.customers.gather(np.concatenate(customers)),
             "rank": np.concatenate(ranks).astype(np.int32),
-            "product_id": products[np.concatenate(cols)].tolist(),
+            "product_id": matrix.products.gather(np.concatenate(cols)),
             "score": np.concatenate(values),
         },
-        schema={"customer_id": pl.String, "rank": pl.Int32, "product_id": pl.String, "score": pl.Float64},
+        schema=_RECOMMENDATIONS,
     ).with_columns(method=pl.lit(method))
 
 
@@ -207,9 +235,9 @@ def neighbour_recommendations(
     only: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Top k per customer by summed (recency-weighted) similarity to what they bought: item-item neighbours."""
-    cap = min(max_products, len(matrix.products))
+    cap = min(max_products, matrix.products.len())
     # Products past the cap are neither scored nor used as evidence (columns are ordered most-bought first).
-    n = len(matrix.products)
+    n = matrix.products.len()
     linked = item_similarity(matrix.recent[:, :cap], n_neighbours).tocoo()
     similarity = sp.csr_matrix((linked.data, (linked.row, linked.col)), shape=(n, n))
     weight = matrix.weight
@@ -353,7 +381,7 @@ def lookback_matrix(
 ) -> Matrix:
     """The purchase matrix up to `as_of`, its window the `lookback_days` before."""
     since = as_of - timedelta(days=lookback_days - 1)
-    return purchase_matrix(purchases(con, as_of, since), as_of, recency_days)
+    return purchase_matrix(con, as_of, since, recency_days)
 
 
 def matrix_recommendations(
