@@ -138,9 +138,9 @@ def test_duckdb_limits_follow_the_machine_unless_set(tmp_path: Path) -> None:
         limit, threads = con.execute(
             "select current_setting('memory_limit'), current_setting('threads')"
         ).fetchone()
-    # DuckDB reports the limit in GiB or MiB with one decimal: a quarter of the memory up to 2 GiB, not
+    # DuckDB reports the limit in GiB or MiB with one decimal: a quarter of the memory up to 1 GiB, not
     # its own 80 %.
-    expected = min(memory_bytes() / 4, 2 * 2**30)
+    expected = min(memory_bytes() / 4, 2**30)
     value, unit = limit.split()
     assert float(value) * (2**30 if unit == "GiB" else 2**20) == pytest.approx(expected, rel=0.01)
     assert threads == cores()
@@ -149,8 +149,8 @@ def test_duckdb_limits_follow_the_machine_unless_set(tmp_path: Path) -> None:
         "256MiB",
         "512MiB",
         "1024MiB",
-        "2048MiB",
-        "2048MiB",
+        "1024MiB",
+        "1024MiB",
     ]
     with connect(tmp_path / "x.duckdb", memory_limit="1GB", threads=1) as con:
         assert con.execute(

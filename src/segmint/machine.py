@@ -9,11 +9,11 @@ from pathlib import Path
 #: default is 80 %, and it keeps what it once used as buffer cache: the first night of a 540,000-line shop
 #: grew to 17.8 GB that way. The rest is left to the Polars, scikit-learn and Great Expectations frames of
 #: the same process. The ceiling: at a million customers the whole nightly peaked at 4.96 GB with a quarter
-#: of a 23 GB machine (5.75 GB) and at 2.75 GB with 1 GiB (bench/RESULTS.md); but with 1 GiB the basket
-#: rules of Online Retail (541,909 lines) ran out of memory, since not every operator spills to disk. 2 GiB
-#: is the ceiling that held for every real shop.
+#: of a 23 GB machine (5.75 GB) and at 2.75 GB with 1 GiB (bench/RESULTS.md). 1 GiB holds for every real
+#: shop since the basket rules count their pairs over integer codes (over string ids, Online Retail's ran
+#: out of memory at 1 GiB: not every operator spills to disk).
 DUCKDB_MEMORY_SHARE = 0.25
-MAX_DUCKDB_MEMORY_MIB = 2048
+MAX_DUCKDB_MEMORY_MIB = 1024
 MIN_DUCKDB_MEMORY_MIB = 256
 
 _CGROUP_LIMITS = (
@@ -42,6 +42,6 @@ def cores() -> int:
 
 def default_memory_limit(total_bytes: int | None = None) -> str:
     """DuckDB's memory_limit when the settings give none: a quarter of the memory (of `total_bytes`, else
-    this machine's), between 256 MiB and 2 GiB."""
+    this machine's), between 256 MiB and 1 GiB."""
     quarter = int((memory_bytes() if total_bytes is None else total_bytes) * DUCKDB_MEMORY_SHARE) // 2**20
     return f"{min(MAX_DUCKDB_MEMORY_MIB, max(MIN_DUCKDB_MEMORY_MIB, quarter))}MiB"
