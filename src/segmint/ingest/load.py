@@ -168,10 +168,12 @@ def decide_timestamp(con: duckdb.DuckDBPyConnection, source: SourceSettings, col
     if source.timestamp_format:
         return _timestamp(column, source.timestamp_format)
     values = f"(select distinct {column} as x from {MAPPED} where {column} is not null)"
-    iso = FAMILIES["iso"].format(x="x")
-    row = con.execute(f"select count(*), count({iso}) from {values}").fetchone()
-    total, parsed_iso = (int(row[0]), int(row[1])) if row else (0, 0)
-    if parsed_iso == total:  # also an empty column: nothing to decide
+    # Most files are ISO throughout (also an empty column: nothing to decide). Looking for one value
+    # that is not costs a parse of each row; counting the distinct values would hash them all first.
+    unparsed = con.execute(
+        f"select 1 from {MAPPED} where {column} is not null and {FAMILIES['iso'].format(x=column)} is null limit 1"
+    ).fetchone()
+    if unparsed is None:
         return FAMILIES["iso"].format(x=column)
     counts = con.execute(
         "select " + ", ".join(f"count({sql.format(x='x')})" for sql in FAMILIES.values()) + f" from {values}"
@@ -549,7 +551,9 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         {_repeats("event_id")}
         select {ROW}, event_id, occurred_ts as occurred_at, customer_id, session_id,
             event_type_normalised as event_type, product_id, price_typed as price, category, reason,
-            {_REPEATED}
+            {_REPEATED},
+            -- The type as delivered (lower case) where it is unknown, for the checks to show.
+            case when event_type_normalised is null then event_type end as unknown_event_type
         from checked left join repeats using (event_id)
     """
 

@@ -12,7 +12,7 @@ import duckdb
 from segmint.config import Settings
 from segmint.ingest.load import Batch
 from segmint.quality.engine import Engine, engine
-from segmint.quality.failing import row_checks
+from segmint.quality.failing import failing_rows
 from segmint.quality.frames import BATCH_TABLES, INDEX_COLUMNS, batch_parameters, batch_table
 from segmint.quality.results import CheckResult, record
 
@@ -52,7 +52,7 @@ class BatchAudit:
             frames.append((table, frame, parameters))
             # Forced, the owner publishes the batch as it is: only rows that could not be typed are kept back.
             if not self.force:
-                failing += row_checks(table, parameters)
+                failing += failing_rows(con, table, frame, parameters)
 
         def validate() -> list[CheckResult]:
             gx = self._engine.result()

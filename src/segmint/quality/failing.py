@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import duckdb
 
 from segmint.ingest.load import TYPED
 from segmint.quality.frames import batch_sql
 from segmint.quality.suites import Expect, load_suite
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ROW_TOLERANCE = {"$PARAMETER": "mostly"}
 
@@ -69,21 +74,56 @@ def _fails(expect: Expect, parameters: dict[str, Any]) -> str | None:
     return None  # uniqueness and the rest: not a property of one row
 
 
-def row_checks(table: str, parameters: dict[str, Any]) -> list[tuple[str, str]]:
-    """Each row-level critical check of `table`'s batch suite: (reason, SQL of the typed rows failing it)."""
+def row_conditions(table: str, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each row-level critical check of `table`'s batch suite: (reason, SQL condition a failing row meets)."""
     found = []
     for expect in load_suite(table).for_scope("batch"):
         if expect.severity != "critical" or expect.kwargs.get("mostly") != ROW_TOLERANCE:
             continue
         condition = _fails(expect, parameters)
-        if condition is None:
-            continue
-        failing = f"select * from ({batch_sql(table)}) where {condition}"
-        # An order that fails takes all its lines with it; a line or an event is its own row.
-        rows = (
-            f"select __row from {TYPED} where order_id in (select order_id from ({failing}))"
-            if table == "orders"
-            else f"select __row from ({failing})"
-        )
-        found.append((f"failed critical check {table}.{expect.key}: {expect.title}", rows))
+        if condition is not None:
+            found.append((f"failed critical check {table}.{expect.key}: {expect.title}", condition))
     return found
+
+
+def _rows(table: str, failing: str) -> str:
+    # An order that fails takes all its lines with it; a line or an event is its own row.
+    if table == "orders":
+        return f"select __row from {TYPED} where order_id in (select order_id from ({failing}))"
+    return f"select __row from ({failing})"
+
+
+def row_checks(table: str, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each row-level critical check of `table`'s batch suite: (reason, SQL of the typed rows failing it)."""
+    return [
+        (reason, _rows(table, f"select * from ({batch_sql(table)}) where {condition}"))
+        for reason, condition in row_conditions(table, parameters)
+    ]
+
+
+def failing_rows(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table, parameters: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """row_checks judged on the batch frame the checks validate (taken already): only the checks some
+    row fails, each with the SQL of its typed rows, kept in a temp table.
+
+    The batch's query is not run again per check. A row failing several checks is named by the first
+    of them, as marking them one after the other would (a later check finds its rows quarantined).
+    """
+    checks = row_conditions(table, parameters)
+    if not checks or frame.num_rows == 0:
+        return []
+    key = "order_id" if table == "orders" else "__row"
+    cases = " ".join(f"when {condition} then {i}" for i, (_, condition) in enumerate(checks))
+    view, kept = f"batch_frame_{table}", f"batch_failing_{table}"
+    con.complete()  # DuckDB 2 refuses register() while an earlier execute() result is unread
+    con.register(view, frame)
+    try:
+        con.execute(
+            f"create or replace temp table {kept} as select * from "
+            f"(select {key}, case {cases} end as check_index from {view}) where check_index is not null"
+        )
+    finally:
+        con.unregister(view)
+    fired = sorted(int(i) for (i,) in con.execute(f"select distinct check_index from {kept}").fetchall())
+    return [(checks[i][0], _rows(table, f"select {key} from {kept} where check_index = {i}")) for i in fired]

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from segmint.config import QualitySettings, SourceKind
-from segmint.ingest.load import KNOWN, MAPPED, ORDERS, TYPED
+from segmint.ingest.load import KNOWN, ORDERS, TYPED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,12 +134,12 @@ _BATCH_SQL = {
             case when t.event_id not in (select event_id from {KNOWN}) then {_ts("t.occurred_at")} end
                 as new_occurred_at,
             -- an unknown type is null after typing: show the type as delivered
-            coalesce(t.event_type, lower(m.event_type)) as event_type, t.product_id,
+            coalesce(t.event_type, t.unknown_event_type) as event_type, t.product_id,
             t.price::double as price, nullif(t.reason, '') as quarantine_reason, p.loaded_before,
             case when t.customer_id is not null
                 and not exists (select 1 from customers c where c.customer_id = t.customer_id)
                 then t.customer_id end as unknown_customer
-        from {TYPED} t join {MAPPED} m on m.__row = t.__row left join prior p on p.event_id = t.event_id
+        from {TYPED} t left join prior p on p.event_id = t.event_id
         order by t.__row
     """,
     "customers": f"""
