@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from segmint.warehouse import connect
 _spec = importlib.util.spec_from_file_location("bench_ingest", Path(__file__).with_name("ingest.py"))
 assert _spec is not None and _spec.loader is not None
 bench_ingest = importlib.util.module_from_spec(_spec)
+sys.modules["bench_ingest"] = bench_ingest  # its dataclasses look their module up
 _spec.loader.exec_module(bench_ingest)
 ROWS_PER_FILE, write_files = bench_ingest.ROWS_PER_FILE, bench_ingest.write_files
 

@@ -284,6 +284,26 @@ def test_dates_are_read_with_one_layout_per_file(duck: duckdb.DuckDBPyConnection
     )
 
 
+def test_a_file_that_turns_day_first_after_its_opening_rows_is_read_day_first(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # ISO in the first 1,500 rows (the sample typed as ISO), day-first in the 2,000 after: the layout
+    # that parses the most distinct values wins for the whole file, as when the first rows decide.
+    iso = [f"A{i},2024-03-01 10:{i % 60:02d}:{i % 7:02d},1,2.00" for i in range(1500)]
+    dmy = [f"B{i},{1 + i % 28:02d}/04/2024 {i % 24:02d}:{i % 60:02d},1,2.00" for i in range(2000)]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(["order_id,ordered_at,quantity,unit_price", *iso, *dmy]) + "\n")
+    result = load_file(duck, shop(), path, "r1", now=NOW)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3500, 2000, 1500)
+    assert duck.execute("select ordered_at from orders where order_id = 'B40'").fetchone() == (
+        datetime(2024, 4, 13, 16, 40),
+    )
+    reasons = duck.execute(
+        "select distinct regexp_replace(reason, '\"[^\"]*\"', '') from quarantine"
+    ).fetchall()
+    assert reasons == [("unparseable ordered_at ",)]
+
+
 def test_dates_that_fit_both_layouts_hold_the_file_until_timestamp_format_is_set(
     duck: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:

@@ -8,7 +8,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -305,19 +305,38 @@ def _build_mapped(
     )
 
 
-def _repeats(key: str) -> str:
-    """The CTE of keys that several good rows of the file carry, with the first of those rows.
+# Repeats are flagged once the batch is typed (_flag_repeats): a CTE of them beside the typed rows would
+# compute every check twice, once for the repeats and once for the rows.
+_REPEATED = "false as dup_in_file"
+# The key of each kind's typed rows, as repeats within a file are found.
+_FILE_KEY: dict[SourceKind, tuple[str, ...]] = {
+    "orders": ("order_id", "line_no"),
+    "events": ("event_id",),
+    "customers": ("customer_id",),
+    "feedback": ("feedback_id",),
+}
 
-    Joined back (left join repeats using (key)), it flags the later rows as repeats: a hash aggregate
-    that is nearly empty costs a third of a window partitioned by the key over the whole file.
+
+def _flag_repeats(con: duckdb.DuckDBPyConnection, kind: SourceKind) -> None:
+    """Flag the good rows of typed_batch whose key an earlier good row of the file carries (dup_in_file).
+
+    A hash aggregate of the keys that several good rows carry is nearly empty: a third of the cost of a
+    window partitioned by the key over the whole file, and no update at all when no key repeats.
     """
-    return (
-        f"repeats as (select {key}, min({ROW}) as first_row from checked where reason = '' "
-        f"group by {key} having count(*) > 1)"
+    key = _FILE_KEY[kind]
+    keys = ", ".join(key)
+    joined = " and ".join(f"t.{k} = r.{k}" for k in key)
+    con.execute(
+        f"""
+        update {TYPED} t set dup_in_file = true
+        from (
+            select {keys}, min({ROW}) as first_row from {TYPED} where reason = '' group by {keys} having count(*) > 1
+        ) r
+        where {joined} and t.reason = '' and t.{ROW} > r.first_row
+        """
     )
 
 
-_REPEATED = f"reason = '' and {ROW} > coalesce(repeats.first_row, {ROW}) as dup_in_file"
 # A row's reasons to be quarantined, '' when good; a malformed CSV line has only that one.
 _REASONS = f"coalesce('malformed line: ' || {MALFORMED}, concat_ws('; ',"
 
@@ -328,8 +347,10 @@ def _hash(*columns: str) -> str:
 
 
 # What makes an order the same order: its header fields and its lines as exported (before conversion).
-# Typed values (the line number given or derived, the integer quantity), so "2.0" and "2" are the same line.
-LINE_HASH = ("line", "product_id", "product_name", "category", "qty", "{price}", "{revenue}")
+# Typed values (the line number given or derived, the integer quantity), so "2.0" and "2" are the same line;
+# the columns of typed_batch, where the amounts as exported are the original_ ones.
+LINE_HASH = ("line_no", "product_id", "product_name", "category", "quantity", "{price}", "{revenue}")
+_LINE_AMOUNTS = {"{price}": "original_unit_price", "{revenue}": "original_line_revenue"}
 # The canonical column behind each hashed value that an export may leave out. A file compares only the
 # columns it provides: an overlapping export without product names repeats its orders, it does not change them.
 _HASHED_OPTIONAL = {
@@ -427,11 +448,14 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         else "select *, 1.0::decimal(18, 8) as fx from typed"
     )
 
-    def line_hash(columns: Sequence[str]) -> str:
-        return _hash(*(c.format(price="price", revenue=revenue) for c in columns))
-
-    # The hash stored is of every column; files that lack some compare a second hash without them.
-    compared = f"{line_hash(_masked(LINE_HASH, ctx.absent))} as compare_line_hash," if ctx.absent else ""
+    if ctx.converts:
+        unit_price = f"({_FITTING}price::decimal(38, 4) * fx end)::decimal(18, 4)"
+        line_revenue = f"({_FITTING}coalesce(line_revenue_given::decimal(38, 4), qty * price::decimal(38, 4)) * fx end)::decimal(18, 4)"
+        refunded = f"({_FITTING}refunded_given::decimal(38, 4) * fx end)::decimal(18, 4)"
+    else:
+        # Every rate is 1: the converted amounts are the amounts as given (the products in 38 digits and
+        # their rescaling cost more than all the casts).
+        unit_price, line_revenue, refunded = f"{_FITTING}price end", revenue, f"{_FITTING}refunded_given end"
     return f"""
         with typed as (
             select * {product_key},
@@ -490,20 +514,17 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                 {line} as line,
                 line_fits and amounts_fit as fits
             from sized
-        ),
-        {_repeats("order_id, line")}
+        )
         select {ROW}, order_id, line as line_no, {_customer_key("customer_id")} as customer_id,
-            ordered_ts as ordered_at, qty as quantity, ({_FITTING}price::decimal(38, 4) * fx end)::decimal(18, 4) as unit_price,
-            ({_FITTING}coalesce(line_revenue_given::decimal(38, 4), qty * price::decimal(38, 4)) * fx end)::decimal(18, 4) as line_revenue,
+            ordered_ts as ordered_at, qty as quantity, {unit_price} as unit_price, {line_revenue} as line_revenue,
             voided or {cancellation} as is_cancellation, voided as is_voided,
             product_id, product_name, category, coalesce({base}, currency_code) as currency, country, email,
-            ({_FITTING}refunded_given::decimal(38, 4) * fx end)::decimal(18, 4) as refunded_amount, consent as marketing_consent, reason,
+            {refunded} as refunded_amount, consent as marketing_consent, reason,
             {_REPEATED},
             currency_code as original_currency, price as original_unit_price,
-            ({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4) as original_line_revenue,
-            refunded_given as original_refunded_amount, fx as exchange_rate,
-            {compared} {line_hash(LINE_HASH)} as line_hash
-        from checked left join repeats using (order_id, line)
+            {revenue} as original_line_revenue,
+            refunded_given as original_refunded_amount, fx as exchange_rate
+        from checked
     """
 
 
@@ -547,14 +568,13 @@ def _events_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
                     case when price_typed < 0 then 'negative price' end
                 )) as reason
             from normalised
-        ),
-        {_repeats("event_id")}
+        )
         select {ROW}, event_id, occurred_ts as occurred_at, customer_id, session_id,
             event_type_normalised as event_type, product_id, price_typed as price, category, reason,
             {_REPEATED},
             -- The type as delivered (lower case) where it is unknown, for the checks to show.
             case when event_type_normalised is null then event_type end as unknown_event_type
-        from checked left join repeats using (event_id)
+        from checked
     """
 
 
@@ -608,11 +628,10 @@ def _customers_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, 
                         then 'birth_year ' || birth_year_typed || ' is outside {BIRTH_YEAR_MIN}-{now.year}' end
                 )) as reason
             from typed
-        ),
-        {_repeats("customer_id")}
+        )
         select checked.*,
             {_REPEATED}
-        from checked left join repeats using (customer_id)
+        from checked
     """
 
 
@@ -663,12 +682,11 @@ def _feedback_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, s
                     case when given_customer is null and email is null then 'missing customer_id and email' end
                 )) as reason
             from matched
-        ),
-        {_repeats("feedback_id")}
+        )
         select {ROW}, feedback_id, submitted_ts as submitted_at, customer_id, email, rating_typed as rating,
             {_lit(scale)} as scale, order_id, product_id, text, reason,
             {_REPEATED}
-        from checked left join repeats using (feedback_id)
+        from checked
     """
 
 
@@ -717,21 +735,22 @@ def _joined_by_line(value: str, where: str = "", line: str = "line_no") -> str:
     return f"array_to_string(list_transform(list_sort({pairs}), lambda p: p.v), ',')"
 
 
+def _line_hash(absent: frozenset[str] = frozenset()) -> str:
+    """md5 of a typed_batch line as exported, with the columns in `absent` left out (null)."""
+    return _hash(*(_LINE_AMOUNTS.get(c, c) for c in _masked(LINE_HASH, absent)))
+
+
+_ONCE = "filter (where not dup_in_file)"
+
+
 def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
     """batch_orders: one row per order id of the good lines, for the audit and the merge alike.
 
     The order's fields come from its lines in the file less repeated lines; the conflict columns
-    (customers_differ, first and last line time, line_count) see every good line. compare_hash is
-    content_hash without the columns the file lacks.
+    (customers_differ, first and last line time, line_count) see every good line. content_hash is of
+    every column; the hash without the columns the file lacks is needed for known orders only (_compare).
     """
-    once = "filter (where not dup_in_file)"
-    absent = _absent(con)
-    compared = (
-        f"{_joined_by_line('compare_line_hash', once)} as compare_lines_hash,"
-        if absent
-        else "null as compare_lines_hash,"
-    )
-    compare_hash = _hash(*_masked(ORDER_HASH, absent), "compare_lines_hash") if absent else "content_hash"
+    once = _ONCE
     con.execute(
         f"""
         create or replace temp table {ORDERS} as
@@ -749,15 +768,13 @@ def _aggregate_orders(con: duckdb.DuckDBPyConnection) -> None:
                 max(refunded_amount) {once} as refunded_amount,
                 max(original_refunded_amount) {once} as original_refunded_amount,
                 coalesce(bool_or(is_voided) {once}, false) as is_voided,
-                {_joined_by_line("line_hash", once)} as lines_hash, {compared}
+                {_joined_by_line(_line_hash(), once)} as lines_hash,
                 min(coalesce(customer_id, '')) <> max(coalesce(customer_id, '')) as customers_differ,
                 min(ordered_at) as first_line_at, max(ordered_at) as last_line_at, count(*) as line_count
             from {TYPED} where reason = ''
             group by order_id
-        ),
-        hashed as (select *, {_hash(*ORDER_HASH, "lines_hash")} as content_hash from agg)
-        select * exclude (lines_hash, compare_lines_hash), {compare_hash} as compare_hash
-        from hashed
+        )
+        select * exclude (lines_hash), {_hash(*ORDER_HASH, "lines_hash")} as content_hash from agg
         """
     )
 
@@ -863,18 +880,35 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
                 "where k.order_id = h.order_id and k.content_hash is null"
             )
         absent = _absent(con)
-        if absent:
-            # Recomputed from the stored rows without the columns this file lacks.
+        compared = "b.content_hash"
+        if absent and _count(con, f"select count(*) from {KNOWN}"):
+            # Recomputed from the stored rows without the columns this file lacks, and the file's
+            # orders hashed without them too (only these: the other orders are new).
             con.execute(
                 f"update {KNOWN} k set content_hash = s.content_hash from ({_stored_hash(absent, KNOWN)}) s "
                 "where k.order_id = s.order_id"
             )
+            con.execute(
+                f"""
+                create or replace temp table batch_compared as
+                select order_id, {_hash(*(f"b.{c}" if c != "null" else c for c in _masked(ORDER_HASH, absent)), "l.lines_hash")}
+                    as compare_hash
+                from {ORDERS} b join (
+                    select order_id, {_joined_by_line(_line_hash(absent), _ONCE)} as lines_hash
+                    from {TYPED}
+                    where reason = '' and order_id in (select order_id from {KNOWN})
+                    group by order_id
+                ) l using (order_id)
+                """
+            )
+            compared = "c.compare_hash"
+        joined = "join batch_compared c using (order_id)" if compared != "b.content_hash" else ""
         con.execute(
             f"""
             create or replace temp table {KNOWN} as
-            select k.order_id, case when k.content_hash = b.compare_hash then 'same' else 'changed' end as state,
+            select k.order_id, case when k.content_hash = {compared} then 'same' else 'changed' end as state,
                 k.stored_file
-            from {KNOWN} k join {ORDERS} b using (order_id)
+            from {KNOWN} k join {ORDERS} b using (order_id) {joined}
             """
         )
     else:
@@ -1244,8 +1278,13 @@ def _type_batch(
     columns = read()
     mapping = canonical_mapping(source, [c for c in columns if c not in (LINE, MALFORMED)], path)
     _build_mapped(con, source.kind, mapping, columns)
+    column = TIME_COLUMN[source.kind]
+    # Most files write ISO times: typed as ISO at once when a sample of rows is, and the layout is
+    # decided (a pass over the file's times) only if some time then fails to parse.
+    iso = FAMILIES["iso"].format(x=column)
+    optimistic = not source.timestamp_format and _iso_sample(con, column)
     try:
-        time_sql = decide_timestamp(con, source, TIME_COLUMN[source.kind], path)
+        time_sql = iso if optimistic else decide_timestamp(con, source, column, path)
     except _AmbiguousDatesError as exc:
         exc.columns = columns  # type: ignore[attr-defined]
         raise
@@ -1266,6 +1305,22 @@ def _type_batch(
     con.execute(
         f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping, ctx)}"
     )
+    unparsed = f'unparseable {column} "'
+    if (
+        optimistic
+        and con.execute(f"select 1 from {TYPED} where contains(reason, {_lit(unparsed)}) limit 1").fetchone()
+    ):
+        try:
+            decided = decide_timestamp(con, source, column, path)
+        except _AmbiguousDatesError as exc:
+            exc.columns = columns  # type: ignore[attr-defined]
+            raise
+        if decided != iso:
+            ctx = replace(ctx, time_sql=decided)
+            con.execute(
+                f"create or replace temp table {TYPED} as {_TYPED_SQL[source.kind](source, limit, mapping, ctx)}"
+            )
+    _flag_repeats(con, source.kind)
     if source.kind == "orders":
         _aggregate_orders(con)
         # Lines that fit can still add up to an order total that does not.
@@ -1276,6 +1331,17 @@ def _type_batch(
         _mark(con, f"order total {TOO_LARGE}", f"order_id in ({too_large})", source, compare=False)
     _compare(con, source)
     return _Typed(columns, [name for name in mapping if not name.startswith("__")])
+
+
+def _iso_sample(con: duckdb.DuckDBPyConnection, column: str, rows: int = 1000) -> bool:
+    """Whether the times in a thousand of the batch's rows are all ISO (a file uses one layout throughout)."""
+    return (
+        con.execute(
+            f"select 1 from (select {column} from {MAPPED} limit {rows}) "
+            f"where {column} is not null and {FAMILIES['iso'].format(x=column)} is null limit 1"
+        ).fetchone()
+        is None
+    )
 
 
 def _converts(con: duckdb.DuckDBPyConnection, source: SourceSettings, base: str | None) -> bool:
