@@ -21,7 +21,9 @@ DuckDB's insert of the second night goes into the database holding the first nig
 `--ids uuid` gives orders, customers and events random UUIDs instead of sequential ids, so that already
 loaded keys cannot be found by the key's zone maps (min/max per row group): what a shop platform's
 exports look like. "in files" is the sum of the per-file load times the ingest logs (the rest of the
-process time is Python's start, reading the config and opening the warehouse).
+process time is Python's start, reading the config and opening the warehouse). CPU seconds (DuckDB's
+threads and the ingest's Python, user and system) are steadier than seconds on a machine shared with
+other work; on an otherwise idle one the two ratios agree roughly.
 """
 
 from __future__ import annotations
@@ -121,9 +123,9 @@ def parse_seconds(paths: list[Path]) -> float:
     return _timed(duckdb.connect(), f"select sum(hash(columns(*))) from read_csv([{files}], header = true)")
 
 
-def insert_seconds(out: Path, nights: list[list[Path]]) -> list[float]:
+def insert_seconds(out: Path, nights: list[list[Path]]) -> list[tuple[float, float]]:
     """DuckDB's own typed insert of each file into one database file, one transaction per file: the
-    seconds of each night, later nights inserted into the database holding the earlier ones."""
+    seconds and CPU seconds of each night, later nights inserted into the database holding the earlier ones."""
     database = out / "floor.duckdb"
     for leftover in out.glob("floor.duckdb*"):
         leftover.unlink()
@@ -131,13 +133,13 @@ def insert_seconds(out: Path, nights: list[list[Path]]) -> list[float]:
     times = []
     first = True
     for paths in nights:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for path in paths:
             scan = f"select * from read_csv('{path}', header = true)"
             con.execute(f"create table t as {scan}" if first else f"insert into t {scan}")
             first = False
         con.execute("checkpoint")
-        times.append(time.perf_counter() - started)
+        times.append((time.perf_counter() - started, time.process_time() - cpu))
     con.close()
     for leftover in out.glob("floor.duckdb*"):
         leftover.unlink()
@@ -146,9 +148,11 @@ def insert_seconds(out: Path, nights: list[list[Path]]) -> list[float]:
 
 @dataclass(frozen=True)
 class Run:
-    """One `segmint ingest` process: its seconds, the seconds its files took, its peak RSS, rows read."""
+    """One `segmint ingest` process: its seconds and CPU seconds, the seconds its files took (as logged),
+    its peak RSS, the rows it read."""
 
     seconds: float
+    cpu: float
     in_files: float
     peak_gb: float
     rows_read: int
@@ -182,7 +186,13 @@ def ingest_run(out: Path, warehouse: Path, kind: str, folder: str, src: Path | N
         sys.stderr.write(log)
         raise SystemExit(f"segmint ingest failed with exit code {os.waitstatus_to_exitcode(status)}")
     loaded = [(int(rows), float(s)) for rows, s in _LOADED.findall(log)]
-    return Run(seconds, sum(s for _, s in loaded), usage.ru_maxrss / 1024**2, sum(r for r, _ in loaded))
+    return Run(
+        seconds,
+        usage.ru_utime + usage.ru_stime,
+        sum(s for _, s in loaded),
+        usage.ru_maxrss / 1024**2,
+        sum(r for r, _ in loaded),
+    )
 
 
 def main() -> None:
@@ -218,9 +228,9 @@ def main() -> None:
     )
     print(
         "| kind | night | checkout | rows | raw read s | parse s | DuckDB insert s | ingest s | in files s "
-        "| rows/s | to raw read | to parse | to insert | peak RSS GB |"
+        "| rows/s | to raw read | to parse | to insert | insert CPU s | ingest CPU s | CPU to insert | peak RSS GB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind, rows in (("orders", args.order_lines), ("events", args.events)):
         if not rows:
             continue
@@ -235,15 +245,17 @@ def main() -> None:
             )
         floors = [(raw_read_seconds(p), parse_seconds(p)) for p in nights]
         inserts = insert_seconds(out, nights)
-        for n, src in enumerate(sources):
-            warehouse = out / f"warehouse{n}.duckdb"
+        warehouses = [out / f"warehouse{n}.duckdb" for n in range(len(sources))]
+        for warehouse in warehouses:
             for leftover in out.glob(f"{warehouse.name}*"):
                 leftover.unlink()
-            label = str(src.resolve().parent.name) if src is not None else "installed"
-            for night, folder in enumerate((kind, f"{kind}_night2")[: len(nights)]):
+        # Night by night, the checkouts one after the other: a busier minute shifts them alike.
+        for night, folder in enumerate((kind, f"{kind}_night2")[: len(nights)]):
+            for src, warehouse in zip(sources, warehouses, strict=True):
+                label = str(src.resolve().parent.name) if src is not None else "installed"
                 run = ingest_run(out, warehouse, kind, folder, src)
                 raw, parse = floors[night]
-                insert = inserts[night]
+                insert, insert_cpu = inserts[night]
                 night_rows = rows if night == 0 else args.night2
                 if run.rows_read != night_rows:
                     raise SystemExit(
@@ -253,7 +265,7 @@ def main() -> None:
                     f"| {kind} | {night + 1} | {label} | {night_rows:,} | {raw:.1f} | {parse:.1f} | {insert:.1f} "
                     f"| {run.seconds:.1f} | {run.in_files:.1f} | {night_rows / run.seconds:,.0f} "
                     f"| {run.seconds / raw:.1f}x | {run.seconds / parse:.1f}x | {run.seconds / insert:.2f}x "
-                    f"| {run.peak_gb:.2f} |"
+                    f"| {insert_cpu:.1f} | {run.cpu:.1f} | {run.cpu / insert_cpu:.2f}x | {run.peak_gb:.2f} |"
                 )
                 sys.stdout.flush()
 

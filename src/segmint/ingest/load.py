@@ -965,13 +965,17 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         )
         for table in ("orders", "order_lines", "order_originals", "order_line_originals"):
             con.execute(f"delete from {table} where order_id in {changed}")
-    merged = f"(select order_id from {KNOWN} where state = 'same' or not getvariable('update_changed'))"
+    # The orders the batch adds: not those loaded before, unless they replace the stored version.
+    kept = (
+        f"not exists (select 1 from {KNOWN} k where k.order_id = b.order_id "
+        "and (k.state = 'same' or not getvariable('update_changed')))"
+    )
     con.execute(
         f"""
         insert into orders by name
         select order_id, customer_id, ordered_at, is_cancellation, revenue, currency, ? as source_file, country,
             refunded_amount, is_voided
-        from {ORDERS} where order_id not in {merged}
+        from {ORDERS} b where {kept}
         """,
         [path],
     )
@@ -982,7 +986,7 @@ def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         )
         select order_id, content_hash, original_currency, original_revenue, original_refunded_amount,
             exchange_rate
-        from {ORDERS} where order_id not in {merged}
+        from {ORDERS} b where {kept}
         """
     )
     con.execute(
@@ -1081,26 +1085,20 @@ def _register_customers(con: duckdb.DuckDBPyConnection, time_column: str) -> Non
         group by customer_id
         """
     )
-    # Details already known win: a customers file is the better source for them.
+    # Details already known win: a customers file is the better source for them. One merge probes the
+    # customers table once with the batch's customers (an update and an insert would probe it twice).
     con.execute(
         """
-        update customers c set first_seen_at = least(coalesce(c.first_seen_at, b.first_seen_at), b.first_seen_at),
+        merge into customers c using batch_customers b on c.customer_id = b.customer_id
+        -- Only rows that change: most of a file's customers are known with their details already.
+        when matched and (c.first_seen_at is null or b.first_seen_at < c.first_seen_at
+               or (c.email is null and b.email is not null) or (c.country is null and b.country is not null)
+               or (c.marketing_consent is null and b.marketing_consent is not null)) then update set
+            first_seen_at = least(coalesce(c.first_seen_at, b.first_seen_at), b.first_seen_at),
             email = coalesce(c.email, b.email), country = coalesce(c.country, b.country),
             marketing_consent = coalesce(c.marketing_consent, b.marketing_consent)
-        from batch_customers b
-        where c.customer_id = b.customer_id
-          -- Only rows that change: most of a file's customers are known with their details already.
-          and (c.first_seen_at is null or b.first_seen_at < c.first_seen_at
-               or (c.email is null and b.email is not null) or (c.country is null and b.country is not null)
-               or (c.marketing_consent is null and b.marketing_consent is not null))
-        """
-    )
-    con.execute(
-        """
-        insert into customers by name
-        select customer_id, email, country, first_seen_at, marketing_consent, null as source_file
-        from batch_customers b
-        where not exists (select 1 from customers c where c.customer_id = b.customer_id)
+        when not matched then insert (customer_id, email, country, first_seen_at, marketing_consent, source_file)
+            values (b.customer_id, b.email, b.country, b.first_seen_at, b.marketing_consent, null)
         """
     )
 

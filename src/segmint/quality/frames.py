@@ -129,6 +129,12 @@ _BATCH_SQL = {
         with prior as (
             select event_id, any_value(regexp_extract(stored_file, '[^/]+$')) as loaded_before from {KNOWN}
             where state = 'changed' group by event_id
+        ),
+        -- The batch's customers already loaded, the customers table probed with the batch's few ids (a
+        -- hash table of every customer ever loaded would cost more than the probe).
+        known_customers as (
+            select distinct customer_id from customers
+            where customer_id in (select distinct customer_id from {TYPED} where customer_id is not null)
         )
         select t.__row, t.event_id, {_ts("t.occurred_at")} as occurred_at, t.customer_id, t.session_id,
             case when t.event_id not in (select event_id from {KNOWN}) then {_ts("t.occurred_at")} end
@@ -136,10 +142,10 @@ _BATCH_SQL = {
             -- an unknown type is null after typing: show the type as delivered
             coalesce(t.event_type, t.unknown_event_type) as event_type, t.product_id,
             t.price::double as price, nullif(t.reason, '') as quarantine_reason, p.loaded_before,
-            case when t.customer_id is not null
-                and not exists (select 1 from customers c where c.customer_id = t.customer_id)
-                then t.customer_id end as unknown_customer
+            case when t.customer_id is not null and k.customer_id is null then t.customer_id end
+                as unknown_customer
         from {TYPED} t left join prior p on p.event_id = t.event_id
+            left join known_customers k on k.customer_id = t.customer_id
         order by t.__row
     """,
     "customers": f"""
