@@ -157,8 +157,12 @@ def ingest_sources(settings: Settings, run_id: str) -> list[FileResult]:
     """Load every configured source, each file audited before it is merged (write-audit-publish)."""
     from segmint.quality.audit import BatchAudit
 
-    with warehouse(settings) as con:
-        return ingest(con, settings, run_id, audit=BatchAudit(settings))
+    audit = BatchAudit(settings)
+    try:
+        with warehouse(settings) as con:
+            return ingest(con, settings, run_id, audit=audit)
+    finally:
+        audit.finish()
 
 
 def check_night(

@@ -35,6 +35,7 @@ class BatchAudit:
     results: list[CheckResult] = field(default_factory=list)
     # Importing GX and opening its context take seconds: begun at once, while the first file is read.
     _engine: Future[Engine] = field(init=False, repr=False)
+    _validated: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._engine = _WORKER.submit(engine, self.settings.output_dir)
@@ -68,12 +69,20 @@ class BatchAudit:
                     index_columns=INDEX_COLUMNS[table],
                     sample_rows=quality.sample_rows,
                     chunk_rows=quality.chunk_rows,
+                    index=False,
                 )
             for result in found:
                 result.batch = str(batch.path)
             return found
 
+        self._validated = True
         return BatchVerdict(self, batch, _WORKER.submit(validate), failing)
+
+    def finish(self) -> None:
+        """Render the data docs index once for every batch checked (each batch's page is rendered at once)."""
+        if self._validated:
+            self._validated = False
+            _WORKER.submit(lambda: self._engine.result().build_index()).result()
 
 
 @dataclass

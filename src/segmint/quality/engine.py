@@ -1,7 +1,7 @@
 """Great Expectations, once per process: a file context under the output folder, the suites, data docs.
 
 GX's SQL datasource cannot read DuckDB, so every batch is validated as a pandas frame taken from DuckDB,
-through a Checkpoint per suite and scope whose UpdateDataDocsAction renders the result's page at once.
+through a Checkpoint per suite and scope; each result's page is rendered at once, the docs index when asked.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class Engine:
 
     def __init__(self, output_dir: Path) -> None:
         import great_expectations as gx
-        from great_expectations.checkpoint.actions import UpdateDataDocsAction
         from great_expectations.core import ExpectationSuite
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
@@ -95,7 +94,6 @@ class Engine:
         # Per suite and scope with whole-table expectations, the suite without them: chunks after the first
         # need not compute what SQL computes on the whole table (chunks.py).
         self._row_definitions: dict[str, Any] = {}
-        update_docs = UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])
         for suite in self.suites.values():
             for scope in ("batch", "table"):
                 if not suite.for_scope(scope):
@@ -126,7 +124,8 @@ class Engine:
                     gx.Checkpoint(
                         name=name,
                         validation_definitions=[definition],
-                        actions=[update_docs],
+                        # Each result's page is rendered after its run (_render), the index when asked.
+                        actions=[],
                         result_format=_result_format(10),
                     )
                 )
@@ -143,11 +142,13 @@ class Engine:
         index_columns: list[str],
         sample_rows: int = 10,
         chunk_rows: int | None = None,
+        index: bool = True,
     ) -> list[CheckResult]:
         """Validate a frame against a table's suite for one scope; one result per expectation.
 
         Past `chunk_rows` rows (`[quality] chunk_rows`), GX sees the rows in chunks of that size and the
-        results are combined as if it had seen them whole (chunks.py).
+        results are combined as if it had seen them whole (chunks.py). The result's page is rendered at
+        once; the docs index too unless `index` is False (then build_index() renders it, once for many).
         """
         import pyarrow as pa
 
@@ -155,7 +156,7 @@ class Engine:
 
         if chunk_rows is not None and len(frame) > chunk_rows:
             return self._validate_chunks(
-                table, scope, frame, parameters, batch, run_id, index_columns, sample_rows, chunk_rows
+                table, scope, frame, parameters, batch, run_id, index_columns, sample_rows, chunk_rows, index
             )
         whole = arrow_frame(frame) if isinstance(frame, pa.Table) else frame
         suite = self.suites[table]
@@ -168,7 +169,8 @@ class Engine:
                 expectation_parameters=parameters,
                 run_id=_run_identifier(run_id, batch),
             )
-        (outcome,) = checked.run_results.values()
+        ((key, outcome),) = checked.run_results.items()
+        self._render(key, index)
         by_key = {e.key: e for e in suite.for_scope(scope)}
         results = []
         for item in outcome.results:
@@ -191,6 +193,7 @@ class Engine:
         index_columns: list[str],
         sample_rows: int,
         chunk_rows: int,
+        index: bool = True,
     ) -> list[CheckResult]:
         """GX on `chunk_rows` rows at a time; one combined result per expectation, stored and rendered once."""
         import pyarrow as pa
@@ -252,7 +255,7 @@ class Engine:
             key = _key(item)
             _combine(item, by_key[key], tallies[key], whole.get(key), parameters)
         _restate(outcome, chunk_rows, len(rows))
-        self._publish(checkpoint, definition, outcome, identifier)
+        self._publish(definition, outcome, identifier, index)
         return [
             _check_result(table, batch, by_key[_key(item)], item, parameters, tallies[_key(item)].sample)
             for item in outcome.results
@@ -274,8 +277,8 @@ class Engine:
         if store.has_key(key):
             store.remove_key(key)
 
-    def _publish(self, checkpoint: Any, definition: Any, outcome: Any, identifier: Any) -> None:
-        """Store the combined result over the last chunk's and render its page, as Checkpoint.run does."""
+    def _publish(self, definition: Any, outcome: Any, identifier: Any, index: bool) -> None:
+        """Store the combined result over the last chunk's and render its page, as after Checkpoint.run."""
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
             ValidationResultIdentifier,
@@ -291,11 +294,32 @@ class Engine:
             suite_validation_result_identifier=key,
             expectation_suite_identifier=suite_id,
         )
+        self._render(key, index)
+
+    def _render(self, key: Any, index: bool) -> None:
+        """Render a stored result's page (and the docs index when `index`), as UpdateDataDocsAction did.
+
+        The index lists every result kept (docs_keep_days of nights): rendering it after each of a
+        night's batches cost more than validating the batch, once the docs held a few weeks.
+        """
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        suite = ExpectationSuiteIdentifier(name=key.expectation_suite_identifier.name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            checkpoint._run_actions(
-                checkpoint._construct_result(run_id=identifier, run_results={key: outcome})
+            self.context.build_data_docs(
+                site_names=[DOCS_SITE], resource_identifiers=[key, suite], build_index=index
             )
+
+    def build_index(self) -> None:
+        """Render the docs index (the pages are rendered as results come): after validate(index=False)."""
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        # Naming only suites (whose pages are not built, see site_section_builders) renders just the index.
+        identifiers = [ExpectationSuiteIdentifier(name=n) for n in self._checkpoints]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=identifiers)
 
     @staticmethod
     def _set_result_format(checkpoint: Any, sample_rows: int) -> None:
@@ -308,7 +332,7 @@ class Engine:
     def build_docs(self, run_id: str | None = None, *, keep_days: int = 30) -> Path:
         """Drop results older than keep_days from the docs and refresh the index (all pages when run_id is None).
 
-        Each validation's page was rendered when its Checkpoint ran (UpdateDataDocsAction); here the
+        Each validation's page was rendered when its Checkpoint ran (_render); here the
         run's suite pages and the index are rebuilt, so the index lists exactly the results kept.
         """
         from great_expectations.data_context.types.resource_identifiers import (

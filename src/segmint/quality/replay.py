@@ -116,6 +116,8 @@ def replay(
     except BaseException as exc:
         finish_run(con, outcome.run_id, "failed", str(exc))
         raise
+    finally:
+        audit.finish()
     message = f"replay of run {run_id}" + (" (forced)" if force else "")
     if outcome.still_held:
         message += f"; still held: {', '.join(Path(p).name for p in outcome.still_held)}"
