@@ -871,13 +871,24 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
     kind = source.kind
     con.execute(f"set variable update_changed = {str(source.on_changed == 'update').lower()}")
     if kind == "orders":
+        # The stored orders probed with the file's order ids; their hashes only for the orders found (a
+        # second probe, of order_originals, that a file of new orders, the usual one, does without).
         con.execute(
             f"""
             create or replace temp table {KNOWN} as
-            select s.order_id, s.source_file as stored_file, h.content_hash
-            from orders s join {ORDERS} b using (order_id) left join order_originals h using (order_id)
+            select s.order_id, s.source_file as stored_file, null::varchar as content_hash
+            from orders s where s.order_id in (select order_id from {ORDERS})
             """
         )
+        if _count(con, f"select count(*) from {KNOWN}"):
+            con.execute(
+                f"""
+                update {KNOWN} k set content_hash = h.content_hash
+                from (select order_id, content_hash from order_originals
+                      where order_id in (select order_id from {KNOWN})) h
+                where k.order_id = h.order_id
+                """
+            )
         con.execute(
             f"create or replace temp table legacy_orders as select order_id from {KNOWN} where content_hash is null"
         )
@@ -1194,9 +1205,10 @@ def _quarantine(con: duckdb.DuckDBPyConnection, batch: Batch, reason_sql: str, w
     con.execute(
         f"""
         insert into quarantine (run_id, source, source_file, row_number, raw_record, reason, quarantined_at)
-        select ?, ?, ?, t.{ROW}, {_raw_record(con)}, {reason_sql}, current_localtimestamp()
-        from {ROWS} t join {RAW} r on t.{ROW} = r.rowid - getvariable('raw_base')
-        where {where}
+        select ?, ?, ?, t.{ROW}, {_raw_record(con)}, t.reason, current_localtimestamp()
+        from (select {ROW}, {reason_sql} as reason from {ROWS} where {where}) t
+            -- The raw rows found by their rowid: the few quarantined ones' row groups are all that is read.
+            join {RAW} r on r.rowid = t.{ROW} + getvariable('raw_base')
         """,
         [batch.run_id, batch.source.name, str(batch.path)],
     )
@@ -1551,9 +1563,11 @@ def _record_partial_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> tupl
         select order_id, ?, ?, count(*) filter (where {_MERGED}), count(*) filter (where reason <> ''),
             current_localtimestamp()
         from {ROWS}
-        where order_id in (select order_id from {ROWS} where {_MERGED}) and not dup_in_file
-            and order_id in (select order_id from {TYPED} where reason <> '')
-        group by order_id having count(*) filter (where reason <> '') > 0
+        -- The orders with a bad line (few) first: then only their rows are counted.
+        where order_id in (select distinct order_id from {TYPED} where reason <> '' and order_id is not null)
+            and not dup_in_file
+        group by order_id
+        having count(*) filter (where reason <> '') > 0 and count(*) filter (where {_MERGED}) > 0
         returning lines_quarantined
         """,
         [str(batch.path), batch.run_id],
