@@ -5,7 +5,7 @@ from GX's servers (with this context's id appended): offline the pages are blank
 reports its use. GX writes every page through its site's store backend, so the site is configured with
 `OfflineFilesystemStoreBackend`, which rewrites those addresses to relative paths into
 `static/vendor/` (copied from docs_assets/ next to this module) before a page reaches the disk, whichever
-GX code path renders it (a Checkpoint's UpdateDataDocsAction or a full docs build).
+GX code path renders it (a result's page after its validation, the index, or a full docs build).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class _SharedEnvironment:
     """A GX Jinja view that compiles GX's templates once per process, not once per docs build.
 
     GX makes a new view, and so a new Jinja environment that compiles every template again (about a
-    second), for each docs build; with a Checkpoint's UpdateDataDocsAction that is once per validation.
+    second), for each docs build; a result's page is built once per validation.
     """
 
     _environments: ClassVar[dict[tuple[Any, ...], Any]] = {}
