@@ -182,7 +182,7 @@ def test_the_whole_job_on_a_real_shop(
     else:
         assert "segments not computed: " in str(run[1]), run[1]
 
-    _, buyers, churn, clv, message = _predictions(job)
+    prediction_run_id, buyers, churn, clv, message = _predictions(job)
     assert buyers > 0
     if shop.predictions_expected:
         assert churn == buyers, message
@@ -194,7 +194,7 @@ def test_the_whole_job_on_a_real_shop(
     next_order = job.one(
         "select count(days_to_next_order), count(p_order_30d), count(frequency_repeat), "
         "count(*) filter (where next_order_date < as_of) from customer_predictions where run_id = ?",
-        [_predictions(job)[0]],
+        [prediction_run_id],
     )
     assert next_order is not None and next_order[3] == 0
     assert next_order[0] == next_order[1] == next_order[2], (next_order, message)

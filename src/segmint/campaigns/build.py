@@ -24,7 +24,6 @@ from segmint.campaigns.bandit import (
 )
 from segmint.campaigns.exports import FORMATS, write_audience
 from segmint.campaigns.playbook import (
-    FEATURE_COLUMNS,
     PREDICTION_COLUMNS,
     Campaign,
     Playbook,
@@ -36,9 +35,9 @@ from segmint.campaigns.playbook import (
 )
 from segmint.config import Settings
 from segmint.errors import ConfigError
-from segmint.features import FEEDBACK_FEATURES, has_clickstream, require_features
+from segmint.features import FEEDBACK_FEATURES, WEB_FEATURES, has_clickstream, require_features
 from segmint.predict.runner import clv_unreliable, latest_prediction_run, published_segment_run
-from segmint.warehouse import insert_row, query_frame, table_columns, transaction
+from segmint.warehouse import insert_frame, insert_row, query_frame, table_columns, transaction
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +234,7 @@ def unevaluable(
 
 
 # Rule names that read the clickstream: in a shop without web events they are 0 or empty for everyone.
-CLICKSTREAM_COLUMNS = frozenset(
-    c
-    for c in FEATURE_COLUMNS
-    if c.startswith(("sessions_", "product_views_", "add_to_carts_", "cart_", "view_"))
-) | {"days_since_last_visit"}
+CLICKSTREAM_COLUMNS = WEB_FEATURES
 
 
 # Rule names the lifetime-value model predicts: the night's holdout check decides whether they can be used.
@@ -497,15 +492,13 @@ def _record(
     finally:
         con.unregister("audience_rows")
     if draws.height:
-        con.register("draw_rows", draws)
-        try:
-            con.execute(
-                "insert into campaign_variant_draws by name select ? as campaign_id, ? as name, ? as as_of, * "
-                "from draw_rows",
-                [build.campaign_id, build.name, build.as_of],
-            )
-        finally:
-            con.unregister("draw_rows")
+        insert_frame(
+            con,
+            "campaign_variant_draws",
+            draws.with_columns(
+                campaign_id=pl.lit(build.campaign_id), name=pl.lit(build.name), as_of=pl.lit(build.as_of)
+            ),
+        )
 
 
 def build_campaigns(

@@ -13,7 +13,7 @@ import polars as pl
 from segmint.campaigns.bandit import UNASSIGNED, Posterior, p_best, segment_seed
 from segmint.campaigns.stats import bootstrap_mean_difference, two_proportion
 from segmint.config import Settings
-from segmint.warehouse import query_frame, query_one, transaction
+from segmint.warehouse import insert_frame, query_frame, query_one, transaction
 
 ALL_SEGMENTS = "all"
 
@@ -142,9 +142,7 @@ def measure_campaign(
         # Replacing the campaign's rows (not adding to them) keeps a re-measure from counting twice.
         con.execute("delete from campaign_results where campaign_id = ?", [campaign_id])
         con.execute("delete from campaign_variant_results where campaign_id = ?", [campaign_id])
-        con.register("result_rows", table)
-        con.execute("insert into campaign_results by name select * from result_rows")
-        con.unregister("result_rows")
+        insert_frame(con, "campaign_results", table)
         if by_variant.height:
             con.register("variant_rows", by_variant)
             con.execute(
@@ -200,9 +198,7 @@ def update_posteriors(
         "delete from campaign_variant_posteriors where name = ? and measured_as_of = ?",
         [table["name"][0], as_of],
     )
-    con.register("posterior_rows", table)
-    con.execute("insert into campaign_variant_posteriors by name select * from posterior_rows")
-    con.unregister("posterior_rows")
+    insert_frame(con, "campaign_variant_posteriors", table)
     return table.height
 
 

@@ -202,7 +202,8 @@ def check_next_order(
 
     None when the holdout is shorter than the 30-day window or there is nobody to judge.
     """
-    if (through - calibration_end).days < HORIZON_DAYS or summary.height == 0:
+    holdout_days = (through - calibration_end).days
+    if holdout_days < HORIZON_DAYS or summary.height == 0:
         return None
     predicted = next_order_columns(params, summary, calibration_end).drop("next_order_date")
     frame = summary.join(predicted, on="customer_id").join(
@@ -212,7 +213,7 @@ def check_next_order(
     return judge(
         frame,
         calibration_end,
-        (through - calibration_end).days,
+        holdout_days,
         ordered_before=ordered_share_before(transactions, calibration_end),
         model_days=np.rint(model_wait_weeks(params, x, t_cal) * 7.0),
     )

@@ -353,11 +353,7 @@ def _store_models(
     if outcome.churn is not None:
         row = outcome.churn.as_row() | {"run_id": run_id, "as_of": as_of}
         row["features"] = json.dumps(list(outcome.churn.features))
-        con.register("churn_model_row", pl.DataFrame([row]))
-        try:
-            con.execute("insert into churn_models by name select * from churn_model_row")
-        finally:
-            con.unregister("churn_model_row")
+        insert_row(con, "churn_models", row)
 
 
 def _dropped_messages(con: duckdb.DuckDBPyConnection, as_of: date, outcome: PredictionOutcome) -> list[str]:
