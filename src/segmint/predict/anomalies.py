@@ -106,12 +106,12 @@ def detect_anomalies(features: pl.DataFrame, *, contamination: float = 0.01, see
     raw_median = np.nanmedian(raw, axis=0)
     # NaN (no second order, no visit) becomes the median: missing is common, not unusual.
     filled = np.where(np.isnan(z), 0.0, z)
-    forest = IsolationForest(
-        n_estimators=200, contamination=contamination, random_state=seed, n_jobs=n_jobs(len(filled))
-    )
+    # Scored once: with a float contamination scikit-learn scores the training rows in fit and again in
+    # predict; the same percentile of one scoring flags the same customers at a third of the cost.
+    forest = IsolationForest(n_estimators=200, random_state=seed, n_jobs=n_jobs(len(filled)))
     with threads_for(len(filled)):
-        flags = forest.fit_predict(filled) == -1
-        scores = forest.score_samples(filled)
+        scores = forest.fit(filled).score_samples(filled)
+    flags = scores < np.percentile(scores, 100.0 * contamination)
     reasons: list[str | None] = [None] * features.height
     for i in np.flatnonzero(flags):
         reasons[i] = explain(raw[i], z[i], raw_median, columns)
