@@ -422,7 +422,35 @@ class _Context:
 _FITTING = "case when fits then "
 
 
+def _order_amounts(base: str, converts: bool) -> tuple[str, str, str, str, str]:
+    """SQL of an order line's amounts: (revenue as given, the priced CTE, and unit price, line revenue and
+    refund in the base currency)."""
+    revenue = f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)"
+    # The as-of join costs more than any cast: a file all in the base currency has every rate 1.
+    priced = (
+        f"""select t.*,
+                case when {base} is null or t.currency_code is null or t.currency_code = {base} then 1.0
+                    else r.rate end::decimal(18, 8) as fx
+            from typed t asof left join exchange_rates r
+                on r.currency = t.currency_code and t.ordered_ts >= r.day"""
+        if converts
+        else "select *, 1.0::decimal(18, 8) as fx from typed"
+    )
+
+    if converts:
+        unit_price = f"({_FITTING}price::decimal(38, 4) * fx end)::decimal(18, 4)"
+        line_revenue = f"({_FITTING}coalesce(line_revenue_given::decimal(38, 4), qty * price::decimal(38, 4)) * fx end)::decimal(18, 4)"
+        refunded = f"({_FITTING}refunded_given::decimal(38, 4) * fx end)::decimal(18, 4)"
+    else:
+        # Every rate is 1: the converted amounts are the amounts as given (the products in 38 digits and
+        # their rescaling cost more than all the casts).
+        unit_price, line_revenue, refunded = f"{_FITTING}price end", revenue, f"{_FITTING}refunded_given end"
+    return revenue, priced, unit_price, line_revenue, refunded
+
+
 def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str], ctx: _Context) -> str:
+    # Longer than most: one statement whose CTEs (typed, priced, sized, checked) read top to bottom; its
+    # parts that vary by file are the variables set first.
     currency = _lit(source.currency) if source.currency else "null"
     base = _lit(ctx.base) if ctx.base else "null"
     # Windows over the whole file cost more than all the casts: only when the file lacks the column.
@@ -442,7 +470,6 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         if "line_no" in mapping
         else "null"
     )
-    revenue = f"({_FITTING}coalesce(line_revenue_given, qty * price::decimal(38, 4)) end)::decimal(18, 4)"
     # An export with product names but no product ids: the name is the product's key, so that product
     # features and recommendations see its products. The hashes take the key as stored (a file without
     # ids compares without them, as _HASHED_OPTIONAL says).
@@ -450,25 +477,7 @@ def _orders_sql(source: SourceSettings, now: datetime, mapping: Mapping[str, str
         "replace (coalesce(product_id, product_name) as product_id)" if "product_id" not in mapping else ""
     )
 
-    # The as-of join costs more than any cast: a file all in the base currency has every rate 1.
-    priced = (
-        f"""select t.*,
-                case when {base} is null or t.currency_code is null or t.currency_code = {base} then 1.0
-                    else r.rate end::decimal(18, 8) as fx
-            from typed t asof left join exchange_rates r
-                on r.currency = t.currency_code and t.ordered_ts >= r.day"""
-        if ctx.converts
-        else "select *, 1.0::decimal(18, 8) as fx from typed"
-    )
-
-    if ctx.converts:
-        unit_price = f"({_FITTING}price::decimal(38, 4) * fx end)::decimal(18, 4)"
-        line_revenue = f"({_FITTING}coalesce(line_revenue_given::decimal(38, 4), qty * price::decimal(38, 4)) * fx end)::decimal(18, 4)"
-        refunded = f"({_FITTING}refunded_given::decimal(38, 4) * fx end)::decimal(18, 4)"
-    else:
-        # Every rate is 1: the converted amounts are the amounts as given (the products in 38 digits and
-        # their rescaling cost more than all the casts).
-        unit_price, line_revenue, refunded = f"{_FITTING}price end", revenue, f"{_FITTING}refunded_given end"
+    revenue, priced, unit_price, line_revenue, refunded = _order_amounts(base, ctx.converts)
     return f"""
         with typed as (
             select * {product_key},
@@ -871,73 +880,7 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
     kind = source.kind
     con.execute(f"set variable update_changed = {str(source.on_changed == 'update').lower()}")
     if kind == "orders":
-        # The stored orders probed with the file's order ids; their hashes only for the orders found (a
-        # second probe, of order_originals, that a file of new orders, the usual one, does without).
-        con.execute(
-            f"""
-            create or replace temp table {KNOWN} as
-            select s.order_id, s.source_file as stored_file, null::varchar as content_hash
-            from orders s where s.order_id in (select order_id from {ORDERS})
-            """
-        )
-        if _count(con, f"select count(*) from {KNOWN}"):
-            con.execute(
-                f"""
-                update {KNOWN} k set content_hash = h.content_hash
-                from (select order_id, content_hash from order_originals
-                      where order_id in (select order_id from {KNOWN})) h
-                where k.order_id = h.order_id
-                """
-            )
-        con.execute(
-            f"create or replace temp table legacy_orders as select order_id from {KNOWN} where content_hash is null"
-        )
-        if _count(con, "select count(*) from legacy_orders"):
-            con.execute(
-                f"""
-                insert into order_originals (
-                    order_id, content_hash, original_currency, original_revenue, original_refunded_amount, exchange_rate
-                )
-                select o.order_id, s.content_hash, upper(o.currency), o.revenue, o.refunded_amount, 1
-                from orders o join ({_stored_hash(frozenset(), "legacy_orders")}) s using (order_id)
-                """
-            )
-            con.execute(
-                f"update {KNOWN} k set content_hash = h.content_hash from order_originals h "
-                "where k.order_id = h.order_id and k.content_hash is null"
-            )
-        absent = _absent(con)
-        compared = "b.content_hash"
-        if absent and _count(con, f"select count(*) from {KNOWN}"):
-            # Recomputed from the stored rows without the columns this file lacks, and the file's
-            # orders hashed without them too (only these: the other orders are new).
-            con.execute(
-                f"update {KNOWN} k set content_hash = s.content_hash from ({_stored_hash(absent, KNOWN)}) s "
-                "where k.order_id = s.order_id"
-            )
-            con.execute(
-                f"""
-                create or replace temp table batch_compared as
-                select order_id, {_hash(*(f"b.{c}" if c != "null" else c for c in _masked(ORDER_HASH, absent)), "l.lines_hash")}
-                    as compare_hash
-                from {ORDERS} b join (
-                    select order_id, {_joined_by_line(_line_hash(absent), _ONCE)} as lines_hash
-                    from {TYPED}
-                    where reason = '' and order_id in (select order_id from {KNOWN})
-                    group by order_id
-                ) l using (order_id)
-                """
-            )
-            compared = "c.compare_hash"
-        joined = "join batch_compared c using (order_id)" if compared != "b.content_hash" else ""
-        con.execute(
-            f"""
-            create or replace temp table {KNOWN} as
-            select k.order_id, case when k.content_hash = {compared} then 'same' else 'changed' end as state,
-                k.stored_file
-            from {KNOWN} k join {ORDERS} b using (order_id) {joined}
-            """
-        )
+        _compare_orders(con)
     else:
         key = KEY[kind]
         only_files = "where source_file is not null" if kind == "customers" else ""
@@ -956,6 +899,82 @@ def _compare(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
     )
 
 
+def _stored_order_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """batch_known: the file's orders already stored, with their stored file and content hash."""
+    # The stored orders probed with the file's order ids; their hashes only for the orders found (a
+    # second probe, of order_originals, that a file of new orders, the usual one, does without).
+    con.execute(
+        f"""
+        create or replace temp table {KNOWN} as
+        select s.order_id, s.source_file as stored_file, null::varchar as content_hash
+        from orders s where s.order_id in (select order_id from {ORDERS})
+        """
+    )
+    if _count(con, f"select count(*) from {KNOWN}"):
+        con.execute(
+            f"""
+            update {KNOWN} k set content_hash = h.content_hash
+            from (select order_id, content_hash from order_originals
+                  where order_id in (select order_id from {KNOWN})) h
+            where k.order_id = h.order_id
+            """
+        )
+    con.execute(
+        f"create or replace temp table legacy_orders as select order_id from {KNOWN} where content_hash is null"
+    )
+    if _count(con, "select count(*) from legacy_orders"):
+        con.execute(
+            f"""
+            insert into order_originals (
+                order_id, content_hash, original_currency, original_revenue, original_refunded_amount, exchange_rate
+            )
+            select o.order_id, s.content_hash, upper(o.currency), o.revenue, o.refunded_amount, 1
+            from orders o join ({_stored_hash(frozenset(), "legacy_orders")}) s using (order_id)
+            """
+        )
+        con.execute(
+            f"update {KNOWN} k set content_hash = h.content_hash from order_originals h "
+            "where k.order_id = h.order_id and k.content_hash is null"
+        )
+
+
+def _compare_orders(con: duckdb.DuckDBPyConnection) -> None:
+    """batch_known for orders: 'same' or 'changed' by one content hash per order."""
+    _stored_order_hashes(con)
+    absent = _absent(con)
+    compared = "b.content_hash"
+    if absent and _count(con, f"select count(*) from {KNOWN}"):
+        # Recomputed from the stored rows without the columns this file lacks, and the file's
+        # orders hashed without them too (only these: the other orders are new).
+        con.execute(
+            f"update {KNOWN} k set content_hash = s.content_hash from ({_stored_hash(absent, KNOWN)}) s "
+            "where k.order_id = s.order_id"
+        )
+        con.execute(
+            f"""
+            create or replace temp table batch_compared as
+            select order_id, {_hash(*(f"b.{c}" if c != "null" else c for c in _masked(ORDER_HASH, absent)), "l.lines_hash")}
+                as compare_hash
+            from {ORDERS} b join (
+                select order_id, {_joined_by_line(_line_hash(absent), _ONCE)} as lines_hash
+                from {TYPED}
+                where reason = '' and order_id in (select order_id from {KNOWN})
+                group by order_id
+            ) l using (order_id)
+            """
+        )
+        compared = "c.compare_hash"
+    joined = "join batch_compared c using (order_id)" if compared != "b.content_hash" else ""
+    con.execute(
+        f"""
+        create or replace temp table {KNOWN} as
+        select k.order_id, case when k.content_hash = {compared} then 'same' else 'changed' end as state,
+            k.stored_file
+        from {KNOWN} k join {ORDERS} b using (order_id) {joined}
+        """
+    )
+
+
 def _keys_to_update(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     """The subquery of the batch's changed keys when they replace the stored rows (on_changed = "update")."""
     if _count(con, f"select count(*) from {KNOWN} where state = 'changed' and getvariable('update_changed')"):
@@ -963,35 +982,41 @@ def _keys_to_update(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     return None
 
 
+def _archive_orders(con: duckdb.DuckDBPyConnection, batch: Batch, changed: str) -> None:
+    """Move the stored versions of the orders this batch replaces (and their lines) to the history tables."""
+    path = str(batch.path)
+    con.execute(
+        f"""
+        insert into orders_history by name
+        select o.order_id, o.customer_id, o.ordered_at, o.is_cancellation, o.is_voided, o.revenue, o.currency,
+            o.country, o.refunded_amount, o.source_file, h.content_hash, h.original_currency,
+            h.original_revenue, h.exchange_rate,
+            ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
+        from orders o left join order_originals h using (order_id) where o.order_id in {changed}
+        """,
+        [batch.run_id, path],
+    )
+    con.execute(
+        f"""
+        insert into order_lines_history by name
+        select l.order_id, l.line_no, l.product_id, l.product_name, l.category, l.quantity, l.unit_price,
+            l.line_revenue, coalesce(x.original_unit_price, l.unit_price) as original_unit_price,
+            coalesce(x.original_line_revenue, l.line_revenue) as original_line_revenue,
+            ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
+        from order_lines l left join order_line_originals x using (order_id, line_no)
+        where l.order_id in {changed}
+        """,
+        [batch.run_id, path],
+    )
+    for table in ("orders", "order_lines", "order_originals", "order_line_originals"):
+        con.execute(f"delete from {table} where order_id in {changed}")
+
+
 def _merge_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     path = str(batch.path)
     changed = _keys_to_update(con, "order_id")
     if changed:
-        con.execute(
-            f"""
-            insert into orders_history by name
-            select o.order_id, o.customer_id, o.ordered_at, o.is_cancellation, o.is_voided, o.revenue, o.currency,
-                o.country, o.refunded_amount, o.source_file, h.content_hash, h.original_currency,
-                h.original_revenue, h.exchange_rate,
-                ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
-            from orders o left join order_originals h using (order_id) where o.order_id in {changed}
-            """,
-            [batch.run_id, path],
-        )
-        con.execute(
-            f"""
-            insert into order_lines_history by name
-            select l.order_id, l.line_no, l.product_id, l.product_name, l.category, l.quantity, l.unit_price,
-                l.line_revenue, coalesce(x.original_unit_price, l.unit_price) as original_unit_price,
-                coalesce(x.original_line_revenue, l.line_revenue) as original_line_revenue,
-                ? as replaced_by_run, ? as replaced_by_file, current_localtimestamp() as replaced_at
-            from order_lines l left join order_line_originals x using (order_id, line_no)
-            where l.order_id in {changed}
-            """,
-            [batch.run_id, path],
-        )
-        for table in ("orders", "order_lines", "order_originals", "order_line_originals"):
-            con.execute(f"delete from {table} where order_id in {changed}")
+        _archive_orders(con, batch, changed)
     # The orders the batch adds: not those loaded before, unless they replace the stored version.
     kept = (
         f"not exists (select 1 from {KNOWN} k where k.order_id = b.order_id "
@@ -1291,6 +1316,21 @@ class _Typed:
     canonical: list[str]
 
 
+def _decide_base_currency(con: duckdb.DuckDBPyConnection, source: SourceSettings, path: Path) -> str | None:
+    """The warehouse's base currency; the first orders file loaded decides it: its most common currency."""
+    base = base_currency(con)
+    if base is None and source.kind == "orders":
+        fallback = _lit(source.currency) if source.currency else "null"
+        row = con.execute(
+            f"select upper(coalesce(currency, {fallback})) as c from {MAPPED} where c is not null "
+            "group by c order by count(*) desc, c limit 1"
+        ).fetchone()
+        if row:
+            base = str(row[0])
+            record_base_currency(con, base, str(path))
+    return base
+
+
 def _type_batch(
     con: duckdb.DuckDBPyConnection,
     source: SourceSettings,
@@ -1314,17 +1354,7 @@ def _type_batch(
     except _AmbiguousDatesError as exc:
         exc.columns = columns  # type: ignore[attr-defined]
         raise
-    base = base_currency(con)
-    if base is None and source.kind == "orders":
-        # The first orders file loaded decides the base currency: its most common currency.
-        fallback = _lit(source.currency) if source.currency else "null"
-        row = con.execute(
-            f"select upper(coalesce(currency, {fallback})) as c from {MAPPED} where c is not null "
-            "group by c order by count(*) desc, c limit 1"
-        ).fetchone()
-        if row:
-            base = str(row[0])
-            record_base_currency(con, base, str(path))
+    base = _decide_base_currency(con, source, path)
     absent = hashed_absent(source.kind, mapping)
     con.execute("set variable absent_columns = ?::varchar[]", [sorted(absent)])
     ctx = _Context(time_sql, base, absent, source.kind == "orders" and _converts(con, source, base))
@@ -1489,6 +1519,35 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
     loaded = rows_read - quarantined - dups
     updated = changed if update else 0
     absent = _absent_columns(con, batch.source, typed.canonical)
+    _record_file(con, batch, typed, rows_read, loaded, quarantined, dups)
+    _resolve_held(con, batch)
+    warnings = _warnings(con, batch, absent, bad, partial, missing)
+    return FileResult(
+        batch.source.name,
+        batch.path,
+        "loaded",
+        rows_read,
+        loaded,
+        quarantined,
+        dups,
+        rows_updated=updated,
+        warnings=warnings,
+        absent_columns=absent,
+        orders_partial=partial,
+        lines_missing=missing,
+    )
+
+
+def _record_file(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    typed: _Typed,
+    rows_read: int,
+    loaded: int,
+    quarantined: int,
+    dups: int,
+) -> None:
+    """The ledger rows of a loaded file: its counts, and the canonical columns it had."""
     con.execute(
         "insert into loaded_files (source, path, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at, "
         "run_id, rows_duplicate) values (?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?)",
@@ -1508,7 +1567,17 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
         "values (?, ?, ?, current_localtimestamp())",
         [batch.sha256, batch.source.name, json.dumps(typed.canonical)],
     )
-    _resolve_held(con, batch)
+
+
+def _warnings(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    absent: Mapping[str, int],
+    bad: int,
+    partial: int,
+    missing: int,
+) -> list[str]:
+    """What the owner should know about a loaded file: absent columns, undecoded lines, partial orders."""
     warnings = [
         f"{batch.path.name}: {absent_sentence(batch.source.kind, column, rows)}"
         for column, rows in absent.items()
@@ -1529,20 +1598,7 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
         unmatched = _count(con, f"select count(*) from {ROWS} where {_MERGED} and customer_id is null")
         if unmatched:
             warnings.append(f"{batch.path.name}: {unmatched_sentence(unmatched)}")
-    return FileResult(
-        batch.source.name,
-        batch.path,
-        "loaded",
-        rows_read,
-        loaded,
-        quarantined,
-        dups,
-        rows_updated=updated,
-        warnings=warnings,
-        absent_columns=absent,
-        orders_partial=partial,
-        lines_missing=missing,
-    )
+    return warnings
 
 
 def _record_partial_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[int, int]:

@@ -421,6 +421,20 @@ def read_raw(
     return columns
 
 
+def _mostly_malformed(path: Path, bad: int, good: int, first: object, source: str | None) -> SourceFileError:
+    """The error for a file with as many malformed lines as parsed ones, naming the first."""
+    if first is not None and NOT_UTF8 in str(first):
+        return SourceFileError(
+            path,
+            f"{bad} of {bad + good} rows are malformed (row {first}): "
+            + not_utf8_hint(repr(source) if source else "its source"),
+        )
+    return SourceFileError(
+        path,
+        f"{bad} of {bad + good} rows are malformed (row {first}); check its delimiter and quoting, or re-export it",
+    )
+
+
 def _place_malformed(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -457,17 +471,7 @@ def _place_malformed(
     if not bad:
         return
     if bad >= good:
-        if first is not None and NOT_UTF8 in str(first):
-            raise SourceFileError(
-                path,
-                f"{bad} of {bad + good} rows are malformed (row {first}): "
-                + not_utf8_hint(repr(source) if source else "its source"),
-            )
-        raise SourceFileError(
-            path,
-            f"{bad} of {bad + good} rows are malformed (row {first}); check its delimiter and quoting, "
-            "or re-export it",
-        )
+        raise _mostly_malformed(path, bad, good, first, source)
     # Parsed row k (in file order) sits at k plus the number of bad rows before it: gap = the number of
     # parsed rows before the j-th bad row, and parsed rows past a gap shift by that bad row's j.
     con.execute(

@@ -53,8 +53,9 @@ MAX_PRODUCTS = 5000
 #: Each product keeps its this many most similar products; a candidate is scored through those links only.
 NEIGHBOURS = 20
 #: Scores held at once while ranking: a dense block of (customers x products) scores of at most this many
-#: cells (32 MB), so a chunk is 2,000 customers over 5,000 products and more over a smaller catalogue.
-_CHUNK_CELLS = 4_000_000
+#: cells (8 MB), so a chunk is 200 customers over 5,000 products and more over a smaller catalogue. Blocks
+#: of 32 MB took twice as long to rank a million customers (the partition runs out of the CPU's cache).
+_CHUNK_CELLS = 1_000_000
 #: Memory for one block of the similarity search's distances (MiB).
 _SEARCH_MIB = 64
 
@@ -216,7 +217,7 @@ def _top(
 
     blocks = [rows[start : start + chunk] for start in range(0, rows.size if take else 0, chunk)]
     # Blocks are ranked on two threads (NumPy and SciPy release the GIL while they score and partition):
-    # scoring a million customers took 16 s on one; two blocks in flight hold twice a block's 32 MB.
+    # two blocks in flight hold twice a block's 8 MB.
     with ThreadPoolExecutor(max_workers=min(2, cores())) as pool:
         parts = list(pool.map(ranked, blocks))
     customers = [p[0] for p in parts]
