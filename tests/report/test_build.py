@@ -624,28 +624,6 @@ def test_a_shop_too_small_to_segment_says_why_in_the_report(duck: duckdb.DuckDBP
     )
 
 
-def test_a_warehouse_without_later_tables_still_reports(
-    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
-) -> None:
-    # A warehouse from before the segment, quality and campaign migrations.
-    for table in (
-        "segment_runs",
-        "validation_results",
-        "campaigns",
-        "prediction_runs",
-        "publication_decisions",
-    ):
-        shop_con.execute(
-            f"drop table {table} cascade" if table == "validation_results" else f"drop table {table}"
-        )
-    data = build_report(shop_con, shop.AS_OF)
-    assert isinstance(data.segments, Unavailable) and isinstance(data.migration, Unavailable)
-    assert isinstance(data.quality.failed_checks, Unavailable)
-    assert "not recorded" in data.quality.failed_checks.reason
-    assert isinstance(data.campaigns, Unavailable) and isinstance(data.predictions, Unavailable)
-    assert [k.current for k in data.kpis][:3] == [4, 2, 5]
-
-
 def test_segments_held_back_say_so(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
     shop_con.execute("update segment_runs set published = false, status_reason = 'one segment holds 95%'")
     data = build_report(shop_con, shop.AS_OF)

@@ -174,10 +174,7 @@ def default_report_day(con: duckdb.DuckDBPyConnection) -> date | None:
     weekly report show by default); before any was published, the last night the nightly refreshed."""
     from segmint.runs import published_run
 
-    try:
-        published = published_run(con)
-    except duckdb.CatalogException:  # no segment_runs yet (a warehouse older than segmentation)
-        published = None
+    published = published_run(con)
     if published is not None:
         # A held night is not the default: its segments are not the ones in force.
         return published[1]

@@ -2,8 +2,9 @@
 
 The published segment run of a week is the latest published `segment_runs` row with as_of <= the report
 day; "a week earlier" is the latest published run with as_of <= the report day minus 7. Tables written by
-later stages (segments, predictions, campaigns, validation results) are optional: an absent table or one
-without rows gives an `Unavailable` section with the reason.
+later stages are read as the migrations made them: the report always runs on a migrated warehouse
+(`warehouse.connect` and `warehouse.locked` migrate), so every table exists; a section whose stage
+stored no rows yet is an `Unavailable` with the reason.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ PROJECTION_SAMPLE = 4000
 # The report warns past the age the nightly freshness check allows ([quality] max_data_age_days).
 MAX_DATA_AGE_DAYS: int = QualitySettings.model_fields["max_data_age_days"].default
 CORE_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+# Newest segment run first: by as_of, then creation time, then id.
+RUN_ORDER = "as_of desc, created_at desc, run_id desc"
 
 NOT_SEGMENTED = (
     "No published segmentation up to {day} yet; run the nightly refresh (segmint run nightly) "
@@ -92,31 +95,15 @@ class _Ctx:
     projection_sample: int
     tables: dict[str, set[str]]
 
-    def has(self, table: str, *columns: str) -> bool:
-        cols = self.tables.get(table)
-        return cols is not None and all(c in cols for c in columns)
-
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, _used(sql, params)).fetchall()
 
     def one(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         return self.con.execute(sql, _used(sql, params)).fetchone()
 
-    def col(self, table: str, column: str) -> str:
-        """`column`, or `null as column` when the table lacks it (older or newer schema)."""
-        return column if column in self.tables.get(table, set()) else f"null as {column}"
-
-    @cached_property
-    def run_order(self) -> str:
-        """Newest segment run first: by as_of, then creation time where recorded, then id."""
-        created = ", created_at desc" if self.has("segment_runs", "created_at") else ""
-        return f"as_of desc{created}, run_id desc"
-
     @cached_property
     def prediction_run(self) -> tuple[str, date] | None:
         """The prediction run in force on the report day (read once: segments and predictions share it)."""
-        if not self.has("prediction_runs", "run_id", "as_of", "created_at"):
-            return None
         return prediction_run(self.con, self.day)
 
 
@@ -316,7 +303,7 @@ def _base_currency(ctx: _Ctx) -> str | None:
     # to the orders' most common currency.
     from segmint.currency import base_currency
 
-    recorded = base_currency(ctx.con) if ctx.has("base_currency", "currency") else None
+    recorded = base_currency(ctx.con)
     if recorded:
         return recorded
     row = ctx.one("select mode(currency) from orders where currency is not null")
@@ -330,10 +317,8 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
     # One pass over the two weeks' orders; "new" = first non-cancelled order ever falls in the week,
     # "returning" = ordered in the week and also before it.
     # Net revenue (the features' definition, int_orders_valued): cancellations and refunds come off.
-    refunded = "coalesce(o.refunded_amount, 0)" if ctx.has("orders", "refunded_amount") else "0"
-    voided = "coalesce(o.is_voided, false)" if ctx.has("orders", "is_voided") else "false"
     rows = ctx.rows(
-        f"""
+        """
         with firsts as (
             select customer_id, min(ordered_at) as first_at
             from orders
@@ -343,8 +328,8 @@ def _kpis(ctx: _Ctx) -> list[Kpi]:
         weekly as (
             select
                 o.*,
-                {refunded} as refunded,
-                {voided} as voided,
+                coalesce(o.refunded_amount, 0) as refunded,
+                coalesce(o.is_voided, false) as voided,
                 case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
                 case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
             from orders as o
@@ -420,16 +405,12 @@ def _why_not_segmented(ctx: _Ctx, day: date) -> str | None:
 
 
 def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
-    if not ctx.has("segment_runs", "run_id", "as_of", "published"):
-        return Unavailable(NOT_SEGMENTED.format(day=day))
-    t = "segment_runs"
     in_force = published_run(ctx.con, upto=day)
     row = None
     if in_force is not None:
         row = ctx.one(
-            f"""
-            select run_id, as_of, {ctx.col(t, "algorithm")}, {ctx.col(t, "k")}, {ctx.col(t, "n_customers")},
-                {ctx.col(t, "silhouette")}, {ctx.col(t, "stability_ari")}
+            """
+            select run_id, as_of, algorithm, k, n_customers, silhouette, stability_ari
             from segment_runs where run_id = $run
             """,
             {"run": in_force[0]},
@@ -437,8 +418,8 @@ def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
     if row is None:
         held = ctx.one(
             f"""
-            select as_of, {ctx.col(t, "status_reason")} from segment_runs
-            where not published and as_of <= $day order by {ctx.run_order} limit 1
+            select as_of, status_reason from segment_runs
+            where not published and as_of <= $day order by {RUN_ORDER} limit 1
             """,
             {"day": day},
         )
@@ -466,13 +447,9 @@ def _features_at(ctx: _Ctx) -> list[str]:
 
 
 def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> list[SegmentRow] | Unavailable:
-    t = "segment_profiles"
-    if not ctx.has(t, "run_id", "segment_id", "segment_name", "size"):
-        return Unavailable("Segment profiles are missing from the warehouse; run the nightly refresh.")
     profile_rows = ctx.rows(
-        f"""
-        select segment_id, segment_name, size, {ctx.col(t, "share")}, {ctx.col(t, "revenue_share")},
-            {ctx.col(t, "description")}, {ctx.col(t, "median_age")}, {ctx.col(t, "demographics")}
+        """
+        select segment_id, segment_name, size, share, revenue_share, description, median_age, demographics
         from segment_profiles where run_id = $run order by size desc, segment_id
         """,
         {"run": run.run_id},
@@ -499,7 +476,7 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
             if int(seg_id) in segments:
                 segments[int(seg_id)].previous_size = int(size)
     means, base, z = _segment_stats(ctx, run)
-    clickstream = ctx.has("events") and has_clickstream(ctx.con, run.as_of)
+    clickstream = has_clickstream(ctx.con, run.as_of)
     for seg in segments.values():
         m = means.get(seg.segment_id, {})
         seg.mean_recency = m.get("recency_days")
@@ -523,14 +500,13 @@ def _long_ago(ctx: _Ctx, run: SegmentRunInfo, base: Stats) -> float | None:
     purchase cycles (the segment names' own rule), else the base's mean recency; None if neither is known."""
     from segmint.segment.profile import LAPSED_CYCLES
 
-    if ctx.has("customer_features", "as_of", "frequency", "mean_days_between_orders"):
-        row = ctx.one(
-            "select median(mean_days_between_orders) from customer_features "
-            "where as_of = $as_of and frequency >= 2 and mean_days_between_orders > 0",
-            {"as_of": run.as_of},
-        )
-        if row is not None and row[0] is not None:
-            return LAPSED_CYCLES * float(row[0])
+    row = ctx.one(
+        "select median(mean_days_between_orders) from customer_features "
+        "where as_of = $as_of and frequency >= 2 and mean_days_between_orders > 0",
+        {"as_of": run.as_of},
+    )
+    if row is not None and row[0] is not None:
+        return LAPSED_CYCLES * float(row[0])
     return base.get("recency_days")
 
 
@@ -555,8 +531,6 @@ def _satisfaction(
     ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None, names: dict[int, str]
 ) -> Satisfaction | None:
     """Satisfaction per segment from the stored profiles; None when the shop has no feedback."""
-    if not ctx.has("segment_profiles", *_SATISFACTION) or not ctx.has("feedback", "scale"):
-        return None
     if not has_feedback(ctx.con, run.as_of):
         return None
     scale_row = ctx.one(
@@ -605,20 +579,19 @@ def _segment_stats(ctx: _Ctx, run: SegmentRunInfo) -> tuple[dict[int, Stats], St
     if means:
         return means, base, z
     # Features of that night are gone (pruned history): use what the segmentation stored.
-    if ctx.has("segment_features", "run_id", "segment_id", "feature", "segment_mean", "base_mean", "z_score"):
-        for seg_id, feature, seg_mean, base_mean, z_score in ctx.rows(
-            "select segment_id, feature, segment_mean, base_mean, z_score from segment_features where run_id = $run",
-            {"run": run.run_id},
-        ):
-            means.setdefault(int(seg_id), {})[str(feature)] = _f(seg_mean)
-            z.setdefault(int(seg_id), {})[str(feature)] = _f(z_score)
-            base[str(feature)] = _f(base_mean)
+    for seg_id, feature, seg_mean, base_mean, z_score in ctx.rows(
+        "select segment_id, feature, segment_mean, base_mean, z_score from segment_features where run_id = $run",
+        {"run": run.run_id},
+    ):
+        means.setdefault(int(seg_id), {})[str(feature)] = _f(seg_mean)
+        z.setdefault(int(seg_id), {})[str(feature)] = _f(z_score)
+        base[str(feature)] = _f(base_mean)
     return means, base, z
 
 
 def _computed_stats(ctx: _Ctx, run: SegmentRunInfo) -> tuple[dict[int, Stats], Stats, dict[int, Stats]]:
     features = _features_at(ctx)
-    if not features or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
+    if not features:
         return {}, {}, {}
     avgs = ", ".join(f'avg(f."{x}"::double) as "{x}"' for x in features)
     stds = ", ".join(f'stddev_pop(f."{x}"::double) as "sd_{x}"' for x in features)
@@ -711,16 +684,15 @@ def _top_products(ctx: _Ctx, run: SegmentRunInfo) -> dict[int, list[ProductRow]]
 
 def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, SegmentRow]) -> None:
     latest = ctx.prediction_run
-    if latest is None or not ctx.has("customer_predictions", "run_id", "customer_id", "clv_12m"):
+    if latest is None:
         return
-    churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
     # Lifetime values the night's holdout check did not back are not shown as numbers (predict stored it).
     withheld = clv_unreliable(ctx.con, latest[0])
     for seg_id, clv, churn_score, due in ctx.rows(
-        f"""
+        """
         -- Customers who never bought have no lifetime-value model (BG/NBD starts at a first purchase):
         -- they count as 0, so a segment of browsers does not inherit the value of its few buyers.
-        select a.segment_id, avg(coalesce(p.clv_12m, 0)), {churn},
+        select a.segment_id, avg(coalesce(p.clv_12m, 0)), avg(p.churn_score),
             -- null (not 0) when no next order was predicted at all
             case when count(p.days_to_next_order) > 0
                 then count(*) filter (where p.days_to_next_order <= 7) end as due
@@ -740,13 +712,9 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
 
 def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow], long_ago: float | None = None) -> None:
     # A campaign built this week for a segment replaces the default action with what was actually planned.
-    if not ctx.has("campaigns", "campaign_id", "name", "as_of", "channel") or not ctx.has(
-        "campaign_audiences", "campaign_id", "segment_name", "group"
-    ):
-        return
     rows = ctx.rows(
-        f"""
-        select a.segment_name, c.name, c.channel, c.offer, {ctx.col("campaigns", "targeting")},
+        """
+        select a.segment_name, c.name, c.channel, c.offer, c.targeting,
             count(*) filter (where a."group" = 'treatment') as treatment,
             count(*) filter (where a."group" = 'holdout') as holdout
         from campaigns as c
@@ -819,7 +787,7 @@ def _history(ctx: _Ctx) -> SizeHistory | Unavailable:
         f"""
         select run_id, as_of from segment_runs
         where published and as_of <= $day and as_of > $first
-        order by {ctx.run_order}
+        order by {RUN_ORDER}
         """,
         {"day": ctx.day, "first": weeks[0] - timedelta(days=7)},
     )
@@ -853,9 +821,7 @@ def _history(ctx: _Ctx) -> SizeHistory | Unavailable:
 
 
 def _rfm(ctx: _Ctx, run: SegmentRunInfo) -> RfmGrid | Unavailable:
-    if not ctx.has("customer_features", "as_of", "r_score", "f_score", "monetary"):
-        return Unavailable("RFM scores are not in customer_features yet.")
-    prospect = "and not coalesce(is_prospect, false)" if ctx.has("customer_features", "is_prospect") else ""
+    prospect = "and not coalesce(is_prospect, false)"
     rows = ctx.rows(
         f"""
         select r_score, f_score, count(*), avg(monetary::double)
@@ -872,26 +838,22 @@ def _rfm(ctx: _Ctx, run: SegmentRunInfo) -> RfmGrid | Unavailable:
     for r, f, n, m in rows:
         counts[int(r) - 1][int(f) - 1] = int(n)
         money[int(r) - 1][int(f) - 1] = _f(m)
-    named: list[tuple[str, int, float]] = []
-    if ctx.has("customer_features", "rfm_segment"):
-        named = [
-            (str(name), int(n), float(rev or 0.0))
-            for name, n, rev in ctx.rows(
-                f"""
-                select rfm_segment, count(*), sum(monetary::double) from customer_features
-                where as_of = $as_of and rfm_segment is not null {prospect}
-                group by 1 order by 2 desc, 1
-                """,
-                {"as_of": run.as_of},
-            )
-        ]
+    named = [
+        (str(name), int(n), float(rev or 0.0))
+        for name, n, rev in ctx.rows(
+            f"""
+            select rfm_segment, count(*), sum(monetary::double) from customer_features
+            where as_of = $as_of and rfm_segment is not null {prospect}
+            group by 1 order by 2 desc, 1
+            """,
+            {"as_of": run.as_of},
+        )
+    ]
     return RfmGrid(counts=counts, mean_monetary=money, named=named)
 
 
 def _stored_transform(ctx: _Ctx, run_id: str) -> FeatureTransform | None:
     """The feature transform the run's clustering used (its own or the re-cluster's it was assigned by)."""
-    if not ctx.has("segment_models", "run_id", "transform") or not ctx.has("segment_runs", "model_run_id"):
-        return None
     row = ctx.one(
         """
         select m.transform from segment_runs as r
@@ -909,7 +871,7 @@ def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projec
     # as the most recent one. Without a stored model: every feature, missing as 0, log1p and median/IQR.
     transform = _stored_transform(ctx, run.run_id)
     features = list(transform.features) if transform else [f for f in _features_at(ctx) if f != "is_prospect"]
-    if len(features) < 2 or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
+    if len(features) < 2:
         return Unavailable("Not enough customer features to draw the customer map.")
     total_row = ctx.one("select count(*) from segment_assignments where run_id = $run", {"run": run.run_id})
     total = int(total_row[0]) if total_row else 0
@@ -1056,17 +1018,8 @@ def _quality(ctx: _Ctx) -> Quality:
             params,
         )
     ]
-    # An older warehouse opened before its migrations can lack the quality tables (test_build covers it).
-    checks: list[FailedCheck] | Unavailable = Unavailable(
-        "Validation results are not recorded in this warehouse yet."
-    )
-    checks_run = 0
-    if ctx.has("validation_results", "run_id", "observed"):
-        checks, checks_run = _failed_checks(ctx, params)
-    not_published: list[tuple[date, str]] = []
-    held_nights: list[tuple[date, str]] = []
-    if ctx.has("publication_decisions", "kept_run_id"):
-        not_published, held_nights = _unpublished_nights(ctx, params)
+    checks, checks_run = _failed_checks(ctx, params)
+    not_published, held_nights = _unpublished_nights(ctx, params)
     held = [
         (str(src), str(path).rsplit("/", 1)[-1], str(why), int(n))
         for src, path, why, n in ctx.rows(
@@ -1148,9 +1101,6 @@ def _sentences(value: Any) -> str:
 
 
 def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
-    needed = ("campaign_id", "name", "as_of", "channel", "n_treatment", "n_holdout", "window_end")
-    if not ctx.has("campaigns", *needed):
-        return Unavailable("Campaigns are not set up in this warehouse yet.")
     built = [
         CampaignBuilt(str(r[0]), str(r[1]), str(r[2]), r[3], int(r[4]), int(r[5]), r[6])
         for r in ctx.rows(
@@ -1162,49 +1112,48 @@ def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
         )
     ]
     results: list[CampaignResult] = []
-    if ctx.has("campaign_results", "campaign_id", "segment_name", "measured_at", "measured_as_of"):
-        # The latest measurement of each campaign and segment, for the five most recent campaigns measured.
-        rows = ctx.rows(
-            """
-            with latest as (
-                select * from campaign_results where measured_as_of <= $day
-                qualify row_number() over (partition by campaign_id, segment_name order by measured_at desc) = 1
-            ),
-            recent as (
-                select campaign_id from latest group by campaign_id
-                order by max(window_end) desc, campaign_id limit 5
-            )
-            select l.campaign_id, c.name, l.segment_name, l.window_start, l.window_end, l.n_treatment,
-                l.n_holdout, l.conversion_treatment, l.conversion_holdout, l.uplift_abs, l.uplift_ci_low,
-                l.uplift_ci_high, l.p_value, l.revenue_uplift, l.revenue_ci_low, l.revenue_ci_high
-            from latest as l
-            join recent using (campaign_id)
-            join campaigns as c on c.campaign_id = l.campaign_id
-            order by l.window_end desc, l.campaign_id, l.segment_name <> 'all', l.segment_name
-            """,
-            {"day": ctx.day},
+    # The latest measurement of each campaign and segment, for the five most recent campaigns measured.
+    rows = ctx.rows(
+        """
+        with latest as (
+            select * from campaign_results where measured_as_of <= $day
+            qualify row_number() over (partition by campaign_id, segment_name order by measured_at desc) = 1
+        ),
+        recent as (
+            select campaign_id from latest group by campaign_id
+            order by max(window_end) desc, campaign_id limit 5
         )
-        results = [
-            CampaignResult(
-                campaign_id=str(r[0]),
-                name=str(r[1]),
-                segment_name=str(r[2]),
-                window_start=r[3],
-                window_end=r[4],
-                n_treatment=int(r[5]),
-                n_holdout=int(r[6]),
-                conversion_treatment=_f(r[7]),
-                conversion_holdout=_f(r[8]),
-                uplift_abs=_f(r[9]),
-                uplift_ci_low=_f(r[10]),
-                uplift_ci_high=_f(r[11]),
-                p_value=_f(r[12]),
-                revenue_uplift=_f(r[13]),
-                revenue_ci_low=_f(r[14]),
-                revenue_ci_high=_f(r[15]),
-            )
-            for r in rows
-        ]
+        select l.campaign_id, c.name, l.segment_name, l.window_start, l.window_end, l.n_treatment,
+            l.n_holdout, l.conversion_treatment, l.conversion_holdout, l.uplift_abs, l.uplift_ci_low,
+            l.uplift_ci_high, l.p_value, l.revenue_uplift, l.revenue_ci_low, l.revenue_ci_high
+        from latest as l
+        join recent using (campaign_id)
+        join campaigns as c on c.campaign_id = l.campaign_id
+        order by l.window_end desc, l.campaign_id, l.segment_name <> 'all', l.segment_name
+        """,
+        {"day": ctx.day},
+    )
+    results = [
+        CampaignResult(
+            campaign_id=str(r[0]),
+            name=str(r[1]),
+            segment_name=str(r[2]),
+            window_start=r[3],
+            window_end=r[4],
+            n_treatment=int(r[5]),
+            n_holdout=int(r[6]),
+            conversion_treatment=_f(r[7]),
+            conversion_holdout=_f(r[8]),
+            uplift_abs=_f(r[9]),
+            uplift_ci_low=_f(r[10]),
+            uplift_ci_high=_f(r[11]),
+            p_value=_f(r[12]),
+            revenue_uplift=_f(r[13]),
+            revenue_ci_low=_f(r[14]),
+            revenue_ci_high=_f(r[15]),
+        )
+        for r in rows
+    ]
     variants = _variant_tests(ctx)
     if not built and not results and not variants:
         return Unavailable(
@@ -1217,8 +1166,6 @@ def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
 def _variant_tests(ctx: _Ctx) -> list[VariantTest]:
     """Each campaign whose latest build up to the report day split its treatment across offer variants:
     per segment and variant, what the stored draws and posteriors say (nothing is recomputed here)."""
-    if not ctx.has("campaign_variant_draws", "campaign_id", "share") or not ctx.has("campaigns", "built_at"):
-        return []
     # A campaign whose latest build has no draws no longer tests variants (or its treatment was empty).
     draws = ctx.rows(
         """
@@ -1237,30 +1184,29 @@ def _variant_tests(ctx: _Ctx) -> list[VariantTest]:
     )
     measured: dict[tuple[str, str, str], VariantRow] = {}
     measured_on: dict[str, date] = {}
-    if ctx.has("campaign_variant_posteriors", "name", "measured_as_of", "p_best"):
-        for name, segment, variant, on, n, x, mean, low, high, best in ctx.rows(
-            """
-            select name, segment_name, variant, measured_as_of, n_treatment, conversions, posterior_mean,
-                ci_low, ci_high, p_best
-            from campaign_variant_posteriors where measured_as_of <= $day
-            qualify measured_as_of = max(measured_as_of) over (partition by name)
-            """,
-            {"day": ctx.day},
-        ):
-            # n_assigned and share come from the build below.
-            measured[(str(name), str(segment), str(variant))] = VariantRow(
-                str(segment),
-                str(variant),
-                int(n),
-                int(x),
-                float(mean),
-                float(low),
-                float(high),
-                float(best),
-                0,
-                None,
-            )
-            measured_on[str(name)] = on
+    for name, segment, variant, on, n, x, mean, low, high, best in ctx.rows(
+        """
+        select name, segment_name, variant, measured_as_of, n_treatment, conversions, posterior_mean,
+            ci_low, ci_high, p_best
+        from campaign_variant_posteriors where measured_as_of <= $day
+        qualify measured_as_of = max(measured_as_of) over (partition by name)
+        """,
+        {"day": ctx.day},
+    ):
+        # n_assigned and share come from the build below.
+        measured[(str(name), str(segment), str(variant))] = VariantRow(
+            str(segment),
+            str(variant),
+            int(n),
+            int(x),
+            float(mean),
+            float(low),
+            float(high),
+            float(best),
+            0,
+            None,
+        )
+        measured_on[str(name)] = on
     built: dict[tuple[str, str], list[VariantRow]] = {}
     tests: dict[str, VariantTest] = {}
     for name, cid, as_of, segment, variant, alpha, beta, mean, low, high, best, n_assigned, share in draws:
@@ -1300,26 +1246,24 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
         return Unavailable("No predictions (lifetime value, churn, anomalies) computed up to this week yet.")
     run_id, as_of = latest
     auc = f1 = base_auc = precision = recall = None
-    if ctx.has("churn_models", "run_id", "roc_auc", "f1", "baseline_roc_auc", "precision", "recall"):
-        row = ctx.one(
-            "select roc_auc, f1, baseline_roc_auc, precision, recall from churn_models where run_id = $run limit 1",
-            {"run": run_id},
-        )
-        if row is not None:
-            auc, f1, base_auc, precision, recall = (_f(v) for v in row)
+    row = ctx.one(
+        "select roc_auc, f1, baseline_roc_auc, precision, recall from churn_models where run_id = $run limit 1",
+        {"run": run_id},
+    )
+    if row is not None:
+        auc, f1, base_auc, precision, recall = (_f(v) for v in row)
     anomalies: list[AnomalyRow] = []
     n_anomalies = 0
-    if ctx.has("anomalies", "run_id", "customer_id", "score", "reason"):
-        count = ctx.one("select count(*) from anomalies where run_id = $run", {"run": run_id})
-        n_anomalies = int(count[0]) if count else 0
-        anomalies = [
-            AnomalyRow(str(c), str(reason), float(score))
-            for c, reason, score in ctx.rows(
-                "select customer_id, reason, score from anomalies where run_id = $run "
-                "order by score, customer_id limit 10",
-                {"run": run_id},
-            )
-        ]
+    count = ctx.one("select count(*) from anomalies where run_id = $run", {"run": run_id})
+    n_anomalies = int(count[0]) if count else 0
+    anomalies = [
+        AnomalyRow(str(c), str(reason), float(score))
+        for c, reason, score in ctx.rows(
+            "select customer_id, reason, score from anomalies where run_id = $run "
+            "order by score, customer_id limit 10",
+            {"run": run_id},
+        )
+    ]
     return Predictions(
         run_id,
         as_of,
@@ -1338,8 +1282,6 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
 
 def _recommendation_check(ctx: _Ctx) -> RecommendationCheck | None:
     """The last stored recommendation evaluation up to the report day: the one in use and popularity."""
-    if not ctx.has("recommendation_evaluations", "as_of", "is_default", "coverage"):
-        return None
     rows = ctx.rows(
         "select as_of, train_end, horizon_days, k, customers_evaluated, method, is_default, hit_rate_at_5, "
         "precision_at_5, coverage from recommendation_evaluations "
@@ -1357,33 +1299,31 @@ def _recommendation_check(ctx: _Ctx) -> RecommendationCheck | None:
 def _clv_check_and_message(ctx: _Ctx, run_id: str) -> tuple[ClvCheck | None, str | None]:
     """The stored lifetime-value holdout check of the run and the run's message (both written by predict)."""
     check = None
-    if ctx.has("clv_validation", "run_id"):
-        row = ctx.one(
-            "select calibration_end, holdout_days, model, n_customers, actual_purchases, predicted_purchases, "
-            "purchases_ratio, purchases_mae, baseline_ratio, baseline_mae, message, next_order_n_customers, "
-            "next_order_predicted_share, next_order_ordered_share, next_order_auc, next_order_auc_recency, next_order_mae_days, "
-            "next_order_mae_days_baseline from clv_validation where run_id = $run limit 1",
-            {"run": run_id},
+    row = ctx.one(
+        "select calibration_end, holdout_days, model, n_customers, actual_purchases, predicted_purchases, "
+        "purchases_ratio, purchases_mae, baseline_ratio, baseline_mae, message, next_order_n_customers, "
+        "next_order_predicted_share, next_order_ordered_share, next_order_auc, next_order_auc_recency, next_order_mae_days, "
+        "next_order_mae_days_baseline from clv_validation where run_id = $run limit 1",
+        {"run": run_id},
+    )
+    if row is not None:
+        check = ClvCheck(
+            row[0],
+            int(row[1]),
+            row[2],
+            int(row[3]),
+            float(row[4]),
+            _f(row[5]),
+            _f(row[6]),
+            _f(row[7]),
+            _f(row[8]),
+            float(row[9]),
+            row[10],
+            _next_order_check(row[11:]),
         )
-        if row is not None:
-            check = ClvCheck(
-                row[0],
-                int(row[1]),
-                row[2],
-                int(row[3]),
-                float(row[4]),
-                _f(row[5]),
-                _f(row[6]),
-                _f(row[7]),
-                _f(row[8]),
-                float(row[9]),
-                row[10],
-                _next_order_check(row[11:]),
-            )
     message = None
-    if ctx.has("prediction_runs", "message"):
-        found = ctx.one("select message from prediction_runs where run_id = $run limit 1", {"run": run_id})
-        message = None if found is None or found[0] is None else str(found[0])
+    found = ctx.one("select message from prediction_runs where run_id = $run limit 1", {"run": run_id})
+    message = None if found is None or found[0] is None else str(found[0])
     return check, message
 
 
