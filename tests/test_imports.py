@@ -161,3 +161,38 @@ def test_imports_go_only_downward(module: str) -> None:
     layer = LAYERS.get(_unit(module), 0)
     upward = sorted(i for i in GRAPH[module] if LAYERS.get(_unit(i), 0) > layer)
     assert not upward, f"{module} (layer {layer}) imports the higher layer's {upward}"
+
+
+# The report reads what the stages stored and fits nothing: no model, no scaling (issue 12).
+NOT_IN_THE_REPORT = ("sklearn", "segmint.segment.scaling")
+
+
+def _named_imports(path: Path) -> set[str]:
+    """Every module an absolute import in `path` names, segmint's or not (`from a import b` names a and a.b)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_nodes(tree)
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _forbidden(names: set[str]) -> list[str]:
+    return sorted(n for n in names if any(n == f or n.startswith(f + ".") for f in NOT_IN_THE_REPORT))
+
+
+def test_the_report_check_sees_what_it_forbids() -> None:
+    # Guards the check below: segmentation draws the customer map with scikit-learn in its own space.
+    found = _forbidden(_named_imports(MODULES["segmint.segment.customer_map"]))
+    assert "sklearn.decomposition" in found and "segmint.segment.scaling" in found
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.split(".")[:2] == ["segmint", "report"]))
+def test_the_report_imports_no_model_or_scaling(module: str) -> None:
+    found = _forbidden(_named_imports(MODULES[module]))
+    assert not found, f"{module} imports {found}: the report reads what the stages stored, it fits nothing"

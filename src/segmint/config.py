@@ -245,6 +245,9 @@ class SegmentationSettings(_Section):
     # Centroids further apart than this (scaled units) are a new segment, not the old one moved.
     max_match_distance: float = 2.0
     forest_trees: int = Field(default=100, ge=10)
+    # The customer map each run stores draws at most this many customers (each segment keeps its share,
+    # and at least 30): enough to see the segments, few enough to draw at once.
+    map_sample: int = Field(default=4000, ge=1)
     # Fewer customers than this are not segmented: the night completes without a new segmentation.
     min_customers: int = Field(default=100, ge=10)
     # Publication gate: a run below a floor is kept in history but not published.

@@ -154,6 +154,20 @@ def _assert_fader_hardie_lee(job: Job) -> None:
     assert row[1] == pytest.approx(-9582.4, rel=0.001) and row[2] == 2357
 
 
+def _assert_report_and_segments_name_the_same_features(job: Job) -> None:
+    # One source: the report's "Defined by" and `segmint segments` both read the stored profiles.
+    from segmint.report import build_report
+    from segmint.segment.show import segments_summary
+
+    with job.read() as con:
+        summary = segments_summary(con)
+        data = build_report(con, job.as_of)
+    listed = {s["segment_id"]: s["defined_by"] for s in summary["segments"]}
+    shown = {s.segment_id: [d.feature for d in s.defining] for s in data.segment_list}
+    assert getattr(data.segment_run, "run_id", None) == summary["run_id"]
+    assert shown == listed and all(listed.values()), (shown, listed)
+
+
 @pytest.mark.parametrize("shop", SHOPS, ids=[s.name for s in SHOPS])
 def test_the_whole_job_on_a_real_shop(
     shop: Shop,
@@ -179,6 +193,7 @@ def test_the_whole_job_on_a_real_shop(
     )
     if shop.segments_expected:
         assert published is not None and published[0] == 1, (published, run[1])
+        _assert_report_and_segments_name_the_same_features(job)
     else:
         assert "segments not computed: " in str(run[1]), run[1]
 

@@ -298,3 +298,76 @@ def seed(con: duckdb.DuckDBPyConnection) -> None:
              "raw_record": "{}", "reason": "old reason", "quarantined_at": ts("2026-11-02 02:01:00")}
         ],
     )  # fmt: skip
+    store_segmentation(con)
+
+
+def store_segmentation(
+    con: duckdb.DuckDBPyConnection, run_id: str = "seg_cur", as_of: date = date(2026, 11, 7)
+) -> None:
+    """What segmentation stores of a run beyond the rows above, computed from its members' features as
+    segmentation computes it (again, when a test changed them): the profiles' means and defining features,
+    the base's means, each clustered feature's means and z-score, the model's transform and the customer map."""
+    import json
+
+    import polars as pl
+
+    from segmint.config import SegmentationSettings
+    from segmint.segment.customer_map import draw_stored_run
+    from segmint.segment.profile import (
+        MEAN_COLUMNS,
+        base_means,
+        defining_features,
+        defining_json,
+        profile_table,
+        zscores,
+    )
+    from segmint.segment.run import load_frame
+    from segmint.segment.scaling import fit_transform
+    from segmint.warehouse import query_frame
+
+    features = SegmentationSettings().features
+    members = query_frame(
+        con, "select customer_id, segment_id from segment_assignments where run_id = ?", [run_id]
+    )
+    frame = load_frame(con, as_of, features).join(members, on="customer_id")
+    labels = frame["segment_id"].to_numpy()
+    _, transform = fit_transform(frame, features)
+    table = profile_table(frame)
+    ids = [int(s) for s in table["segment_id"]]
+    z = zscores(transform.transformed(frame), labels, ids)
+    con.execute("delete from segment_features where run_id = ?", [run_id])
+    con.execute("delete from segment_models where run_id = ?", [run_id])
+    for i, profile in enumerate(table.iter_rows(named=True)):
+        seg = ids[i]
+        means = [profile[f"mean_{c}"] for c in MEAN_COLUMNS]
+        con.execute(
+            f"update segment_profiles set defining_features = ?, {', '.join(f'mean_{c} = ?' for c in MEAN_COLUMNS)} "
+            "where run_id = ? and segment_id = ?",
+            [defining_json(defining_features(z[i], features)), *means, run_id, seg],
+        )
+        own = frame.filter(pl.col("segment_id") == seg)
+        for j, feature in enumerate(features):
+            insert(
+                con,
+                "segment_features",
+                [{"run_id": run_id, "segment_id": seg, "feature": feature, "z_score": float(z[i, j]),
+                  "raw_segment_mean": own[feature].cast(pl.Float64).mean(),
+                  "raw_base_mean": frame[feature].cast(pl.Float64).mean()}],
+            )  # fmt: skip
+    con.execute(
+        "update segment_runs set base_means = ?, model_run_id = run_id where run_id = ?",
+        [json.dumps(base_means(frame)), run_id],
+    )
+    insert(
+        con,
+        "segment_models",
+        [
+            {
+                "run_id": run_id,
+                "features": json.dumps(features),
+                "transform": transform.to_json(),
+                "centroids": "{}",
+            }
+        ],
+    )
+    draw_stored_run(con, run_id)

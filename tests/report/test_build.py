@@ -15,6 +15,7 @@ from segmint.config import Settings
 from segmint.report import build_report
 from segmint.report.model import Migration, Projection, RfmGrid, SizeHistory, Unavailable
 from segmint.report.render import render_email, render_web
+from segmint.segment.customer_map import draw_stored_run
 from segmint.segment.scaling import FeatureTransform
 from segmint.warehouse import connect
 
@@ -115,10 +116,12 @@ def test_defining_features_are_the_largest_z_scores(
     data = build_report(shop_con, shop.AS_OF, features=Settings().segmentation.features)
     assert isinstance(data.segments, list)
     window = next(s for s in data.segments if s.name == "Window shoppers")
-    # frequency over the 6 customers: 3, 2, 2, 1, 1, 0 -> mean 1.5, population sd sqrt(5.5 / 6)
+    # frequency over the 6 customers: 3, 2, 2, 1, 1, 0 -> mean 1.5; its z-score is the clustering's, in the
+    # logged space segmentation clustered in (segment_profiles.defining_features, as `segmint segments` shows)
     frequency = next(d for d in window.defining if d.feature == "frequency")
     assert frequency.base_mean == pytest.approx(1.5)
-    assert frequency.z == pytest.approx((0 - 1.5) / (5.5 / 6) ** 0.5)
+    logged = np.log1p([3, 2, 2, 1, 1, 0])
+    assert frequency.z == pytest.approx((logged[-1] - logged.mean()) / logged.std())
     assert window.defining[0].feature == "sessions_90d"  # 3 visits against 1 for everyone else: z = +2.24
     assert [abs(d.z) for d in window.defining] == sorted((abs(d.z) for d in window.defining), reverse=True)
     assert len(window.defining) == 3
@@ -210,6 +213,22 @@ def published_run_of(customers: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def draw_map(con: duckdb.DuckDBPyConnection, sample: int = 4000) -> None:
+    """Store run r's customer map as segmentation does, in the space of a transform fitted on its night."""
+    from segmint.config import SegmentationSettings
+    from segmint.segment.customer_map import draw_stored_run
+    from segmint.segment.run import load_frame
+    from segmint.segment.scaling import fit_transform
+
+    features = SegmentationSettings().features
+    _, transform = fit_transform(load_frame(con, date(2026, 1, 1), features), features)
+    con.execute(
+        "insert into segment_models (run_id, features, transform, centroids) values ('r', ?, ?, '{}')",
+        [json.dumps(features), transform.to_json()],
+    )
+    draw_stored_run(con, "r", sample)
+
+
 def test_projection_sample_is_bounded_and_keeps_small_segments(tmp_path: object) -> None:
     con = published_run_of(5010)
     con.execute(
@@ -230,12 +249,14 @@ def test_projection_sample_is_bounded_and_keeps_small_segments(tmp_path: object)
         from range(5010) t(i)
         """
     )
-    projection = build_report(con, date(2026, 1, 1), projection_sample=500).projection
+    draw_map(con, sample=500)
+    projection = build_report(con, date(2026, 1, 1)).projection
     assert isinstance(projection, Projection)
     assert projection.n_total == 5010
     assert projection.segment_ids.count(2) == 10  # a segment of 10 keeps all of them (at least 30 each)
     assert 490 <= projection.segment_ids.count(1) <= 500
-    again = build_report(con, date(2026, 1, 1), projection_sample=500).projection
+    draw_stored_run(con, "r", 500)  # drawn again, as the next segmentation of the same night would
+    again = build_report(con, date(2026, 1, 1)).projection
     assert isinstance(again, Projection) and again.x == projection.x  # deterministic sample
 
 
@@ -265,6 +286,7 @@ def test_the_customer_map_is_drawn_in_the_space_the_customers_were_clustered_in(
         "insert into segment_models values ('r', '[\"recency_days\", \"frequency\"]', ?, '{}', null)",
         [transform.to_json()],
     )
+    draw_stored_run(con, "r")
     projection = build_report(con, date(2026, 1, 1)).projection
     assert isinstance(projection, Projection)
     points = dict(zip(["b1", "b5", "b9", "p"], zip(projection.x, projection.y, strict=True), strict=True))
@@ -624,28 +646,6 @@ def test_a_shop_too_small_to_segment_says_why_in_the_report(duck: duckdb.DuckDBP
     )
 
 
-def test_a_warehouse_without_later_tables_still_reports(
-    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
-) -> None:
-    # A warehouse from before the segment, quality and campaign migrations.
-    for table in (
-        "segment_runs",
-        "validation_results",
-        "campaigns",
-        "prediction_runs",
-        "publication_decisions",
-    ):
-        shop_con.execute(
-            f"drop table {table} cascade" if table == "validation_results" else f"drop table {table}"
-        )
-    data = build_report(shop_con, shop.AS_OF)
-    assert isinstance(data.segments, Unavailable) and isinstance(data.migration, Unavailable)
-    assert isinstance(data.quality.failed_checks, Unavailable)
-    assert "not recorded" in data.quality.failed_checks.reason
-    assert isinstance(data.campaigns, Unavailable) and isinstance(data.predictions, Unavailable)
-    assert [k.current for k in data.kpis][:3] == [4, 2, 5]
-
-
 def test_segments_held_back_say_so(shop_con: duckdb.DuckDBPyConnection, shop: ModuleType) -> None:
     shop_con.execute("update segment_runs set published = false, status_reason = 'one segment holds 95%'")
     data = build_report(shop_con, shop.AS_OF)
@@ -795,6 +795,7 @@ def test_a_segment_whose_cancellations_exceed_its_orders_shows_its_negative_net_
         "update customer_features set monetary = -6614.5 where customer_id in ('c2', 'c3') and as_of = ?",
         [date(2026, 11, 7)],
     )
+    shop.store_segmentation(shop_con)  # segmentation's profiles of those features
     data = build_report(shop_con, shop.AS_OF)
     assert isinstance(data.segments, list)
     seg = next(s for s in data.segments if s.name == "Customers who cancelled every order")

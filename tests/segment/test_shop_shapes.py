@@ -177,6 +177,27 @@ def test_the_customer_map_draws_a_shop_without_clickstream(duck: duckdb.DuckDBPy
     assert 0 < projection.explained[0] <= 1
 
 
+def test_the_report_names_the_defining_features_segments_names(duck: duckdb.DuckDBPyConnection) -> None:
+    from segmint.segment.show import segments_summary
+
+    shop(duck, 300, seed=6)
+    segment_customers(duck, NIGHT)
+    listed = {s["segment_id"]: s["defined_by"] for s in segments_summary(duck)["segments"]}
+    data = build_report(duck, NIGHT)
+    shown = {s.segment_id: [d.feature for d in s.defining] for s in data.segment_list}
+    assert shown == listed and all(listed.values()), (shown, listed)
+    # with the means segmentation stored in the features' own units, beside the clustering's z-score
+    stored = {
+        (seg, f): (m, b)
+        for seg, f, m, b in duck.execute(
+            "select segment_id, feature, raw_segment_mean, raw_base_mean from segment_features"
+        ).fetchall()
+    }
+    for s in data.segment_list:
+        for d in s.defining:
+            assert (d.segment_mean, d.base_mean) == pytest.approx(stored[(s.segment_id, d.feature)])
+
+
 def test_eta_squared() -> None:
     assert eta_squared([0, 0, 1, 1], ["a", "a", "b", "b"]) == 1.0
     assert eta_squared([0, 1, 0, 1], ["a", "a", "b", "b"]) == 0.0

@@ -88,27 +88,15 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def create_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> ReportResult:
-    """Render the week ending `as_of` into report.html and email.eml, and record it in `reports`."""
-    started = time.perf_counter()
-    data = build_report(
-        con,
-        as_of,
-        features=settings.segmentation.features,
-        max_data_age_days=settings.quality.max_data_age_days,
-    )
-    charts = render_charts(data)
-    folder = report_dir(settings, as_of)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = (folder / WEB_NAME).resolve()
-    email_path = (folder / EMAIL_NAME).resolve()
-    web = render_web(data, charts).encode("utf-8")
+def _email(
+    settings: Settings, data: ReportData, charts: list[Chart], web: bytes, recipients: list[str]
+) -> EmailMessage:
+    """The weekly email: the report inline, with the web report attached when it is not served."""
     # The owner opens the report where it is served ([report] url); without one, it travels with the email
     # (a path on the server is no use in a mail client).
-    url = settings.report.night_url(as_of)
+    url = settings.report.night_url(data.as_of)
     html, text = render_email(data, charts, report_url=url, attached=url is None)
-    recipients = list(settings.alerts.weekly_report_recipients)
-    message = build_message(
+    return build_message(
         period=data.period,
         html=html,
         text=text,
@@ -117,12 +105,10 @@ def create_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
         recipients=recipients,
         attachment=web if url is None else None,
     )
-    email_bytes = message.as_bytes(policy=SMTP)
-    _write_atomic(path, web)
-    _write_atomic(email_path, email_bytes)
-    seconds = time.perf_counter() - started
-    report_id = uuid.uuid4().hex[:12]
-    run = data.segment_run
+
+
+def _record(con: duckdb.DuckDBPyConnection, result: ReportResult) -> None:
+    """A rendering's row in `reports`."""
     con.execute(
         """
         insert into reports (report_id, as_of, period_start, segment_run_id, path, email_path, web_bytes,
@@ -130,19 +116,36 @@ def create_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
         values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp())
         """,
         [
-            report_id,
-            as_of,
-            data.period.start,
-            getattr(run, "run_id", None),
-            str(path),
-            str(email_path),
-            len(web),
-            len(email_bytes),
-            seconds,
+            result.report_id,
+            result.as_of,
+            result.data.period.start,
+            getattr(result.data.segment_run, "run_id", None),
+            str(result.path),
+            str(result.email_path),
+            result.web_bytes,
+            result.email_bytes,
+            result.seconds,
         ],
     )
-    return ReportResult(
-        report_id=report_id,
+
+
+def create_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> ReportResult:
+    """Render the week ending `as_of` into report.html and email.eml, and record it in `reports`."""
+    started = time.perf_counter()
+    data = build_report(con, as_of, max_data_age_days=settings.quality.max_data_age_days)
+    charts = render_charts(data)
+    folder = report_dir(settings, as_of)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = (folder / WEB_NAME).resolve()
+    email_path = (folder / EMAIL_NAME).resolve()
+    web = render_web(data, charts).encode("utf-8")
+    recipients = list(settings.alerts.weekly_report_recipients)
+    message = _email(settings, data, charts, web, recipients)
+    email_bytes = message.as_bytes(policy=SMTP)
+    _write_atomic(path, web)
+    _write_atomic(email_path, email_bytes)
+    result = ReportResult(
+        report_id=uuid.uuid4().hex[:12],
         as_of=as_of,
         path=path,
         email_path=email_path,
@@ -150,10 +153,12 @@ def create_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
         charts=charts,
         message=message,
         recipients=recipients,
-        seconds=seconds,
+        seconds=time.perf_counter() - started,
         web_bytes=len(web),
         email_bytes=len(email_bytes),
     )
+    _record(con, result)
+    return result
 
 
 def send_report(settings: Settings, result: ReportResult) -> list[str]:
@@ -174,10 +179,7 @@ def default_report_day(con: duckdb.DuckDBPyConnection) -> date | None:
     weekly report show by default); before any was published, the last night the nightly refreshed."""
     from segmint.runs import published_run
 
-    try:
-        published = published_run(con)
-    except duckdb.CatalogException:  # no segment_runs yet (a warehouse older than segmentation)
-        published = None
+    published = published_run(con)
     if published is not None:
         # A held night is not the default: its segments are not the ones in force.
         return published[1]

@@ -1,9 +1,10 @@
 """Build the report's data model from the warehouse with aggregate queries (no per-customer rows leave DuckDB).
 
 The published segment run of a week is the latest published `segment_runs` row with as_of <= the report
-day; "a week earlier" is the latest published run with as_of <= the report day minus 7. Tables written by
-later stages (segments, predictions, campaigns, validation results) are optional: an absent table or one
-without rows gives an `Unavailable` section with the reason.
+day; "a week earlier" is the latest published run with as_of <= the report day minus 7. The report reads
+what the stages stored (profiles, z-scores, the customer map, backtests, holdout checks) and fits nothing.
+It always runs on a migrated warehouse (`warehouse.connect` and `warehouse.locked` migrate), so every
+table exists; a section whose stage stored no rows yet is an `Unavailable` with the reason.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 import duckdb
-import numpy as np
-import polars as pl
 
 from segmint.config import QualitySettings
 from segmint.features import has_clickstream, has_feedback
@@ -62,19 +61,23 @@ from segmint.report.model import (
     week_ending,
 )
 from segmint.runs import prediction_run, published_run
-from segmint.segment.profile import demographics_line
-from segmint.segment.scaling import FeatureTransform
+from segmint.segment.profile import MEAN_COLUMNS, demographics_line
 from segmint.words import counted
 
 HISTORY_WEEKS = 12
 TOP_PRODUCTS = 5
 TOP_PRODUCTS_DAYS = 90
+# A segment's defining features as `segmint segments` names them (segment_profiles.defining_features),
+# at most this many.
 DEFINING_FEATURES = 3
-PROJECTION_SAMPLE = 4000
-# Features every segment is described by, whatever the clustering used.
 # The report warns past the age the nightly freshness check allows ([quality] max_data_age_days).
 MAX_DATA_AGE_DAYS: int = QualitySettings.model_fields["max_data_age_days"].default
-CORE_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+# Newest segment run first: by as_of, then creation time, then id.
+RUN_ORDER = "as_of desc, created_at desc, run_id desc"
+NO_MAP = (
+    "No customer map was stored with these segments (they were computed before segmentation stored "
+    "its map); the next night's segments bring one."
+)
 
 NOT_SEGMENTED = (
     "No published segmentation up to {day} yet; run the nightly refresh (segmint run nightly) "
@@ -88,13 +91,6 @@ class _Ctx:
     day: date
     period: Period
     previous: Period
-    features: list[str]
-    projection_sample: int
-    tables: dict[str, set[str]]
-
-    def has(self, table: str, *columns: str) -> bool:
-        cols = self.tables.get(table)
-        return cols is not None and all(c in cols for c in columns)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, _used(sql, params)).fetchall()
@@ -102,36 +98,15 @@ class _Ctx:
     def one(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         return self.con.execute(sql, _used(sql, params)).fetchone()
 
-    def col(self, table: str, column: str) -> str:
-        """`column`, or `null as column` when the table lacks it (older or newer schema)."""
-        return column if column in self.tables.get(table, set()) else f"null as {column}"
-
-    @cached_property
-    def run_order(self) -> str:
-        """Newest segment run first: by as_of, then creation time where recorded, then id."""
-        created = ", created_at desc" if self.has("segment_runs", "created_at") else ""
-        return f"as_of desc{created}, run_id desc"
-
     @cached_property
     def prediction_run(self) -> tuple[str, date] | None:
         """The prediction run in force on the report day (read once: segments and predictions share it)."""
-        if not self.has("prediction_runs", "run_id", "as_of", "created_at"):
-            return None
         return prediction_run(self.con, self.day)
 
 
 def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     # DuckDB rejects named parameters a statement does not use; queries share parameter sets.
     return {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    tables: dict[str, set[str]] = {}
-    for table, column in con.execute(
-        "select table_name, column_name from information_schema.columns where table_schema = 'main'"
-    ).fetchall():
-        tables.setdefault(str(table), set()).add(str(column))
-    return tables
 
 
 def _f(value: Any) -> float | None:
@@ -143,80 +118,83 @@ def build_report(
     as_of: date,
     *,
     features: Sequence[str] = (),
-    projection_sample: int = PROJECTION_SAMPLE,
     generated_at: datetime | None = None,
     max_data_age_days: int = MAX_DATA_AGE_DAYS,
 ) -> ReportData:
-    """Collect every section of the weekly report for the week ending `as_of`."""
-    period = week_ending(as_of)
-    ctx = _Ctx(
-        con=con,
-        day=as_of,
-        period=period,
-        previous=week_ending(as_of - timedelta(days=7)),
-        features=list(dict.fromkeys([*CORE_FEATURES, *features])),
-        projection_sample=projection_sample,
-        tables=_tables(con),
-    )
-    notes: list[str] = []
+    """Collect every section of the weekly report for the week ending `as_of`.
+
+    `features` is no longer read: segmentation stores the features that describe each segment.
+    """
+    ctx = _Ctx(con=con, day=as_of, period=week_ending(as_of), previous=week_ending(as_of - timedelta(days=7)))
     run = _segment_run(ctx, as_of)
+    parts = _segment_parts(ctx, run)
+    data_age = _data_age(ctx, max_data_age_days)
+    return ReportData(
+        as_of=as_of,
+        period=ctx.period,
+        previous=ctx.previous,
+        generated_at=generated_at or datetime.now().replace(microsecond=0),
+        kpis=_kpis(ctx),
+        segment_run=run,
+        segments=parts.segments,
+        migration=parts.migration,
+        history=parts.history,
+        rfm=parts.rfm,
+        projection=parts.projection,
+        quality=_quality(ctx),
+        campaigns=_campaigns(ctx),
+        predictions=_predictions(ctx),
+        notes=parts.notes,
+        currency=_base_currency(ctx),
+        banners=_banners(ctx, run, data_age),
+        data_age=data_age,
+        satisfaction=parts.satisfaction,
+    )
+
+
+@dataclass
+class _SegmentParts:
+    """The sections about the published segments."""
+
     segments: list[SegmentRow] | Unavailable
     migration: Migration | Unavailable
     history: SizeHistory | Unavailable
     rfm: RfmGrid | Unavailable
     projection: Projection | Unavailable
+    satisfaction: Satisfaction | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _segment_parts(ctx: _Ctx, run: SegmentRunInfo | Unavailable) -> _SegmentParts:
+    """The segments, moves, size trend, RFM grid, map and satisfaction; each says why before any run."""
     if isinstance(run, Unavailable):
-        segments = migration = history = rfm = projection = run
-    else:
-        if run.as_of < as_of and not _segments_skipped(ctx):
-            notes.append(
-                f"The segments shown are from the last published run ({run.as_of}); "
-                "later nights were not published (see Data quality)."
-            )
-        previous = _segment_run(ctx, as_of - timedelta(days=7))
-        prev_run = (
-            previous if isinstance(previous, SegmentRunInfo) and previous.run_id != run.run_id else None
+        return _SegmentParts(run, run, run, run, run)
+    notes = []
+    if run.as_of < ctx.day and not _segments_skipped(ctx):
+        notes.append(
+            f"The segments shown are from the last published run ({run.as_of}); "
+            "later nights were not published (see Data quality)."
         )
-        segments = _segments(ctx, run, prev_run)
-        migration = (
-            _migration(ctx, run, prev_run)
-            if prev_run
-            else Unavailable(
-                f"No published segmentation a week earlier (on or before {as_of - timedelta(days=7)}) "
-                "to compare with yet."
-            )
+    week_before = ctx.day - timedelta(days=7)
+    previous = _segment_run(ctx, week_before)
+    prev_run = previous if isinstance(previous, SegmentRunInfo) and previous.run_id != run.run_id else None
+    segments = _segments(ctx, run, prev_run)
+    migration = (
+        _migration(ctx, run, prev_run)
+        if prev_run
+        else Unavailable(
+            f"No published segmentation a week earlier (on or before {week_before}) to compare with yet."
         )
-        history = _history(ctx)
-        rfm = _rfm(ctx, run)
-        # The map's legend names the segments already read with their profiles.
-        names = {s.segment_id: s.name for s in segments} if isinstance(segments, list) else {}
-        projection = _projection(ctx, run, names)
-    data_age = _data_age(ctx, max_data_age_days)
+    )
+    # The map's legend and the satisfaction table name the segments already read with their profiles.
+    names = {s.segment_id: s.name for s in segments} if isinstance(segments, list) else {}
     satisfaction = None
-    if isinstance(run, SegmentRunInfo) and isinstance(segments, list):
-        satisfaction = _satisfaction(ctx, run, prev_run, {s.segment_id: s.name for s in segments})
+    if isinstance(segments, list):
+        satisfaction = _satisfaction(ctx, run, prev_run, names)
         if satisfaction is not None:
             _serve_unhappy(segments, satisfaction)
-    return ReportData(
-        as_of=as_of,
-        period=period,
-        previous=ctx.previous,
-        generated_at=generated_at or datetime.now().replace(microsecond=0),
-        kpis=_kpis(ctx),
-        segment_run=run,
-        segments=segments,
-        migration=migration,
-        history=history,
-        rfm=rfm,
-        projection=projection,
-        quality=_quality(ctx),
-        campaigns=_campaigns(ctx),
-        predictions=_predictions(ctx),
-        notes=notes,
-        currency=_base_currency(ctx),
-        banners=_banners(ctx, run, data_age),
-        data_age=data_age,
-        satisfaction=satisfaction,
+    return _SegmentParts(
+        segments, migration, _history(ctx), _rfm(ctx, run), _projection(ctx, run, names), satisfaction, notes
     )
 
 
@@ -316,7 +294,7 @@ def _base_currency(ctx: _Ctx) -> str | None:
     # to the orders' most common currency.
     from segmint.currency import base_currency
 
-    recorded = base_currency(ctx.con) if ctx.has("base_currency", "currency") else None
+    recorded = base_currency(ctx.con)
     if recorded:
         return recorded
     row = ctx.one("select mode(currency) from orders where currency is not null")
@@ -326,83 +304,77 @@ def _base_currency(ctx: _Ctx) -> str | None:
 # -- KPIs ---------------------------------------------------------------------------------------------
 
 
-def _kpis(ctx: _Ctx) -> list[Kpi]:
-    # One pass over the two weeks' orders; "new" = first non-cancelled order ever falls in the week,
-    # "returning" = ordered in the week and also before it.
-    # Net revenue (the features' definition, int_orders_valued): cancellations and refunds come off.
-    refunded = "coalesce(o.refunded_amount, 0)" if ctx.has("orders", "refunded_amount") else "0"
-    voided = "coalesce(o.is_voided, false)" if ctx.has("orders", "is_voided") else "false"
-    rows = ctx.rows(
-        f"""
-        with firsts as (
-            select customer_id, min(ordered_at) as first_at
-            from orders
-            where not is_cancellation and customer_id is not null and ordered_at < $end
-            group by customer_id
-        ),
-        weekly as (
-            select
-                o.*,
-                {refunded} as refunded,
-                {voided} as voided,
-                case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
-                case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
-            from orders as o
-            where o.ordered_at >= $prev_start and o.ordered_at < $end
-        )
+# Net revenue (the features' definition, int_orders_valued): cancellations and refunds come off.
+# "new" = the first non-cancelled order ever falls in the week, "returning" = ordered in the week and
+# also before it.
+_WEEKLY_COUNTS = """
+    with firsts as (
+        select customer_id, min(ordered_at) as first_at
+        from orders
+        where not is_cancellation and customer_id is not null and ordered_at < $end
+        group by customer_id
+    ),
+    weekly as (
         select
-            w.week,
-            count(distinct w.customer_id) filter (where not w.is_cancellation) as active,
-            count(distinct w.customer_id) filter (
-                where not w.is_cancellation and f.first_at >= w.week_start) as new_customers,
-            count(distinct w.customer_id) filter (
-                where not w.is_cancellation and f.first_at < w.week_start) as returning,
-            count(*) filter (where not w.is_cancellation) as orders,
-            coalesce(sum(w.revenue), 0) - coalesce(sum(w.refunded) filter (where not w.voided), 0) as revenue,
-            count(*) filter (where not w.is_cancellation and w.customer_id is null) as guest_orders
-        from weekly as w
-        left join firsts as f on f.customer_id = w.customer_id
-        group by w.week
-        """,
-        {
-            "prev_start": ctx.previous.start,
-            "cur_start": ctx.period.start,
-            "end": ctx.period.end_exclusive,
-        },
+            o.*,
+            coalesce(o.refunded_amount, 0) as refunded,
+            coalesce(o.is_voided, false) as voided,
+            case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
+            case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
+        from orders as o
+        where o.ordered_at >= $prev_start and o.ordered_at < $end
     )
-    by_week: dict[str, dict[str, float | None]] = {}
-    for week, active, new, returning, orders, revenue, guests in rows:
-        by_week[week] = {
-            "active_customers": float(active),
-            "new_customers": float(new),
-            "orders": float(orders),
-            "revenue": float(revenue),
-            # One definition everywhere (features, segment descriptions): net revenue / kept orders.
-            "average_order_value": float(revenue) / orders if orders else None,
-            "repeat_rate": float(returning) / active if active else None,
-            "guest_share": float(guests) / orders if orders else None,
-        }
-    empty: dict[str, float | None] = {
-        "active_customers": 0.0,
-        "new_customers": 0.0,
-        "orders": 0.0,
-        "revenue": 0.0,
-        "average_order_value": None,
-        "repeat_rate": None,
-        "guest_share": None,
+    select
+        w.week,
+        count(distinct w.customer_id) filter (where not w.is_cancellation) as active,
+        count(distinct w.customer_id) filter (
+            where not w.is_cancellation and f.first_at >= w.week_start) as new_customers,
+        count(distinct w.customer_id) filter (
+            where not w.is_cancellation and f.first_at < w.week_start) as returning,
+        count(*) filter (where not w.is_cancellation) as orders,
+        coalesce(sum(w.revenue), 0) - coalesce(sum(w.refunded) filter (where not w.voided), 0) as revenue,
+        count(*) filter (where not w.is_cancellation and w.customer_id is null) as guest_orders
+    from weekly as w
+    left join firsts as f on f.customer_id = w.customer_id
+    group by w.week
+"""
+
+_KPIS = (
+    ("active_customers", "Active customers", "count"),
+    ("new_customers", "New customers", "count"),
+    ("orders", "Orders", "count"),
+    ("revenue", "Revenue (net)", "money"),
+    ("average_order_value", "Average order value (net)", "money"),
+    ("repeat_rate", "Repeat rate", "ratio"),
+    ("guest_share", "Guest orders", "ratio"),
+)
+
+
+def _week_values(active: int, new: int, returning: int, orders: int, revenue: Any, guests: int) -> Stats:
+    """A week's key numbers from its counts (a week without orders: zero counts, no ratios)."""
+    return {
+        "active_customers": float(active),
+        "new_customers": float(new),
+        "orders": float(orders),
+        "revenue": float(revenue),
+        # One definition everywhere (features, segment descriptions): net revenue / kept orders.
+        "average_order_value": float(revenue) / orders if orders else None,
+        "repeat_rate": float(returning) / active if active else None,
+        "guest_share": float(guests) / orders if orders else None,
     }
+
+
+def _kpis(ctx: _Ctx) -> list[Kpi]:
+    # One pass over the two weeks' orders.
+    rows = ctx.rows(
+        _WEEKLY_COUNTS,
+        {"prev_start": ctx.previous.start, "cur_start": ctx.period.start, "end": ctx.period.end_exclusive},
+    )
+    by_week = {str(week): _week_values(*counts) for week, *counts in rows}
+    empty = _week_values(0, 0, 0, 0, 0, 0)
     cur, prev = by_week.get("current", empty), by_week.get("previous", empty)
-    spec = [
-        ("active_customers", "Active customers", "count"),
-        ("new_customers", "New customers", "count"),
-        ("orders", "Orders", "count"),
-        ("revenue", "Revenue (net)", "money"),
-        ("average_order_value", "Average order value (net)", "money"),
-        ("repeat_rate", "Repeat rate", "ratio"),
-        ("guest_share", "Guest orders", "ratio"),
-    ]
     # More guest orders means fewer customers to know and reach again.
-    return [Kpi(key, label, cur[key], prev[key], kind, key != "guest_share") for key, label, kind in spec]
+    return [Kpi(key, label, cur[key], prev[key], kind, key != "guest_share") for key, label, kind in _KPIS]
 
 
 # -- segments -----------------------------------------------------------------------------------------
@@ -420,16 +392,12 @@ def _why_not_segmented(ctx: _Ctx, day: date) -> str | None:
 
 
 def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
-    if not ctx.has("segment_runs", "run_id", "as_of", "published"):
-        return Unavailable(NOT_SEGMENTED.format(day=day))
-    t = "segment_runs"
     in_force = published_run(ctx.con, upto=day)
     row = None
     if in_force is not None:
         row = ctx.one(
-            f"""
-            select run_id, as_of, {ctx.col(t, "algorithm")}, {ctx.col(t, "k")}, {ctx.col(t, "n_customers")},
-                {ctx.col(t, "silhouette")}, {ctx.col(t, "stability_ari")}
+            """
+            select run_id, as_of, algorithm, k, n_customers, silhouette, stability_ari
             from segment_runs where run_id = $run
             """,
             {"run": in_force[0]},
@@ -437,8 +405,8 @@ def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
     if row is None:
         held = ctx.one(
             f"""
-            select as_of, {ctx.col(t, "status_reason")} from segment_runs
-            where not published and as_of <= $day order by {ctx.run_order} limit 1
+            select as_of, status_reason from segment_runs
+            where not published and as_of <= $day order by {RUN_ORDER} limit 1
             """,
             {"day": day},
         )
@@ -460,19 +428,14 @@ def _segment_run(ctx: _Ctx, day: date) -> SegmentRunInfo | Unavailable:
     )
 
 
-def _features_at(ctx: _Ctx) -> list[str]:
-    cols = ctx.tables.get("customer_features", set())
-    return [f for f in ctx.features if f in cols]
+_PROFILE_MEANS = ", ".join(f"mean_{c}" for c in MEAN_COLUMNS)
 
 
 def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> list[SegmentRow] | Unavailable:
-    t = "segment_profiles"
-    if not ctx.has(t, "run_id", "segment_id", "segment_name", "size"):
-        return Unavailable("Segment profiles are missing from the warehouse; run the nightly refresh.")
     profile_rows = ctx.rows(
         f"""
-        select segment_id, segment_name, size, {ctx.col(t, "share")}, {ctx.col(t, "revenue_share")},
-            {ctx.col(t, "description")}, {ctx.col(t, "median_age")}, {ctx.col(t, "demographics")}
+        select segment_id, segment_name, size, share, revenue_share, description, median_age, demographics,
+            defining_features, {_PROFILE_MEANS}
         from segment_profiles where run_id = $run order by size desc, segment_id
         """,
         {"run": run.run_id},
@@ -498,24 +461,30 @@ def _segments(ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None) -> li
         ):
             if int(seg_id) in segments:
                 segments[int(seg_id)].previous_size = int(size)
-    means, base, z = _segment_stats(ctx, run)
-    clickstream = ctx.has("events") and has_clickstream(ctx.con, run.as_of)
-    for seg in segments.values():
-        m = means.get(seg.segment_id, {})
-        seg.mean_recency = m.get("recency_days")
-        seg.mean_frequency = m.get("frequency")
-        seg.mean_monetary = m.get("monetary")
-        seg.net_revenue = None if seg.mean_monetary is None else seg.mean_monetary * seg.size
-        seg.defining = _defining(m, base, z.get(seg.segment_id, {}))
-        kind = actions.type_for(seg.name, m, z.get(seg.segment_id, {}), clickstream)
-        # A lapsed segment's action follows its spend: "low spend" is not said of members who spend more.
-        seg.action = actions.default_action(actions.spend_variant(kind, m, base))
+    stored = _stored_stats(ctx, run, profile_rows)
+    _describe(ctx, run, segments, stored)
     for seg_id, products in _top_products(ctx, run).items():
         if seg_id in segments:
             segments[seg_id].top_products = products
     _add_predictions(ctx, run, segments)
-    _add_campaign_actions(ctx, segments, _long_ago(ctx, run, base))
+    _add_campaign_actions(ctx, segments, _long_ago(ctx, run, stored.base))
     return list(segments.values())
+
+
+def _describe(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, SegmentRow], stored: _Stored) -> None:
+    """Each segment's means, defining features and default action, from what segmentation stored."""
+    clickstream = has_clickstream(ctx.con, run.as_of)
+    for seg in segments.values():
+        m = stored.means.get(seg.segment_id, {})
+        z = stored.z.get(seg.segment_id, {})
+        seg.mean_recency = m.get("recency_days")
+        seg.mean_frequency = m.get("frequency")
+        seg.mean_monetary = m.get("monetary")
+        seg.net_revenue = None if seg.mean_monetary is None else seg.mean_monetary * seg.size
+        seg.defining = _defining(stored.defining.get(seg.segment_id, []), m, stored.base, z)
+        kind = actions.type_for(seg.name, m, z, clickstream)
+        # A lapsed segment's action follows its spend: "low spend" is not said of members who spend more.
+        seg.action = actions.default_action(actions.spend_variant(kind, m, stored.base))
 
 
 def _long_ago(ctx: _Ctx, run: SegmentRunInfo, base: Stats) -> float | None:
@@ -523,14 +492,13 @@ def _long_ago(ctx: _Ctx, run: SegmentRunInfo, base: Stats) -> float | None:
     purchase cycles (the segment names' own rule), else the base's mean recency; None if neither is known."""
     from segmint.segment.profile import LAPSED_CYCLES
 
-    if ctx.has("customer_features", "as_of", "frequency", "mean_days_between_orders"):
-        row = ctx.one(
-            "select median(mean_days_between_orders) from customer_features "
-            "where as_of = $as_of and frequency >= 2 and mean_days_between_orders > 0",
-            {"as_of": run.as_of},
-        )
-        if row is not None and row[0] is not None:
-            return LAPSED_CYCLES * float(row[0])
+    row = ctx.one(
+        "select median(mean_days_between_orders) from customer_features "
+        "where as_of = $as_of and frequency >= 2 and mean_days_between_orders > 0",
+        {"as_of": run.as_of},
+    )
+    if row is not None and row[0] is not None:
+        return LAPSED_CYCLES * float(row[0])
     return base.get("recency_days")
 
 
@@ -555,8 +523,6 @@ def _satisfaction(
     ctx: _Ctx, run: SegmentRunInfo, prev: SegmentRunInfo | None, names: dict[int, str]
 ) -> Satisfaction | None:
     """Satisfaction per segment from the stored profiles; None when the shop has no feedback."""
-    if not ctx.has("segment_profiles", *_SATISFACTION) or not ctx.has("feedback", "scale"):
-        return None
     if not has_feedback(ctx.con, run.as_of):
         return None
     scale_row = ctx.one(
@@ -599,72 +565,54 @@ def _satisfaction(
     return Satisfaction(scale, rows, compared=prev is not None)
 
 
-def _segment_stats(ctx: _Ctx, run: SegmentRunInfo) -> tuple[dict[int, Stats], Stats, dict[int, Stats]]:
-    """Per segment: feature means and z-scores against the run's whole base; and the base means."""
-    means, base, z = _computed_stats(ctx, run)
-    if means:
-        return means, base, z
-    # Features of that night are gone (pruned history): use what the segmentation stored.
-    if ctx.has("segment_features", "run_id", "segment_id", "feature", "segment_mean", "base_mean", "z_score"):
-        for seg_id, feature, seg_mean, base_mean, z_score in ctx.rows(
-            "select segment_id, feature, segment_mean, base_mean, z_score from segment_features where run_id = $run",
-            {"run": run.run_id},
-        ):
-            means.setdefault(int(seg_id), {})[str(feature)] = _f(seg_mean)
-            z.setdefault(int(seg_id), {})[str(feature)] = _f(z_score)
-            base[str(feature)] = _f(base_mean)
-    return means, base, z
+@dataclass
+class _Stored:
+    """What segmentation stored to describe a run's segments, in the features' own units."""
+
+    means: dict[int, Stats]  # per segment: the profile's means and the clustered features' means
+    base: Stats  # the same over the whole base
+    z: dict[int, Stats]  # per segment and clustered feature: the clustering's z-score
+    defining: dict[int, list[tuple[str, float]]]  # per segment: its defining features and z, strongest first
 
 
-def _computed_stats(ctx: _Ctx, run: SegmentRunInfo) -> tuple[dict[int, Stats], Stats, dict[int, Stats]]:
-    features = _features_at(ctx)
-    if not features or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
-        return {}, {}, {}
-    avgs = ", ".join(f'avg(f."{x}"::double) as "{x}"' for x in features)
-    stds = ", ".join(f'stddev_pop(f."{x}"::double) as "sd_{x}"' for x in features)
-    rows = ctx.rows(
-        f"""
-        select a.segment_id, grouping(a.segment_id) as is_total, {avgs}, {stds}
-        from segment_assignments as a
-        join customer_features as f on f.customer_id = a.customer_id and f.as_of = $as_of
-        where a.run_id = $run
-        group by grouping sets ((a.segment_id), ())
-        """,
-        {"run": run.run_id, "as_of": run.as_of},
-    )
-    n = len(features)
-    means: dict[int, Stats] = {}
-    base: Stats = {}
-    sd: Stats = {}
-    for row in rows:
-        values = {x: _f(v) for x, v in zip(features, row[2 : 2 + n], strict=True)}
-        if row[1]:
-            base = values
-            sd = {x: _f(v) for x, v in zip(features, row[2 + n :], strict=True)}
-        else:
-            means[int(row[0])] = values
-    z: dict[int, Stats] = {}
-    for seg_id, values in means.items():
-        z[seg_id] = {}
-        for x, m in values.items():
-            b, s = base.get(x), sd.get(x)
-            z[seg_id][x] = None if m is None or b is None or not s else (m - b) / s
-    return means, base, z
+def _stored_stats(ctx: _Ctx, run: SegmentRunInfo, profile_rows: list[tuple[Any, ...]]) -> _Stored:
+    """Means, z-scores and defining features of the run's segments (profile rows as `_segments` reads them)."""
+    stored = _Stored({}, {}, {}, {})
+    for r in profile_rows:
+        stored.means[int(r[0])] = {c: _f(v) for c, v in zip(MEAN_COLUMNS, r[9:], strict=True)}
+        stored.defining[int(r[0])] = [
+            (str(d["feature"]), float(d["z"])) for d in json.loads(str(r[8] or "[]"))
+        ]
+    found = ctx.one("select base_means from segment_runs where run_id = $run", {"run": run.run_id})
+    if found is not None and found[0]:
+        stored.base.update({str(k): _f(v) for k, v in json.loads(str(found[0])).items()})
+    for seg_id, feature, z_score, seg_mean, base_mean in ctx.rows(
+        "select segment_id, feature, z_score, raw_segment_mean, raw_base_mean from segment_features "
+        "where run_id = $run",
+        {"run": run.run_id},
+    ):
+        stored.z.setdefault(int(seg_id), {})[str(feature)] = _f(z_score)
+        # A run stored before migration 021 has no means in the features' units: the profile's stay.
+        if seg_mean is not None:
+            stored.means.setdefault(int(seg_id), {})[str(feature)] = _f(seg_mean)
+        if base_mean is not None:
+            stored.base[str(feature)] = _f(base_mean)
+    return stored
 
 
-def _defining(means: Stats, base: Stats, z: Stats) -> list[DefiningFeature]:
-    found = []
-    for feature, score in z.items():
-        m, b = means.get(feature), base.get(feature)
-        if score is None or m is None or b is None:
-            continue
-        found.append(
-            DefiningFeature(
-                feature, actions.feature_label(feature), m, b, score, actions.feature_unit(feature)
-            )
+def _defining(found: list[tuple[str, float]], means: Stats, base: Stats, z: Stats) -> list[DefiningFeature]:
+    """The segment's defining features as `segmint segments` names them, with their means."""
+    return [
+        DefiningFeature(
+            feature,
+            actions.feature_label(feature),
+            means.get(feature),
+            base.get(feature),
+            score if z.get(feature) is None else float(z[feature] or 0.0),
+            actions.feature_unit(feature),
         )
-    found.sort(key=lambda d: (-abs(d.z), d.feature))
-    return found[:DEFINING_FEATURES]
+        for feature, score in found[:DEFINING_FEATURES]
+    ]
 
 
 def _top_products(ctx: _Ctx, run: SegmentRunInfo) -> dict[int, list[ProductRow]]:
@@ -711,16 +659,15 @@ def _top_products(ctx: _Ctx, run: SegmentRunInfo) -> dict[int, list[ProductRow]]
 
 def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, SegmentRow]) -> None:
     latest = ctx.prediction_run
-    if latest is None or not ctx.has("customer_predictions", "run_id", "customer_id", "clv_12m"):
+    if latest is None:
         return
-    churn = "avg(p.churn_score)" if ctx.has("customer_predictions", "churn_score") else "null"
     # Lifetime values the night's holdout check did not back are not shown as numbers (predict stored it).
     withheld = clv_unreliable(ctx.con, latest[0])
     for seg_id, clv, churn_score, due in ctx.rows(
-        f"""
+        """
         -- Customers who never bought have no lifetime-value model (BG/NBD starts at a first purchase):
         -- they count as 0, so a segment of browsers does not inherit the value of its few buyers.
-        select a.segment_id, avg(coalesce(p.clv_12m, 0)), {churn},
+        select a.segment_id, avg(coalesce(p.clv_12m, 0)), avg(p.churn_score),
             -- null (not 0) when no next order was predicted at all
             case when count(p.days_to_next_order) > 0
                 then count(*) filter (where p.days_to_next_order <= 7) end as due
@@ -740,13 +687,9 @@ def _add_predictions(ctx: _Ctx, run: SegmentRunInfo, segments: dict[int, Segment
 
 def _add_campaign_actions(ctx: _Ctx, segments: dict[int, SegmentRow], long_ago: float | None = None) -> None:
     # A campaign built this week for a segment replaces the default action with what was actually planned.
-    if not ctx.has("campaigns", "campaign_id", "name", "as_of", "channel") or not ctx.has(
-        "campaign_audiences", "campaign_id", "segment_name", "group"
-    ):
-        return
     rows = ctx.rows(
-        f"""
-        select a.segment_name, c.name, c.channel, c.offer, {ctx.col("campaigns", "targeting")},
+        """
+        select a.segment_name, c.name, c.channel, c.offer, c.targeting,
             count(*) filter (where a."group" = 'treatment') as treatment,
             count(*) filter (where a."group" = 'holdout') as holdout
         from campaigns as c
@@ -819,7 +762,7 @@ def _history(ctx: _Ctx) -> SizeHistory | Unavailable:
         f"""
         select run_id, as_of from segment_runs
         where published and as_of <= $day and as_of > $first
-        order by {ctx.run_order}
+        order by {RUN_ORDER}
         """,
         {"day": ctx.day, "first": weeks[0] - timedelta(days=7)},
     )
@@ -853,14 +796,12 @@ def _history(ctx: _Ctx) -> SizeHistory | Unavailable:
 
 
 def _rfm(ctx: _Ctx, run: SegmentRunInfo) -> RfmGrid | Unavailable:
-    if not ctx.has("customer_features", "as_of", "r_score", "f_score", "monetary"):
-        return Unavailable("RFM scores are not in customer_features yet.")
-    prospect = "and not coalesce(is_prospect, false)" if ctx.has("customer_features", "is_prospect") else ""
     rows = ctx.rows(
-        f"""
+        """
         select r_score, f_score, count(*), avg(monetary::double)
         from customer_features
-        where as_of = $as_of and r_score between 1 and 5 and f_score between 1 and 5 {prospect}
+        where as_of = $as_of and r_score between 1 and 5 and f_score between 1 and 5
+            and not coalesce(is_prospect, false)
         group by all
         """,
         {"as_of": run.as_of},
@@ -872,102 +813,47 @@ def _rfm(ctx: _Ctx, run: SegmentRunInfo) -> RfmGrid | Unavailable:
     for r, f, n, m in rows:
         counts[int(r) - 1][int(f) - 1] = int(n)
         money[int(r) - 1][int(f) - 1] = _f(m)
-    named: list[tuple[str, int, float]] = []
-    if ctx.has("customer_features", "rfm_segment"):
-        named = [
-            (str(name), int(n), float(rev or 0.0))
-            for name, n, rev in ctx.rows(
-                f"""
-                select rfm_segment, count(*), sum(monetary::double) from customer_features
-                where as_of = $as_of and rfm_segment is not null {prospect}
-                group by 1 order by 2 desc, 1
-                """,
-                {"as_of": run.as_of},
-            )
-        ]
+    named = [
+        (str(name), int(n), float(rev or 0.0))
+        for name, n, rev in ctx.rows(
+            """
+            select rfm_segment, count(*), sum(monetary::double) from customer_features
+            where as_of = $as_of and rfm_segment is not null and not coalesce(is_prospect, false)
+            group by 1 order by 2 desc, 1
+            """,
+            {"as_of": run.as_of},
+        )
+    ]
     return RfmGrid(counts=counts, mean_monetary=money, named=named)
 
 
-def _stored_transform(ctx: _Ctx, run_id: str) -> FeatureTransform | None:
-    """The feature transform the run's clustering used (its own or the re-cluster's it was assigned by)."""
-    if not ctx.has("segment_models", "run_id", "transform") or not ctx.has("segment_runs", "model_run_id"):
-        return None
-    row = ctx.one(
-        """
-        select m.transform from segment_runs as r
-        join segment_models as m on m.run_id = coalesce(r.model_run_id, r.run_id)
-        where r.run_id = $run
-        """,
-        {"run": run_id},
-    )
-    return FeatureTransform.from_json(str(row[0])) if row and row[0] else None
-
-
 def _projection(ctx: _Ctx, run: SegmentRunInfo, names: dict[int, str]) -> Projection | Unavailable:
-    # The map is drawn in the space the customers were clustered in: the run's stored transform (its
-    # features, fills for missing values, logs and scales), so a customer who never ordered is not drawn
-    # as the most recent one. Without a stored model: every feature, missing as 0, log1p and median/IQR.
-    transform = _stored_transform(ctx, run.run_id)
-    features = list(transform.features) if transform else [f for f in _features_at(ctx) if f != "is_prospect"]
-    if len(features) < 2 or not ctx.has("segment_assignments", "run_id", "customer_id", "segment_id"):
-        return Unavailable("Not enough customer features to draw the customer map.")
-    total_row = ctx.one("select count(*) from segment_assignments where run_id = $run", {"run": run.run_id})
-    total = int(total_row[0]) if total_row else 0
-    if total < 3:
-        return Unavailable("Too few customers to draw the customer map.")
-    # A deterministic sample, stratified so that small segments still show: each segment keeps its
-    # share of the sample, and at least 30 points.
-    cols = ", ".join(f'f."{x}"::double as "{x}"' for x in features)
-    rows = ctx.rows(
-        f"""
-        with members as (
-            select a.customer_id, a.segment_id,
-                row_number() over (partition by a.segment_id order by hash(a.customer_id), a.customer_id) as rn,
-                count(*) over (partition by a.segment_id) as seg_size
-            from segment_assignments as a where a.run_id = $run
-        )
-        select m.segment_id, {cols}
-        from members as m
-        join customer_features as f on f.customer_id = m.customer_id and f.as_of = $as_of
-        where m.rn <= greatest(30, ceil($sample * m.seg_size / $total))
-        order by m.segment_id, m.rn
-        """,
-        {"run": run.run_id, "as_of": run.as_of, "sample": ctx.projection_sample, "total": total},
+    """The customer map segmentation drew for the run (segmint.segment.customer_map), or why there is none."""
+    drawn = ctx.one(
+        "select n_sampled, n_total, explained_x, explained_y, unavailable_reason from segment_maps "
+        "where run_id = $run",
+        {"run": run.run_id},
     )
-    if len(rows) < 3:
-        return Unavailable("Customer features for the published run are missing.")
-    seg_ids = [int(r[0]) for r in rows]
-    if transform is not None:
-        # An explicit schema: a column whose first sampled values are all null must not be typed from them.
-        frame = pl.DataFrame([r[1:] for r in rows], schema=dict.fromkeys(features, pl.Float64), orient="row")
-        scaled = transform.apply(frame)
-    else:
-        matrix = np.asarray([[0.0 if v is None else v for v in r[1:]] for r in rows], dtype=float)
-        matrix = np.sign(matrix) * np.log1p(np.abs(matrix))
-        median = np.median(matrix, axis=0)
-        iqr = np.subtract(*np.percentile(matrix, [75, 25], axis=0))
-        spread = np.where(iqr > 0, iqr, np.where(matrix.std(axis=0) > 0, matrix.std(axis=0), 1.0))
-        scaled = (matrix - median) / spread
-    # A feature that does not vary (no clickstream: every visit count 0) carries nothing to draw, and
-    # PCA over only such columns divides by zero: those columns are left out of the map.
-    varying = np.nan_to_num(scaled).std(axis=0) > 1e-12
-    if not varying.any():
-        return Unavailable("The customer map needs features that vary between customers; here none does.")
-    from sklearn.decomposition import PCA
-
-    pca = PCA(n_components=min(2, int(varying.sum())), random_state=0)
-    xy = pca.fit_transform(np.nan_to_num(scaled[:, varying]))
-    if xy.shape[1] < 2:  # one varying feature: drawn along the first axis
-        xy = np.column_stack([xy[:, 0], np.zeros(len(xy))])
-    ratio = pca.explained_variance_ratio_
+    if drawn is None:
+        return Unavailable(NO_MAP)
+    n_sampled, n_total, explained_x, explained_y, reason = drawn
+    if reason:
+        return Unavailable(str(reason))
+    # In the order segmentation sampled them (segmint.segment.customer_map.POINT_ORDER), so later points
+    # are drawn over earlier ones as they always were.
+    points = ctx.rows(
+        "select segment_id, x, y from segment_map_points where run_id = $run "
+        "order by segment_id, hash(customer_id), customer_id",
+        {"run": run.run_id},
+    )
     return Projection(
-        x=[float(v) for v in xy[:, 0]],
-        y=[float(v) for v in xy[:, 1]],
-        segment_ids=seg_ids,
+        x=[float(p[1]) for p in points],
+        y=[float(p[2]) for p in points],
+        segment_ids=[int(p[0]) for p in points],
         names=names,
-        n_sampled=len(rows),
-        n_total=total,
-        explained=(float(ratio[0]), float(ratio[1]) if len(ratio) > 1 else 0.0),
+        n_sampled=int(n_sampled),
+        n_total=int(n_total),
+        explained=(float(explained_x), float(explained_y)),
     )
 
 
@@ -1022,8 +908,10 @@ def _unpublished_nights(
     return not_published, held_nights
 
 
-def _quality(ctx: _Ctx) -> Quality:
-    params = {"start": ctx.period.start, "end": ctx.period.end, "end_x": ctx.period.end_exclusive}
+def _runs_and_loads(
+    ctx: _Ctx, params: dict[str, Any]
+) -> tuple[list[RunRow], list[LoadRow], list[tuple[str, str, int]]]:
+    """The week's runs, the rows its files brought per source, and the main quarantine reasons."""
     runs = [
         RunRow(str(r[0]), str(r[1]), r[2], r[3], r[4], str(r[5]), r[6])
         for r in ctx.rows(
@@ -1056,18 +944,12 @@ def _quality(ctx: _Ctx) -> Quality:
             params,
         )
     ]
-    # An older warehouse opened before its migrations can lack the quality tables (test_build covers it).
-    checks: list[FailedCheck] | Unavailable = Unavailable(
-        "Validation results are not recorded in this warehouse yet."
-    )
-    checks_run = 0
-    if ctx.has("validation_results", "run_id", "observed"):
-        checks, checks_run = _failed_checks(ctx, params)
-    not_published: list[tuple[date, str]] = []
-    held_nights: list[tuple[date, str]] = []
-    if ctx.has("publication_decisions", "kept_run_id"):
-        not_published, held_nights = _unpublished_nights(ctx, params)
-    held = [
+    return runs, loads, reasons
+
+
+def _held_batches(ctx: _Ctx, params: dict[str, Any]) -> list[tuple[str, str, str, int]]:
+    """The week's batches held back: source, file name, why and rows read."""
+    return [
         (str(src), str(path).rsplit("/", 1)[-1], str(why), int(n))
         for src, path, why, n in ctx.rows(
             f"""
@@ -1077,6 +959,13 @@ def _quality(ctx: _Ctx) -> Quality:
             params,
         )
     ]
+
+
+def _quality(ctx: _Ctx) -> Quality:
+    params = {"start": ctx.period.start, "end": ctx.period.end, "end_x": ctx.period.end_exclusive}
+    runs, loads, reasons = _runs_and_loads(ctx, params)
+    checks, checks_run = _failed_checks(ctx, params)
+    not_published, held_nights = _unpublished_nights(ctx, params)
     partial = ctx.one("select count(*), coalesce(sum(lines_quarantined), 0) from order_quarantined_lines", {})
     return Quality(
         partial_orders=(int(partial[0]), int(partial[1])) if partial else (0, 0),
@@ -1087,7 +976,7 @@ def _quality(ctx: _Ctx) -> Quality:
         checks_run=checks_run,
         not_published=not_published,
         held_nights=held_nights,
-        held_batches=held,
+        held_batches=_held_batches(ctx, params),
     )
 
 
@@ -1148,9 +1037,6 @@ def _sentences(value: Any) -> str:
 
 
 def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
-    needed = ("campaign_id", "name", "as_of", "channel", "n_treatment", "n_holdout", "window_end")
-    if not ctx.has("campaigns", *needed):
-        return Unavailable("Campaigns are not set up in this warehouse yet.")
     built = [
         CampaignBuilt(str(r[0]), str(r[1]), str(r[2]), r[3], int(r[4]), int(r[5]), r[6])
         for r in ctx.rows(
@@ -1161,50 +1047,7 @@ def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
             {"start": ctx.period.start, "end": ctx.period.end},
         )
     ]
-    results: list[CampaignResult] = []
-    if ctx.has("campaign_results", "campaign_id", "segment_name", "measured_at", "measured_as_of"):
-        # The latest measurement of each campaign and segment, for the five most recent campaigns measured.
-        rows = ctx.rows(
-            """
-            with latest as (
-                select * from campaign_results where measured_as_of <= $day
-                qualify row_number() over (partition by campaign_id, segment_name order by measured_at desc) = 1
-            ),
-            recent as (
-                select campaign_id from latest group by campaign_id
-                order by max(window_end) desc, campaign_id limit 5
-            )
-            select l.campaign_id, c.name, l.segment_name, l.window_start, l.window_end, l.n_treatment,
-                l.n_holdout, l.conversion_treatment, l.conversion_holdout, l.uplift_abs, l.uplift_ci_low,
-                l.uplift_ci_high, l.p_value, l.revenue_uplift, l.revenue_ci_low, l.revenue_ci_high
-            from latest as l
-            join recent using (campaign_id)
-            join campaigns as c on c.campaign_id = l.campaign_id
-            order by l.window_end desc, l.campaign_id, l.segment_name <> 'all', l.segment_name
-            """,
-            {"day": ctx.day},
-        )
-        results = [
-            CampaignResult(
-                campaign_id=str(r[0]),
-                name=str(r[1]),
-                segment_name=str(r[2]),
-                window_start=r[3],
-                window_end=r[4],
-                n_treatment=int(r[5]),
-                n_holdout=int(r[6]),
-                conversion_treatment=_f(r[7]),
-                conversion_holdout=_f(r[8]),
-                uplift_abs=_f(r[9]),
-                uplift_ci_low=_f(r[10]),
-                uplift_ci_high=_f(r[11]),
-                p_value=_f(r[12]),
-                revenue_uplift=_f(r[13]),
-                revenue_ci_low=_f(r[14]),
-                revenue_ci_high=_f(r[15]),
-            )
-            for r in rows
-        ]
+    results = _campaign_results(ctx)
     variants = _variant_tests(ctx)
     if not built and not results and not variants:
         return Unavailable(
@@ -1214,11 +1057,84 @@ def _campaigns(ctx: _Ctx) -> Campaigns | Unavailable:
     return Campaigns(built=built, results=results, variants=variants)
 
 
+def _campaign_results(ctx: _Ctx) -> list[CampaignResult]:
+    """The latest measurement of each campaign and segment, for the five most recent campaigns measured."""
+    rows = ctx.rows(
+        """
+        with latest as (
+            select * from campaign_results where measured_as_of <= $day
+            qualify row_number() over (partition by campaign_id, segment_name order by measured_at desc) = 1
+        ),
+        recent as (
+            select campaign_id from latest group by campaign_id
+            order by max(window_end) desc, campaign_id limit 5
+        )
+        select l.campaign_id, c.name, l.segment_name, l.window_start, l.window_end, l.n_treatment,
+            l.n_holdout, l.conversion_treatment, l.conversion_holdout, l.uplift_abs, l.uplift_ci_low,
+            l.uplift_ci_high, l.p_value, l.revenue_uplift, l.revenue_ci_low, l.revenue_ci_high
+        from latest as l
+        join recent using (campaign_id)
+        join campaigns as c on c.campaign_id = l.campaign_id
+        order by l.window_end desc, l.campaign_id, l.segment_name <> 'all', l.segment_name
+        """,
+        {"day": ctx.day},
+    )
+    return [
+        CampaignResult(
+            campaign_id=str(r[0]),
+            name=str(r[1]),
+            segment_name=str(r[2]),
+            window_start=r[3],
+            window_end=r[4],
+            n_treatment=int(r[5]),
+            n_holdout=int(r[6]),
+            conversion_treatment=_f(r[7]),
+            conversion_holdout=_f(r[8]),
+            uplift_abs=_f(r[9]),
+            uplift_ci_low=_f(r[10]),
+            uplift_ci_high=_f(r[11]),
+            p_value=_f(r[12]),
+            revenue_uplift=_f(r[13]),
+            revenue_ci_low=_f(r[14]),
+            revenue_ci_high=_f(r[15]),
+        )
+        for r in rows
+    ]
+
+
+def _variant_measurements(ctx: _Ctx) -> tuple[dict[tuple[str, str, str], VariantRow], dict[str, date]]:
+    """Per campaign name, segment and variant: the latest stored posterior measured up to the report day
+    (n_assigned and share come from the build); and the day each campaign was last measured."""
+    measured: dict[tuple[str, str, str], VariantRow] = {}
+    measured_on: dict[str, date] = {}
+    for name, segment, variant, on, n, x, mean, low, high, best in ctx.rows(
+        """
+        select name, segment_name, variant, measured_as_of, n_treatment, conversions, posterior_mean,
+            ci_low, ci_high, p_best
+        from campaign_variant_posteriors where measured_as_of <= $day
+        qualify measured_as_of = max(measured_as_of) over (partition by name)
+        """,
+        {"day": ctx.day},
+    ):
+        measured[(str(name), str(segment), str(variant))] = VariantRow(
+            str(segment),
+            str(variant),
+            int(n),
+            int(x),
+            float(mean),
+            float(low),
+            float(high),
+            float(best),
+            0,
+            None,
+        )
+        measured_on[str(name)] = on
+    return measured, measured_on
+
+
 def _variant_tests(ctx: _Ctx) -> list[VariantTest]:
     """Each campaign whose latest build up to the report day split its treatment across offer variants:
     per segment and variant, what the stored draws and posteriors say (nothing is recomputed here)."""
-    if not ctx.has("campaign_variant_draws", "campaign_id", "share") or not ctx.has("campaigns", "built_at"):
-        return []
     # A campaign whose latest build has no draws no longer tests variants (or its treatment was empty).
     draws = ctx.rows(
         """
@@ -1235,32 +1151,7 @@ def _variant_tests(ctx: _Ctx) -> list[VariantTest]:
         """,
         {"day": ctx.day},
     )
-    measured: dict[tuple[str, str, str], VariantRow] = {}
-    measured_on: dict[str, date] = {}
-    if ctx.has("campaign_variant_posteriors", "name", "measured_as_of", "p_best"):
-        for name, segment, variant, on, n, x, mean, low, high, best in ctx.rows(
-            """
-            select name, segment_name, variant, measured_as_of, n_treatment, conversions, posterior_mean,
-                ci_low, ci_high, p_best
-            from campaign_variant_posteriors where measured_as_of <= $day
-            qualify measured_as_of = max(measured_as_of) over (partition by name)
-            """,
-            {"day": ctx.day},
-        ):
-            # n_assigned and share come from the build below.
-            measured[(str(name), str(segment), str(variant))] = VariantRow(
-                str(segment),
-                str(variant),
-                int(n),
-                int(x),
-                float(mean),
-                float(low),
-                float(high),
-                float(best),
-                0,
-                None,
-            )
-            measured_on[str(name)] = on
+    measured, measured_on = _variant_measurements(ctx)
     built: dict[tuple[str, str], list[VariantRow]] = {}
     tests: dict[str, VariantTest] = {}
     for name, cid, as_of, segment, variant, alpha, beta, mean, low, high, best, n_assigned, share in draws:
@@ -1300,26 +1191,22 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
         return Unavailable("No predictions (lifetime value, churn, anomalies) computed up to this week yet.")
     run_id, as_of = latest
     auc = f1 = base_auc = precision = recall = None
-    if ctx.has("churn_models", "run_id", "roc_auc", "f1", "baseline_roc_auc", "precision", "recall"):
-        row = ctx.one(
-            "select roc_auc, f1, baseline_roc_auc, precision, recall from churn_models where run_id = $run limit 1",
+    row = ctx.one(
+        "select roc_auc, f1, baseline_roc_auc, precision, recall from churn_models where run_id = $run limit 1",
+        {"run": run_id},
+    )
+    if row is not None:
+        auc, f1, base_auc, precision, recall = (_f(v) for v in row)
+    count = ctx.one("select count(*) from anomalies where run_id = $run", {"run": run_id})
+    n_anomalies = int(count[0]) if count else 0
+    anomalies = [
+        AnomalyRow(str(c), str(reason), float(score))
+        for c, reason, score in ctx.rows(
+            "select customer_id, reason, score from anomalies where run_id = $run "
+            "order by score, customer_id limit 10",
             {"run": run_id},
         )
-        if row is not None:
-            auc, f1, base_auc, precision, recall = (_f(v) for v in row)
-    anomalies: list[AnomalyRow] = []
-    n_anomalies = 0
-    if ctx.has("anomalies", "run_id", "customer_id", "score", "reason"):
-        count = ctx.one("select count(*) from anomalies where run_id = $run", {"run": run_id})
-        n_anomalies = int(count[0]) if count else 0
-        anomalies = [
-            AnomalyRow(str(c), str(reason), float(score))
-            for c, reason, score in ctx.rows(
-                "select customer_id, reason, score from anomalies where run_id = $run "
-                "order by score, customer_id limit 10",
-                {"run": run_id},
-            )
-        ]
+    ]
     return Predictions(
         run_id,
         as_of,
@@ -1338,8 +1225,6 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
 
 def _recommendation_check(ctx: _Ctx) -> RecommendationCheck | None:
     """The last stored recommendation evaluation up to the report day: the one in use and popularity."""
-    if not ctx.has("recommendation_evaluations", "as_of", "is_default", "coverage"):
-        return None
     rows = ctx.rows(
         "select as_of, train_end, horizon_days, k, customers_evaluated, method, is_default, hit_rate_at_5, "
         "precision_at_5, coverage from recommendation_evaluations "
@@ -1357,33 +1242,30 @@ def _recommendation_check(ctx: _Ctx) -> RecommendationCheck | None:
 def _clv_check_and_message(ctx: _Ctx, run_id: str) -> tuple[ClvCheck | None, str | None]:
     """The stored lifetime-value holdout check of the run and the run's message (both written by predict)."""
     check = None
-    if ctx.has("clv_validation", "run_id"):
-        row = ctx.one(
-            "select calibration_end, holdout_days, model, n_customers, actual_purchases, predicted_purchases, "
-            "purchases_ratio, purchases_mae, baseline_ratio, baseline_mae, message, next_order_n_customers, "
-            "next_order_predicted_share, next_order_ordered_share, next_order_auc, next_order_auc_recency, next_order_mae_days, "
-            "next_order_mae_days_baseline from clv_validation where run_id = $run limit 1",
-            {"run": run_id},
+    row = ctx.one(
+        "select calibration_end, holdout_days, model, n_customers, actual_purchases, predicted_purchases, "
+        "purchases_ratio, purchases_mae, baseline_ratio, baseline_mae, message, next_order_n_customers, "
+        "next_order_predicted_share, next_order_ordered_share, next_order_auc, next_order_auc_recency, next_order_mae_days, "
+        "next_order_mae_days_baseline from clv_validation where run_id = $run limit 1",
+        {"run": run_id},
+    )
+    if row is not None:
+        check = ClvCheck(
+            row[0],
+            int(row[1]),
+            row[2],
+            int(row[3]),
+            float(row[4]),
+            _f(row[5]),
+            _f(row[6]),
+            _f(row[7]),
+            _f(row[8]),
+            float(row[9]),
+            row[10],
+            _next_order_check(row[11:]),
         )
-        if row is not None:
-            check = ClvCheck(
-                row[0],
-                int(row[1]),
-                row[2],
-                int(row[3]),
-                float(row[4]),
-                _f(row[5]),
-                _f(row[6]),
-                _f(row[7]),
-                _f(row[8]),
-                float(row[9]),
-                row[10],
-                _next_order_check(row[11:]),
-            )
-    message = None
-    if ctx.has("prediction_runs", "message"):
-        found = ctx.one("select message from prediction_runs where run_id = $run limit 1", {"run": run_id})
-        message = None if found is None or found[0] is None else str(found[0])
+    found = ctx.one("select message from prediction_runs where run_id = $run limit 1", {"run": run_id})
+    message = None if found is None or found[0] is None else str(found[0])
     return check, message
 
 

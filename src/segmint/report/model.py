@@ -113,18 +113,26 @@ class SegmentRunInfo:
 
 @dataclass(frozen=True)
 class DefiningFeature:
-    """A feature where a segment differs most from the whole customer base."""
+    """A feature where a segment differs most from the whole customer base (segment_profiles'
+    defining_features: the z-score is the clustering's, the means are in the feature's own units)."""
 
     feature: str
     label: str
-    segment_mean: float
-    base_mean: float
+    segment_mean: float | None  # None: no member has a value (a never-bought segment's recency)
+    base_mean: float | None
     z: float
     unit: str = "number"  # money | ratio | days | number: how the means are shown
 
     @property
     def direction(self) -> str:
-        """'higher' or 'lower' than the base."""
+        """'higher' or 'lower' than the base: by the means shown where both differ, else by the z-score
+        (logged, a segment's mean can sit below the base's while most of its members sit above)."""
+        if (
+            self.segment_mean is not None
+            and self.base_mean is not None
+            and self.segment_mean != self.base_mean
+        ):
+            return "higher" if self.segment_mean > self.base_mean else "lower"
         return "higher" if self.z > 0 else "lower"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -352,22 +353,15 @@ def _share(flags: pl.Series) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def member_facts(frame: pl.DataFrame, has_events: bool | None = None) -> dict[int, MemberFacts]:
-    """The facts of each segment_id of `frame` (customer features with a segment_id column).
-
-    `has_events`: whether the shop has a clickstream (None: whether anyone in `frame` visited).
-    """
+def _base_facts(frame: pl.DataFrame, visited: pl.Series, has_events: bool) -> BaseFacts:
+    """The night's yardsticks: order facts over the buyers, the browsing share over everyone."""
     buyers = frame.filter(~pl.col("is_prospect"))
-    sessions = frame["sessions_90d"] if "sessions_90d" in frame.columns else pl.Series([0] * frame.height)
-    visited = sessions.cast(pl.Float64).fill_null(0) > 0
-    if has_events is None:
-        has_events = bool(visited.any())
     cycle = (
         _median(buyers.filter(pl.col("frequency") >= 2)["mean_days_between_orders"])
         if "mean_days_between_orders" in buyers.columns
         else None
     )
-    base = BaseFacts(
+    return BaseFacts(
         _median(buyers["recency_days"]),
         _quantile(buyers["recency_days"], 1 / 3),
         _quantile(buyers["recency_days"], 0.75),
@@ -378,6 +372,52 @@ def member_facts(frame: pl.DataFrame, has_events: bool | None = None) -> dict[in
         has_events=has_events,
         purchase_cycle=cycle if cycle is not None and cycle > 0 else None,
     )
+
+
+def _cancelled_only(members: pl.DataFrame) -> tuple[pl.Series | None, pl.Series | None]:
+    """Which members placed an order, and which cancelled everything (None: the counts are not known).
+
+    Who cancelled everything: orders placed but none kept, or every kept order's value taken back by a
+    cancellation (Online Retail's "C" invoices: the order stays, a cancelling order nets it to 0).
+    """
+    if "orders_total" not in members.columns:
+        return None, None
+    placed = members["orders_total"].fill_null(0) > 0
+    # Cancelled-only means at least one cancellation and no kept positive revenue: a member whose only
+    # order was worth 0 (a free sample, a voucher) cancelled nothing and is not told otherwise.
+    cancelled = placed & members["is_prospect"]
+    if "cancelled_orders" in members.columns:
+        cancelled = (members["cancelled_orders"].fill_null(0) > 0) & (
+            members["is_prospect"] | (members["monetary"].cast(pl.Float64).fill_null(0) <= 0)
+        )
+    return placed, cancelled
+
+
+def _overdue(bought: pl.DataFrame) -> pl.Series:
+    """Repeat buyers' recency over their usual days between orders (finite values only)."""
+    repeaters = bought.filter(pl.col("frequency") >= 2)
+    overdue = (
+        repeaters["recency_days"].cast(pl.Float64) / repeaters["mean_days_between_orders"].cast(pl.Float64)
+        if repeaters.height and "mean_days_between_orders" in repeaters.columns
+        else pl.Series([], dtype=pl.Float64)
+    )
+    return overdue.filter(overdue.is_finite())
+
+
+def _sessions(frame: pl.DataFrame) -> pl.Series:
+    """Visits in the last 90 days, 0 where unknown (or without the column)."""
+    if "sessions_90d" not in frame.columns:
+        return pl.Series([0.0] * frame.height)
+    return frame["sessions_90d"].cast(pl.Float64).fill_null(0)
+
+
+def member_facts(frame: pl.DataFrame, has_events: bool | None = None) -> dict[int, MemberFacts]:
+    """The facts of each segment_id of `frame` (customer features with a segment_id column).
+
+    `has_events`: whether the shop has a clickstream (None: whether anyone in `frame` visited).
+    """
+    visited = _sessions(frame) > 0
+    base = _base_facts(frame, visited, bool(visited.any()) if has_events is None else has_events)
     revenue = frame["monetary"].cast(pl.Float64).fill_null(0).clip(lower_bound=0)
     total = float(revenue.sum())
     by_segment = {
@@ -388,32 +428,8 @@ def member_facts(frame: pl.DataFrame, has_events: bool | None = None) -> dict[in
     for seg, seg_revenue in by_segment.items():
         members = frame.filter(pl.col("segment_id") == seg)
         bought = members.filter(~pl.col("is_prospect"))
-        # Who cancelled everything: orders placed but none kept, or every kept order's value taken back
-        # by a cancellation (Online Retail's "C" invoices: the order stays, a cancelling order nets it to 0).
-        known_apart = "orders_total" in members.columns
-        placed = members["orders_total"].fill_null(0) > 0 if known_apart else None
-        # Cancelled-only means at least one cancellation and no kept positive revenue: a member whose only
-        # order was worth 0 (a free sample, a voucher) cancelled nothing and is not told otherwise.
-        cancelled = None
-        if placed is not None:
-            cancelled = placed & members["is_prospect"]
-            if "cancelled_orders" in members.columns:
-                cancelled = (members["cancelled_orders"].fill_null(0) > 0) & (
-                    members["is_prospect"] | (members["monetary"].cast(pl.Float64).fill_null(0) <= 0)
-                )
-        repeaters = bought.filter(pl.col("frequency") >= 2)
-        overdue = (
-            repeaters["recency_days"].cast(pl.Float64)
-            / repeaters["mean_days_between_orders"].cast(pl.Float64)
-            if repeaters.height and "mean_days_between_orders" in repeaters.columns
-            else pl.Series([], dtype=pl.Float64)
-        )
-        overdue = overdue.filter(overdue.is_finite())
-        seg_sessions = (
-            members["sessions_90d"].cast(pl.Float64).fill_null(0)
-            if "sessions_90d" in members.columns
-            else pl.Series([0.0] * members.height)
-        )
+        placed, cancelled = _cancelled_only(members)
+        overdue = _overdue(bought)
         facts[seg] = MemberFacts(
             size=members.height,
             share=members.height / frame.height,
@@ -426,7 +442,7 @@ def member_facts(frame: pl.DataFrame, has_events: bool | None = None) -> dict[in
             median_monetary=_median(bought["monetary"]),
             median_aov=_median(bought["avg_order_value"]),
             median_overdue=_median(overdue) if overdue.len() else None,
-            browsing_share=_share(seg_sessions > 0),
+            browsing_share=_share(_sessions(members) > 0),
             base=base,
             no_order_share=None if placed is None else _share(members["is_prospect"] & ~placed),
             cancelled_only_share=0.0 if cancelled is None else _share(cancelled),
@@ -533,6 +549,22 @@ def defining_features(z_row: Matrix, features: Sequence[str], top: int = 4) -> l
         for i in order[:top]
         if abs(float(z_row[i])) >= 0.25
     ]
+
+
+def finite(value: object) -> float | None:
+    """A mean as a float; None when it is missing or not finite (no member has a value)."""
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def base_means(frame: pl.DataFrame) -> dict[str, float | None]:
+    """The whole base's mean of each profile feature (MEAN_COLUMNS), in its own units, nulls left out."""
+    present = [c for c in MEAN_COLUMNS if c in frame.columns]
+    if not present:
+        return {}
+    row = frame.select(pl.col(c).cast(pl.Float64).mean() for c in present).row(0, named=True)
+    return {c: finite(v) for c, v in row.items()}
 
 
 def profile_table(frame: pl.DataFrame) -> pl.DataFrame:

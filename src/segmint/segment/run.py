@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
@@ -20,6 +21,7 @@ from segmint.errors import SegmintError
 from segmint.features import DEMOGRAPHIC_FEATURES, has_clickstream, require_features, web_gap
 from segmint.segment import cluster
 from segmint.segment.align import Alignment, Match, align
+from segmint.segment.customer_map import compute_map, store_map
 from segmint.segment.explain import Explanation, SegmentQuality, explain, load_forest
 from segmint.segment.history import (
     RunRef,
@@ -32,9 +34,12 @@ from segmint.segment.history import (
 )
 from segmint.segment.profile import (
     MEAN_COLUMNS,
+    MemberFacts,
+    base_means,
     defining_features,
     defining_json,
     describe,
+    finite,
     member_facts,
     name_holds,
     naming_zscores,
@@ -163,6 +168,23 @@ def _previous_centroids(
     }
 
 
+def _fit_labels(
+    space: Matrix, rows: npt.NDArray[np.int64], k: int, settings: SegmentationSettings
+) -> cluster.Labels:
+    """Every customer's cluster at `k`: K-means fits them all, the other algorithms fit the sample."""
+    if settings.algorithm == "kmeans":
+        # Past the MiniBatch threshold K-means starts from the sample's fit.
+        init = None
+        if len(space) > settings.minibatch_threshold:
+            sample_fit = cluster.fit(space[rows], k, settings, settings.seed)
+            init = cluster.centroids_of(space[rows], sample_fit.labels, sample_fit.k)
+        return cluster.fit(space, k, settings, settings.seed, init=init).labels
+    fitted = cluster.fit(space[rows], k, settings, settings.seed)
+    labels = fitted.predict(space)
+    labels[rows] = fitted.labels
+    return labels
+
+
 def _recluster(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
@@ -180,17 +202,7 @@ def _recluster(
     prev_model = load_model(con, previous.run_id) if previous else None
     previous_k = len(prev_model.centroids) if prev_model else None
     k, k_scores, criterion = cluster.select_k(space[rows], settings, previous_k)
-    if settings.algorithm == "kmeans":
-        # K-means fits every customer; past the MiniBatch threshold it starts from the sample's fit.
-        init = None
-        if len(space) > settings.minibatch_threshold:
-            sample_fit = cluster.fit(space[rows], k, settings, settings.seed)
-            init = cluster.centroids_of(space[rows], sample_fit.labels, sample_fit.k)
-        labels = cluster.fit(space, k, settings, settings.seed, init=init).labels
-    else:
-        fitted = cluster.fit(space[rows], k, settings, settings.seed)
-        labels = fitted.predict(space)
-        labels[rows] = fitted.labels
+    labels = _fit_labels(space, rows, k, settings)
     k = int(labels.max()) + 1
     centroids = cluster.centroids_of(scaled, labels, k)
     alignment = align(
@@ -313,6 +325,60 @@ def _stability(
     return float(adjusted_rand_score(before, after)), float((before == after).mean())
 
 
+def _names(
+    with_ids: pl.DataFrame, outcome: _Outcome, ids: list[int], facts: Mapping[int, MemberFacts]
+) -> dict[int, str]:
+    """Each segment's name: yesterday's while its claims still hold for tonight's members, else the
+    first rule whose claims hold, told apart from a segment already carrying it."""
+    naming_z = naming_zscores(with_ids, outcome.segment_ids, ids)
+    kept = {s: outcome.names[s] for s in ids if s in outcome.names and name_holds(outcome.names[s], facts[s])}
+    taken: dict[str, list[float]] = {kept[s]: list(naming_z[i]) for i, s in enumerate(ids) if s in kept}
+    names: dict[int, str] = {}
+    for i, seg in enumerate(ids):
+        name = kept.get(seg)
+        if name is None:
+            name = unique_name(segment_name(facts[seg]), taken, list(naming_z[i]))
+            taken[name] = list(naming_z[i])
+        names[seg] = name
+    return names
+
+
+def _feature_rows(
+    with_ids: pl.DataFrame,
+    transformed: Matrix,
+    z: Matrix,
+    ids: list[int],
+    outcome: _Outcome,
+    features: Sequence[str],
+) -> pl.DataFrame:
+    """segment_features rows: per segment and clustered feature, its means in the clustering's space and
+    in the feature's own units (what the report shows), its z-score and its importance to the forest."""
+    base_means = transformed.mean(axis=0)
+    raw = [pl.col(f).cast(pl.Float64).mean().alias(f) for f in features]
+    raw_base = with_ids.select(raw).row(0, named=True)
+    raw_segments = {
+        int(r["segment_id"]): r for r in with_ids.group_by("segment_id").agg(raw).iter_rows(named=True)
+    }
+    rows = []
+    for i, seg in enumerate(ids):
+        importance = outcome.importance.get(seg, np.zeros(len(features)))
+        seg_means = transformed[outcome.segment_ids == seg].mean(axis=0)
+        for j, feature in enumerate(features):
+            rows.append(
+                {
+                    "segment_id": seg,
+                    "feature": feature,
+                    "segment_mean": float(seg_means[j]),
+                    "base_mean": float(base_means[j]),
+                    "z_score": float(z[i, j]),
+                    "importance": float(importance[j]),
+                    "raw_segment_mean": finite(raw_segments[seg][feature]),
+                    "raw_base_mean": finite(raw_base[feature]),
+                }
+            )
+    return pl.DataFrame(rows, schema_overrides={"raw_segment_mean": pl.Float64, "raw_base_mean": pl.Float64})
+
+
 def _profiles(
     frame: pl.DataFrame, outcome: _Outcome, features: Sequence[str], has_events: bool | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -322,24 +388,11 @@ def _profiles(
     ids = [int(s) for s in table["segment_id"].to_list()]
     transformed = outcome.transform.transformed(frame)
     z = zscores(transformed, outcome.segment_ids, ids)
-    naming_z = naming_zscores(frame, outcome.segment_ids, ids)
-    base_means = transformed.mean(axis=0)
     by_match = {m.segment_id: m for m in outcome.alignment.matches}
     facts = member_facts(with_ids, has_events)
-    # A segment keeps yesterday's name only while the name's claims still hold for tonight's members.
-    kept_names = {
-        s: outcome.names[s] for s in ids if s in outcome.names and name_holds(outcome.names[s], facts[s])
-    }
-    taken: dict[str, list[float]] = {
-        kept_names[s]: list(naming_z[i]) for i, s in enumerate(ids) if s in kept_names
-    }
+    names = _names(with_ids, outcome, ids, facts)
     records = []
-    feature_rows = []
     for i, (seg, row) in enumerate(zip(ids, table.iter_rows(named=True), strict=True)):
-        name = kept_names.get(seg)
-        if name is None:
-            name = unique_name(segment_name(facts[seg]), taken, list(naming_z[i]))
-            taken[name] = list(naming_z[i])
         defining = defining_features(z[i], features)
         importance = outcome.importance.get(seg, np.zeros(len(features)))
         top = [
@@ -351,7 +404,7 @@ def _profiles(
         records.append(
             {
                 **row,
-                "segment_name": name,
+                "segment_name": names[seg],
                 "description": describe(row, defining, facts[seg]),
                 "defining_features": defining_json(defining),
                 "top_features": defining_json(top),
@@ -363,20 +416,8 @@ def _profiles(
                 "match_distance": match.distance if match else None,
             }
         )
-        members = outcome.segment_ids == seg
-        seg_means = transformed[members].mean(axis=0)
-        for j, feature in enumerate(features):
-            feature_rows.append(
-                {
-                    "segment_id": seg,
-                    "feature": feature,
-                    "segment_mean": float(seg_means[j]),
-                    "base_mean": float(base_means[j]),
-                    "z_score": float(z[i, j]),
-                    "importance": float(importance[j]),
-                }
-            )
-    return pl.DataFrame(records, infer_schema_length=None), pl.DataFrame(feature_rows)
+    feature_rows = _feature_rows(with_ids, transformed, z, ids, outcome, features)
+    return pl.DataFrame(records, infer_schema_length=None), feature_rows
 
 
 def segment_customers(
@@ -564,6 +605,40 @@ def _lineage_rows(run_id: str, night: _Night) -> pl.DataFrame | None:
     return pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.lit(run_id).alias("run_id"))
 
 
+def _run_row(
+    night: _Night, run_id: str, as_of: date, settings: SegmentationSettings, seconds: float
+) -> dict[str, object]:
+    """The segment_runs row of a night: unpublished, pending its gate."""
+    outcome, (silhouette, davies_bouldin, calinski) = night.outcome, night.scores
+    return {
+        "run_id": run_id,
+        "as_of": as_of,
+        "created_at": datetime.now(),
+        "algorithm": settings.algorithm,
+        "mode": night.mode,
+        "k": len(night.ids),
+        "k_criterion": outcome.criterion,
+        "silhouette": silhouette,
+        "davies_bouldin": davies_bouldin,
+        "calinski_harabasz": calinski,
+        "n_customers": night.frame.height,
+        "previous_run_id": night.previous.run_id if night.previous else None,
+        "stability_ari": night.stability,
+        "kept_segment_share": night.kept,
+        "max_segment_share": float(night.profiles["share"].cast(pl.Float64).max() or 0.0),  # type: ignore[arg-type]
+        "features": json.dumps(night.features),
+        "settings": settings.model_dump_json(),
+        "model_run_id": outcome.model_run_id,
+        "rf_accuracy": outcome.rf_accuracy,
+        "published": False,
+        "published_at": None,
+        "status_reason": PENDING,
+        "seconds": seconds,
+        "dropped_features": json.dumps([{"feature": d.feature, "reason": d.reason} for d in night.dropped]),
+        "base_means": json.dumps(base_means(night.frame)),
+    }
+
+
 def _store(
     con: duckdb.DuckDBPyConnection,
     night: _Night,
@@ -572,40 +647,8 @@ def _store(
     settings: SegmentationSettings,
     seconds: float,
 ) -> None:
-    """The run (unpublished, pending its gate), its scores, members, profiles, lineage and model."""
-    outcome, (silhouette, davies_bouldin, calinski) = night.outcome, night.scores
-    insert_row(
-        con,
-        "segment_runs",
-        {
-            "run_id": run_id,
-            "as_of": as_of,
-            "created_at": datetime.now(),
-            "algorithm": settings.algorithm,
-            "mode": night.mode,
-            "k": len(night.ids),
-            "k_criterion": outcome.criterion,
-            "silhouette": silhouette,
-            "davies_bouldin": davies_bouldin,
-            "calinski_harabasz": calinski,
-            "n_customers": night.frame.height,
-            "previous_run_id": night.previous.run_id if night.previous else None,
-            "stability_ari": night.stability,
-            "kept_segment_share": night.kept,
-            "max_segment_share": float(night.profiles["share"].cast(pl.Float64).max() or 0.0),  # type: ignore[arg-type]
-            "features": json.dumps(night.features),
-            "settings": settings.model_dump_json(),
-            "model_run_id": outcome.model_run_id,
-            "rf_accuracy": outcome.rf_accuracy,
-            "published": False,
-            "published_at": None,
-            "status_reason": PENDING,
-            "seconds": seconds,
-            "dropped_features": json.dumps(
-                [{"feature": d.feature, "reason": d.reason} for d in night.dropped]
-            ),
-        },
-    )
+    """The run (unpublished, pending its gate), its scores, members, profiles, lineage, model and map."""
+    insert_row(con, "segment_runs", _run_row(night, run_id, as_of, settings, seconds))
     insert_frame(con, "segment_k_scores", _k_score_rows(run_id, night))
     insert_frame(con, "segment_assignments", night.assigned)
     insert_frame(con, "segment_profiles", night.profiles.with_columns(pl.lit(run_id).alias("run_id")))
@@ -619,11 +662,13 @@ def _store(
         {
             "run_id": run_id,
             "features": json.dumps(night.features),
-            "transform": outcome.transform.to_json(),
+            "transform": night.outcome.transform.to_json(),
             "centroids": json.dumps({str(s): c.tolist() for s, c in night.centroids.items()}),
-            "forest": outcome.forest,
+            "forest": night.outcome.forest,
         },
     )
+    # The map is drawn from the members just stored, in the space they were clustered in.
+    store_map(con, run_id, compute_map(con, run_id, as_of, night.outcome.transform, settings.map_sample))
 
 
 def _segment(

@@ -22,11 +22,14 @@ def _num(value: object, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) else "n/a"
 
 
-def _features(text: str, key: str) -> str:
-    items = json.loads(text)
-    return ", ".join(
-        LABELS.get(str(item["feature"]), str(item["feature"])) for item in items[:3] if key in item
-    )
+# A segment is defined by its defining features (segment_profiles.defining_features: the largest z-scores,
+# strongest first), at most this many: the weekly report names the same ones.
+DEFINED_BY = 3
+
+
+def defined_by(defining_json: str | None) -> list[str]:
+    """The features a profile's defining_features names first: the ones `segments` and the report show."""
+    return [str(item["feature"]) for item in json.loads(defining_json or "[]")[:DEFINED_BY]]
 
 
 def not_published(con: duckdb.DuckDBPyConnection) -> str:
@@ -143,7 +146,7 @@ def _profile_table(profiles: pl.DataFrame, *, new_marks: bool) -> Table:
             f"{revenue:.1%}" if revenue is not None else "n/a",
             *satisfaction,
             _num(row["rf_f1"], 2),
-            _features(row["top_features"], "importance"),
+            ", ".join(LABELS.get(f, f) for f in defined_by(row["defining_features"])),
         )
     return table
 
@@ -193,8 +196,8 @@ def segments_summary(con: duckdb.DuckDBPyConnection, run_id: str | None = None) 
     profiles = query_frame(
         con,
         f"""
-        select segment_id, segment_name, size, share, revenue_share, description, top_features, rf_f1, lineage,
-            {_optional(con, "median_age", "demographics")}
+        select segment_id, segment_name, size, share, revenue_share, description, defining_features,
+            top_features, rf_f1, lineage, {_optional(con, "median_age", "demographics")}
         from segment_profiles where run_id = ? order by size desc, segment_id
         """,
         [run_id],
@@ -202,6 +205,10 @@ def segments_summary(con: duckdb.DuckDBPyConnection, run_id: str | None = None) 
     segments = []
     for row in profiles.iter_rows(named=True):
         top = json.loads(row.pop("top_features") or "[]")
+        defining = defined_by(row.pop("defining_features"))
         row["demographics"] = json.loads(row["demographics"]) if row["demographics"] else None
-        segments.append({**row, "defined_by": [str(item["feature"]) for item in top[:3]]})
+        # defined_by: what sets the segment apart (as the report says); the forest's: what tells it apart.
+        segments.append(
+            {**row, "defined_by": defining, "forest_top_features": [str(item["feature"]) for item in top[:3]]}
+        )
     return {**runs.row(0, named=True), "segments": segments}
