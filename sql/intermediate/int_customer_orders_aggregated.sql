@@ -21,13 +21,25 @@ bought_lines as (
     where customer_id is not null and not is_cancellation and quantity > 0
 ),
 
-assortment as (
-    select
-        customer_id,
-        count(distinct product_id) as distinct_products,
-        count(distinct category) as distinct_categories
-    from bought_lines
+-- Distinct products and categories counted over the distinct pairs: count(distinct) per customer over
+-- ten million lines took a second longer at a million customers (bench/RESULTS.md).
+customer_products as (
+    select customer_id, count(product_id) as distinct_products
+    from (select distinct customer_id, product_id from bought_lines)
     group by customer_id
+),
+
+customer_categories as (
+    select customer_id, count(category) as distinct_categories
+    from (select distinct customer_id, category from bought_lines)
+    group by customer_id
+),
+
+assortment as (
+    select customer_products.customer_id, customer_products.distinct_products,
+        customer_categories.distinct_categories
+    from customer_products
+    left join customer_categories on customer_products.customer_id = customer_categories.customer_id
 ),
 
 per_customer as (
