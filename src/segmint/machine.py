@@ -9,7 +9,7 @@ from pathlib import Path
 #: default is 80 %, and it keeps what it once used as buffer cache: the first night of a 540,000-line shop
 #: grew to 17.8 GB that way. The rest is left to the Polars, scikit-learn and Great Expectations frames of
 #: the same process. The ceiling: at a million customers the whole nightly peaked at 4.96 GB with a quarter
-#: of a 23 GB machine (5.75 GB) and at 2.73 GB with 1 GiB (bench/RESULTS.md). 1 GiB holds for every real
+#: of a 23 GB machine (5.75 GB) and at 2.7-2.9 GB with 1 GiB (bench/RESULTS.md). 1 GiB holds for every real
 #: shop since the basket rules count their pairs over integer codes (over string ids, Online Retail's ran
 #: out of memory at 1 GiB: not every operator spills to disk).
 DUCKDB_MEMORY_SHARE = 0.25
