@@ -1,7 +1,7 @@
 -- Orders of identified customers with their value split into gross, returned and net.
 -- Grain: one row per order. Key: order_id. Guest orders (no customer_id) count for nobody.
 -- A cancellation takes its whole value off whatever sign the source used; a negative line in a
--- normal order (a return) and a refunded amount take their amount off. A voided order (cancelled as
+-- normal order (a return) and a refunded amount take their amount off (a refund at most down to 0). A voided order (cancelled as
 -- a whole, e.g. Shopify's "Cancelled at") never happened: it is worth nothing and returned nothing.
 with
 
@@ -36,7 +36,12 @@ valued as (
             when orders.is_voided then 0
             when orders.is_cancellation
                 then coalesce(line_totals.positive_value, 0) + coalesce(line_totals.negative_value, 0)
-            else coalesce(line_totals.negative_value, 0) + orders.refunded_amount
+            -- A refund counts at most what is left of the order's lines: Shopify's "Refunded Amount"
+            -- includes refunded shipping and taxes, which the lines do not hold.
+            else coalesce(line_totals.negative_value, 0) + least(
+                orders.refunded_amount,
+                greatest(coalesce(line_totals.positive_value, 0) - coalesce(line_totals.negative_value, 0), 0)
+            )
         end as returned_value,
         not orders.is_voided
             and (orders.is_cancellation

@@ -123,3 +123,36 @@ def test_shopify_export(duck: duckdb.DuckDBPyConnection) -> None:
         "select frequency, monetary::double, cancelled_orders from customer_features where customer_id = 'ada@example.com'"
     ).fetchone()
     assert ada == (1, 62.0, 1)
+
+
+def test_shopify_payment_voided_without_a_cancelled_at_column_is_voided(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # An export with fewer columns than Shopify's full one: no "Cancelled at", the status says "voided".
+    path = tmp_path / "orders_export.csv"
+    path.write_text(
+        "Name,Email,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Currency,Total,"
+        "Financial Status,Refunded Amount\n"
+        "#1003,c@example.com,2026-12-02 11:00:00 +0100,1,Teapot,49.00,POT,EUR,49.00,voided,0.00\n"
+        "#1002,b@example.com,2026-12-02 10:00:00 +0100,1,Mug,12.50,MUG,EUR,17.40,refunded,17.40\n"
+        "#1001,a@example.com,2026-12-01 10:00:00 +0100,2,Tea,7.90,TEA,EUR,20.70,paid,0.00\n"
+    )
+    result = load_file(duck, source("shopify_orders"), path, "r1")
+    assert (result.rows_read, result.rows_loaded) == (3, 3)
+    assert duck.execute("select order_id, is_voided from orders order by 1").fetchall() == [
+        ("#1001", False),
+        ("#1002", False),
+        ("#1003", True),
+    ]
+    build_features(duck, date(2026, 12, 3))
+    features = duck.execute(
+        "select customer_id, frequency, monetary::double, returned_value::double from customer_features "
+        "order by 1"
+    ).fetchall()
+    # #1002's refund of 17.40 includes 4.90 of shipping the line (12.50) never held: the order nets 0,
+    # not -4.90; the voided teapot is worth nothing.
+    assert features == [
+        ("a@example.com", 1, 15.8, 0.0),
+        ("b@example.com", 1, 0.0, 12.5),
+        ("c@example.com", 0, 0.0, 0.0),
+    ]

@@ -58,6 +58,18 @@ def test_revenue_and_average_order_value_are_net_of_cancellations_and_refunds(
     assert kpis["revenue"].label == "Revenue (net)"
 
 
+def test_a_refund_larger_than_the_order_takes_it_to_nothing_not_below(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    # A Shopify refund includes the shipping the order's lines never held: it nets the order to 0.
+    revenue = shop_con.execute("select revenue::double from orders where order_id = 'o8'").fetchone()
+    assert revenue is not None
+    shop_con.execute("update orders set refunded_amount = ? where order_id = 'o8'", [revenue[0] + 4.9])
+    data = build_report(shop_con, shop.AS_OF)
+    kpis = {k.key: k for k in data.kpis}
+    assert kpis["revenue"].current == pytest.approx(245 - revenue[0])  # 445 - 200 (o10 cancels o9) - o8
+
+
 def test_the_published_run_is_the_latest_published_on_or_before_the_day(
     shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
 ) -> None:

@@ -174,10 +174,16 @@ def _shopify_orders(columns: list[str], kind: SourceKind) -> Mapping_:
         "unit_price": q("Lineitem price"),
         "product_id": f"coalesce(nullif(trim({q('Lineitem sku')}), ''), {q('Lineitem name')})",
     }
-    if _first_present(columns, "Cancelled at"):
-        # A cancelled Shopify order is voided as a whole: it never happened (worth nothing), rather than
-        # a cancellation record that takes its value off the customer's earlier orders.
-        voided = f"case when {order_field('Cancelled at')} is not null then 'true' else 'false' end"
+    # A cancelled Shopify order, or one whose payment was voided, is voided as a whole: it never happened
+    # (worth nothing), rather than a cancellation record that takes its value off the customer's earlier
+    # orders. Exports without "Cancelled at" still say so in "Financial Status".
+    void_when = []
+    if cancelled := _first_present(columns, "Cancelled at"):
+        void_when.append(f"{order_field(cancelled)} is not null")
+    if status := _first_present(columns, "Financial Status"):
+        void_when.append(f"lower({order_field(status)}) = 'voided'")
+    if void_when:
+        voided = f"case when coalesce({' or '.join(void_when)}, false) then 'true' else 'false' end"
         mapping |= {"is_cancellation": voided, "is_voided": voided}
     for canonical, column in (
         ("currency", "Currency"),

@@ -317,7 +317,8 @@ _WEEKLY_COUNTS = """
     weekly as (
         select
             o.*,
-            coalesce(o.refunded_amount, 0) as refunded,
+            -- At most what the order's lines are worth, as in the features (a refund can include shipping).
+            least(coalesce(o.refunded_amount, 0), greatest(o.revenue, 0)) as refunded,
             coalesce(o.is_voided, false) as voided,
             case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
             case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
