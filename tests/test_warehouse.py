@@ -250,3 +250,24 @@ def test_a_damaged_file_is_one_sentence(tmp_warehouse: Path, damage: bytes, expe
     with pytest.raises(WarehouseDamagedError) as damaged:
         connect(tmp_warehouse)
     assert str(damaged.value).startswith(f"The warehouse file {tmp_warehouse} {expected}; restore the latest")
+
+
+def test_the_run_summary_totals_net_revenue_in_the_base_currency(tmp_path: Path) -> None:
+    from segmint.config import Settings
+    from segmint.currency import record_base_currency
+    from segmint.pipeline import warehouse_totals
+
+    settings = Settings(data_dir=tmp_path / "data", warehouse={"path": tmp_path / "warehouse.duckdb"})
+    with connect(settings.warehouse.path) as con:
+        record_base_currency(con, "EUR", "orders.csv")
+        con.execute(
+            "insert into orders (order_id, customer_id, ordered_at, is_cancellation, revenue, currency, "
+            "source_file, refunded_amount, is_voided) values "
+            # 40 kept; 12.50 refunded with 4.90 of shipping (counts 12.50); 30 refunded by 10; a void
+            "('a', 'c1', '2026-01-01', false, 40, 'EUR', 'f', null, false), "
+            "('b', 'c1', '2026-01-02', false, 12.5, 'EUR', 'f', 17.4, false), "
+            "('c', 'c2', '2026-01-03', false, 30, 'EUR', 'f', 10, false), "
+            "('d', 'c2', '2026-01-04', true, 0, 'EUR', 'f', 0, true)"
+        )
+    totals = warehouse_totals(settings)
+    assert (totals.orders, totals.revenue, totals.currency) == (4, 60.0, "EUR")

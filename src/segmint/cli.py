@@ -191,7 +191,8 @@ def print_totals(totals: WarehouseTotals) -> None:
     """The warehouse's headline counts."""
     console.print(
         f"warehouse: {totals.customers:,} customers, {totals.orders:,} orders "
-        f"({totals.order_lines:,} lines), {totals.events:,} events, revenue {totals.revenue:,.2f}"
+        f"({totals.order_lines:,} lines), {totals.events:,} events, "
+        f"net revenue {totals.revenue:,.2f}{f' {totals.currency}' if totals.currency else ''}"
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from segmint.config import Settings
+from segmint.currency import base_currency
 from segmint.ingest import FileResult, ingest
 from segmint.runs import end_stage, enter_stage, finish_run, start_run
 from segmint.warehouse import Writer, open_warehouse, storage_error, transaction, writer, writer_lock
@@ -33,7 +34,8 @@ class WarehouseTotals:
     orders: int
     order_lines: int
     events: int
-    revenue: float
+    revenue: float  # net of cancellations and refunds, as the report counts it
+    currency: str | None = None  # the warehouse's base currency, once an orders file has set it
 
 
 @dataclass
@@ -286,11 +288,15 @@ def warehouse_totals(settings: Settings) -> WarehouseTotals:
             """
             select (select count(*) from customers), (select count(*) from orders),
                 (select count(*) from order_lines), (select count(*) from events),
-                (select coalesce(sum(revenue), 0) from orders)
+                (select coalesce(sum(revenue), 0)
+                    - coalesce(sum(least(coalesce(refunded_amount, 0), greatest(revenue, 0)))
+                        filter (where not coalesce(is_voided, false)), 0)
+                 from orders)
             """
         ).fetchone()
+        currency = base_currency(con)
     assert row is not None
-    return WarehouseTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]))
+    return WarehouseTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]), currency)
 
 
 def render_report(

@@ -40,7 +40,7 @@ def nightly_markdown(outcome: NightlyOutcome) -> str:
         rows.append(("Customers", f"{t.customers:,}"))
         rows.append(("Orders", f"{t.orders:,} ({t.order_lines:,} lines)"))
         rows.append(("Events", f"{t.events:,}"))
-        rows.append(("Net revenue", f"{t.revenue:,.2f}"))
+        rows.append(("Net revenue", f"{t.revenue:,.2f}{f' {t.currency}' if t.currency else ''}"))
     if outcome.features is not None:
         rows.append(("Customers with features", f"{outcome.features.customers:,}"))
     if outcome.segmentation is not None:

@@ -56,6 +56,12 @@ def test_a_shop_shape_through_the_whole_job(
     assert predictions is not None and scored is not None
     assert scored[0] > 0 or says_why(predictions[0], CHURN_SKIPPED), predictions[0]
     assert scored[1] > 0 or says_why(predictions[0], CLV_SKIPPED), predictions[0]
+    # The next-order check judges the dates customers were given: none given, nothing judged.
+    judged_unused = job.one(
+        "select count(*) from clv_validation v where v.next_order_auc is not null and not exists "
+        "(select 1 from customer_predictions p where p.run_id = v.run_id and p.next_order_date is not null)"
+    )
+    assert judged_unused == (0,), predictions[0]
 
     report = job.warehouse.parent / "reports" / shape.last_day.isoformat() / "report.html"
     shown = report_in_browser(report, f"shape-{name}")

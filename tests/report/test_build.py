@@ -599,6 +599,36 @@ def test_predictions_add_clv_per_segment_and_anomalies(
     assert "£300.00" in web or "300.00" in web
 
 
+@pytest.mark.parametrize(
+    ("scored", "said"), [(False, "Unusual customers were not looked for"), (True, "0 customers look unusual")]
+)
+def test_a_night_too_small_to_look_for_unusual_customers_does_not_say_it_found_none(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, scored: bool, said: str
+) -> None:
+    shop.insert(
+        shop_con,
+        "prediction_runs",
+        [{"run_id": "p1", "as_of": date(2026, 11, 7), "created_at": datetime(2026, 11, 8)}],
+    )
+    shop.insert(
+        shop_con,
+        "customer_predictions",
+        [
+            {
+                "run_id": "p1",
+                "as_of": date(2026, 11, 7),
+                "customer_id": c,
+                "anomaly_score": 0.1 if scored else None,
+            }
+            for c in ("c1", "c2")
+        ],
+    )
+    data = build_report(shop_con, shop.AS_OF)
+    assert not isinstance(data.predictions, Unavailable) and data.predictions.anomalies_checked is scored
+    web = html.unescape(render_web(data, []))
+    assert said in web
+
+
 def test_the_expected_spend_footnote_stays_until_lifetime_values_exist(
     shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
 ) -> None:

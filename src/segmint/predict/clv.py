@@ -996,7 +996,8 @@ def fit_clv_checked(
             break
         problems.append(f"{MODEL_NAMES[name]}: {problem}")
     if purchase is None:
-        return CheckedClv(tuple(fits), None, None, None, "; ".join(problems))
+        reason = "no purchase model fits this shop's history yet (" + "; ".join(problems) + ")"
+        return CheckedClv(tuple(fits), None, None, None, reason)
 
     spend: GammaGammaParams | None = None
     spend_problems: list[str] = []

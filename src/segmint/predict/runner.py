@@ -134,7 +134,8 @@ def _fit_clv(
     outcome.bgnbd, outcome.gamma_gamma = checked.purchase, checked.spend
     outcome.seconds["clv"] = time.perf_counter() - started
     for fit in checked.fits:
-        if fit.diagnosis is not None:
+        # A diagnosis the summary below already quotes is said once.
+        if fit.diagnosis is not None and fit.diagnosis not in (checked.unreliable or ""):
             spend = fit.name.startswith("gamma")
             used = next(
                 (f.name for f in checked.fits if f.used and f.name.startswith("gamma") == spend), None
@@ -458,6 +459,12 @@ def run_predictions(
     )
     outcome.seconds["clv_validation"] = time.perf_counter() - started_validation
     del transactions
+    if clv_scores is None and outcome.clv_validation is not None:
+        # The holdout's fit can succeed where tonight's did not: its next-order check would then judge
+        # dates that no customer was given tonight.
+        outcome.clv_validation = {
+            k: v for k, v in outcome.clv_validation.items() if not k.startswith("next_order_")
+        }
     if clv_scores is not None:
         predictions = predictions.join(clv_scores, on="customer_id", how="left")
         # A buyer whose every purchase was cancelled or refunded away has no net purchase to project from:

@@ -1198,8 +1198,14 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
     )
     if row is not None:
         auc, f1, base_auc, precision, recall = (_f(v) for v in row)
-    count = ctx.one("select count(*) from anomalies where run_id = $run", {"run": run_id})
+    count = ctx.one(
+        "select (select count(*) from anomalies where run_id = $run), "
+        "exists (select 1 from customer_predictions where run_id = $run and anomaly_score is not null)",
+        {"run": run_id},
+    )
     n_anomalies = int(count[0]) if count else 0
+    # Too few customers: nobody was scored, which is not the same as nobody being unusual.
+    anomalies_checked = bool(count and (count[0] or count[1]))
     anomalies = [
         AnomalyRow(str(c), str(reason), float(score))
         for c, reason, score in ctx.rows(
@@ -1221,6 +1227,7 @@ def _predictions(ctx: _Ctx) -> Predictions | Unavailable:
         _churn_check(ctx),
         *_clv_check_and_message(ctx, run_id),
         recommendation_check=_recommendation_check(ctx),
+        anomalies_checked=anomalies_checked,
     )
 
 

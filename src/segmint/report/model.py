@@ -587,6 +587,7 @@ class Predictions:
     clv_check: ClvCheck | None = None  # None when history was too short to hold out
     message: str | None = None  # prediction_runs.message: models skipped or degenerate, features left out
     recommendation_check: RecommendationCheck | None = None  # None until a night could judge them
+    anomalies_checked: bool = True  # False when the night scored nobody (too few customers to compare)
 
 
 @dataclass
