@@ -868,3 +868,17 @@ def test_a_campaign_without_a_holdout_is_not_given_a_date_to_measure_after(
     flat = " ".join(html.unescape(html_part).split())
     assert "0 held out; it cannot be measured without a holdout." in flat
     assert "measured after 19 Nov 2026" not in flat
+
+
+@pytest.mark.parametrize(
+    ("last_day", "week"),
+    [
+        (date(2026, 11, 8), "2026-W45"),  # Monday to Sunday: that week
+        (date(2026, 11, 30), "2026-W48"),  # Tuesday 24 to Monday 30: six of the days are in W48, not W49
+        (date(2027, 1, 3), "2026-W53"),  # across the new year, as ISO counts it
+    ],
+)
+def test_the_week_is_named_by_the_iso_week_most_of_its_days_fall_in(last_day: date, week: str) -> None:
+    from segmint.report.model import week_ending
+
+    assert week_ending(last_day).iso_week == week

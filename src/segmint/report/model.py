@@ -25,8 +25,10 @@ class Period:
 
     @property
     def iso_week(self) -> str:
-        """The ISO week of the last day, e.g. 2026-W45."""
-        year, week, _ = self.end.isocalendar()
+        """The ISO week most of the span falls in, e.g. 2026-W45: for seven days, the week of their Thursday
+        (ISO's own rule for a week that straddles two years); the last day's week for a shorter span."""
+        thursday = self.start + timedelta(days=(3 - self.start.weekday()) % 7)
+        year, week, _ = (thursday if thursday <= self.end else self.end).isocalendar()
         return f"{year}-W{week:02d}"
 
     @property
