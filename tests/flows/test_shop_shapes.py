@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -76,6 +78,21 @@ def test_a_first_night_on_an_export_ending_days_before_it_offers_its_last_day_fi
     code, status = run(prefect_api_url, "status", "--config", str(config))
     assert f"  your data ends {last}, before the night of {night}: {fix}\n" in status, status
     assert f"  only if nothing really happened after {last}: {accept}\n" in status, status
+    # Campaigns built now come from that held night (nothing is published yet): the build says so.
+    shutil.copy(Path(__file__).parents[2] / "campaigns.example.toml", tmp_path / "campaigns.toml")
+    command = [sys.executable, "-c", "from segmint.cli import main; main()", "campaigns", "build"]
+    done = subprocess.run(
+        [*command, "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    held = [w for w in warnings if w.startswith(f"the night of {night} was held by a failed critical check")]
+    assert len(held) == 1 and "orders.volume_not_low: 0 rows tonight" in held[0], warnings
+    assert f"do not upload them yet; fix the night as `segmint status --config {config}` says" in held[0]
 
 
 @pytest.mark.slow  # several real nightlies in a row
