@@ -649,7 +649,13 @@ def status(
             )
             for check in night.checks:
                 typer.echo(f"  {check}")
-            if night.advice:
+            if night.data_ends is not None:
+                typer.echo(
+                    f"  your data ends {night.data_ends}, before the night of {night.as_of}: "
+                    f"`{night.advice}` computes the last night with data"
+                )
+                typer.echo(f"  only if nothing really happened after {night.data_ends}: {night.accept}")
+            elif night.advice:
                 typer.echo(f"  nothing was held back to replay; if the numbers are right: {night.advice}")
         if state.data is None:
             typer.echo("data: no orders or events loaded yet")
@@ -809,12 +815,25 @@ def held_night_advice(outcome: NightlyOutcome, settings: Settings, *, stale_said
         # Accepting stale data would publish segments for a night with no data: compute the last day instead.
         stale = stale_data_line(settings, outcome.as_of)
         lines.append(stale or f"the data is older than [quality] max_data_age_days before {outcome.as_of}")
+    ends = next((p.data_ends for p in judged if p.data_ends), "")
+    if ends:
+        # The export was taken before the night ended (a first night downloaded in the morning): its last
+        # day is a night with data; accepting tonight would publish a night with none.
+        lines.append(
+            f"your data ends {ends}, before the night of {outcome.as_of}: "
+            f"`segmint run nightly --as-of {ends}{cfg}` computes the last night with data"
+        )
     if judged:
         names = " ".join(f"--accept {p.name}" for p in judged)
         lines.append(
             "no batch was held back for these checks (tonight's rows are loaded, so `segmint replay` has "
-            f"nothing to publish): if the numbers are right, `{night} {names}` publishes tonight's "
-            f"segments; otherwise fix the export and run `{night}` again"
+            + (
+                f"nothing to publish): only if nothing really happened after {ends}, `{night} {names}` "
+                "publishes tonight's segments without data of their own"
+                if ends
+                else f"nothing to publish): if the numbers are right, `{night} {names}` publishes tonight's "
+                f"segments; otherwise fix the export and run `{night}` again"
+            )
         )
     others = [p for p in alert.problems if not p.night and not alert.held]
     if others or any(p.key == "files_readable" for p in alert.problems):

@@ -208,6 +208,44 @@ def published_run(
     return (str(row[0][0]), row[0][1]) if row else None
 
 
+@dataclass(frozen=True)
+class HeldNight:
+    """A night whose latest nightly run was held, with the failed critical checks that held it."""
+
+    run_id: str
+    as_of: date
+    checks: list[str]  # "suite.key: what was measured"
+
+
+def held_night(con: duckdb.DuckDBPyConnection, on: date) -> HeldNight | None:
+    """The night `on` when its latest nightly run was held by a failed critical check, else None."""
+    import json
+
+    last = con.execute(
+        "select run_id, status from runs where flow = 'nightly' and as_of = ? "
+        "and status in ('completed', 'held') order by started_at desc limit 1",
+        [on],
+    ).fetchone()
+    if last is None or last[1] != "held":
+        return None
+    failed = con.execute(
+        "select suite, expectation, any_value(observed) from validation_results "
+        "where run_id = ? and severity = 'critical' and not success "
+        "group by suite, expectation order by suite, expectation",
+        [last[0]],
+    ).fetchall()
+    checks = []
+    # "No customer features" follows from the others when there are others: not a cause of its own.
+    causes = [row for row in failed if row[1] != "features_computed"] or failed
+    for suite, key, observed in causes:
+        try:
+            summary = str((json.loads(observed) or {}).get("summary") or "")
+        except (TypeError, ValueError, AttributeError):
+            summary = ""
+        checks.append(f"{suite}.{key}: {summary}" if summary else f"{suite}.{key}")
+    return HeldNight(str(last[0]), on, checks)
+
+
 def prediction_run(con: duckdb.DuckDBPyConnection, upto: date) -> tuple[str, date] | None:
     """The prediction run in force on `upto` (run id, as-of): the latest one of a night not after it."""
     row = con.execute(

@@ -46,6 +46,8 @@ class HeldNight:
     as_of: date
     checks: list[str]  # "suite.key: what was measured"
     advice: str  # the command that publishes the night, for checks on loaded data (empty: replay or fix)
+    data_ends: date | None = None  # the data ends before the night: `advice` computes this day instead
+    accept: str = ""  # with data_ends: the command that publishes the night anyway
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,12 @@ def _held_night(con: Any, settings: Settings) -> HeldNight | None:
         [last[0]],
     ).fetchall()
     checks, judged = [], []
+    ends: date | None = None
     for suite, key, observed, batch in failed:
         try:
-            summary = str((json.loads(observed) or {}).get("summary") or "")
+            values = json.loads(observed) or {}
+            summary = str(values.get("summary") or "")
+            ends = ends or (date.fromisoformat(values["data_ends"]) if values.get("data_ends") else None)
         except (TypeError, ValueError, AttributeError):
             summary = ""
         checks.append(f"{suite}.{key}: {summary}" if summary else f"{suite}.{key}")
@@ -116,6 +121,10 @@ def _held_night(con: Any, settings: Settings) -> HeldNight | None:
         # A check on loaded data: nothing to replay; accepting the numbers publishes the night.
         accept = " ".join(f"--accept {name}" for name in judged)
         advice = f"segmint run nightly --as-of {last[1]} --config {settings.config_path} {accept}"
+    if ends is not None:
+        # The data ends before the night: its last day is the night to compute, accepting is the fallback.
+        first = f"segmint run nightly --as-of {ends} --config {settings.config_path}"
+        return HeldNight(str(last[0]), last[1], checks, first, ends, advice)
     return HeldNight(str(last[0]), last[1], checks, advice)
 
 

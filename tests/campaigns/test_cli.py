@@ -235,3 +235,47 @@ def test_an_export_without_email_addresses_warns_per_campaign_once(tmp_path: Pat
     assert [w for w in warnings if "audience members have an e-mail address" in w] == [
         line.removeprefix("warning: ") for line in empty
     ]
+
+
+def test_build_from_a_held_night_warns_why_in_text_and_json(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    folder = config.parent
+    with connect(folder / "warehouse.duckdb") as con:
+        # The only night was held: nothing is published, so the build's default is that night.
+        con.execute("update segment_runs set published = false")
+        con.execute(
+            "insert into runs (run_id, flow, as_of, started_at, status) "
+            "values ('held1', 'nightly', ?, timestamp '2024-04-01 02:00', 'held')",
+            [AS_OF],
+        )
+        con.execute(
+            "insert into validation_results (run_id, suite, batch, expectation, severity, success, observed, "
+            "validated_at) values ('held1', 'orders', 'source shop (tonight)', 'volume_not_low', 'critical', "
+            """false, '{"summary": "0 rows tonight from source ''shop''"}', timestamp '2024-04-01 02:00')"""
+        )
+    (folder / "rfm.toml").write_text('[[campaigns]]\nname = "at-risk"\nrfm_segments = ["At Risk"]\n')
+    argv = ["campaigns", "build", "--config", str(config), "--playbook", str(folder / "rfm.toml")]
+    assert run(argv) == 0
+    captured = capsys.readouterr()
+    # Still built (the last night refreshed is the default before any night is published), but said.
+    assert (folder / "campaigns" / AS_OF.isoformat() / "at-risk-20240331.csv").is_file()
+    warning = (
+        f"the night of {AS_OF} was held by a failed critical check (run held1: orders.volume_not_low: 0 rows "
+        "tonight from source 'shop'): these audiences come from data that failed its checks, so do not "
+        f"upload them yet; fix the night as `segmint status --config {config}` says, then build again"
+    )
+    assert captured.err.count("warning: the night of") == 1 and f"warning: {warning}\n" in captured.err
+    assert run([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [warning]
+    with connect(folder / "warehouse.duckdb") as con:
+        # The night was run again and completed (the owner accepted the check): nothing to warn about.
+        con.execute(
+            "insert into runs (run_id, flow, as_of, started_at, status) "
+            "values ('again', 'nightly', ?, timestamp '2024-04-01 09:00', 'completed')",
+            [AS_OF],
+        )
+    assert run([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -51,6 +53,46 @@ def test_stale_data_is_held_by_freshness_with_one_sentence_and_its_exit_code(
             "select expectation from validation_results where not success and severity = 'critical'"
         ).fetchall()
     assert status == "held" and ("data_fresh",) in failed, message
+
+
+def test_a_first_night_on_an_export_ending_days_before_it_offers_its_last_day_first(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    night = date.today() - timedelta(days=1)  # what `run nightly` picks without --as-of (UTC schedule)
+    # Downloaded in the morning two days ago: the data ends within max_data_age_days (3) of the night.
+    shape = shops.ShopShape(customers=600, days=60, end=night, stale_days=2, events=False)
+    config = shops.write_shop(tmp_path, shape)
+    code, out = run(prefect_api_url, "run", "nightly", "--config", str(config))
+    assert code == EXIT_DATA_HELD and "Traceback" not in out, out
+    last = shape.last_day
+    assert (
+        f"held by orders.volume_not_low: 0 rows tonight from source 'shop' because your data ends {last}, "
+        f"2 days before the night of {night} ("
+    ) in out, out
+    fix = f"`segmint run nightly --as-of {last} --config {config}` computes the last night with data"
+    accept = f"segmint run nightly --as-of {night} --config {config} --accept orders.volume_not_low"
+    # The night of the last data day is the fix; accepting tonight (a night without data) comes after it.
+    assert fix in out and out.index(fix) < out.index(accept), out
+    assert f"only if nothing really happened after {last}, `{accept}`" in out, out
+    assert "if the numbers are right" not in out and "Your data ends" not in out, out
+    code, status = run(prefect_api_url, "status", "--config", str(config))
+    assert f"  your data ends {last}, before the night of {night}: {fix}\n" in status, status
+    assert f"  only if nothing really happened after {last}: {accept}\n" in status, status
+    # Campaigns built now come from that held night (nothing is published yet): the build says so.
+    shutil.copy(Path(__file__).parents[2] / "campaigns.example.toml", tmp_path / "campaigns.toml")
+    command = [sys.executable, "-c", "from segmint.cli import main; main()", "campaigns", "build"]
+    done = subprocess.run(
+        [*command, "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    held = [w for w in warnings if w.startswith(f"the night of {night} was held by a failed critical check")]
+    assert len(held) == 1 and "orders.volume_not_low: 0 rows tonight" in held[0], warnings
+    assert f"do not upload them yet; fix the night as `segmint status --config {config}` says" in held[0]
 
 
 @pytest.mark.slow  # several real nightlies in a row

@@ -224,3 +224,60 @@ def test_an_accepted_night_check_is_recorded_as_a_warning(
         low = {r.key: r for r in night_checks(duck, settings, "n5", [], accept)}["volume_not_low"]
         assert not low.success and low.blocking is blocking, accept
     assert low.observed["summary"].endswith("; accepted with --accept orders.volume_not_low")
+
+
+def _export_ending_before(duck: duckdb.DuckDBPyConnection, tmp_path: Path, last: int, tonight: int) -> dict:
+    """One export of 20 orders a day over nights 0..`last`, loaded by the run of night `tonight`."""
+    settings = Settings(
+        config_path=tmp_path / "segmint.toml",
+        sources=[SourceSettings(name="shop", kind="orders", path="o/*.csv")],
+    )
+    night(duck, "first", tonight)
+    duck.execute(
+        "insert into loaded_files values ('shop', '/in/orders.csv', 'sha', 0, 0, 0, now(), 'first', 0)"
+    )
+    duck.execute(
+        "insert into orders (order_id, ordered_at, is_cancellation, revenue, source_file) "
+        "select 'o' || d || '-' || i, ? + to_days(d::integer), false, 10, '/in/orders.csv' "
+        "from range(?) a(d), range(20) b(i)",
+        [T0, last + 1],
+    )
+    return {r.key: r for r in night_checks(duck, settings, "first", [])}
+
+
+def test_a_night_after_the_data_ends_says_where_it_ends_and_which_night_to_compute(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # A first export downloaded before the night ended: its last day is two days before the night.
+    results = _export_ending_before(duck, tmp_path, last=8, tonight=10)
+    low = results["volume_not_low"]
+    assert low.blocking and results["data_fresh"].success  # within max_data_age_days: only volume fails
+    assert low.observed["summary"] == (
+        "0 rows tonight from source 'shop' because your data ends 2026-11-09, 2 days before the night of "
+        "2026-11-11 (recent nights' median 20, expected 7 to 33): pass --as-of 2026-11-09 to compute the "
+        "last night with data"
+    )
+    assert low.observed["data_ends"] == "2026-11-09"
+
+
+def test_a_night_after_an_already_computed_last_day_says_the_export_may_be_missing(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    night(duck, "before", 8)  # the data's last day was computed by an earlier night: nothing came since
+    low = _export_ending_before(duck, tmp_path, last=8, tonight=10)["volume_not_low"]
+    assert low.blocking and "data_ends" not in low.observed
+    assert low.observed["summary"].endswith(
+        "; the newest data is 2026-11-09, a night already computed: tonight's export may be missing"
+    )
+
+
+def test_data_ending_past_max_data_age_days_is_left_to_the_freshness_check(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    results = _export_ending_before(duck, tmp_path, last=8, tonight=14)
+    assert (
+        not results["data_fresh"].success
+        and "--as-of 2026-11-09" in results["data_fresh"].observed["summary"]
+    )
+    low = results["volume_not_low"]
+    assert "data_ends" not in low.observed and "your data ends" not in low.observed["summary"]

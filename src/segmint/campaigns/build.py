@@ -37,6 +37,7 @@ from segmint.config import Settings
 from segmint.errors import ConfigError
 from segmint.features import FEEDBACK_FEATURES, WEB_FEATURES, has_clickstream, require_features
 from segmint.predict.runner import clv_unreliable, latest_prediction_run, published_segment_run
+from segmint.runs import held_night
 from segmint.warehouse import insert_frame, insert_row, query_frame, table_columns, transaction
 
 log = logging.getLogger(__name__)
@@ -524,7 +525,8 @@ def build_campaigns(
     skipped = unevaluable(con, playbook, as_of, prediction_run_id, segment_run_id)
     cautions = untrusted(con, playbook, as_of, prediction_run_id, skipped)
     # The reasons are the result's warnings, printed once by the caller: logging them too printed each twice.
-    warnings = [*skipped.values(), *cautions]
+    held = held_warning(con, settings, as_of)
+    warnings = [*([held] if held else []), *skipped.values(), *cautions]
     for reason in warnings:
         log.debug(reason)
     pool = candidates(con, playbook, as_of, prediction_run_id, segment_run_id)
@@ -621,6 +623,21 @@ def build_campaigns(
             if ads.phone_unusable:
                 warnings.append(phone_warning(campaign.name, ads.phone_unusable))
     return CampaignBuilds(builds, warnings)
+
+
+def held_warning(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> str | None:
+    """One sentence when the night the audiences come from was held by a failed critical check."""
+    night = held_night(con, as_of)
+    if night is None:
+        return None
+    # Before any night is published the build's default is the last night refreshed, held or not: it
+    # still builds, but a broken export must never reach a send file without the owner being told.
+    return (
+        f"the night of {as_of} was held by a failed critical check (run {night.run_id}: "
+        f"{'; '.join(night.checks) or 'see `segmint status`'}): these audiences come from data that failed "
+        f"its checks, so do not upload them yet; fix the night as `segmint status --config "
+        f"{settings.config_path}` says, then build again"
+    )
 
 
 def no_holdout_warning(build: CampaignBuild, share: float) -> str:

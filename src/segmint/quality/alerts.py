@@ -47,6 +47,7 @@ class Problem:
     samples: list[dict[str, Any]]
     key: str = ""  # the check's key in its suite (`suite.key` names it for `run nightly --accept`)
     night: bool = False  # a night check (on the warehouse tonight), not a check of one file's batch
+    data_ends: str = ""  # the last day with data, when the night has none because the data ends earlier
 
     @property
     def name(self) -> str:
@@ -78,6 +79,7 @@ class Problem:
             samples=samples,
             key=result.key,
             night=result.batch.endswith("(tonight)"),
+            data_ends=str(result.observed.get("data_ends") or ""),
         )
 
 

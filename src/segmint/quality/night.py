@@ -199,8 +199,51 @@ def newest_data_day(con: duckdb.DuckDBPyConnection) -> tuple[str, date] | None:
     return None
 
 
+@dataclass(frozen=True)
+class DataEnd:
+    """The warehouse's newest data day when it is before the night, and whether that day's night already ran."""
+
+    day: date
+    night: date
+    ran: bool
+
+    def summary(self, rows: str, band: str) -> str:
+        """Why a source has no rows tonight: the data ends before the night, or an export is missing."""
+        if self.ran:
+            return f"{rows}; {band}; the newest data is {self.day}, a night already computed: tonight's export may be missing"
+        age = (self.night - self.day).days
+        return (
+            f"{rows} because your data ends {self.day}, {counted(age, 'day')} before the night of {self.night} "
+            f"({band}): pass --as-of {self.day} to compute the last night with data"
+        )
+
+
+def data_end(con: duckdb.DuckDBPyConnection, run_id: str) -> DataEnd | None:
+    """Where the warehouse's data ends, when every order and event is dated before the run's night."""
+    night = run_night(con, run_id)
+    row = con.execute(
+        "select greatest((select max(ordered_at)::date from orders), (select max(occurred_at)::date from events))"
+    ).fetchone()
+    newest: date | None = row[0] if row else None
+    if night is None or newest is None or newest >= night:
+        return None
+    # An earlier night of that day already ran: the data stopped after it, so tonight's export is missing;
+    # otherwise the export was taken before tonight ended (a first night downloaded in the morning).
+    ran = con.execute(
+        "select count(*) from runs where list_contains($flows, flow) and as_of = $day and run_id <> $run "
+        "and status in ('completed', 'held')",
+        {"flows": list(INGEST_FLOWS), "day": newest, "run": run_id},
+    ).fetchone()
+    return DataEnd(newest, night, bool(ran and ran[0]))
+
+
 def _volume(
-    table: str, check: NightCheck, source: SourceSettings, v: Volume, q: QualitySettings
+    table: str,
+    check: NightCheck,
+    source: SourceSettings,
+    v: Volume,
+    q: QualitySettings,
+    end: DataEnd | None = None,
 ) -> CheckResult:
     observed: dict[str, object] = {"tonight": v.tonight, "history": list(v.history), "median": v.median}
     if v.low is None or v.high is None:
@@ -211,10 +254,9 @@ def _volume(
         success = True
     else:
         observed |= {"low": round(v.low, 1), "high": round(v.high, 1)}
-        observed["summary"] = (
-            f"{v.tonight:,} rows tonight from source '{source.name}'; recent nights' median "
-            f"{v.median:,.0f}, expected {max(v.low, 0):,.0f} to {v.high:,.0f}"
-        )
+        rows = f"{v.tonight:,} rows tonight from source '{source.name}'"
+        band = f"recent nights' median {v.median:,.0f}, expected {max(v.low, 0):,.0f} to {v.high:,.0f}"
+        observed["summary"] = f"{rows}; {band}"
         success = v.tonight >= v.low if check.check == "volume_low" else v.tonight <= v.high
         if not success and check.check == "volume_low" and v.median is not None:
             # Only an extreme drop (a missing or cut-off export) holds the night; a quiet day is a warning.
@@ -226,6 +268,16 @@ def _volume(
                     f"{q.volume_hold_share:.0%} of the median, hold the night)"
                 )
                 check = replace(check, severity="warning")
+        if (
+            not success
+            and v.tonight == 0
+            and end is not None
+            and (end.night - end.day).days <= q.max_data_age_days
+        ):
+            # Past max_data_age_days the freshness check says where the data ends; within it only this does.
+            observed["summary"] = end.summary(rows, band)
+            # `run nightly` and `status` offer --as-of this day first (no earlier run computed it).
+            observed["newest" if end.ran else "data_ends"] = str(end.day)
     return _night_result(table, source, check, success, observed)
 
 
@@ -339,6 +391,7 @@ def _night_checks(
     results: list[CheckResult] = []
     # volume_low and volume_high judge the same counts: one volume query per source.
     volumes: dict[str, Volume] = {}
+    end = data_end(con, run_id)
     for table in ("orders", "events", "customers", "feedback"):
         sources = [s for s in settings.sources if s.kind == table]
         for check in load_suite(table).night_checks:
@@ -346,7 +399,7 @@ def _night_checks(
                 for s in sources:
                     if s.name not in volumes:
                         volumes[s.name] = source_volume(con, run_id, s.name, settings.quality, table)
-                    results.append(_volume(table, check, s, volumes[s.name], settings.quality))
+                    results.append(_volume(table, check, s, volumes[s.name], settings.quality, end))
             elif check.check == "freshness" and table in DATA_DATE:
                 results += [_freshness(con, run_id, table, check, s, settings.quality) for s in sources]
             elif check.check == "rejected_files":
