@@ -150,6 +150,15 @@ def test_a_config_error_is_the_first_and_only_check(cli: Cli, tmp_path: Path) ->
     ]
 
 
+def test_without_a_config_doctor_says_to_run_init(cli: Cli, tmp_path: Path) -> None:
+    done = cli("doctor")
+    assert done.returncode == 2
+    assert done.stdout.splitlines() == [
+        f"FAIL  config: Config file {tmp_path / 'segmint.toml'} not found; run `segmint init` in {tmp_path} "
+        'to write it from your exports (README, "Using it on your shop"), or pass --config PATH.'
+    ]
+
+
 def test_smtp_login_against_a_real_server(cli: Cli, tmp_path: Path) -> None:
     shop_folder(tmp_path, cli, "--email", "owner@shop.test")
     with smtp_sink(login=("shop", "right")) as server:
