@@ -9,7 +9,7 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from segmint.config import Settings
@@ -230,12 +230,14 @@ def source_period(settings: Settings, kind: str) -> Period:
 
     from segmint.ingest.load import file_period
 
+    # The load's limit: rows further in the future are quarantined, so they do not make the data new.
+    until = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=settings.quality.future_tolerance_hours)
     days: list[tuple[date, date]] = []
     unreadable: list[str] = []
     for source in (s for s in settings.sources if s.kind == kind):
         for path in settings.source_files(source):
             try:
-                period = file_period(source, path)
+                period = file_period(source, path, until)
             except SegmintError as exc:
                 unreadable.append(_one_line(exc))
                 continue

@@ -200,12 +200,13 @@ def test_orders_and_events_of_different_periods_are_named(tmp_path: Path) -> Non
     config = shops.write_shop(tmp_path, shape)
     check = check_periods(load_settings(config))
     assert check.ok is True and check.detail.startswith("orders 2026-") and "web events 2026-" in check.detail
-    # The same shop's clickstream exported for a period three years after its orders.
+    # The same shop's clickstream exported for a period three years before its orders (after them would be
+    # in the future, which the load quarantines and doctor leaves out).
     events = tmp_path / "events" / "events.csv"
     with events.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
-        row["occurred_at"] = str(datetime.fromisoformat(row["occurred_at"]) + timedelta(days=1100))
+        row["occurred_at"] = str(datetime.fromisoformat(row["occurred_at"]) - timedelta(days=1100))
     with events.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -342,6 +343,24 @@ def test_a_cp1252_export_with_semicolons_and_decimal_commas_is_read_as_the_load_
     assert period.days == (date(2026, 5, 21), date(2026, 6, 13))
     check = check_data_age(load_settings(config))
     assert "your newest order is 2026-06-13" in check.detail or "newest order 2026-06-13" in check.detail
+
+
+def test_a_time_the_load_would_quarantine_as_future_does_not_make_the_export_new(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from segmint.config import load_settings
+    from segmint.doctor import source_period
+
+    future = date.today() + timedelta(days=200)
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\n"
+        f"O1,2026-03-02 10:00:00,1,9.50,C1\nO2,{future} 10:00:00,1,9.50,C2\nO3,2026-03-09,1,9.50,C3\n",
+        encoding="utf-8",
+    )
+    period = source_period(
+        load_settings(source_config(tmp_path, "orders", "orders.csv", "canonical")), "orders"
+    )
+    assert period.days == (date(2026, 3, 2), date(2026, 3, 9))
 
 
 def test_an_export_that_cannot_be_read_is_named_with_why(tmp_path: Path) -> None:

@@ -1820,11 +1820,12 @@ def load_file(
         )
 
 
-def file_period(source: SourceSettings, path: Path) -> tuple[date, date] | None:
+def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[date, date] | None:
     """The first and last day of `path`'s times, read as a load reads them; None when it has no times.
 
     The same steps as a load up to the typing: the encoding's UTF-8 copy, the delimiter, the preset's
-    mapping (window functions included) and one time layout for the whole file. SourceFileError says
+    mapping (window functions included) and one time layout for the whole file. Times after `until`
+    (now plus the future tolerance) are left out, as the load quarantines them. SourceFileError says
     why a file cannot be read, also when none of its times parses.
     """
     column = TIME_COLUMN[source.kind]
@@ -1847,8 +1848,10 @@ def file_period(source: SourceSettings, path: Path) -> tuple[date, date] | None:
             raise SourceFileError(path, exc.fix) from None
         # The mapping's window functions stay in the view: the times are aggregated over its rows.
         row = con.execute(
-            f"select min(t)::date, max(t)::date, any_value({column}) filter (where t is null) "
-            f"from (select {column}, {time_sql} as t from {MAPPED} where {column} is not null)"
+            f"select (min(t) filter (where t <= $until))::date, (max(t) filter (where t <= $until))::date, "
+            f"any_value({column}) filter (where t is null) "
+            f"from (select {column}, {time_sql} as t from {MAPPED} where {column} is not null)",
+            {"until": until},
         ).fetchone()
     if row is None or row[0] is None:
         if row is not None and row[2] is not None:
