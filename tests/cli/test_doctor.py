@@ -382,6 +382,17 @@ def test_an_export_that_cannot_be_read_is_named_with_why(tmp_path: Path) -> None
     )
     check = check_data_age(load_settings(config))
     assert check.ok is False and "no ordered_at" in check.detail and "someday" in check.detail, check
+    # Dates that read day first and month first alike: what to set, before the first run holds the file.
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\nO1,03/04/2026,1,9.50,C1\nO2,05/06/2026,1,9.50,C2\n",
+        encoding="utf-8",
+    )
+    check = check_data_age(load_settings(config))
+    assert check.ok is False and "fit both day-first and month-first dates" in check.detail, check
+    assert "set timestamp_format = '%d/%m/%Y' (day first)" in check.detail and "replay" not in check.detail
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\nO1,someday,1,9.50,C1\n", encoding="utf-8"
+    )
     # The periods check names the reason as well.
     events = tmp_path / "events.csv"
     events.write_text("occurred_at,event_type\n2026-03-02 10:00:00,page_view\n", encoding="utf-8")
