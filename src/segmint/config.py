@@ -686,8 +686,8 @@ def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Setti
             raise ConfigError(f"{config_path}: not valid TOML ({exc}); fix the syntax.") from exc
     elif must_exist:
         raise ConfigError(
-            f"Config file {config_path} not found; copy segmint.example.toml to segmint.toml "
-            "or pass --config PATH."
+            f"Config file {config_path} not found; run `segmint init` in {config_path.parent} to write it "
+            'from your exports (README, "Using it on your shop"), or pass --config PATH.'
         )
     env_file = config_path.parent / ".env"
     if env_file.is_file():

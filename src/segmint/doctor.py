@@ -9,7 +9,7 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from segmint.config import Settings
@@ -153,10 +153,15 @@ def check_data_age(settings: Settings) -> Check:
                 "data age", None, f"the warehouse cannot be read now ({first}); try again after the run"
             )
     where = ""
+    unreadable: tuple[str, ...] = ()
     if newest is None:
         # Before the first run: the age of the exports themselves, so a years-old export is caught now.
-        newest = newest_in_sources(settings)
+        newest, unreadable = newest_in_sources(settings)
         where = "source files, nothing loaded yet: "
+    if unreadable:
+        # The load would reject or hold these files too: the first one and why, in one line.
+        more = f" (and {counted(len(unreadable) - 1, 'more file')})" if len(unreadable) > 1 else ""
+        return Check("data age", False, f"{where}{unreadable[0]}{more}")
     if newest is None:
         return Check("data age", None, "no orders or events could be read yet; run `segmint run nightly`")
     noun, day = newest
@@ -195,48 +200,55 @@ def _computed_night(settings: Settings, day: date) -> str | None:
     return str(row[0]) if row else None
 
 
-def newest_in_sources(settings: Settings) -> tuple[str, date] | None:
-    """The newest order day in the configured orders files (else events files), read with DuckDB in memory."""
+@dataclass(frozen=True)
+class Period:
+    """The first and last day of a kind's source files (None if no file has one) and why files were not read."""
+
+    days: tuple[date, date] | None
+    unreadable: tuple[str, ...]
+
+
+def newest_in_sources(settings: Settings) -> tuple[tuple[str, date] | None, tuple[str, ...]]:
+    """The newest order day in the configured orders files (else events files), and why files were not read."""
+    unreadable: tuple[str, ...] = ()
     for kind, noun in (("orders", "order"), ("events", "event")):
         period = source_period(settings, kind)
-        if period is not None:
-            return noun, period[1]
-    return None
+        unreadable += period.unreadable
+        if period.days is not None:
+            return (noun, period.days[1]), unreadable
+    return None, unreadable
 
 
-def source_period(settings: Settings, kind: str) -> tuple[date, date] | None:
-    """The first and last day of the `kind` ("orders" or "events") sources' files, None if none can be read."""
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def source_period(settings: Settings, kind: str) -> Period:
+    """The first and last day of the `kind` ("orders" or "events") sources' files, each read as a load reads it."""
     import duckdb
 
-    from segmint.ingest.load import FAMILIES, _timestamp
-    from segmint.ingest.presets import canonical_mapping
-    from segmint.ingest.read import LINE, MALFORMED, RAW, read_raw
+    from segmint.ingest.load import file_period
 
-    column = {"orders": "ordered_at", "events": "occurred_at"}[kind]
-    periods: list[tuple[date, date]] = []
+    # The load's limit: rows further in the future are quarantined, so they do not make the data new.
+    until = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=settings.quality.future_tolerance_hours)
+    days: list[tuple[date, date]] = []
+    unreadable: list[str] = []
     for source in (s for s in settings.sources if s.kind == kind):
         for path in settings.source_files(source):
-            with duckdb.connect() as con:
-                try:
-                    raw = read_raw(con, path, delimiter=source.delimiter)
-                    text = canonical_mapping(source, [c for c in raw if c not in (LINE, MALFORMED)], path)
-                except SegmintError:  # the sources check names the file
-                    continue
-                expr = text.get(column)
-                if expr is None:
-                    continue
-                # The layout the load would pick is decided per file; any that parses is enough here.
-                parse = (
-                    _timestamp(expr, source.timestamp_format)
-                    if source.timestamp_format
-                    else "coalesce(" + ", ".join(f.format(x=expr) for f in FAMILIES.values()) + ")"
-                )
-                row = con.execute(f"select min(({parse})::date), max(({parse})::date) from {RAW}").fetchone()
-            if row and row[0] is not None:
-                periods.append((row[0], row[1]))
-    if not periods:
-        return None
-    return min(p[0] for p in periods), max(p[1] for p in periods)
+            try:
+                period = file_period(source, path, until)
+            except SegmintError as exc:
+                unreadable.append(_one_line(exc))
+                continue
+            except (duckdb.Error, OSError) as exc:
+                # Not a file the load rejects in a sentence: still said, never taken for no file.
+                unreadable.append(f"{path}: it cannot be read ({_one_line(exc)})")
+                continue
+            if period is not None:
+                days.append(period)
+    span = (min(d[0] for d in days), max(d[1] for d in days)) if days else None
+    return Period(span, tuple(unreadable))
 
 
 def _warehouse_period(settings: Settings, table: str, column: str) -> tuple[date, date] | None:
@@ -264,7 +276,11 @@ def check_periods(settings: Settings) -> Check:
     events = _warehouse_period(settings, "events", "occurred_at")
     if orders is None or events is None:
         where = "source files"
-        orders, events = source_period(settings, "orders"), source_period(settings, "events")
+        in_files = source_period(settings, "orders"), source_period(settings, "events")
+        orders, events = (p.days for p in in_files)
+        unreadable = [line for p in in_files for line in p.unreadable]
+        if unreadable and (orders is None or events is None):
+            return Check("periods", None, f"the orders or the events cannot be read yet: {unreadable[0]}")
     if orders is None or events is None:
         return Check("periods", None, "the orders or the events cannot be read yet")
     span = f"orders {orders[0]} to {orders[1]}, web events {events[0]} to {events[1]} ({where})"

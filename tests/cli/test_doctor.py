@@ -150,6 +150,15 @@ def test_a_config_error_is_the_first_and_only_check(cli: Cli, tmp_path: Path) ->
     ]
 
 
+def test_without_a_config_doctor_says_to_run_init(cli: Cli, tmp_path: Path) -> None:
+    done = cli("doctor")
+    assert done.returncode == 2
+    assert done.stdout.splitlines() == [
+        f"FAIL  config: Config file {tmp_path / 'segmint.toml'} not found; run `segmint init` in {tmp_path} "
+        'to write it from your exports (README, "Using it on your shop"), or pass --config PATH.'
+    ]
+
+
 def test_smtp_login_against_a_real_server(cli: Cli, tmp_path: Path) -> None:
     shop_folder(tmp_path, cli, "--email", "owner@shop.test")
     with smtp_sink(login=("shop", "right")) as server:
@@ -191,12 +200,13 @@ def test_orders_and_events_of_different_periods_are_named(tmp_path: Path) -> Non
     config = shops.write_shop(tmp_path, shape)
     check = check_periods(load_settings(config))
     assert check.ok is True and check.detail.startswith("orders 2026-") and "web events 2026-" in check.detail
-    # The same shop's clickstream exported for a period three years after its orders.
+    # The same shop's clickstream exported for a period three years before its orders (after them would be
+    # in the future, which the load quarantines and doctor leaves out).
     events = tmp_path / "events" / "events.csv"
     with events.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
-        row["occurred_at"] = str(datetime.fromisoformat(row["occurred_at"]) + timedelta(days=1100))
+        row["occurred_at"] = str(datetime.fromisoformat(row["occurred_at"]) - timedelta(days=1100))
     with events.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -204,3 +214,189 @@ def test_orders_and_events_of_different_periods_are_named(tmp_path: Path) -> Non
     check = check_periods(load_settings(config))
     assert check.ok is False and "(source files): they do not overlap" in check.detail, check.detail
     assert check.detail.endswith("export orders and events for the same period")
+
+
+# One small export per preset (and a [sources.columns] mapping), written here, with its first and last day.
+# Shopify fills an order's fields on its first line only, so ordered_at is a window over the order's lines;
+# the online retail dates are month first (12/1/2010 is 1 December, as the load reads the file).
+PRESET_EXPORTS: dict[str, tuple[str, str, str, str, str]] = {
+    "canonical": (
+        "orders",
+        "orders.csv",
+        "order_id,ordered_at,quantity,unit_price,customer_id\n"
+        "O1,2026-03-02 10:00:00,1,9.50,C1\nO2,2026-03-09 11:30:00,2,4.00,C2\n",
+        "2026-03-02",
+        "2026-03-09",
+    ),
+    "online_retail": (
+        "orders",
+        "retail.csv",
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom\n"
+        "536366,22633,HAND WARMER,6,12/19/2010 9:02,1.85,17851,United Kingdom\n",
+        "2010-12-01",
+        "2010-12-19",
+    ),
+    "cdnow": (
+        "orders",
+        "CDNOW.txt",
+        " 00001 0001 19970101  1   11.77\n 00002 0002 19970112  1   12.00\n 00002 0002 19970325  5   77.00\n",
+        "1997-01-01",
+        "1997-03-25",
+    ),
+    "shopify_orders": (
+        "orders",
+        "orders_export.csv",
+        "Name,Email,Financial Status,Created at,Lineitem quantity,Lineitem name,Lineitem price,"
+        "Lineitem sku,Currency,Total,Refunded Amount,Cancelled at\n"
+        "#1002,b@example.com,paid,2026-12-02 10:00:00 +0100,1,Mug,12.50,MUG,EUR,12.50,0.00,\n"
+        "#1001,a@example.com,paid,2026-12-01 10:00:00 +0100,2,Tea,7.90,TEA,EUR,20.70,0.00,\n"
+        "#1001,,,2026-12-01 10:00:00 +0100,1,Spoon,4.90,SPN,,,,\n",
+        "2026-12-01",
+        "2026-12-02",
+    ),
+    "rees46": (
+        "events",
+        "2019-Oct.csv",
+        "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n"
+        "2019-10-01 00:00:00 UTC,view,44600062,2103807459595387724,,shiseido,35.79,541312140,72d76fde\n"
+        "2019-10-04 08:15:00 UTC,cart,3900821,2053013552326770905,appliances,aqua,33.20,554748717,9333dfbd\n",
+        "2019-10-01",
+        "2019-10-04",
+    ),
+    "mapped": (
+        "orders",
+        "Bestellungen.csv",
+        "Bestellnummer,Bestelldatum,Menge,Einzelpreis\nB-1,2026-05-21 17:07,1,6.95\nB-2,2026-06-13 16:40,2,50.00\n",
+        "2026-05-21",
+        "2026-06-13",
+    ),
+}
+MAPPING = (
+    "[sources.columns]\norder_id = 'Bestellnummer'\nordered_at = 'Bestelldatum'\nquantity = 'Menge'\n"
+    "unit_price = 'Einzelpreis'\n"
+)
+
+
+def source_config(folder: Path, kind: str, name: str, preset: str, settings: str = "") -> Path:
+    """segmint.toml with one source reading `name` in `folder`."""
+    config = folder / "segmint.toml"
+    config.write_text(
+        "[warehouse]\npath = 'data/warehouse.duckdb'\n[schedule]\ntimezone = 'UTC'\n"
+        f"[[sources]]\nname = 'shop'\nkind = '{kind}'\npath = '{name}'\npreset = '{preset}'\n{settings}",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.mark.parametrize("preset", sorted(PRESET_EXPORTS))
+def test_every_preset_s_dates_are_read_from_the_export_before_the_first_run(
+    tmp_path: Path, preset: str
+) -> None:
+    from datetime import date
+
+    from segmint.config import load_settings
+    from segmint.doctor import source_period
+
+    kind, name, text, first, last = PRESET_EXPORTS[preset]
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    mapped = preset == "mapped"
+    config = source_config(tmp_path, kind, name, "canonical" if mapped else preset, MAPPING if mapped else "")
+    period = source_period(load_settings(config), kind)
+    assert period.unreadable == ()
+    assert period.days == (date.fromisoformat(first), date.fromisoformat(last))
+
+
+def test_doctor_reads_a_shopify_export_before_the_first_run(cli: Cli, tmp_path: Path) -> None:
+    _, name, text, _, last = PRESET_EXPORTS["shopify_orders"]
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    done = cli("init", ".", "--orders", name, "--email", "a@b.example", "--no-input")
+    assert done.returncode == 0, done.stderr
+    assert 'preset = "shopify_orders"' in (tmp_path / "segmint.toml").read_text()
+    done = cli("doctor")
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    age = lines(done.stdout)["data age"]
+    assert not age.startswith("skip") and "source files, nothing loaded yet: " in age and last in age, age
+
+
+def test_a_cp1252_export_with_semicolons_and_decimal_commas_is_read_as_the_load_reads_it(
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+
+    from segmint.config import load_settings
+    from segmint.doctor import check_data_age, source_period
+
+    text = (
+        "Bestellnummer;Bestelldatum;Menge;Einzelpreis;Währung;Land\n"
+        "B-1001;21.05.2026 17:07;2;50,00;EUR;Österreich\n"
+        "B-1002;13.06.2026 16:40;1;1.234,95;EUR;Deutschland\n"
+    )
+    (tmp_path / "Bestellungen_Export.csv").write_bytes(text.encode("cp1252"))
+    settings = (
+        "encoding = 'cp1252'\ntimestamp_format = '%d.%m.%Y %H:%M'\ndecimal_separator = ','\n"
+        "thousands_separator = '.'\n" + MAPPING + "currency = 'Währung'\ncountry = 'Land'\n"
+    )
+    config = source_config(tmp_path, "orders", "Bestellungen_Export.csv", "canonical", settings)
+    period = source_period(load_settings(config), "orders")
+    assert period.unreadable == ()
+    assert period.days == (date(2026, 5, 21), date(2026, 6, 13))
+    check = check_data_age(load_settings(config))
+    assert "your newest order is 2026-06-13" in check.detail or "newest order 2026-06-13" in check.detail
+
+
+def test_a_time_the_load_would_quarantine_as_future_does_not_make_the_export_new(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from segmint.config import load_settings
+    from segmint.doctor import source_period
+
+    future = date.today() + timedelta(days=200)
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\n"
+        f"O1,2026-03-02 10:00:00,1,9.50,C1\nO2,{future} 10:00:00,1,9.50,C2\nO3,2026-03-09,1,9.50,C3\n",
+        encoding="utf-8",
+    )
+    period = source_period(
+        load_settings(source_config(tmp_path, "orders", "orders.csv", "canonical")), "orders"
+    )
+    assert period.days == (date(2026, 3, 2), date(2026, 3, 9))
+
+
+def test_an_export_that_cannot_be_read_is_named_with_why(tmp_path: Path) -> None:
+    from segmint.config import load_settings
+    from segmint.doctor import check_data_age, check_periods
+
+    # Windows-1252 bytes in a source that says UTF-8: the load rejects it, and doctor says why.
+    (tmp_path / "orders.csv").write_bytes(
+        "order_id,ordered_at,quantity,unit_price,customer_id\nO1,2026-03-02,1,9.50,Müller\n".encode("cp1252")
+    )
+    config = source_config(tmp_path, "orders", "orders.csv", "canonical")
+    check = check_data_age(load_settings(config))
+    assert check.ok is False, check
+    assert check.detail.startswith(f"source files, nothing loaded yet: {tmp_path / 'orders.csv'}: "), check
+    assert "\n" not in check.detail and "encoding" in check.detail, check.detail
+    # A file whose dates do not parse at all is said too, not taken for no file.
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\nO1,someday,1,9.50,C1\n", encoding="utf-8"
+    )
+    check = check_data_age(load_settings(config))
+    assert check.ok is False and "no ordered_at" in check.detail and "someday" in check.detail, check
+    # Dates that read day first and month first alike: what to set, before the first run holds the file.
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\nO1,03/04/2026,1,9.50,C1\nO2,05/06/2026,1,9.50,C2\n",
+        encoding="utf-8",
+    )
+    check = check_data_age(load_settings(config))
+    assert check.ok is False and "fit both day-first and month-first dates" in check.detail, check
+    assert "set timestamp_format = '%d/%m/%Y' (day first)" in check.detail and "replay" not in check.detail
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\nO1,someday,1,9.50,C1\n", encoding="utf-8"
+    )
+    # The periods check names the reason as well.
+    events = tmp_path / "events.csv"
+    events.write_text("occurred_at,event_type\n2026-03-02 10:00:00,page_view\n", encoding="utf-8")
+    with config.open("a", encoding="utf-8") as f:
+        f.write("[[sources]]\nname = 'web'\nkind = 'events'\npath = 'events.csv'\npreset = 'canonical'\n")
+    check = check_periods(load_settings(config))
+    assert check.ok is None and "someday" in check.detail, check

@@ -9,7 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -149,7 +149,14 @@ FAMILIES: dict[str, str] = {
 
 
 class _AmbiguousDatesError(Exception):
-    """A file's dates fit both day-first and month-first: held until timestamp_format says which."""
+    """A file's dates fit both day-first and month-first: held until timestamp_format says which.
+
+    `fix` is what to set, without the replay that follows a held file (doctor says it before any run).
+    """
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 def _timestamp(text: str, fmt: str | None) -> str:
@@ -195,10 +202,13 @@ def decide_timestamp(con: duckdb.DuckDBPyConnection, source: SourceSettings, col
             if con.execute("select try_strptime(?, ?) is not null", [example, f]).fetchone() == (True,)
         ]
         day, month = (fits[0], fits[1]) if len(fits) >= 2 else ("%d/%m/%Y", "%m/%d/%Y")
-        raise _AmbiguousDatesError(
-            f"{path.name} held back: its {column} values fit both day-first and month-first dates "
+        fix = (
+            f"its {column} values fit both day-first and month-first dates "
             f"(such as {example!r}, no day above 12); set timestamp_format = {day!r} (day first) or "
-            f"{month!r} (month first) on source '{source.name}', then run `segmint replay` with this run's id"
+            f"{month!r} (month first) on source '{source.name}'"
+        )
+        raise _AmbiguousDatesError(
+            f"{path.name} held back: {fix}, then run `segmint replay` with this run's id", fix
         )
     family = next(name for name, n in parsed.items() if n == best)
     return FAMILIES[family].format(x=column)
@@ -1808,6 +1818,51 @@ def load_file(
             future_tolerance,
             audit,
         )
+
+
+def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[date, date] | None:
+    """The first and last day of `path`'s times, read as a load reads them; None when it has no times.
+
+    The same steps as a load up to the typing: the encoding's UTF-8 copy, the delimiter, the preset's
+    mapping (window functions included) and one time layout for the whole file. Times after `until`
+    (now plus the future tolerance) are left out, as the load quarantines them. SourceFileError says
+    why a file cannot be read, also when none of its times parses.
+    """
+    column = TIME_COLUMN[source.kind]
+    with tempfile.TemporaryDirectory(prefix=".segmint-read-") as folder, duckdb.connect() as con:
+        con.execute("set timezone = 'UTC'")  # as the warehouse's sessions: zone-aware times in UTC
+        data = None
+        if not is_utf8(source.encoding):
+            try:
+                data = snapshot(path, Path(folder), encoding=source.encoding).copy
+            except FileNotReadyError as exc:
+                raise SourceFileError(path, str(exc).removeprefix(f"{path}: ")) from None
+        columns = read_raw(con, path, delimiter=source.delimiter, data=data, source=source.name)
+        mapping = canonical_mapping(source, [c for c in columns if c not in (LINE, MALFORMED)], path)
+        if column not in mapping:
+            return None
+        _build_mapped(con, source.kind, mapping, columns)
+        try:
+            time_sql = decide_timestamp(con, source, column, path)
+        except _AmbiguousDatesError as exc:
+            raise SourceFileError(path, exc.fix) from None
+        # The mapping's window functions stay in the view: the times are aggregated over its rows.
+        row = con.execute(
+            f"select (min(t) filter (where t <= $until))::date, (max(t) filter (where t <= $until))::date, "
+            f"any_value({column}) filter (where t is null) "
+            f"from (select {column}, {time_sql} as t from {MAPPED} where {column} is not null)",
+            {"until": until},
+        ).fetchone()
+    if row is None or row[0] is None:
+        if row is not None and row[2] is not None:
+            how = f"timestamp_format {source.timestamp_format!r}" if source.timestamp_format else "a date"
+            raise SourceFileError(
+                path,
+                f"no {column} parses as {how} (such as {str(row[2])!r}); set timestamp_format on source "
+                f"'{source.name}' to the layout of its dates or map {column} to the right column",
+            )
+        return None
+    return row[0], row[1]
 
 
 def _release_undecoded(con: duckdb.DuckDBPyConnection, source: SourceSettings, sha: str, run_id: str) -> None:
