@@ -45,8 +45,8 @@ def test_a_real_nightly_records_every_stage_with_its_time_and_peak_memory(
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     with connect(tmp_path / "warehouse.duckdb") as con:
-        run_id, run_seconds = con.execute(
-            "select run_id, epoch(finished_at - started_at) from runs where flow = 'nightly'"
+        run_id, run_seconds, run_finished = con.execute(
+            "select run_id, epoch(finished_at - started_at), finished_at from runs where flow = 'nightly'"
         ).fetchall()[0]
         rows = con.execute(
             """
@@ -62,5 +62,7 @@ def test_a_real_nightly_records_every_stage_with_its_time_and_peak_memory(
     # Back to back: each stage starts where the one before ended, and the peak never falls.
     assert all(a[6] <= b[5] for a, b in pairwise(rows))
     assert [r[4] for r in rows] == sorted(r[4] for r in rows)
-    # The stages cover the run, the report included (the run closes inside that stage).
-    assert sum(r[2] for r in rows) <= run_seconds + 1
+    # The stages cover the run, the report included: the run closes inside that last stage, which may go
+    # on for a moment after it (how long depends on the machine's load), so it is bounded by its start.
+    assert sum(r[2] for r in rows[:-1]) <= run_seconds + 0.5
+    assert rows[-1][5] <= run_finished
