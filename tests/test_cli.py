@@ -64,6 +64,31 @@ def test_config_errors_exit_2_with_one_sentence(tmp_path: Path, config: str, exp
     assert len(result.stderr.strip().splitlines()) <= 2  # one sentence, maybe wrapped once
 
 
+def test_ingest_says_how_many_loaded_rows_replaced_a_version_loaded_before(tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    header = "order_id,customer_id,ordered_at,product_id,quantity,unit_price\n"
+    (incoming / "a.csv").write_text(header + "O1,C1,2024-01-01 10:00:00,P1,1,2.00\n", encoding="utf-8")
+    (tmp_path / "segmint.toml").write_text(
+        "[warehouse]\npath = 'wh.duckdb'\n[[sources]]\nname = 'shop'\nkind = 'orders'\n"
+        "path = 'incoming/*.csv'\non_changed = 'update'\n",
+        encoding="utf-8",
+    )
+    assert segmint("ingest", "--config", str(tmp_path / "segmint.toml")).returncode == 0
+    # The next export repeats O1 with a corrected quantity, and brings O2.
+    (incoming / "b.csv").write_text(
+        header + "O1,C1,2024-01-01 10:00:00,P1,3,2.00\nO2,C2,2024-01-02 10:00:00,P1,1,2.00\n",
+        encoding="utf-8",
+    )
+    result = segmint("ingest", "--config", str(tmp_path / "segmint.toml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = " ".join(result.stdout.split())
+    assert (
+        "shop: 2 read = 2 loaded (1 of them replacing a version loaded before) + 0 quarantined + 0 already loaded"
+        in line
+    ), result.stdout
+
+
 def test_ingest_prints_row_accounting_and_rejects_bad_files(tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()

@@ -173,16 +173,19 @@ def print_files(results: Sequence[FileResult]) -> None:
             console.print(styled("warning", "yellow", f": {warning}"), soft_wrap=True, highlight=False)
     by_source: dict[str, list[int]] = {}
     for r in results:
-        sums = by_source.setdefault(r.source, [0, 0, 0, 0, 0])
+        sums = by_source.setdefault(r.source, [0, 0, 0, 0, 0, 0])
         sums[0] += r.rows_read
         sums[1] += r.rows_loaded
         sums[2] += r.rows_quarantined
         sums[3] += r.rows_held
         sums[4] += r.rows_duplicate
-    for name, (read, loaded, quarantined, held, duplicate) in by_source.items():
+        sums[5] += r.rows_updated
+    for name, (read, loaded, quarantined, held, duplicate, updated) in by_source.items():
         kept = f" + {held:,} held back" if held else ""
+        # Rows that replaced a stored version are loaded rows too: said, so a changed order is not silent.
+        replaced = f" ({updated:,} of them replacing a version loaded before)" if updated else ""
         console.print(
-            f"{name}: {read:,} read = {loaded:,} loaded + {quarantined:,} quarantined"
+            f"{name}: {read:,} read = {loaded:,} loaded{replaced} + {quarantined:,} quarantined"
             f" + {duplicate:,} already loaded{kept}"
         )
 
