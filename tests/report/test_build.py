@@ -882,3 +882,23 @@ def test_the_week_is_named_by_the_iso_week_most_of_its_days_fall_in(last_day: da
     from segmint.report.model import week_ending
 
     assert week_ending(last_day).iso_week == week
+
+
+def test_a_campaign_that_matched_nobody_is_not_given_a_date_to_measure_after(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    shop.insert(
+        shop_con,
+        "campaigns",
+        [{"campaign_id": "vip-20261105", "name": "vip", "as_of": date(2026, 11, 5), "channel": "email",
+          "offer": "early access", "targeting": "segments: Regulars", "window_start": date(2026, 11, 6),
+          "window_end": date(2026, 11, 19), "n_treatment": 0, "n_holdout": 0}],
+    )  # fmt: skip
+    data = build_report(shop_con, shop.AS_OF)
+    html_part, _ = render_email(data, [])
+    web = html.unescape(render_web(data, []))
+    campaigns = web.split('id="campaigns"')[1][:3000]
+    assert "nothing to measure: nobody matched" in campaigns and "19 Nov 2026" not in campaigns
+    flat = " ".join(html.unescape(html_part).split())
+    assert "nobody matched it, so there is nothing to measure." in flat
+    assert "measured after 19 Nov 2026" not in flat
