@@ -266,6 +266,48 @@ def _warehouse_period(settings: Settings, table: str, column: str) -> tuple[date
     return (row[0], row[1]) if row and row[0] is not None else None
 
 
+def check_currencies(settings: Settings) -> Check:
+    """Orders in more than one currency come with the exchange rates that convert them to the base one."""
+    import duckdb
+
+    from segmint.currency import base_currency
+    from segmint.ingest.load import file_currencies
+    from segmint.warehouse import connect
+
+    lines: dict[str, int] = {}
+    for source in (s for s in settings.sources if s.kind == "orders"):
+        for path in settings.source_files(source):
+            try:
+                for currency, n in file_currencies(source, path).items():
+                    lines[currency] = lines.get(currency, 0) + n
+            except (SegmintError, duckdb.Error, OSError):
+                continue  # the sources and data age checks name a file that cannot be read
+    if not lines:
+        return Check("currencies", None, "no orders file names a currency")
+    base = settings.shop.currency
+    if base is None and settings.warehouse.path.exists():
+        with contextlib.suppress(duckdb.Error), connect(settings.warehouse.path, read_only=True) as con:
+            base = base_currency(con)
+    # Else the first orders file decides it, by its most common currency: the files' together say it here.
+    base = (base or max(sorted(lines), key=lambda c: lines[c])).upper()
+    others = sorted(c for c in lines if c != base)
+    listed = ", ".join(sorted(lines))
+    if not others:
+        return Check("currencies", True, f"orders in {listed}")
+    if settings.shop.exchange_rates is not None:
+        return Check(
+            "currencies", True, f"orders in {listed}, converted to {base} with {settings.shop.exchange_rates}"
+        )
+    foreign = sum(lines[c] for c in others)
+    return Check(
+        "currencies",
+        False,
+        f"orders in {listed} and no [shop] exchange_rates: the {counted(foreign, 'order line')} in "
+        f"{', '.join(others)} would be held until rates convert them to {base}; add a date,currency,rate "
+        "file as exchange_rates under [shop] (README, Currency)",
+    )
+
+
 def check_periods(settings: Settings) -> Check:
     """Orders and web events cover a common period: else no night has both and the clickstream is unused."""
     kinds = {s.kind for s in settings.sources}
@@ -444,6 +486,7 @@ def run_checks(settings: Settings) -> list[Check]:
     checks += [
         check_data_age(settings),
         check_periods(settings),
+        check_currencies(settings),
         check_smtp(settings),
         check_sender(settings),
     ]

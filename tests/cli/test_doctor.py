@@ -54,7 +54,8 @@ def test_a_fresh_folder_checks_the_exports_age_and_says_what_is_skipped(cli: Cli
         "FAIL source files, nothing loaded yet: your newest order is 1998-06-30, "
     ), checks["data age"]
     assert "pass --as-of 1998-06-30 to compute that night (limit 3 days" in checks["data age"]
-    assert done.stdout.splitlines()[-1] == "1 of 10 checks failed; fix them and run `segmint doctor` again"
+    assert checks["currencies"] == "ok orders in USD"  # CDNOW's preset says its dollars
+    assert done.stdout.splitlines()[-1] == "1 of 11 checks failed; fix them and run `segmint doctor` again"
 
 
 def test_the_data_age_of_fresh_source_files_passes_before_the_first_run(tmp_path: Path) -> None:
@@ -125,7 +126,7 @@ def test_every_failure_is_one_line_with_what_to_do_and_exit_1(cli: Cli, tmp_path
     assert checks["sender"] == (
         "ok mail comes from segmint <owner@shop.test> (the first recipient; set [alerts] sender to change it)"
     )
-    assert done.stdout.splitlines()[-1].startswith("6 of 10 checks failed")
+    assert done.stdout.splitlines()[-1].startswith("6 of 11 checks failed")
     assert "Traceback" not in done.stdout + done.stderr
 
 
@@ -400,3 +401,32 @@ def test_an_export_that_cannot_be_read_is_named_with_why(tmp_path: Path) -> None
         f.write("[[sources]]\nname = 'web'\nkind = 'events'\npath = 'events.csv'\npreset = 'canonical'\n")
     check = check_periods(load_settings(config))
     assert check.ok is None and "someday" in check.detail, check
+
+
+def test_orders_in_several_currencies_without_exchange_rates_are_named_before_the_first_run(
+    tmp_path: Path,
+) -> None:
+    from segmint.config import load_settings
+    from segmint.doctor import check_currencies
+
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id,currency\n"
+        "O1,2026-03-02 10:00:00,1,9.50,C1,EUR\nO2,2026-03-03 10:00:00,1,9.50,C2,eur\n"
+        "O3,2026-03-04 10:00:00,1,12.00,C3,USD\nO4,2026-03-05 10:00:00,2,8.00,C1,GBP\n",
+        encoding="utf-8",
+    )
+    config = source_config(tmp_path, "orders", "orders.csv", "canonical")
+    check = check_currencies(load_settings(config))
+    assert check.ok is False
+    assert check.detail.startswith(
+        "orders in EUR, GBP, USD and no [shop] exchange_rates: the 2 order lines in GBP, USD would be held "
+        "until rates convert them to EUR"
+    ), check.detail
+    (tmp_path / "rates.csv").write_text("date,currency,rate\n2026-03-01,USD,0.9\n2026-03-01,GBP,1.2\n")
+    config.write_text(config.read_text() + "[shop]\nexchange_rates = 'rates.csv'\n")
+    converted = check_currencies(load_settings(config))
+    assert converted.ok is True and "converted to EUR" in converted.detail
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,quantity,unit_price,customer_id\nO1,2026-03-02,1,9.5,C1\n"
+    )
+    assert check_currencies(load_settings(config)).ok is None  # no currency named: nothing to convert

@@ -7,7 +7,8 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -1820,15 +1821,12 @@ def load_file(
         )
 
 
-def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[date, date] | None:
-    """The first and last day of `path`'s times, read as a load reads them; None when it has no times.
-
-    The same steps as a load up to the typing: the encoding's UTF-8 copy, the delimiter, the preset's
-    mapping (window functions included) and one time layout for the whole file. Times after `until`
-    (now plus the future tolerance) are left out, as the load quarantines them. SourceFileError says
-    why a file cannot be read, also when none of its times parses.
-    """
-    column = TIME_COLUMN[source.kind]
+@contextmanager
+def _mapped_file(
+    source: SourceSettings, path: Path
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, Mapping[str, str], list[str]]]:
+    """`path` read as a load reads it, up to the mapped view (in a connection of its own): the encoding's
+    UTF-8 copy, the delimiter and the preset's mapping (window functions included)."""
     with tempfile.TemporaryDirectory(prefix=".segmint-read-") as folder, duckdb.connect() as con:
         con.execute("set timezone = 'UTC'")  # as the warehouse's sessions: zone-aware times in UTC
         data = None
@@ -1839,9 +1837,21 @@ def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[da
                 raise SourceFileError(path, str(exc).removeprefix(f"{path}: ")) from None
         columns = read_raw(con, path, delimiter=source.delimiter, data=data, source=source.name)
         mapping = canonical_mapping(source, [c for c in columns if c not in (LINE, MALFORMED)], path)
+        _build_mapped(con, source.kind, mapping, columns)
+        yield con, mapping, columns
+
+
+def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[date, date] | None:
+    """The first and last day of `path`'s times, read as a load reads them; None when it has no times.
+
+    One time layout for the whole file, as the load decides it. Times after `until` (now plus the future
+    tolerance) are left out, as the load quarantines them. SourceFileError says why a file cannot be
+    read, also when none of its times parses.
+    """
+    column = TIME_COLUMN[source.kind]
+    with _mapped_file(source, path) as (con, mapping, _):
         if column not in mapping:
             return None
-        _build_mapped(con, source.kind, mapping, columns)
         try:
             time_sql = decide_timestamp(con, source, column, path)
         except _AmbiguousDatesError as exc:
@@ -1863,6 +1873,21 @@ def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[da
             )
         return None
     return row[0], row[1]
+
+
+def file_currencies(source: SourceSettings, path: Path) -> dict[str, int]:
+    """Order lines per currency in an orders file, read as a load reads it (lines without one count in
+    the source's `currency`, when it sets one)."""
+    with _mapped_file(source, path) as (con, mapping, _):
+        if "currency" not in mapping and not source.currency:
+            return {}
+        fallback = _lit(source.currency) if source.currency else "null"
+        given = "currency" if "currency" in mapping else "null"
+        rows = con.execute(
+            f"select upper(coalesce(nullif(trim({given}), ''), {fallback})) as c, count(*) from {MAPPED} "
+            "where c is not null group by c"
+        ).fetchall()
+    return {str(c): int(n) for c, n in rows}
 
 
 def _release_undecoded(con: duckdb.DuckDBPyConnection, source: SourceSettings, sha: str, run_id: str) -> None:
