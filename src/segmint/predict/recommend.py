@@ -221,12 +221,9 @@ def _top(
     # two blocks in flight hold twice a block's 8 MB.
     with ThreadPoolExecutor(max_workers=min(2, cores())) as pool:
         parts = list(pool.map(ranked, blocks))
-    customers = [p[0] for p in parts]
-    ranks = [p[1] for p in parts]
-    cols = [p[2] for p in parts]
-    values = [p[3] for p in parts]
-    if not customers:
+    if not parts:
         return pl.DataFrame(schema=_RECOMMENDATIONS).with_columns(method=pl.lit(method))
+    customers, ranks, cols, values = zip(*parts, strict=True)
     # Labels gathered by code in Polars: no Python string per recommendation.
     return pl.DataFrame(
         {
