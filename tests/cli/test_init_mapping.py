@@ -106,6 +106,7 @@ def write_events(path: Path) -> Path:
         ("Kunde", "customer_id"),
         ("Courriel", "email"),
         ("Billing Country", "country"),
+        ("Item Cost", "unit_price"),
     ],
 )
 def test_headers_are_matched_by_synonym(header: str, canonical: str) -> None:

@@ -237,6 +237,7 @@ SYNONYMS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
             "saleprice",
             "sellingprice",
             "unitcost",
+            "itemcost",  # WooCommerce's order export: what the customer paid per item
             "einzelpreis",
             "stuckpreis",
             "prixunitaire",
