@@ -350,6 +350,25 @@ def test_unreadable_files_are_rejected_whole_with_one_sentence(
     assert counts(duck)["order_lines"] == 1
 
 
+def test_a_malformed_line_of_a_crlf_file_is_kept_without_the_line_break_before_it(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    lines = [
+        ORDER_HEADER,
+        "O1,1,C1,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false",
+        "O2,1,C2,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false,surplus",
+        "O3,1,C3,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false",
+    ]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    result = load(duck, orders_source(), path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    [(record,)] = duck.execute("select raw_record from quarantine").fetchall()
+    assert json.loads(record) == {
+        "line": "O2,1,C2,2024-05-01 10:00:00,P1,Pen,office,1,1.50,EUR,false,surplus"
+    }
+
+
 def test_a_malformed_line_is_quarantined_in_its_place_and_the_rest_loads(
     duck: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:

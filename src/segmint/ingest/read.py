@@ -457,7 +457,8 @@ def _place_malformed(
     con.execute(
         f"""
         create or replace temp table malformed_rows as
-        select line - {int(header)} as row_number, any_value(csv_line) as csv_line,
+        -- A CRLF file's rejected line comes with the line feed of the break before it: not part of the line.
+        select line - {int(header)} as row_number, ltrim(any_value(csv_line), chr(10) || chr(13)) as csv_line,
             string_agg(distinct case error_type::varchar {cases} else error_message end, '; ') as reason
         from batch_rejects
         group by line
