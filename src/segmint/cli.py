@@ -190,6 +190,13 @@ def print_files(results: Sequence[FileResult]) -> None:
         )
 
 
+def data_ends_line(ends: object, night: object, command: str) -> str:
+    """The advice for a night held because the export ends before it: compute its last day instead."""
+    return (
+        f"your data ends {ends}, before the night of {night}: `{command}` computes the last night with data"
+    )
+
+
 def print_totals(totals: WarehouseTotals) -> None:
     """The warehouse's headline counts."""
     console.print(
@@ -653,10 +660,7 @@ def status(
             for check in night.checks:
                 typer.echo(f"  {check}")
             if night.data_ends is not None:
-                typer.echo(
-                    f"  your data ends {night.data_ends}, before the night of {night.as_of}: "
-                    f"`{night.advice}` computes the last night with data"
-                )
+                typer.echo(f"  {data_ends_line(night.data_ends, night.as_of, night.advice)}")
                 typer.echo(f"  only if nothing really happened after {night.data_ends}: {night.accept}")
             elif night.advice:
                 typer.echo(f"  nothing was held back to replay; if the numbers are right: {night.advice}")
@@ -822,10 +826,7 @@ def held_night_advice(outcome: NightlyOutcome, settings: Settings, *, stale_said
     if ends:
         # The export was taken before the night ended (a first night downloaded in the morning): its last
         # day is a night with data; accepting tonight would publish a night with none.
-        lines.append(
-            f"your data ends {ends}, before the night of {outcome.as_of}: "
-            f"`segmint run nightly --as-of {ends}{cfg}` computes the last night with data"
-        )
+        lines.append(data_ends_line(ends, outcome.as_of, f"segmint run nightly --as-of {ends}{cfg}"))
     if judged:
         names = " ".join(f"--accept {p.name}" for p in judged)
         lines.append(

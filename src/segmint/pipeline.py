@@ -15,6 +15,7 @@ from segmint.config import Settings
 from segmint.currency import base_currency
 from segmint.ingest import FileResult, ingest
 from segmint.runs import end_stage, enter_stage, finish_run, start_run
+from segmint.schema import counted_refund
 from segmint.warehouse import Writer, open_warehouse, storage_error, transaction, writer, writer_lock
 
 if TYPE_CHECKING:  # the models pull in scikit-learn; the CLI should start without it
@@ -285,13 +286,10 @@ def warehouse_totals(settings: Settings) -> WarehouseTotals:
     """Customers, orders, lines, events and net revenue now in the warehouse."""
     with warehouse(settings) as con:
         row = con.execute(
-            """
+            f"""
             select (select count(*) from customers), (select count(*) from orders),
                 (select count(*) from order_lines), (select count(*) from events),
-                (select coalesce(sum(revenue), 0)
-                    - coalesce(sum(least(coalesce(refunded_amount, 0), greatest(revenue, 0)))
-                        filter (where not coalesce(is_voided, false)), 0)
-                 from orders)
+                (select coalesce(sum(revenue - {counted_refund()}), 0) from orders)
             """
         ).fetchone()
         currency = base_currency(con)

@@ -14,3 +14,13 @@ EVENT_TYPES: Final[tuple[str, ...]] = (
     "checkout",
     "purchase",
 )
+
+
+def counted_refund(orders: str = "") -> str:
+    """SQL of what an order's refund takes off its revenue: at most the revenue (a Shopify refund includes
+    shipping and taxes its lines never held), nothing for a voided order. `orders` prefixes the columns."""
+    p = f"{orders}." if orders else ""
+    return (
+        f"case when coalesce({p}is_voided, false) then 0 "
+        f"else least(coalesce({p}refunded_amount, 0), greatest({p}revenue, 0)) end"
+    )

@@ -61,6 +61,7 @@ from segmint.report.model import (
     week_ending,
 )
 from segmint.runs import prediction_run, published_run
+from segmint.schema import counted_refund
 from segmint.segment.profile import MEAN_COLUMNS, demographics_line
 from segmint.words import counted
 
@@ -307,7 +308,7 @@ def _base_currency(ctx: _Ctx) -> str | None:
 # Net revenue (the features' definition, int_orders_valued): cancellations and refunds come off.
 # "new" = the first non-cancelled order ever falls in the week, "returning" = ordered in the week and
 # also before it.
-_WEEKLY_COUNTS = """
+_WEEKLY_COUNTS = f"""
     with firsts as (
         select customer_id, min(ordered_at) as first_at
         from orders
@@ -318,8 +319,7 @@ _WEEKLY_COUNTS = """
         select
             o.*,
             -- At most what the order's lines are worth, as in the features (a refund can include shipping).
-            least(coalesce(o.refunded_amount, 0), greatest(o.revenue, 0)) as refunded,
-            coalesce(o.is_voided, false) as voided,
+            {counted_refund("o")} as refunded,
             case when o.ordered_at >= $cur_start then 'current' else 'previous' end as week,
             case when o.ordered_at >= $cur_start then $cur_start else $prev_start end as week_start
         from orders as o
@@ -333,7 +333,7 @@ _WEEKLY_COUNTS = """
         count(distinct w.customer_id) filter (
             where not w.is_cancellation and f.first_at < w.week_start) as returning,
         count(*) filter (where not w.is_cancellation) as orders,
-        coalesce(sum(w.revenue), 0) - coalesce(sum(w.refunded) filter (where not w.voided), 0) as revenue,
+        coalesce(sum(w.revenue), 0) - coalesce(sum(w.refunded), 0) as revenue,
         count(*) filter (where not w.is_cancellation and w.customer_id is null) as guest_orders
     from weekly as w
     left join firsts as f on f.customer_id = w.customer_id
