@@ -849,19 +849,26 @@ def test_a_segment_whose_cancellations_exceed_its_orders_shows_its_negative_net_
     assert seg.action is not None and seg.action.offer.startswith("To the members who cancelled")
 
 
-def test_a_campaign_without_a_holdout_is_not_given_a_date_to_measure_after(
-    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
-) -> None:
+def _built_campaign_pages(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType, n_treatment: int
+) -> tuple[str, str]:
+    """The web report and the e-mail's HTML with one campaign built this week, held out from nobody."""
     shop.insert(
         shop_con,
         "campaigns",
         [{"campaign_id": "vip-20261105", "name": "vip", "as_of": date(2026, 11, 5), "channel": "email",
           "offer": "early access", "targeting": "segments: Regulars", "window_start": date(2026, 11, 6),
-          "window_end": date(2026, 11, 19), "n_treatment": 3, "n_holdout": 0}],
+          "window_end": date(2026, 11, 19), "n_treatment": n_treatment, "n_holdout": 0}],
     )  # fmt: skip
     data = build_report(shop_con, shop.AS_OF)
     html_part, _ = render_email(data, [])
-    web = html.unescape(render_web(data, []))
+    return html.unescape(render_web(data, [])), html_part
+
+
+def test_a_campaign_without_a_holdout_is_not_given_a_date_to_measure_after(
+    shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
+) -> None:
+    web, html_part = _built_campaign_pages(shop_con, shop, n_treatment=3)
     assert (
         "cannot be measured: no holdout" in web and "19 Nov 2026" not in web.split('id="campaigns"')[1][:3000]
     )
@@ -887,16 +894,7 @@ def test_the_week_is_named_by_the_iso_week_most_of_its_days_fall_in(last_day: da
 def test_a_campaign_that_matched_nobody_is_not_given_a_date_to_measure_after(
     shop_con: duckdb.DuckDBPyConnection, shop: ModuleType
 ) -> None:
-    shop.insert(
-        shop_con,
-        "campaigns",
-        [{"campaign_id": "vip-20261105", "name": "vip", "as_of": date(2026, 11, 5), "channel": "email",
-          "offer": "early access", "targeting": "segments: Regulars", "window_start": date(2026, 11, 6),
-          "window_end": date(2026, 11, 19), "n_treatment": 0, "n_holdout": 0}],
-    )  # fmt: skip
-    data = build_report(shop_con, shop.AS_OF)
-    html_part, _ = render_email(data, [])
-    web = html.unescape(render_web(data, []))
+    web, html_part = _built_campaign_pages(shop_con, shop, n_treatment=0)
     campaigns = web.split('id="campaigns"')[1][:3000]
     assert "nothing to measure: nobody matched" in campaigns and "19 Nov 2026" not in campaigns
     flat = " ".join(html.unescape(html_part).split())
