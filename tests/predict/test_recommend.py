@@ -13,9 +13,12 @@ import polars as pl
 import pytest
 
 from segmint.predict.recommend import (
+    Matrix,
+    PurchaseHistory,
     chosen_method,
     evaluate,
     item_similarity,
+    lookback,
     purchase_matrix,
     recommend,
     score_recommendations,
@@ -175,6 +178,37 @@ def test_purchases_and_matrix_exclude_what_was_ever_bought(
     assert matrix.bought[row, d] == 1 and matrix.recent[row, d] == 0  # owned, but no evidence of similarity
     top = recommend(seg_duck, "neighbours", AS_OF, k=5, lookback_days=365, recency_days=None)
     assert "D" not in top.filter(pl.col("customer_id") == "x")["product_id"].to_list()
+
+
+def _dense(matrix: Matrix) -> tuple[list[str], list[str], list[np.ndarray]]:
+    parts = [matrix.bought, matrix.recent, matrix.weight]
+    return matrix.customers.to_list(), matrix.products.to_list(), [m.toarray() for m in parts]
+
+
+def test_a_shared_history_gives_each_cut_the_matrix_of_its_own_day(
+    seg_duck: duckdb.DuckDBPyConnection, order: Any
+) -> None:
+    # The night's recommendations and the evaluation's split read one aggregate: each cut must see only
+    # what was bought by its day, as a matrix built for that day alone does.
+    _shop(seg_duck, order)
+    order(seg_duck, "x2", "x", "2024-05-02", [("A", 1, 1.0), ("B", 2, 1.0)])  # B new to x after the split
+    order(seg_duck, "y2", "y", "2024-05-03", [("C", 1, 1.0)])  # nothing new to y
+    order(seg_duck, "z1", "z", "2024-05-04", [("A", 1, 1.0)])  # z unknown at the split: not judged
+    order(seg_duck, "c1", "cd0", "2024-05-05", [("A", 1, 1.0)], cancelled=True)  # a cancellation buys nothing
+    order(seg_duck, "g1", None, "2024-05-06", [("D", 1, 1.0)])  # a guest is nobody's purchase
+    night, split = lookback(date(2024, 6, 29), 365), lookback(AS_OF, 365)
+    with PurchaseHistory(seg_duck, [night, split]) as history:
+        for cut in (night, split):
+            alone = purchase_matrix(seg_duck, cut.upto, cut.since, 30.0)
+            shared = history.matrix(cut, 30.0)
+            own, common = _dense(alone), _dense(shared)
+            assert own[:2] == common[:2]
+            assert all(np.array_equal(a, b) for a, b in zip(own[2], common[2], strict=True))
+        new = history.new_items(split, night)
+    assert sorted(new.iter_rows()) == [("x", "B")]
+    assert seg_duck.execute(
+        "select count(*) from duckdb_tables() where table_name like 'recommend_pairs%'"
+    ).fetchall() == [(0,)]
 
 
 def test_orders_without_products_say_there_is_nothing_to_recommend(

@@ -31,9 +31,11 @@ from segmint.predict.purchases import net_purchases
 from segmint.predict.recommend import (
     EVAL_DAYS,
     Evaluation,
+    PurchaseHistory,
     chosen_method,
     evaluate,
     evaluated_methods,
+    lookback,
     recommend,
     store_evaluation,
     store_method_recommendations,
@@ -394,38 +396,42 @@ def _recommend(
 ) -> pl.DataFrame | None:
     """Evaluate the recommender and popularity on the last 90 days, pick one, return its rows (None: rules' SQL)."""
     started = time.perf_counter()
-    evaluation = None
-    if settings.recommendation_evaluation:
-        train_end = as_of - timedelta(days=EVAL_DAYS)
-        evaluation = evaluate(
+    lookback_days = settings.basket_lookback_days
+    night, split = lookback(as_of, lookback_days), lookback(as_of - timedelta(days=EVAL_DAYS), lookback_days)
+    # One aggregate of the order lines serves the evaluation's matrix, its new purchases and the night's.
+    with PurchaseHistory(con, [night, split]) as history:
+        if settings.recommendation_evaluation:
+            evaluation = evaluate(
+                con,
+                as_of,
+                lookback_days=lookback_days,
+                recency_days=settings.basket_recency_days,
+                segment_run_id=published_segment_run(con, split.upto),
+                thresholds=thresholds,
+                methods=evaluated_methods(settings.recommender),
+                n_neighbours=settings.recommendation_neighbours,
+                max_products=settings.recommendation_max_products,
+                history=history,
+            )
+            if evaluation.message:
+                outcome.messages.append(evaluation.message)
+            else:
+                outcome.recommendation_evaluation = evaluation
+            outcome.seconds["recommendation_evaluation"] = time.perf_counter() - started
+        outcome.recommender = chosen_method(settings.recommender, outcome.recommendation_evaluation)
+        if outcome.recommender == "rules":
+            return None
+        return recommend(
             con,
+            outcome.recommender,
             as_of,
-            lookback_days=settings.basket_lookback_days,
+            k=settings.recommendations,
+            lookback_days=lookback_days,
             recency_days=settings.basket_recency_days,
-            segment_run_id=published_segment_run(con, train_end),
-            thresholds=thresholds,
-            methods=evaluated_methods(settings.recommender),
             n_neighbours=settings.recommendation_neighbours,
             max_products=settings.recommendation_max_products,
+            history=history,
         )
-        if evaluation.message:
-            outcome.messages.append(evaluation.message)
-        else:
-            outcome.recommendation_evaluation = evaluation
-        outcome.seconds["recommendation_evaluation"] = time.perf_counter() - started
-    outcome.recommender = chosen_method(settings.recommender, outcome.recommendation_evaluation)
-    if outcome.recommender == "rules":
-        return None
-    return recommend(
-        con,
-        outcome.recommender,
-        as_of,
-        k=settings.recommendations,
-        lookback_days=settings.basket_lookback_days,
-        recency_days=settings.basket_recency_days,
-        n_neighbours=settings.recommendation_neighbours,
-        max_products=settings.recommendation_max_products,
-    )
 
 
 def run_predictions(
