@@ -37,7 +37,7 @@ HOLDOUT_DAYS = 90
 def churn_side_by_side(tx: pl.DataFrame, max_rows: int) -> list[dict[str, Any]]:
     cache: dict[Any, pl.DataFrame] = {}
 
-    def features_at(day: Any) -> pl.DataFrame:
+    def features_at(day: Any, customers: Any = None) -> pl.DataFrame:
         if day not in cache:
             cache[day] = bench_predict.order_features(tx, day)
         return cache[day]

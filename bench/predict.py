@@ -217,7 +217,7 @@ def scale(customers: int, seed: int, models: list[str]) -> None:
     horizon = 90
     cache: dict[date, pl.DataFrame] = {}
 
-    def features_at(day: date) -> pl.DataFrame:
+    def features_at(day: date, customers: pl.Series | None = None) -> pl.DataFrame:
         if day not in cache:
             cache[day] = order_features(tx, day)
         return cache[day]

@@ -112,6 +112,20 @@ def churn_labels(con: duckdb.DuckDBPyConnection, as_of: date, horizon_days: int)
     )
 
 
+def buyers_at(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.Series:
+    """customer_id of every buyer at the end of `as_of` (a non-cancelled order by then), in id order: the
+    customers whose features are not a prospect's."""
+    return query_frame(
+        con,
+        """
+        select distinct customer_id from orders
+        where customer_id is not null and not is_cancellation and ordered_at < cast(? as date) + interval 1 day
+        order by customer_id
+        """,
+        [as_of],
+    )["customer_id"]
+
+
 def label(features: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     """Buyers of `features` with `churned` = 1 when they are not among the `active` customer ids."""
     buyers = features.filter(~pl.col("is_prospect")) if "is_prospect" in features.columns else features
@@ -220,7 +234,8 @@ def train_and_validate(
 ) -> ChurnReport:
     """Fit on `train`, report model and recency baseline on the later `valid` period (both labelled).
 
-    Past `max_training_rows` buyers both learn from a stratified sample of `train`; `valid` is scored whole.
+    Past `max_training_rows` buyers both learn from a stratified sample of `train`; `valid` is scored whole
+    (fit_churn may pass a stratified sample of it).
     """
     _check(train, train_as_of, horizon_days)
     _check(valid, valid_as_of, horizon_days)
@@ -288,8 +303,34 @@ def _training_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(c for c in TRAINING_COLUMNS if c in frame.columns)
 
 
+FeaturesAt = Callable[[date, pl.Series | None], pl.DataFrame]
+
+
+def _labelled(
+    features_at: FeaturesAt,
+    active_after: Callable[[date, int], pl.DataFrame],
+    buyers_at: Callable[[date], pl.Series] | None,
+    day: date,
+    horizon_days: int,
+    max_rows: int | None,
+    seed: int,
+) -> tuple[pl.DataFrame, int]:
+    """The labelled buyers of `day` and how many there are. Past `max_rows`, when `buyers_at` names the
+    buyers, only the stratified sample the fits would draw from all of them, and only its features are
+    computed (a point-in-time night of a million customers takes 5 s, of 200,000 of them 2.5 s)."""
+    active = active_after(day, horizon_days)
+    customers = None
+    if buyers_at is not None:
+        buyers = buyers_at(day)
+        churned = (~buyers.is_in(active["customer_id"].implode())).cast(pl.Int8)
+        rows = training_rows(churned.to_numpy(), max_rows, seed)
+        customers = None if rows is None else buyers.gather(rows)
+    labelled = label(_training_columns(features_at(day, customers)), active)
+    return labelled, labelled.height if customers is None else buyers.len()
+
+
 def fit_churn(
-    features_at: Callable[[date], pl.DataFrame],
+    features_at: FeaturesAt,
     active_after: Callable[[date, int], pl.DataFrame],
     as_of: date,
     *,
@@ -297,15 +338,19 @@ def fit_churn(
     model: ChurnModel = "gradient_boosting",
     seed: int = 42,
     max_training_rows: int | None = None,
+    buyers_at: Callable[[date], pl.Series] | None = None,
 ) -> ChurnResult:
     """Train at as_of - 2N, validate at as_of - N, refit on the latter and score the buyers at `as_of`.
 
     Each fit learns from at most `max_training_rows` buyers (stratified by the label); all are scored.
+    With `buyers_at`, the two earlier nights are that sample from the start, so the validation scores a
+    stratified sample of as many buyers (the models are the same as without it).
     """
     valid_as_of = as_of - timedelta(days=horizon_days)
     train_as_of = valid_as_of - timedelta(days=horizon_days)
-    train = label(_training_columns(features_at(train_as_of)), active_after(train_as_of, horizon_days))
-    valid = label(_training_columns(features_at(valid_as_of)), active_after(valid_as_of, horizon_days))
+    args = (features_at, active_after, buyers_at)
+    train, n_train = _labelled(*args, train_as_of, horizon_days, max_training_rows, seed)
+    valid, _ = _labelled(*args, valid_as_of, horizon_days, max_training_rows, seed)
     report = train_and_validate(
         train,
         valid,
@@ -319,13 +364,13 @@ def fit_churn(
     started = time.perf_counter()
     scores = score(
         valid,
-        _training_columns(features_at(as_of)),
+        _training_columns(features_at(as_of, None)),
         model=model,
         seed=seed,
         features=report.features,
         max_training_rows=max_training_rows,
     )
-    report = replace(report, fit_seconds=report.fit_seconds + time.perf_counter() - started)
+    report = replace(report, n_train=n_train, fit_seconds=report.fit_seconds + time.perf_counter() - started)
     dropped = tuple(c for c in CHURN_FEATURES if c in train.columns and c not in report.features)
     return ChurnResult(report=report, scores=scores, dropped=dropped)
 

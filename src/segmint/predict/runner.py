@@ -21,6 +21,7 @@ from segmint.predict.churn import (
     TRAINING_COLUMNS,
     ChurnReport,
     InsufficientHistoryError,
+    buyers_at,
     churn_labels,
     fit_churn,
     store_churn_backtest,
@@ -285,8 +286,8 @@ def _fit_churn(
 ) -> pl.DataFrame | None:
     horizon = settings.churn_horizon_days
 
-    def features(day: date) -> pl.DataFrame:
-        return current if day == as_of else features_at(con, day, TRAINING_COLUMNS)
+    def features(day: date, customers: pl.Series | None) -> pl.DataFrame:
+        return current if day == as_of else features_at(con, day, TRAINING_COLUMNS, customers)
 
     def active(day: date, days: int) -> pl.DataFrame:
         return churn_labels(con, day, days)
@@ -310,6 +311,7 @@ def _fit_churn(
             model=settings.churn_model,
             seed=settings.seed,
             max_training_rows=settings.max_training_rows,
+            buyers_at=lambda day: buyers_at(con, day),
         )
     except InsufficientHistoryError as exc:
         outcome.messages.append(f"churn skipped: {exc}")
