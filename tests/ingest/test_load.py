@@ -467,3 +467,33 @@ def test_an_undeclared_semicolon_delimiter_is_detected(
         tmp_path / "semicolons.csv", ["order_id;ordered_at;quantity;unit_price", "O1;2024-05-01;1;2.0"]
     )
     assert load(duck, orders_source(), path).rows_loaded == 1
+
+
+def test_lines_repeated_exactly_in_an_export_without_line_numbers_load_and_are_named(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # Without a line number, two identical lines of one order may be two scans of one product (Online
+    # Retail has thousands) or one line exported twice: both are kept, and the owner is told how many.
+    header = "order_id,customer_id,ordered_at,product_id,quantity,unit_price"
+    rows = ["A1,C1,2024-05-01 10:00,P1,1,2.00", "A1,C1,2024-05-01 10:00,P2,1,3.00"]
+    path = write(tmp_path / "till.csv", [header, *rows, rows[0], rows[0], "A2,C2,2024-05-02 10:00,P1,2,2.00"])
+    result = load(duck, orders_source(), path)
+    assert result.rows_loaded == 5
+    assert duck.execute("select revenue::double from orders where order_id = 'A1'").fetchall() == [(9.0,)]
+    assert (
+        "till.csv: 2 lines repeat another line of their order exactly (same product, quantity and price) and "
+        "were loaded as lines of their own, since the file has no line numbers to tell a second item from a "
+        "line exported twice; if they are export errors, correct the file and the next run replaces those orders"
+    ) in result.warnings
+    numbered = write(tmp_path / "numbered.csv", [ORDER_HEADER, "B1,1,C1,2024-05-01 10:00,P1,x,c,1,2,EUR,false",
+                                                 "B1,2,C1,2024-05-01 10:00,P1,x,c,1,2,EUR,false"])  # fmt: skip
+    assert not any("repeat another line" in w for w in load(duck, orders_source(), numbered).warnings)
+    once = write(
+        tmp_path / "once.csv",
+        [header, "A3,C3,2024-05-03 10:00,P1,1,2.00", "A3,C3,2024-05-03 10:00,P1,1,2.00"],
+    )
+    assert [w for w in load(duck, orders_source(), once).warnings if "repeat" in w] == [
+        "once.csv: 1 line repeats another line of its order exactly (same product, quantity and price) and was "
+        "loaded as a line of its own, since the file has no line numbers to tell a second item from a line "
+        "exported twice; if they are export errors, correct the file and the next run replaces those orders"
+    ]

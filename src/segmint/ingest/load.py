@@ -1533,6 +1533,8 @@ def _publish(con: duckdb.DuckDBPyConnection, batch: Batch, typed: _Typed) -> Fil
     _record_file(con, batch, typed, rows_read, loaded, quarantined, dups)
     _resolve_held(con, batch)
     warnings = _warnings(con, batch, absent, bad, partial, missing)
+    if batch.source.kind == "orders" and "line_no" not in typed.canonical:
+        warnings += _repeated_lines(con, batch)
     return FileResult(
         batch.source.name,
         batch.path,
@@ -1610,6 +1612,39 @@ def _warnings(
         if unmatched:
             warnings.append(f"{batch.path.name}: {unmatched_sentence(unmatched)}")
     return warnings
+
+
+def _repeated_lines(con: duckdb.DuckDBPyConnection, batch: Batch) -> list[str]:
+    """A warning when lines merged from a file without line numbers repeat a line of their order exactly."""
+    # Two identical lines may be two items scanned apart (Online Retail has thousands) or one line
+    # exported twice; only a line number tells them apart, so both load and the owner is told.
+    repeated = _count(
+        con,
+        f"""
+        select coalesce(sum(n - 1), 0) from (
+            select count(*) as n from {ROWS} where {_MERGED}
+            group by order_id, product_id, product_name, category, quantity, unit_price, line_revenue
+            having count(*) > 1
+        )
+        """,
+    )
+    if not repeated:
+        return []
+    lines, loaded = (
+        (f"{repeated:,} lines repeat another line of their order", "were loaded as lines of their own")
+        if repeated != 1
+        else ("1 line repeats another line of its order", "was loaded as a line of its own")
+    )
+    fix = (
+        "correct the file and the next run replaces those orders"
+        if batch.source.on_changed == "update"
+        else f'correct the file and set on_changed = "update" for source {batch.source.name!r} so that the '
+        "next run replaces those orders"
+    )
+    return [
+        f"{batch.path.name}: {lines} exactly (same product, quantity and price) and {loaded}, since the file "
+        f"has no line numbers to tell a second item from a line exported twice; if they are export errors, {fix}"
+    ]
 
 
 def _record_partial_orders(con: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[int, int]:
