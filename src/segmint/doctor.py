@@ -8,13 +8,17 @@ import smtplib
 import ssl
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segmint.config import Settings
 from segmint.errors import SegmintError
 from segmint.words import counted
+
+if TYPE_CHECKING:
+    from segmint.ingest.load import FileFacts
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Check:
     name: str
     ok: bool | None
     detail: str
+    path: Path | None = None  # the file a failed check is about, so later checks do not say it again
 
     @property
     def mark(self) -> str:
@@ -90,14 +95,14 @@ def check_sources(settings: Settings) -> list[Check]:
             bad = decodes(newest, source.encoding)
             if bad is not None:
                 checks.append(
-                    Check(name, False, _encoding_sentence(source.name, source.encoding, newest, bad))
+                    Check(name, False, _encoding_sentence(source.name, source.encoding, newest, bad), newest)
                 )
                 continue
             canonical_mapping(
                 source, read_columns(newest, delimiter=source.delimiter, encoding=source.encoding), newest
             )
         except SegmintError as exc:
-            checks.append(Check(name, False, str(exc)))
+            checks.append(Check(name, False, str(exc), newest))
             continue
         count = "1 file matches" if len(files) == 1 else f"{len(files):,} files match"
         how = source.preset + (f" with {len(source.columns)} mapped columns" if source.columns else "")
@@ -133,12 +138,17 @@ def check_playbook(settings: Settings) -> Check:
     return Check("playbook", True, f"{settings.campaigns.playbook} ({count} campaigns)")
 
 
-def check_data_age(settings: Settings) -> Check:
-    """The warehouse's newest order (or event) is at most max_data_age_days before tonight."""
+def check_data_age(
+    settings: Settings, scan: SourceScan | None = None, named: frozenset[Path] = frozenset()
+) -> Check:
+    """The warehouse's newest order (or event) is at most max_data_age_days before tonight.
+
+    Before the first run the age comes from the source files (`scan`, read once for every check); a file
+    in `named` cannot be read and an earlier check already said why: it is left out, not said again.
+    """
     import duckdb
 
-    from segmint.pipeline import default_night
-    from segmint.quality.night import newest_data_day, stale_sentence
+    from segmint.quality.night import newest_data_day
     from segmint.warehouse import connect
 
     path = settings.warehouse.path
@@ -152,18 +162,46 @@ def check_data_age(settings: Settings) -> Check:
             return Check(
                 "data age", None, f"the warehouse cannot be read now ({first}); try again after the run"
             )
-    where = ""
-    unreadable: tuple[str, ...] = ()
-    if newest is None:
-        # Before the first run: the age of the exports themselves, so a years-old export is caught now.
-        newest, unreadable = newest_in_sources(settings)
-        where = "source files, nothing loaded yet: "
-    if unreadable:
+    if newest is not None:
+        return _age_check(settings, newest, "")
+    # Before the first run: the age of the exports themselves, so a years-old export is caught now.
+    where = "source files, nothing loaded yet: "
+    scan = scan or SourceScan(settings)
+    newest, unreadable = scan.newest()
+    said = [f for f in unreadable if f.path in named]
+    unsaid = [f for f in unreadable if f.path not in named]
+    if newest is None and unsaid:
         # The load would reject or hold these files too: the first one and why, in one line.
-        more = f" (and {counted(len(unreadable) - 1, 'more file')})" if len(unreadable) > 1 else ""
-        return Check("data age", False, f"{where}{unreadable[0]}{more}")
+        return Check("data age", False, f"{where}{_first_unreadable(unsaid)}")
+    if newest is None and said:
+        names = ", ".join(f.path.name for f in said)
+        return Check("data age", None, f"{where}{names} cannot be read; the source check above says why")
     if newest is None:
         return Check("data age", None, "no orders or events could be read yet; run `segmint run nightly`")
+    age = _age_check(settings, newest, where)
+    if unsaid:
+        # The readable files still tell the age; the unreadable one is named, as the load would hold it.
+        return Check(
+            "data age",
+            False,
+            f"{age.detail}, from the files that can be read; but {_first_unreadable(unsaid)}",
+        )
+    if said:
+        names = ", ".join(f.path.name for f in said)
+        return replace(age, detail=f"{age.detail} (without {names}: see the source check above)")
+    return age
+
+
+def _first_unreadable(files: list[ScannedFile]) -> str:
+    more = f" (and {counted(len(files) - 1, 'more file')})" if len(files) > 1 else ""
+    return f"{files[0].problem}{more}"
+
+
+def _age_check(settings: Settings, newest: tuple[str, date], where: str) -> Check:
+    """The verdict on the newest order (or event) day, from the warehouse or (`where` says) the files."""
+    from segmint.pipeline import default_night
+    from segmint.quality.night import stale_sentence
+
     noun, day = newest
     night = default_night(settings)
     age = (night - day).days
@@ -208,15 +246,62 @@ class Period:
     unreadable: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ScannedFile:
+    """One source file as doctor read it: its days and currencies, or (`problem`) why it cannot be read."""
+
+    kind: str
+    path: Path
+    facts: FileFacts | None
+    problem: str | None = None
+
+
+class SourceScan:
+    """The orders and events files, each read once as a load reads it, for every check that looks inside.
+
+    A kind's files are read when a check first asks for them: doctor with a loaded warehouse reads the
+    orders files for their currencies only.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._files: dict[str, list[ScannedFile]] = {}
+
+    def files(self, kind: str) -> list[ScannedFile]:
+        """The `kind` ("orders" or "events") sources' files, read (once) with what each holds."""
+        if kind not in self._files:
+            self._files[kind] = _scan(self.settings, kind)
+        return self._files[kind]
+
+    def period(self, kind: str) -> Period:
+        """The first and last day of the `kind` files, and why files were not read."""
+        days = [f.facts.days for f in self.files(kind) if f.facts is not None and f.facts.days is not None]
+        span = (min(d[0] for d in days), max(d[1] for d in days)) if days else None
+        return Period(span, tuple(f.problem for f in self.files(kind) if f.problem is not None))
+
+    def newest(self) -> tuple[tuple[str, date] | None, list[ScannedFile]]:
+        """The newest order day in the orders files (else events files), and the files not read on the way."""
+        unreadable: list[ScannedFile] = []
+        for kind, noun in (("orders", "order"), ("events", "event")):
+            unreadable += [f for f in self.files(kind) if f.problem is not None]
+            days = self.period(kind).days
+            if days is not None:
+                return (noun, days[1]), unreadable
+        return None, unreadable
+
+    def currencies(self) -> dict[str, int]:
+        """Order lines per currency over the readable orders files."""
+        lines: dict[str, int] = {}
+        for f in self.files("orders"):
+            for currency, n in (f.facts.currencies if f.facts is not None else {}).items():
+                lines[currency] = lines.get(currency, 0) + n
+        return lines
+
+
 def newest_in_sources(settings: Settings) -> tuple[tuple[str, date] | None, tuple[str, ...]]:
     """The newest order day in the configured orders files (else events files), and why files were not read."""
-    unreadable: tuple[str, ...] = ()
-    for kind, noun in (("orders", "order"), ("events", "event")):
-        period = source_period(settings, kind)
-        unreadable += period.unreadable
-        if period.days is not None:
-            return (noun, period.days[1]), unreadable
-    return None, unreadable
+    newest, unreadable = SourceScan(settings).newest()
+    return newest, tuple(f.problem or "" for f in unreadable)
 
 
 def _one_line(exc: Exception) -> str:
@@ -224,31 +309,30 @@ def _one_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def source_period(settings: Settings, kind: str) -> Period:
-    """The first and last day of the `kind` ("orders" or "events") sources' files, each read as a load reads it."""
+def _scan(settings: Settings, kind: str) -> list[ScannedFile]:
     import duckdb
 
-    from segmint.ingest.load import file_period
+    from segmint.ingest.load import file_facts
 
     # The load's limit: rows further in the future are quarantined, so they do not make the data new.
     until = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=settings.quality.future_tolerance_hours)
-    days: list[tuple[date, date]] = []
-    unreadable: list[str] = []
+    scanned: list[ScannedFile] = []
     for source in (s for s in settings.sources if s.kind == kind):
         for path in settings.source_files(source):
             try:
-                period = file_period(source, path, until)
+                scanned.append(ScannedFile(kind, path, file_facts(source, path, until)))
             except SegmintError as exc:
-                unreadable.append(_one_line(exc))
-                continue
+                scanned.append(ScannedFile(kind, path, None, _one_line(exc)))
             except (duckdb.Error, OSError) as exc:
                 # Not a file the load rejects in a sentence: still said, never taken for no file.
-                unreadable.append(f"{path}: it cannot be read ({_one_line(exc)})")
-                continue
-            if period is not None:
-                days.append(period)
-    span = (min(d[0] for d in days), max(d[1] for d in days)) if days else None
-    return Period(span, tuple(unreadable))
+                problem = f"{path}: it cannot be read ({_one_line(exc)})"
+                scanned.append(ScannedFile(kind, path, None, problem))
+    return scanned
+
+
+def source_period(settings: Settings, kind: str) -> Period:
+    """The first and last day of the `kind` ("orders" or "events") sources' files, each read as a load reads it."""
+    return SourceScan(settings).period(kind)
 
 
 def _warehouse_period(settings: Settings, table: str, column: str) -> tuple[date, date] | None:
@@ -266,22 +350,15 @@ def _warehouse_period(settings: Settings, table: str, column: str) -> tuple[date
     return (row[0], row[1]) if row and row[0] is not None else None
 
 
-def check_currencies(settings: Settings) -> Check:
+def check_currencies(settings: Settings, scan: SourceScan | None = None) -> Check:
     """Orders in more than one currency come with the exchange rates that convert them to the base one."""
     import duckdb
 
     from segmint.currency import base_currency
-    from segmint.ingest.load import file_currencies
     from segmint.warehouse import connect
 
-    lines: dict[str, int] = {}
-    for source in (s for s in settings.sources if s.kind == "orders"):
-        for path in settings.source_files(source):
-            try:
-                for currency, n in file_currencies(source, path).items():
-                    lines[currency] = lines.get(currency, 0) + n
-            except (SegmintError, duckdb.Error, OSError):
-                continue  # the sources and data age checks name a file that cannot be read
+    # A file that cannot be read counts nothing: the sources and data age checks name it.
+    lines = (scan or SourceScan(settings)).currencies()
     if not lines:
         return Check("currencies", None, "no orders file names a currency")
     base = settings.shop.currency
@@ -308,7 +385,7 @@ def check_currencies(settings: Settings) -> Check:
     )
 
 
-def check_periods(settings: Settings) -> Check:
+def check_periods(settings: Settings, scan: SourceScan | None = None) -> Check:
     """Orders and web events cover a common period: else no night has both and the clickstream is unused."""
     kinds = {s.kind for s in settings.sources}
     if not {"orders", "events"} <= kinds:
@@ -318,7 +395,8 @@ def check_periods(settings: Settings) -> Check:
     events = _warehouse_period(settings, "events", "occurred_at")
     if orders is None or events is None:
         where = "source files"
-        in_files = source_period(settings, "orders"), source_period(settings, "events")
+        scan = scan or SourceScan(settings)
+        in_files = scan.period("orders"), scan.period("events")
         orders, events = (p.days for p in in_files)
         unreadable = [line for p in in_files for line in p.unreadable]
         if unreadable and (orders is None or events is None):
@@ -482,11 +560,15 @@ def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a new shop meets them."""
     from segmint.prefect_env import configure_prefect
 
-    checks = [*check_sources(settings), check_playbook(settings), *check_folders(settings)]
+    sources = check_sources(settings)
+    checks = [*sources, check_playbook(settings), *check_folders(settings)]
+    # Each source file is read once for the checks below; a file the sources check failed on is said once.
+    scan = SourceScan(settings)
+    named = frozenset(c.path for c in sources if c.ok is False and c.path is not None)
     checks += [
-        check_data_age(settings),
-        check_periods(settings),
-        check_currencies(settings),
+        check_data_age(settings, scan, named),
+        check_periods(settings, scan),
+        check_currencies(settings, scan),
         check_smtp(settings),
         check_sender(settings),
     ]

@@ -430,3 +430,79 @@ def test_orders_in_several_currencies_without_exchange_rates_are_named_before_th
         "order_id,ordered_at,quantity,unit_price,customer_id\nO1,2026-03-02,1,9.5,C1\n"
     )
     assert check_currencies(load_settings(config)).ok is None  # no currency named: nothing to convert
+
+
+def test_doctor_reads_each_source_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+    from contextlib import AbstractContextManager
+    from datetime import date, timedelta
+    from typing import Any
+
+    import shops
+    from segmint import prefect_env
+    from segmint.config import load_settings
+    from segmint.doctor import run_checks
+    from segmint.ingest import load
+
+    end = date.today() - timedelta(days=1)
+    shape = shops.ShopShape(customers=20, days=6, end=end)
+    config = shops.write_shop(tmp_path, shape, daily_exports=True)
+    reads: Counter[str] = Counter()
+    real = load._mapped_file
+
+    def counted_read(source: Any, path: Path) -> AbstractContextManager[Any]:
+        reads[path.name] += 1
+        return real(source, path)
+
+    monkeypatch.setattr(load, "_mapped_file", counted_read)
+    # Doctor's Prefect part is not what this test is about: it leaves this process's environment alone.
+    monkeypatch.setattr(prefect_env, "configure_prefect", lambda *_: None)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    checks = {c.name: c for c in run_checks(load_settings(config))}
+    files = sorted(p.name for kind in ("orders", "events") for p in (tmp_path / kind).glob("*.csv"))
+    assert len(files) > 4 and checks["data age"].ok is True and checks["periods"].ok is True
+    # The data age, the periods and the currencies come from one read of each file.
+    assert reads == Counter(dict.fromkeys(files, 1)), reads
+
+
+def test_an_unreadable_newest_file_is_said_once_and_the_readable_files_still_give_the_age(
+    cli: Cli, tmp_path: Path
+) -> None:
+    import os
+    from datetime import date, timedelta
+
+    day = date.today() - timedelta(days=1)
+    header = "order_id,ordered_at,quantity,unit_price,customer_id\n"
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "orders-1.csv").write_text(f"{header}O1,{day} 10:00:00,1,9.50,C1\n", encoding="utf-8")
+    # The newest file is Windows-1252 in a source that says UTF-8: the sources check says so.
+    newest = folder / "orders-2.csv"
+    newest.write_bytes(f"{header}O2,{day} 11:00:00,1,9.50,Müller\n".encode("cp1252"))
+    os.utime(folder / "orders-1.csv", (1_000_000_000, 1_000_000_000))
+    source_config(tmp_path, "orders", "exports/orders-*.csv", "canonical")
+    done = cli("doctor")
+    checks = lines(done.stdout)
+    assert checks["source 'shop'"].startswith("FAIL orders-2.csv is not UTF-8"), checks
+    age = checks["data age"]
+    # Said once, by the sources check; the age comes from the file that can be read.
+    assert age.startswith(f"ok source files, nothing loaded yet: newest order {day}, "), age
+    assert age.endswith("(without orders-2.csv: see the source check above)"), age
+    assert "is not UTF-8" not in checks["data age"]
+
+    # An unreadable older file is not the sources check's: data age names it, with the readable files' age.
+    os.utime(folder / "orders-1.csv", None)
+    os.utime(newest, (1_000_000_000, 1_000_000_000))
+    (folder / "orders-1.csv").write_text(
+        f"{header}O1,{day} 10:00:00,1,9.50,C1\nO3,{day - timedelta(days=2)} 10:00:00,1,9.50,C3\n",
+        encoding="utf-8",
+    )
+    done = cli("doctor")
+    checks = lines(done.stdout)
+    assert checks["source 'shop'"].startswith("ok 2 files match"), checks
+    age = checks["data age"]
+    assert (
+        age.startswith(f"FAIL source files, nothing loaded yet: newest order {day}, ")
+        and f"(limit 3), from the files that can be read; but {newest}: " in age
+    ), age

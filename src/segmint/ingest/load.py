@@ -1883,21 +1883,54 @@ def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[da
     tolerance) are left out, as the load quarantines them. SourceFileError says why a file cannot be
     read, also when none of its times parses.
     """
-    column = TIME_COLUMN[source.kind]
     with _mapped_file(source, path) as (con, mapping, _):
-        if column not in mapping:
-            return None
-        try:
-            time_sql = decide_timestamp(con, source, column, path)
-        except _AmbiguousDatesError as exc:
-            raise SourceFileError(path, exc.fix) from None
-        # The mapping's window functions stay in the view: the times are aggregated over its rows.
-        row = con.execute(
-            f"select (min(t) filter (where t <= $until))::date, (max(t) filter (where t <= $until))::date, "
-            f"any_value({column}) filter (where t is null) "
-            f"from (select {column}, {time_sql} as t from {MAPPED} where {column} is not null)",
-            {"until": until},
-        ).fetchone()
+        return _period(con, mapping, source, path, until)
+
+
+def file_currencies(source: SourceSettings, path: Path) -> dict[str, int]:
+    """Order lines per currency in an orders file, read as a load reads it (lines without one count in
+    the source's `currency`, when it sets one)."""
+    with _mapped_file(source, path) as (con, mapping, _):
+        return _currencies(con, mapping, source)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a check before the first run needs of one source file: its first and last day, its currencies."""
+
+    days: tuple[date, date] | None
+    currencies: dict[str, int]
+
+
+def file_facts(source: SourceSettings, path: Path, until: datetime) -> FileFacts:
+    """`file_period` and `file_currencies` of `path` from one read of the file (a big export is read once)."""
+    with _mapped_file(source, path) as (con, mapping, _):
+        # The currencies first: they need no time layout, the period raises when no time parses.
+        currencies = _currencies(con, mapping, source)
+        return FileFacts(_period(con, mapping, source, path, until), currencies)
+
+
+def _period(
+    con: duckdb.DuckDBPyConnection,
+    mapping: Mapping[str, str],
+    source: SourceSettings,
+    path: Path,
+    until: datetime,
+) -> tuple[date, date] | None:
+    column = TIME_COLUMN[source.kind]
+    if column not in mapping:
+        return None
+    try:
+        time_sql = decide_timestamp(con, source, column, path)
+    except _AmbiguousDatesError as exc:
+        raise SourceFileError(path, exc.fix) from None
+    # The mapping's window functions stay in the view: the times are aggregated over its rows.
+    row = con.execute(
+        f"select (min(t) filter (where t <= $until))::date, (max(t) filter (where t <= $until))::date, "
+        f"any_value({column}) filter (where t is null) "
+        f"from (select {column}, {time_sql} as t from {MAPPED} where {column} is not null)",
+        {"until": until},
+    ).fetchone()
     if row is None or row[0] is None:
         if row is not None and row[2] is not None:
             how = f"timestamp_format {source.timestamp_format!r}" if source.timestamp_format else "a date"
@@ -1910,18 +1943,17 @@ def file_period(source: SourceSettings, path: Path, until: datetime) -> tuple[da
     return row[0], row[1]
 
 
-def file_currencies(source: SourceSettings, path: Path) -> dict[str, int]:
-    """Order lines per currency in an orders file, read as a load reads it (lines without one count in
-    the source's `currency`, when it sets one)."""
-    with _mapped_file(source, path) as (con, mapping, _):
-        if "currency" not in mapping and not source.currency:
-            return {}
-        fallback = _lit(source.currency) if source.currency else "null"
-        given = "currency" if "currency" in mapping else "null"
-        rows = con.execute(
-            f"select upper(coalesce(nullif(trim({given}), ''), {fallback})) as c, count(*) from {MAPPED} "
-            "where c is not null group by c"
-        ).fetchall()
+def _currencies(
+    con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], source: SourceSettings
+) -> dict[str, int]:
+    if "currency" not in mapping and not source.currency:
+        return {}
+    fallback = _lit(source.currency) if source.currency else "null"
+    given = "currency" if "currency" in mapping else "null"
+    rows = con.execute(
+        f"select upper(coalesce(nullif(trim({given}), ''), {fallback})) as c, count(*) from {MAPPED} "
+        "where c is not null group by c"
+    ).fetchall()
     return {str(c): int(n) for c, n in rows}
 
 
